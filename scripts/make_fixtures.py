@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Make the float reference fixtures the Rust tests compare against.
+
+Each model fixture is a folder under tests/fixtures/models/<name>/ holding a
+checkpoint exactly as `save_pretrained` (or timm's `save_for_hf`) writes it,
+`inputs.npy` (N, C, H, W) float32 pixel values, and the reference outputs of
+HF transformers (or timm) in float32: `logits.npy`, `pooler_output.npy`,
+`last_hidden_state.npy`, `hidden_states_<i>.npy`.
+
+Weights are randomised with realistic magnitudes: HF's own init sets the layer
+scale to 1e-6, which makes every block nearly the identity and hides bugs.
+
+Preprocessing fixtures (tests/fixtures/preprocess/) are real photos from
+scikit-image run through HF's Pillow-based ConvNeXt image processor.
+
+    python3 scripts/make_fixtures.py --out tests/fixtures          # the small, committed set
+    python3 scripts/make_fixtures.py --big /tmp/big                # + tiny-224 (28M params), on demand
+"""
+import argparse
+import json
+import math
+import os
+
+import numpy as np
+import torch
+import transformers
+from transformers import ConvNextConfig, ConvNextForImageClassification, ConvNextModel
+
+
+def randomise(model, seed):
+    """Replace every parameter with values of realistic size."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "layer_scale" in name or name.endswith("gamma"):
+                p.copy_(torch.rand(p.shape, generator=g) * 0.8 + 0.2)
+            elif p.ndim == 1 and name.endswith("weight"):
+                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
+            elif p.ndim == 1:
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+            else:
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(fan_in))
+
+
+def round_to(model, dtype):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.to(dtype).float())
+
+
+def save_outputs(out, inputs, logits, pooler, last, hidden):
+    np.save(os.path.join(out, "inputs.npy"), inputs.numpy().astype(np.float32))
+    if logits is not None:
+        np.save(os.path.join(out, "logits.npy"), logits.numpy().astype(np.float32))
+    np.save(os.path.join(out, "pooler_output.npy"), pooler.numpy().astype(np.float32))
+    np.save(os.path.join(out, "last_hidden_state.npy"), last.numpy().astype(np.float32))
+    for i, h in enumerate(hidden or []):
+        np.save(os.path.join(out, f"hidden_states_{i}.npy"), h.numpy().astype(np.float32))
+
+
+def hf_case(root, name, cfg, shape, classify=True, labels=10, dtype=torch.float32, seed=0):
+    out = os.path.join(root, name)
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(seed)
+    if classify:
+        cfg = dict(cfg, id2label={i: f"class_{i}" for i in range(labels)},
+                   label2id={f"class_{i}": i for i in range(labels)})
+    config = ConvNextConfig(**cfg)
+    model = (ConvNextForImageClassification if classify else ConvNextModel)(config).eval()
+    randomise(model, seed)
+    if dtype != torch.float32:
+        round_to(model, dtype)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        base = model.convnext if classify else model
+        o = base(x, output_hidden_states=True)
+        logits = model.classifier(o.pooler_output) if classify else None
+        if classify:
+            assert torch.allclose(logits, model(x).logits)
+    save_outputs(out, x, logits, o.pooler_output, o.last_hidden_state, o.hidden_states)
+    model.to(dtype).save_pretrained(out)
+    print(name, "params", sum(p.numel() for p in model.parameters()), "input", tuple(shape))
+
+
+def timm_case(root, name, model_args, shape, num_classes, seed=0):
+    import timm
+    from timm.models.convnext import ConvNeXt
+    out = os.path.join(root, name)
+    os.makedirs(out, exist_ok=True)
+    model = ConvNeXt(num_classes=num_classes, **model_args).eval()
+    randomise(model, seed)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        feats = model.forward_features(x)
+        pooled = model.forward_head(feats, pre_logits=True)
+        logits = model(x)
+        hidden = [model.stem(x)]
+        for s in model.stages:
+            hidden.append(s(hidden[-1]))
+    save_outputs(out, x, logits, pooled, feats, hidden)
+    model.pretrained_cfg = {"architecture": "convnext_custom", "num_classes": num_classes}
+    timm.models.save_for_hf(model, out, model_args=model_args)
+    print(name, "timm", timm.__version__, "params", sum(p.numel() for p in model.parameters()))
+
+
+def preprocess_cases(root):
+    from skimage import data
+    try:
+        from transformers import ConvNextImageProcessorPil as Proc
+    except ImportError:
+        from transformers import ConvNextImageProcessor as Proc
+    out = os.path.join(root, "preprocess")
+    os.makedirs(out, exist_ok=True)
+    photos = {"chelsea": data.chelsea(), "coffee": data.coffee(),
+              "astronaut": data.astronaut(), "camera": data.camera()[:, :, None]}
+    for k, v in photos.items():
+        np.save(os.path.join(out, f"{k}.npy"), np.ascontiguousarray(v.astype(np.uint8)))
+    imagenet = dict(image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+    cases = [
+        ("chelsea", "chelsea_224_bicubic", dict(size={"shortest_edge": 224}, crop_pct=0.875, resample=3, **imagenet), True),
+        ("coffee", "coffee_160_bilinear", dict(size={"shortest_edge": 160}, crop_pct=0.9, resample=2), True),
+        ("astronaut", "astronaut_96_bicubic", dict(size={"shortest_edge": 96}, resample=3), True),
+        ("chelsea", "chelsea_384_bilinear", dict(size={"shortest_edge": 384}, resample=2), False),
+        ("coffee", "coffee_400_bicubic", dict(size={"shortest_edge": 400}, resample=3), False),
+        ("camera", "camera_64_bilinear", dict(size={"shortest_edge": 64}, crop_pct=1.0, resample=2,
+                                               image_mean=[0.5], image_std=[0.25]), True),
+    ]
+    manifest = []
+    for photo, name, kw, keep_float in cases:
+        img = photos[photo]
+        proc = Proc(**kw)
+        full = proc(images=img, return_tensors="np", input_data_format="channels_last")["pixel_values"][0]
+        raw = Proc(**dict(kw, do_rescale=False, do_normalize=False))(
+            images=img, return_tensors="np", input_data_format="channels_last")["pixel_values"][0]
+        assert np.all(raw == np.round(raw)), name
+        np.save(os.path.join(out, f"{name}.u8.npy"), raw.astype(np.uint8))
+        if keep_float:
+            np.save(os.path.join(out, f"{name}.npy"), full.astype(np.float32))
+        cfg = proc.to_dict()
+        with open(os.path.join(out, f"{name}.json"), "w") as f:
+            json.dump(cfg, f, indent=1, default=str)
+        manifest.append({"name": name, "photo": photo, "shape": list(full.shape), "float": keep_float})
+        print(name, raw.shape, full.dtype)
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump({"processor": Proc.__name__, "transformers": transformers.__version__, "cases": manifest}, f, indent=1)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", default="tests/fixtures")
+    p.add_argument("--big", help="also write the tiny-224 (28M params) fixture here")
+    a = p.parse_args()
+    models = os.path.join(a.out, "models")
+    small = dict(hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 2, 1])
+    hf_case(models, "narrow_224", dict(hidden_sizes=[16, 32, 64, 128], depths=[3, 3, 9, 3]), (1, 3, 224, 224), labels=1000)
+    hf_case(models, "three_stage", dict(num_stages=3, hidden_sizes=[24, 48, 96], depths=[2, 2, 2],
+                                        layer_norm_eps=1e-2), (2, 3, 64, 64), labels=7, seed=1)
+    hf_case(models, "non_square", small, (2, 3, 100, 76), labels=5, seed=2)
+    hf_case(models, "relu", dict(small, hidden_act="relu"), (2, 3, 64, 48), seed=3)
+    hf_case(models, "gelu_new", dict(small, hidden_act="gelu_new"), (2, 3, 48, 64), seed=4)
+    hf_case(models, "selu", dict(small, hidden_act="selu"), (2, 3, 64, 64), seed=5)
+    hf_case(models, "no_layer_scale", dict(small, layer_scale_init_value=0.0), (2, 3, 64, 64), seed=6)
+    hf_case(models, "gray_28", dict(num_channels=1, patch_size=2, num_stages=3, hidden_sizes=[16, 32, 64],
+                                    depths=[1, 1, 1]), (3, 1, 28, 28), seed=7)
+    hf_case(models, "base_model_f16", small, (2, 3, 64, 64), classify=False, dtype=torch.float16, seed=8)
+    hf_case(models, "bf16", small, (2, 3, 64, 64), dtype=torch.bfloat16, seed=9)
+    timm_case(models, "timm_conv_mlp", dict(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), conv_mlp=True),
+              (2, 3, 64, 64), 6, seed=10)
+    timm_case(models, "timm_linear_mlp", dict(depths=(1, 1, 1, 1), dims=(16, 32, 48, 64)), (2, 3, 64, 64), 4, seed=11)
+    preprocess_cases(a.out)
+    if a.big:
+        hf_case(a.big, "tiny_224", dict(hidden_sizes=[96, 192, 384, 768], depths=[3, 3, 9, 3]), (2, 3, 224, 224), labels=1000)
+
+
+if __name__ == "__main__":
+    main()
