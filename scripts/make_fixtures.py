@@ -159,7 +159,7 @@ def main():
     hf_case(models, "non_square", small, (2, 3, 100, 76), labels=5, seed=2)
     hf_case(models, "relu", dict(small, hidden_act="relu"), (2, 3, 64, 48), seed=3)
     hf_case(models, "gelu_new", dict(small, hidden_act="gelu_new"), (2, 3, 48, 64), seed=4)
-    hf_case(models, "selu", dict(small, hidden_act="selu"), (2, 3, 64, 64), seed=5)
+    # transformers 5.x has no "selu" in ACT2FN, so HF cannot build that case.
     hf_case(models, "no_layer_scale", dict(small, layer_scale_init_value=0.0), (2, 3, 64, 64), seed=6)
     hf_case(models, "gray_28", dict(num_channels=1, patch_size=2, num_stages=3, hidden_sizes=[16, 32, 64],
                                     depths=[1, 1, 1]), (3, 1, 28, 28), seed=7)

@@ -119,7 +119,9 @@ def cmd_train(a):
     for name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=a.lr)
+                             {"params": no_decay, "weight_decay": 0.0}], lr=a.lr,
+                            fused=device == "cuda")
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())
     steps_per_epoch = len(xtr) // a.batch
     total = steps_per_epoch * a.epochs
     warmup = steps_per_epoch * a.warmup_epochs
@@ -149,8 +151,7 @@ def cmd_train(a):
             opt.step()
             with torch.no_grad():
                 d = min(a.ema, (1 + step) / (10 + step))
-                for pe, pm in zip(ema.parameters(), model.parameters()):
-                    pe.lerp_(pm, 1 - d)
+                torch._foreach_lerp_(ema_params, model_params, 1 - d)
             step += 1
         if epoch == 0 and a.time_budget:
             # Fit the schedule to the time budget; the total only matters after warmup.

@@ -1,0 +1,142 @@
+//! Image sets stored in a model folder (`test_images.npy` + `test_labels.npy`,
+//! `calibration_images.npy`): u8 images `(N, H, W)` or `(N, H, W, C)`, turned
+//! into `pixel_values` with the runtime's preprocessing.
+
+use crate::error::{Error, Result};
+use crate::npy::{self, NpyData};
+use crate::tensor::Tensor;
+use convnext::preprocess::ProcessorConfig;
+use std::path::Path;
+
+/// u8 images, interleaved (HWC) and stacked.
+#[derive(Debug, Clone)]
+pub struct ImageSet {
+    /// `count * height * width * channels` bytes.
+    pub pixels: Vec<u8>,
+    /// Number of images.
+    pub count: usize,
+    /// Rows per image.
+    pub height: usize,
+    /// Columns per image.
+    pub width: usize,
+    /// Channels per pixel.
+    pub channels: usize,
+}
+
+impl ImageSet {
+    /// The first `n` images.
+    pub fn take(&self, n: usize) -> ImageSet {
+        let n = n.min(self.count);
+        let per = self.height * self.width * self.channels;
+        ImageSet {
+            pixels: self.pixels[..n * per].to_vec(),
+            count: n,
+            ..*self
+        }
+    }
+
+    /// Preprocess every image into `pixel_values` `(N, C, H', W')`.
+    pub fn pixel_values(&self, cfg: &ProcessorConfig) -> Result<Tensor> {
+        let plan = cfg
+            .plan(self.width, self.height)
+            .map_err(|e| Error::input(format!("preprocessing: {e}")))?;
+        let per_in = self.height * self.width * self.channels;
+        let per_out = self.channels * plan.height * plan.width;
+        let mut out = vec![0.0f32; self.count * per_out];
+        let scratch_len = cfg
+            .scratch_len(self.width, self.height, self.channels)
+            .map_err(|e| Error::input(format!("preprocessing: {e}")))?;
+        let mut scratch = vec![0u8; scratch_len];
+        for (img, dst) in self
+            .pixels
+            .chunks_exact(per_in)
+            .zip(out.chunks_exact_mut(per_out))
+        {
+            cfg.preprocess(
+                img,
+                self.width,
+                self.height,
+                self.channels,
+                &mut scratch,
+                dst,
+            )
+            .map_err(|e| Error::input(format!("preprocessing: {e}")))?;
+        }
+        Ok(Tensor::new(
+            &[self.count, self.channels, plan.height, plan.width],
+            out,
+        ))
+    }
+}
+
+/// Read u8 images from a `.npy` of shape `(N, H, W)` or `(N, H, W, C)`.
+pub fn read_images(path: &Path) -> Result<ImageSet> {
+    let a = npy::read(path)?;
+    let pixels = match a.data {
+        NpyData::U8(d) => d,
+        _ => return Err(Error::format(path, "images must be uint8")),
+    };
+    let (count, height, width, channels) = match a.shape[..] {
+        [n, h, w] => (n, h, w, 1),
+        [n, h, w, c] => (n, h, w, c),
+        _ => {
+            return Err(Error::format(
+                path,
+                format!(
+                    "images must be (N, H, W) or (N, H, W, C), got {:?}",
+                    a.shape
+                ),
+            ))
+        }
+    };
+    Ok(ImageSet {
+        pixels,
+        count,
+        height,
+        width,
+        channels,
+    })
+}
+
+/// Read class indices from a `.npy` of shape `(N,)`.
+pub fn read_labels(path: &Path) -> Result<Vec<usize>> {
+    let a = npy::read(path)?;
+    let labels: Vec<i64> = match a.data {
+        NpyData::U8(d) => d.into_iter().map(i64::from).collect(),
+        NpyData::I64(d) => d,
+        NpyData::F32(_) => return Err(Error::format(path, "labels must be integers")),
+    };
+    if a.shape.len() != 1 {
+        return Err(Error::format(
+            path,
+            format!("labels must be (N,), got {:?}", a.shape),
+        ));
+    }
+    labels
+        .into_iter()
+        .map(|l| usize::try_from(l).map_err(|_| Error::format(path, format!("negative label {l}"))))
+        .collect()
+}
+
+/// A labelled test set from a model folder.
+#[derive(Debug, Clone)]
+pub struct TestSet {
+    /// The images.
+    pub images: ImageSet,
+    /// One class index per image.
+    pub labels: Vec<usize>,
+}
+
+/// Read `test_images.npy` and `test_labels.npy` from a model folder.
+pub fn load_test_set(dir: &Path) -> Result<TestSet> {
+    let images = read_images(&dir.join("test_images.npy"))?;
+    let labels_path = dir.join("test_labels.npy");
+    let labels = read_labels(&labels_path)?;
+    if labels.len() != images.count {
+        return Err(Error::format(
+            labels_path,
+            format!("{} labels for {} test images", labels.len(), images.count),
+        ));
+    }
+    Ok(TestSet { images, labels })
+}

@@ -1,0 +1,24 @@
+//! `convnext-codegen`: the build-time side of the engine. It imports a
+//! ConvNeXt checkpoint (HF transformers or timm, as `save_pretrained` writes
+//! it), runs the f32 reference forward pass, and reads the model folder's
+//! preprocessing settings and datasets. Quantization, planning and emission
+//! build on these.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod dataset;
+pub mod error;
+pub mod import;
+pub mod model;
+pub mod npy;
+pub mod processor;
+pub mod reference;
+pub mod safetensors;
+pub mod tensor;
+
+pub use config::{Activation, ModelConfig};
+pub use error::{Error, Result};
+pub use import::load_model;
+pub use model::Model;
+pub use reference::{forward, Outputs};
+pub use tensor::Tensor;

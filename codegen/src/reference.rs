@@ -1,0 +1,402 @@
+//! The f32 reference forward pass. Plain, obviously-correct loops over
+//! channels-last (HWC) images; it defines what the quantized paths are
+//! measured against and matches HF transformers to ~1e-6.
+//!
+//! Dot products run as "axpy" over transposed weights so the compiler
+//! vectorises them without reassociating any sum.
+
+use crate::error::{Error, Result};
+use crate::model::{Block, LayerNorm, Linear, Model, PatchConv};
+use crate::tensor::Tensor;
+
+/// What one forward pass returns, in HF's layouts.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    /// Stem output and each stage's output, `(N, C, H, W)` each.
+    pub hidden_states: Vec<Tensor>,
+    /// The last stage's output, `(N, C, H, W)`.
+    pub last_hidden_state: Tensor,
+    /// Final LayerNorm of the spatial mean, `(N, C)`.
+    pub pooler_output: Tensor,
+    /// Classifier output `(N, num_labels)`, when the model has a head.
+    pub logits: Option<Tensor>,
+}
+
+/// An HWC feature map of one image.
+struct Map {
+    h: usize,
+    w: usize,
+    c: usize,
+    data: Vec<f32>,
+}
+
+/// Weights re-laid for the loops below, prepared once per forward call.
+struct Prepared {
+    stem: ConvT,
+    downsample: Vec<Option<ConvT>>,
+    /// Per block: pwconv1ᵀ `[C][4C]`, pwconv2ᵀ `[4C][C]`.
+    pointwise: Vec<Vec<(Vec<f32>, Vec<f32>)>>,
+}
+
+/// A patch conv's weights as `[(ky, kx, cin)][cout]`.
+struct ConvT {
+    k: usize,
+    cin: usize,
+    cout: usize,
+    w: Vec<f32>,
+}
+
+fn transpose(l: &Linear) -> Vec<f32> {
+    let (o, i) = (l.weight.shape[0], l.weight.shape[1]);
+    let mut t = vec![0.0; o * i];
+    for r in 0..o {
+        for c in 0..i {
+            t[c * o + r] = l.weight.data[r * i + c];
+        }
+    }
+    t
+}
+
+fn prepare_conv(conv: &PatchConv) -> ConvT {
+    let s = &conv.weight.shape;
+    let (cout, cin, k) = (s[0], s[1], s[2]);
+    let mut w = vec![0.0; cout * cin * k * k];
+    for o in 0..cout {
+        for c in 0..cin {
+            for ky in 0..k {
+                for kx in 0..k {
+                    w[((ky * k + kx) * cin + c) * cout + o] =
+                        conv.weight.data[((o * cin + c) * k + ky) * k + kx];
+                }
+            }
+        }
+    }
+    ConvT { k, cin, cout, w }
+}
+
+impl Prepared {
+    fn new(m: &Model) -> Self {
+        Self {
+            stem: prepare_conv(&m.stem),
+            downsample: m
+                .stages
+                .iter()
+                .map(|s| s.downsample.as_ref().map(|(_, c)| prepare_conv(c)))
+                .collect(),
+            pointwise: m
+                .stages
+                .iter()
+                .map(|s| {
+                    s.blocks
+                        .iter()
+                        .map(|b| (transpose(&b.pwconv1), transpose(&b.pwconv2)))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Check an input's shape against the model: `(N, C, H, W)` with the model's
+/// channels and a size every stage can still downsample.
+pub fn check_input(model: &Model, shape: &[usize]) -> Result<()> {
+    let cfg = &model.config;
+    if shape.len() != 4 {
+        return Err(Error::input(format!(
+            "pixel_values must be (N, C, H, W), got shape {shape:?}"
+        )));
+    }
+    if shape[1] != cfg.num_channels {
+        return Err(Error::input(format!(
+            "pixel_values has {} channels, the model takes {} (shape {shape:?})",
+            shape[1], cfg.num_channels
+        )));
+    }
+    let min = cfg.min_input_size();
+    if shape[2] < min || shape[3] < min {
+        return Err(Error::input(format!(
+            "image is {}x{} (HxW); this model needs at least {min}x{min} (patch {} and {} downsamples)",
+            shape[2],
+            shape[3],
+            cfg.patch_size,
+            cfg.hidden_sizes.len() - 1
+        )));
+    }
+    Ok(())
+}
+
+/// Run the model on `pixel_values` `(N, C, H, W)`. Images are spread over the
+/// machine's cores.
+pub fn forward(model: &Model, pixel_values: &Tensor) -> Result<Outputs> {
+    check_input(model, &pixel_values.shape)?;
+    let (n, c, h, w) = (
+        pixel_values.shape[0],
+        pixel_values.shape[1],
+        pixel_values.shape[2],
+        pixel_values.shape[3],
+    );
+    let prep = Prepared::new(model);
+    let per_image = c * h * w;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .clamp(1, n.max(1));
+    let chunk = n.div_ceil(threads).max(1);
+    let mut results: Vec<ImageOutputs> = Vec::with_capacity(n);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .step_by(chunk)
+            .map(|start| {
+                let prep = &prep;
+                s.spawn(move || {
+                    (start..(start + chunk).min(n))
+                        .map(|i| {
+                            let img = &pixel_values.data[i * per_image..(i + 1) * per_image];
+                            forward_image(model, prep, img, c, h, w)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for hnd in handles {
+            results.extend(hnd.join().expect("reference worker panicked"));
+        }
+    });
+    Ok(stack(model, results))
+}
+
+struct ImageOutputs {
+    hidden: Vec<Map>,
+    pooled: Vec<f32>,
+    logits: Option<Vec<f32>>,
+}
+
+fn stack(model: &Model, results: Vec<ImageOutputs>) -> Outputs {
+    let n = results.len();
+    let stages = results.first().map_or(0, |r| r.hidden.len());
+    let mut hidden_states = Vec::new();
+    for s in 0..stages {
+        let m0 = &results[0].hidden[s];
+        let mut t = Tensor::zeros(&[n, m0.c, m0.h, m0.w]);
+        let per = m0.c * m0.h * m0.w;
+        for (i, r) in results.iter().enumerate() {
+            let m = &r.hidden[s];
+            for y in 0..m.h {
+                for x in 0..m.w {
+                    for ch in 0..m.c {
+                        t.data[i * per + (ch * m.h + y) * m.w + x] =
+                            m.data[(y * m.w + x) * m.c + ch];
+                    }
+                }
+            }
+        }
+        hidden_states.push(t);
+    }
+    let c = results.first().map_or(0, |r| r.pooled.len());
+    let pooler_output = Tensor::new(
+        &[n, c],
+        results
+            .iter()
+            .flat_map(|r| r.pooled.iter().copied())
+            .collect(),
+    );
+    let logits = model.classifier.as_ref().map(|cls| {
+        Tensor::new(
+            &[n, cls.bias.len()],
+            results
+                .iter()
+                .flat_map(|r| r.logits.clone().unwrap_or_default())
+                .collect(),
+        )
+    });
+    let last_hidden_state = hidden_states
+        .last()
+        .cloned()
+        .unwrap_or_else(|| Tensor::zeros(&[0]));
+    Outputs {
+        hidden_states,
+        last_hidden_state,
+        pooler_output,
+        logits,
+    }
+}
+
+fn forward_image(
+    model: &Model,
+    prep: &Prepared,
+    chw: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+) -> ImageOutputs {
+    let mut hwc = vec![0.0; c * h * w];
+    for ch in 0..c {
+        for i in 0..h * w {
+            hwc[i * c + ch] = chw[ch * h * w + i];
+        }
+    }
+    let input = Map { h, w, c, data: hwc };
+    let mut x = patch_conv(&input, &prep.stem, &model.stem.bias);
+    layer_norm(&mut x.data, x.c, &model.stem_norm);
+    let mut hidden = Vec::new();
+    for (s, stage) in model.stages.iter().enumerate() {
+        if let Some((norm, conv)) = &stage.downsample {
+            layer_norm(&mut x.data, x.c, norm);
+            x = patch_conv(
+                &x,
+                prep.downsample[s].as_ref().expect("prepared"),
+                &conv.bias,
+            );
+        }
+        if s == 0 {
+            hidden.push(Map {
+                h: x.h,
+                w: x.w,
+                c: x.c,
+                data: x.data.clone(),
+            });
+        }
+        for (b, block) in stage.blocks.iter().enumerate() {
+            let (pw1t, pw2t) = &prep.pointwise[s][b];
+            convnext_block(&mut x, block, model.config.hidden_act, pw1t, pw2t);
+        }
+        hidden.push(Map {
+            h: x.h,
+            w: x.w,
+            c: x.c,
+            data: x.data.clone(),
+        });
+    }
+    let mut pooled = vec![0f64; x.c];
+    for px in x.data.chunks_exact(x.c) {
+        for (p, v) in pooled.iter_mut().zip(px) {
+            *p += *v as f64;
+        }
+    }
+    let hw = (x.h * x.w) as f64;
+    let mut pooled: Vec<f32> = pooled.iter().map(|v| (v / hw) as f32).collect();
+    layer_norm(&mut pooled, x.c, &model.final_norm);
+    let logits = model.classifier.as_ref().map(|cls| {
+        let mut out = cls.bias.clone();
+        for (o, row) in out.iter_mut().zip(cls.weight.data.chunks_exact(x.c)) {
+            *o += dot(row, &pooled);
+        }
+        out
+    });
+    ImageOutputs {
+        hidden,
+        pooled,
+        logits,
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| *x as f64 * *y as f64)
+        .sum::<f64>() as f32
+}
+
+/// k x k, stride k convolution over an HWC map.
+fn patch_conv(x: &Map, wt: &ConvT, bias: &[f32]) -> Map {
+    let (k, cin, cout) = (wt.k, wt.cin, wt.cout);
+    let (oh, ow) = (x.h / k, x.w / k);
+    let mut out = vec![0.0; oh * ow * cout];
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let o = &mut out[(oy * ow + ox) * cout..][..cout];
+            o.copy_from_slice(bias);
+            for ky in 0..k {
+                for kx in 0..k {
+                    let src = &x.data[((oy * k + ky) * x.w + ox * k + kx) * cin..][..cin];
+                    for (ci, &v) in src.iter().enumerate() {
+                        let wrow = &wt.w[((ky * k + kx) * cin + ci) * cout..][..cout];
+                        for (acc, &wv) in o.iter_mut().zip(wrow) {
+                            *acc += v * wv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Map {
+        h: oh,
+        w: ow,
+        c: cout,
+        data: out,
+    }
+}
+
+/// LayerNorm over the channels of every pixel, in place.
+fn layer_norm(data: &mut [f32], c: usize, ln: &LayerNorm) {
+    for px in data.chunks_exact_mut(c) {
+        let mean = px.iter().map(|&v| v as f64).sum::<f64>() / c as f64;
+        let var = px.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / c as f64;
+        let inv = 1.0 / (var + ln.eps as f64).sqrt();
+        for ((v, g), b) in px.iter_mut().zip(&ln.weight).zip(&ln.bias) {
+            *v = ((*v as f64 - mean) * inv) as f32 * g + b;
+        }
+    }
+}
+
+fn convnext_block(
+    x: &mut Map,
+    b: &Block,
+    act: crate::config::Activation,
+    pw1t: &[f32],
+    pw2t: &[f32],
+) {
+    let (h, w, c) = (x.h, x.w, x.c);
+    // Depthwise 7x7, zero padding 3.
+    let mut dw = vec![0.0f32; h * w * c];
+    for y in 0..h {
+        for xx in 0..w {
+            let o = &mut dw[(y * w + xx) * c..][..c];
+            o.copy_from_slice(&b.dw_bias);
+            for ky in 0..7 {
+                let sy = y as isize + ky as isize - 3;
+                if sy < 0 || sy >= h as isize {
+                    continue;
+                }
+                for kx in 0..7 {
+                    let sx = xx as isize + kx as isize - 3;
+                    if sx < 0 || sx >= w as isize {
+                        continue;
+                    }
+                    let src = &x.data[(sy as usize * w + sx as usize) * c..][..c];
+                    for (ch, (acc, &v)) in o.iter_mut().zip(src).enumerate() {
+                        *acc += v * b.dw_weight.data[ch * 49 + ky * 7 + kx];
+                    }
+                }
+            }
+        }
+    }
+    layer_norm(&mut dw, c, &b.norm);
+    let hidden = 4 * c;
+    let mut mid = vec![0.0f32; hidden];
+    let mut out = vec![0.0f32; c];
+    for (px, res) in dw.chunks_exact(c).zip(x.data.chunks_exact_mut(c)) {
+        mid.copy_from_slice(&b.pwconv1.bias);
+        for (ci, &v) in px.iter().enumerate() {
+            for (m, &wv) in mid.iter_mut().zip(&pw1t[ci * hidden..][..hidden]) {
+                *m += v * wv;
+            }
+        }
+        for m in mid.iter_mut() {
+            *m = act.apply(*m as f64) as f32;
+        }
+        out.copy_from_slice(&b.pwconv2.bias);
+        for (hi, &v) in mid.iter().enumerate() {
+            for (o, &wv) in out.iter_mut().zip(&pw2t[hi * c..][..c]) {
+                *o += v * wv;
+            }
+        }
+        match &b.gamma {
+            Some(g) => res
+                .iter_mut()
+                .zip(&out)
+                .zip(g)
+                .for_each(|((r, o), g)| *r += g * o),
+            None => res.iter_mut().zip(&out).for_each(|(r, o)| *r += o),
+        }
+    }
+}

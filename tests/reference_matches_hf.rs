@@ -1,0 +1,103 @@
+//! The Rust f32 reference against HF transformers (and timm) outputs made by
+//! `scripts/make_fixtures.py`: logits, pooler_output, last_hidden_state and
+//! every hidden state, within a relative max error of 1e-4.
+
+mod common;
+
+use convnext_codegen::{forward, load_model, npy, Tensor};
+
+const TOLERANCE: f32 = 1e-4;
+
+fn read(dir: &std::path::Path, name: &str) -> Option<Tensor> {
+    let p = dir.join(name);
+    p.exists()
+        .then(|| npy::read(&p).unwrap().into_f32(&p).unwrap())
+}
+
+fn check_fixture(name: &str) {
+    let dir = common::fixture(&format!("models/{name}"));
+    let model = load_model(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let x = read(&dir, "inputs.npy").expect("inputs.npy");
+    let out = forward(&model, &x).unwrap();
+    let mut checked = 0;
+    let mut compare = |what: &str, got: &Tensor| {
+        if let Some(want) = read(&dir, &format!("{what}.npy")) {
+            let err = got.relative_max_error(&want);
+            assert!(
+                err <= TOLERANCE,
+                "{name}: {what} relative max error {err:e}"
+            );
+            checked += 1;
+        }
+    };
+    compare("pooler_output", &out.pooler_output);
+    compare("last_hidden_state", &out.last_hidden_state);
+    for (i, h) in out.hidden_states.iter().enumerate() {
+        compare(&format!("hidden_states_{i}"), h);
+    }
+    match (&out.logits, read(&dir, "logits.npy")) {
+        (Some(got), Some(want)) => {
+            let err = got.relative_max_error(&want);
+            assert!(
+                err <= TOLERANCE,
+                "{name}: logits relative max error {err:e}"
+            );
+        }
+        (None, None) => {}
+        (got, want) => panic!(
+            "{name}: logits present in Rust {} / fixture {}",
+            got.is_some(),
+            want.is_some()
+        ),
+    }
+    assert_eq!(
+        checked,
+        3 + model.stages.len(),
+        "{name}: every output compared"
+    );
+}
+
+#[test]
+fn tiny_depths_at_224_match_hf() {
+    check_fixture("narrow_224");
+}
+
+#[test]
+fn three_stage_model_with_large_final_eps_matches_hf() {
+    check_fixture("three_stage");
+}
+
+#[test]
+fn non_square_odd_input_matches_hf() {
+    check_fixture("non_square");
+}
+
+#[test]
+fn relu_activation_matches_hf() {
+    check_fixture("relu");
+}
+
+#[test]
+fn gelu_new_activation_matches_hf() {
+    check_fixture("gelu_new");
+}
+
+#[test]
+fn model_without_layer_scale_matches_hf() {
+    check_fixture("no_layer_scale");
+}
+
+#[test]
+fn one_channel_input_matches_hf() {
+    check_fixture("gray_28");
+}
+
+#[test]
+fn base_model_in_f16_matches_hf() {
+    check_fixture("base_model_f16");
+}
+
+#[test]
+fn bf16_checkpoint_matches_hf() {
+    check_fixture("bf16");
+}
