@@ -100,7 +100,7 @@ def timm_case(root, name, model_args, shape, num_classes, seed=0):
             hidden.append(s(hidden[-1]))
     save_outputs(out, x, logits, pooled, feats, hidden)
     model.pretrained_cfg = {"architecture": "convnext_custom", "num_classes": num_classes}
-    timm.models.save_for_hf(model, out, model_args=model_args)
+    timm.models.save_for_hf(model, out, model_args=model_args, safe_serialization=True)
     print(name, "timm", timm.__version__, "params", sum(p.numel() for p in model.parameters()))
 
 

@@ -101,3 +101,13 @@ fn base_model_in_f16_matches_hf() {
 fn bf16_checkpoint_matches_hf() {
     check_fixture("bf16");
 }
+
+#[test]
+fn timm_checkpoint_with_conv_mlp_matches_timm() {
+    check_fixture("timm_conv_mlp");
+}
+
+#[test]
+fn timm_checkpoint_with_linear_mlp_matches_timm() {
+    check_fixture("timm_linear_mlp");
+}

@@ -88,38 +88,39 @@ fn parse(path: &Path, b: &[u8]) -> Result<NpyArray> {
             )
         })
     };
-    let data =
-        match descr {
-            "<f4" => NpyData::F32(
-                need(4)?
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
-                    .collect(),
-            ),
-            "<f8" => NpyData::F32(
-                need(8)?
-                    .chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().expect("8")) as f32)
-                    .collect(),
-            ),
-            "|u1" | "<u1" => NpyData::U8(need(1)?.to_vec()),
-            "|i1" | "<i1" => NpyData::I64(need(1)?.iter().map(|&v| v as i8 as i64).collect()),
-            "<i4" => NpyData::I64(
-                need(4)?
-                    .chunks_exact(4)
-                    .map(|c| i32::from_le_bytes(c.try_into().expect("4")) as i64)
-                    .collect(),
-            ),
-            "<i8" => NpyData::I64(
-                need(8)?
-                    .chunks_exact(8)
-                    .map(|c| i64::from_le_bytes(c.try_into().expect("8")))
-                    .collect(),
-            ),
-            other => return Err(bad(&format!(
+    let data = match descr {
+        "<f4" => NpyData::F32(
+            need(4)?
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
+                .collect(),
+        ),
+        "<f8" => NpyData::F32(
+            need(8)?
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8")) as f32)
+                .collect(),
+        ),
+        "|u1" | "<u1" => NpyData::U8(need(1)?.to_vec()),
+        "|i1" | "<i1" => NpyData::I64(need(1)?.iter().map(|&v| v as i8 as i64).collect()),
+        "<i4" => NpyData::I64(
+            need(4)?
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().expect("4")) as i64)
+                .collect(),
+        ),
+        "<i8" => NpyData::I64(
+            need(8)?
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8")))
+                .collect(),
+        ),
+        other => {
+            return Err(bad(&format!(
                 "dtype {other} is not supported (float32, float64, uint8, int8, int32, int64 are)"
-            ))),
-        };
+            )))
+        }
+    };
     Ok(NpyArray { shape, data })
 }
 
