@@ -216,7 +216,7 @@ impl ModelConfig {
                 ),
             ));
         }
-        let checks: [(&str, fn(&Value) -> bool); 5] = [
+        let checks: [(&str, ArgCheck); 5] = [
             ("stem_type", |v: &Value| v.as_str() == Some("patch")),
             ("head_norm_first", |v: &Value| v.as_bool() == Some(false)),
             ("use_grn", |v: &Value| v.as_bool() == Some(false)),
@@ -325,6 +325,9 @@ impl ModelConfig {
         self.patch_size << (self.hidden_sizes.len() - 1)
     }
 }
+
+/// Whether a timm `model_args` value is one we support.
+type ArgCheck = fn(&Value) -> bool;
 
 /// Typed access to optional JSON fields with defaults and named errors.
 struct Fields<'a> {

@@ -86,7 +86,7 @@ pub fn parse_processor(path: &Path, text: &str) -> Result<ProcessorConfig> {
             }
         }
     }
-    if cfg.image_std.iter().any(|&s| s == 0.0) {
+    if cfg.image_std.contains(&0.0) {
         return Err(field_err("image_std", "must not contain 0"));
     }
     Ok(cfg)

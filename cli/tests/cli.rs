@@ -1,0 +1,213 @@
+//! The `convnext` command end to end: outputs, exit codes and error text.
+
+use convnext_codegen::npy;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn convnext(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_convnext"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn run_writes_logits_and_other_outputs_matching_hf() {
+    let out = scratch("run");
+    let fx = root().join("tests/fixtures/models/non_square");
+    for kind in ["logits", "pooler_output", "last_hidden_state"] {
+        let y = out.join(format!("{kind}.npy"));
+        let o = convnext(&[
+            "run",
+            "--model",
+            fx.to_str().unwrap(),
+            "--precision",
+            "f32",
+            "--input",
+            fx.join("inputs.npy").to_str().unwrap(),
+            "--output",
+            y.to_str().unwrap(),
+            "--output-kind",
+            kind,
+        ]);
+        assert!(o.status.success(), "{kind}: {}", stderr(&o));
+        let got = npy::read(&y).unwrap().into_f32(&y).unwrap();
+        let p = fx.join(format!("{kind}.npy"));
+        let want = npy::read(&p).unwrap().into_f32(&p).unwrap();
+        assert!(got.relative_max_error(&want) <= 1e-4, "{kind}");
+    }
+}
+
+#[test]
+fn int8_and_f16_say_not_yet_supported_with_a_failing_exit() {
+    let fx = root().join("tests/fixtures/models/relu");
+    for p in ["f16", "int8"] {
+        let o = convnext(&[
+            "run",
+            "--model",
+            fx.to_str().unwrap(),
+            "--precision",
+            p,
+            "--input",
+            fx.join("inputs.npy").to_str().unwrap(),
+            "--output",
+            "/dev/null",
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn bad_input_gives_a_clear_error_and_no_backtrace() {
+    let fx = root().join("tests/fixtures/models/relu");
+    let gray = root().join("tests/fixtures/models/gray_28/inputs.npy");
+    let o = convnext(&[
+        "run",
+        "--model",
+        fx.to_str().unwrap(),
+        "--input",
+        gray.to_str().unwrap(),
+        "--output",
+        "/dev/null",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with("error: input: pixel_values has 1 channels"),
+        "{e}"
+    );
+    assert!(!e.contains("panicked") && !e.contains("backtrace"), "{e}");
+
+    let o = convnext(&[
+        "run",
+        "--model",
+        "/nonexistent",
+        "--input",
+        "x.npy",
+        "--output",
+        "y.npy",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("/nonexistent/config.json"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn base_model_without_head_refuses_logits_but_gives_pooler_output() {
+    let fx = root().join("tests/fixtures/models/base_model_f16");
+    let y = scratch("base").join("pooled.npy");
+    let args = |kind: &'static str| {
+        vec![
+            "run".to_string(),
+            "--model".into(),
+            fx.to_str().unwrap().into(),
+            "--input".into(),
+            fx.join("inputs.npy").to_str().unwrap().into(),
+            "--output".into(),
+            y.to_str().unwrap().into(),
+            "--output-kind".into(),
+            kind.into(),
+        ]
+    };
+    let a = args("logits");
+    let o = convnext(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no classifier head"), "{}", stderr(&o));
+    let a = args("pooler_output");
+    let o = convnext(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_flag() {
+    let o = convnext(&["run", "--model"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--model needs a value"));
+    let o = convnext(&["run", "--modle", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown flag --modle"));
+    let o = convnext(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn eval_json_on_the_default_model_reports_accuracy_and_agreement() {
+    let o = convnext(&[
+        "eval",
+        "--model",
+        "models/fmnist-convnext",
+        "--json",
+        "--limit",
+        "500",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["test_images"], 500);
+    let acc = j["f32"]["accuracy"].as_f64().unwrap();
+    assert!((0.85..=1.0).contains(&acc), "{acc}");
+    assert_eq!(j["f32"]["reference_agreement"].as_f64(), Some(1.0));
+    assert!(j["f32"]["reference_max_rel_error"].as_f64().unwrap() <= 1e-4);
+}
+
+#[test]
+fn preprocess_matches_the_committed_pixel_values_path() {
+    // The default model's test images through `convnext preprocess`, then `run`,
+    // give the committed HF logits.
+    let dir = scratch("pre");
+    let model = root().join("models/fmnist-convnext");
+    let images = dir.join("images.npy");
+    let test = convnext_codegen::dataset::read_images(&model.join("test_images.npy"))
+        .unwrap()
+        .take(64);
+    npy::write_u8(&images, &[64, 28, 28], &test.pixels).unwrap();
+    let x = dir.join("x.npy");
+    let o = convnext(&[
+        "preprocess",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        images.to_str().unwrap(),
+        "--output",
+        x.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let y = dir.join("y.npy");
+    let o = convnext(&[
+        "run",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        x.to_str().unwrap(),
+        "--output",
+        y.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = npy::read(&y).unwrap().into_f32(&y).unwrap();
+    let p = model.join("test_logits.npy");
+    let mut want = npy::read(&p).unwrap().into_f32(&p).unwrap();
+    want.data.truncate(64 * 10);
+    want.shape[0] = 64;
+    assert!(got.relative_max_error(&want) <= 1e-4);
+}
