@@ -9,4 +9,6 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod kernels;
+pub mod network;
 pub mod preprocess;

@@ -1,0 +1,141 @@
+//! One ConvNeXt block, `x + γ·pw2(act(pw1(LN(dw7x7(x)))))`, fused per pixel
+//! and in place over the residual stream `x`.
+//!
+//! Pixels are visited in raster order. Before pixel `p` is overwritten its
+//! original goes to a ring of `3W + 3` pixels, slot `p mod (3W + 3)`: every
+//! pixel a later 7x7 window still needs (up to 3 rows and 3 columns back) is
+//! either still original in `x` (index >= p) or in the ring (index < p).
+//! The depthwise output, the LayerNorm output and the 4C hidden vector exist
+//! for one pixel at a time: scratch is `4C` bytes, and the normalised vector
+//! sits in `x[p]` itself (its original is already in the ring).
+
+use super::layer_norm::layer_norm_q24;
+use super::{
+    load_i32, requantize_sum, saturate_i32, saturate_i8, store_i32, LayerNormParams, Requant,
+};
+
+/// Constants and placement of one block.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockParams<'a> {
+    /// Height of the map.
+    pub h: usize,
+    /// Width of the map.
+    pub w: usize,
+    /// Channels.
+    pub c: usize,
+    /// Offset of `x` (int8 HWC) in the arena.
+    pub x_offset: usize,
+    /// Offset of the ring, `(3w + 3) * c` bytes.
+    pub ring_offset: usize,
+    /// Offset of `4 * c` bytes of scratch.
+    pub scratch_offset: usize,
+    /// Zero point of `x`.
+    pub x_zero_point: i32,
+    /// Depthwise weights `[7][7][c]`.
+    pub dw_weights: &'a [i8],
+    /// Depthwise bias, per channel.
+    pub dw_bias: &'a [i32],
+    /// Per channel: depthwise accumulator to the LayerNorm input scale.
+    pub dw_requant: &'a [Requant],
+    /// LayerNorm constants.
+    pub ln: LayerNormParams,
+    /// Q24 normalised value to the int8 LayerNorm output (zero point 0).
+    pub ln_requant: Requant,
+    /// `[4c][c]`, LayerNorm γ folded in.
+    pub pw1_weights: &'a [i8],
+    /// Per hidden unit, LayerNorm β folded in.
+    pub pw1_bias: &'a [i32],
+    /// Per hidden unit, to the pre-activation scale.
+    pub pw1_requant: &'a [Requant],
+    /// Zero point of the pre-activation.
+    pub pw1_zero_point: i32,
+    /// Activation table, indexed by pre-activation + 128.
+    pub act_table: &'a [i8; 256],
+    /// `[c][4c]`.
+    pub pw2_weights: &'a [i8],
+    /// Per channel, activation zero point folded in.
+    pub pw2_bias: &'a [i32],
+    /// Per channel: layer scale γ times accumulator scale, to the output scale.
+    pub pw2_requant: &'a [Requant],
+    /// Input stream scale to the output stream scale.
+    pub residual_requant: Requant,
+    /// Zero point of the output stream.
+    pub out_zero_point: i32,
+}
+
+impl BlockParams<'_> {
+    /// Pixels in the ring.
+    pub fn ring_pixels(&self) -> usize {
+        3 * self.w + 3
+    }
+}
+
+/// Run one block over the arena.
+pub fn block_in_place(p: &BlockParams, arena: &mut [i8]) {
+    let (h, w, c) = (p.h, p.w, p.c);
+    let ring_px = p.ring_pixels();
+    let hidden = 4 * c;
+    let zx = p.x_zero_point;
+    for r in 0..h {
+        for col in 0..w {
+            let pix = r * w + col;
+            let x_at = p.x_offset + pix * c;
+            let ring_at = p.ring_offset + (pix % ring_px) * c;
+            // 1. Depthwise 7x7 from originals: ring for pixels before p, x from p on.
+            let y0 = r.saturating_sub(3);
+            let y1 = (r + 4).min(h);
+            let x0 = col.saturating_sub(3);
+            let x1 = (col + 4).min(w);
+            for ch in 0..c {
+                let mut acc = p.dw_bias[ch];
+                for yy in y0..y1 {
+                    let ky = yy + 3 - r;
+                    for xx in x0..x1 {
+                        let kx = xx + 3 - col;
+                        let q = yy * w + xx;
+                        let v = if q < pix {
+                            arena[p.ring_offset + (q % ring_px) * c + ch]
+                        } else {
+                            arena[p.x_offset + q * c + ch]
+                        };
+                        acc += (v as i32 - zx) * p.dw_weights[(ky * 7 + kx) * c + ch] as i32;
+                    }
+                }
+                let v = saturate_i32(p.dw_requant[ch].apply(acc as i64));
+                store_i32(arena, p.scratch_offset + 4 * ch, v);
+            }
+            // 2. Keep the original of p for later windows and the residual.
+            arena.copy_within(x_at..x_at + c, ring_at);
+            // 3. LayerNorm into x[p].
+            let s = p.scratch_offset;
+            layer_norm_q24(
+                arena,
+                c,
+                &p.ln,
+                |a, i| load_i32(a, s + 4 * i),
+                |a, i, y| a[x_at + i] = saturate_i8(p.ln_requant.apply(y as i64)),
+            );
+            // 4. pw1 + activation into scratch.
+            for j in 0..hidden {
+                let wrow = &p.pw1_weights[j * c..][..c];
+                let mut acc = p.pw1_bias[j];
+                for (a, b) in arena[x_at..x_at + c].iter().zip(wrow) {
+                    acc += *a as i32 * *b as i32;
+                }
+                let pre = saturate_i8(p.pw1_requant[j].apply(acc as i64) + p.pw1_zero_point as i64);
+                arena[s + j] = p.act_table[(pre as i32 + 128) as usize];
+            }
+            // 5. pw2, layer scale and residual add into x[p].
+            for o in 0..c {
+                let wrow = &p.pw2_weights[o * hidden..][..hidden];
+                let mut acc = p.pw2_bias[o];
+                for (a, b) in arena[s..s + hidden].iter().zip(wrow) {
+                    acc += *a as i32 * *b as i32;
+                }
+                let orig = arena[ring_at + o] as i64 - zx as i64;
+                let v = requantize_sum(orig, p.residual_requant, acc as i64, p.pw2_requant[o]);
+                arena[x_at + o] = saturate_i8(v + p.out_zero_point as i64);
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! LayerNorm over channels with integer statistics.
+//!
+//! For inputs `q_i` with any common scale `s`, the normalised value is
+//! `y_i = d_i * sqrt(C) / sqrt(V + eps_q)` where `d_i = C q_i - sum q`,
+//! `V = sum d_i^2` and `eps_q = eps C^3 / s^2` (precomputed at codegen). The
+//! square root is an exact integer square root of `V + eps_q` normalised to
+//! 62 bits, so the result carries ~21 significant bits on every target.
+//! The kernel hands out `y_i` in Q24; the caller requantizes it (the affine
+//! is folded into whatever follows, or applied by the caller's multipliers).
+
+/// Per-op constants of an integer LayerNorm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerNormParams {
+    /// `eps * C^3 / s^2 >> (2 * pre_shift)`, rounded.
+    pub eps_q: u64,
+    /// Right shift applied to `d_i` so `V` fits in u64 for wide inputs.
+    pub pre_shift: u32,
+}
+
+/// Fraction bits of the normalised output.
+pub const LN_FRAC_BITS: u32 = 24;
+
+/// Floor square root of a u64 (bit by bit; no floats, no division).
+pub fn isqrt_u64(v: u64) -> u64 {
+    let mut rem = v;
+    let mut root = 0u64;
+    let mut bit = 1u64 << 62;
+    while bit > rem {
+        bit >>= 2;
+    }
+    while bit != 0 {
+        if rem >= root + bit {
+            rem -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    root
+}
+
+/// Integer square root of `C` scaled by 2^20, for `C` up to 2^20.
+fn sqrt_c_q20(c: usize) -> u64 {
+    isqrt_u64((c as u64) << 40)
+}
+
+/// Normalise the `c` values `get(buf, 0..c)` and pass `(i, y_i in Q24)` to
+/// `put(buf, ..)`. `put` for `i` may overwrite input `i` (in-place use) but no
+/// other input.
+#[inline]
+pub fn layer_norm_q24<B: ?Sized>(
+    buf: &mut B,
+    c: usize,
+    p: &LayerNormParams,
+    get: impl Fn(&B, usize) -> i32,
+    mut put: impl FnMut(&mut B, usize, i32),
+) {
+    let mut sum: i64 = 0;
+    for i in 0..c {
+        sum += get(buf, i) as i64;
+    }
+    let ci = c as i64;
+    let mut v: u64 = 0;
+    for i in 0..c {
+        let d = (ci * get(buf, i) as i64 - sum) >> p.pre_shift;
+        v = v.saturating_add((d * d) as u64);
+    }
+    let den = v.saturating_add(p.eps_q);
+    if den == 0 {
+        for i in 0..c {
+            put(buf, i, 0);
+        }
+        return;
+    }
+    // Normalise den to [2^60, 2^62): sq in [2^30, 2^31), sqrt(den) = sq / 2^k.
+    let mut k = 0u32;
+    while den << (2 * k) < 1 << 60 {
+        k += 1;
+    }
+    let sq = isqrt_u64(den << (2 * k));
+    // m = sqrt(C) 2^52 / sq, so y = d m 2^(k + 24 - 52).
+    let m = ((sqrt_c_q20(c) << 32) / sq) as i64;
+    let e = k as i32 + LN_FRAC_BITS as i32 - 52;
+    for i in 0..c {
+        let d = (ci * get(buf, i) as i64 - sum) >> p.pre_shift;
+        let t = d * m;
+        let r = if e >= 0 {
+            t << e
+        } else {
+            (t + (1i64 << (-e - 1))) >> -e
+        };
+        put(buf, i, r.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isqrt_is_exact_floor() {
+        for v in [
+            0u64,
+            1,
+            2,
+            3,
+            4,
+            15,
+            16,
+            17,
+            1 << 40,
+            u64::MAX,
+            (1 << 62) + 12345,
+        ] {
+            let r = isqrt_u64(v);
+            assert!(r * r <= v);
+            assert!((r + 1).checked_mul(r + 1).is_none_or(|s| s > v), "{v}");
+        }
+    }
+
+    #[test]
+    fn normalises_like_float_layer_norm() {
+        let x = [3i32, -7, 12, 0, 5, 5, -20, 9];
+        let c = x.len();
+        let p = LayerNormParams {
+            eps_q: 0,
+            pre_shift: 0,
+        };
+        let mut out = [0i32; 8];
+        let mut buf = (x, [0i32; 8]);
+        layer_norm_q24(&mut buf, c, &p, |b, i| b.0[i], |b, i, y| b.1[i] = y);
+        out.copy_from_slice(&buf.1);
+        let mean = x.iter().sum::<i32>() as f64 / c as f64;
+        let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / c as f64;
+        for i in 0..c {
+            let want = (x[i] as f64 - mean) / var.sqrt();
+            let got = out[i] as f64 / (1 << 24) as f64;
+            assert!((got - want).abs() < 1e-5, "{i}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn constant_input_gives_zero_not_a_division_by_zero() {
+        let p = LayerNormParams {
+            eps_q: 0,
+            pre_shift: 0,
+        };
+        let mut out = [1i32; 4];
+        layer_norm_q24(&mut out, 4, &p, |_, _| 7, |o, i, y| o[i] = y);
+        assert_eq!(out, [0; 4]);
+    }
+}
