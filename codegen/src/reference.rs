@@ -9,6 +9,42 @@ use crate::error::{Error, Result};
 use crate::model::{Block, LayerNorm, Linear, Model, PatchConv};
 use crate::tensor::Tensor;
 
+/// A tensor inside the network that calibration watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Point {
+    /// Stem convolution output (LayerNorm input).
+    StemConv,
+    /// The residual stream after the n-th op that writes it (stem, blocks, downsamples in order).
+    Stream(usize),
+    /// Depthwise output of block `(stage, block)`.
+    Dw(usize, usize),
+    /// Normalised (pre-affine) LayerNorm output of block `(stage, block)`.
+    BlockNorm(usize, usize),
+    /// pwconv1 output (pre-activation) of block `(stage, block)`.
+    Pw1(usize, usize),
+    /// Activation output of block `(stage, block)`.
+    Act(usize, usize),
+    /// Normalised (pre-affine) LayerNorm output before the downsample of a stage.
+    DownNorm(usize),
+    /// Normalised (pre-affine) final LayerNorm output.
+    HeadNorm,
+    /// Logits.
+    Logits,
+}
+
+/// Receives intermediate values during a forward pass.
+pub trait Observer {
+    /// `values` of tensor `point` for one image (any layout).
+    fn observe(&mut self, point: Point, values: &[f32]);
+}
+
+/// An observer that ignores everything.
+struct Ignore;
+
+impl Observer for Ignore {
+    fn observe(&mut self, _: Point, _: &[f32]) {}
+}
+
 /// What one forward pass returns, in HF's layouts.
 #[derive(Debug, Clone)]
 pub struct Outputs {
@@ -151,7 +187,7 @@ pub fn forward(model: &Model, pixel_values: &Tensor) -> Result<Outputs> {
                     (start..(start + chunk).min(n))
                         .map(|i| {
                             let img = &pixel_values.data[i * per_image..(i + 1) * per_image];
-                            forward_image(model, prep, img, c, h, w)
+                            forward_image(model, prep, img, c, h, w, &mut Ignore)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -220,6 +256,19 @@ fn stack(model: &Model, results: Vec<ImageOutputs>) -> Outputs {
     }
 }
 
+/// Run one `(C, H, W)` image, reporting intermediates to `obs` (single thread).
+pub fn observe_image(
+    model: &Model,
+    chw: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+    obs: &mut dyn Observer,
+) {
+    let prep = Prepared::new(model);
+    forward_image(model, &prep, chw, c, h, w, obs);
+}
+
 fn forward_image(
     model: &Model,
     prep: &Prepared,
@@ -227,6 +276,7 @@ fn forward_image(
     c: usize,
     h: usize,
     w: usize,
+    obs: &mut dyn Observer,
 ) -> ImageOutputs {
     let mut hwc = vec![0.0; c * h * w];
     for ch in 0..c {
@@ -236,16 +286,20 @@ fn forward_image(
     }
     let input = Map { h, w, c, data: hwc };
     let mut x = patch_conv(&input, &prep.stem, &model.stem.bias);
-    layer_norm(&mut x.data, x.c, &model.stem_norm);
+    obs.observe(Point::StemConv, &x.data);
+    layer_norm(&mut x.data, x.c, &model.stem_norm, |_| {});
+    let mut stream = 0;
+    obs.observe(Point::Stream(stream), &x.data);
     let mut hidden = Vec::new();
     for (s, stage) in model.stages.iter().enumerate() {
         if let Some((norm, conv)) = &stage.downsample {
-            layer_norm(&mut x.data, x.c, norm);
-            x = patch_conv(
-                &x,
-                prep.downsample[s].as_ref().expect("prepared"),
-                &conv.bias,
-            );
+            layer_norm(&mut x.data, x.c, norm, |v| {
+                obs.observe(Point::DownNorm(s), v)
+            });
+            let wt = prep.downsample[s].as_ref().expect("prepared");
+            x = patch_conv(&x, wt, &conv.bias);
+            stream += 1;
+            obs.observe(Point::Stream(stream), &x.data);
         }
         if s == 0 {
             hidden.push(Map {
@@ -257,7 +311,10 @@ fn forward_image(
         }
         for (b, block) in stage.blocks.iter().enumerate() {
             let (pw1t, pw2t) = &prep.pointwise[s][b];
-            convnext_block(&mut x, block, model.config.hidden_act, pw1t, pw2t);
+            let act = model.config.hidden_act;
+            convnext_block(&mut x, block, act, pw1t, pw2t, (s, b), obs);
+            stream += 1;
+            obs.observe(Point::Stream(stream), &x.data);
         }
         hidden.push(Map {
             h: x.h,
@@ -274,7 +331,9 @@ fn forward_image(
     }
     let hw = (x.h * x.w) as f64;
     let mut pooled: Vec<f32> = pooled.iter().map(|v| (v / hw) as f32).collect();
-    layer_norm(&mut pooled, x.c, &model.final_norm);
+    layer_norm(&mut pooled, x.c, &model.final_norm, |v| {
+        obs.observe(Point::HeadNorm, v)
+    });
     let logits = model.classifier.as_ref().map(|cls| {
         let mut out = cls.bias.clone();
         for (o, row) in out.iter_mut().zip(cls.weight.data.chunks_exact(x.c)) {
@@ -326,14 +385,21 @@ fn patch_conv(x: &Map, wt: &ConvT, bias: &[f32]) -> Map {
     }
 }
 
-/// LayerNorm over the channels of every pixel, in place.
-fn layer_norm(data: &mut [f32], c: usize, ln: &LayerNorm) {
+/// LayerNorm over the channels of every pixel, in place; `normalized` sees
+/// the values before the affine.
+fn layer_norm(data: &mut [f32], c: usize, ln: &LayerNorm, mut normalized: impl FnMut(&[f32])) {
     for px in data.chunks_exact_mut(c) {
         let mean = px.iter().map(|&v| v as f64).sum::<f64>() / c as f64;
         let var = px.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / c as f64;
         let inv = 1.0 / (var + ln.eps as f64).sqrt();
+        for v in px.iter_mut() {
+            *v = ((*v as f64 - mean) * inv) as f32;
+        }
+    }
+    normalized(data);
+    for px in data.chunks_exact_mut(c) {
         for ((v, g), b) in px.iter_mut().zip(&ln.weight).zip(&ln.bias) {
-            *v = ((*v as f64 - mean) * inv) as f32 * g + b;
+            *v = *v * g + b;
         }
     }
 }
@@ -344,6 +410,8 @@ fn convnext_block(
     act: crate::config::Activation,
     pw1t: &[f32],
     pw2t: &[f32],
+    (s, bi): (usize, usize),
+    obs: &mut dyn Observer,
 ) {
     let (h, w, c) = (x.h, x.w, x.c);
     // Depthwise 7x7, zero padding 3.
@@ -370,7 +438,10 @@ fn convnext_block(
             }
         }
     }
-    layer_norm(&mut dw, c, &b.norm);
+    obs.observe(Point::Dw(s, bi), &dw);
+    layer_norm(&mut dw, c, &b.norm, |v| {
+        obs.observe(Point::BlockNorm(s, bi), v)
+    });
     let hidden = 4 * c;
     let mut mid = vec![0.0f32; hidden];
     let mut out = vec![0.0f32; c];
@@ -381,9 +452,11 @@ fn convnext_block(
                 *m += v * wv;
             }
         }
+        obs.observe(Point::Pw1(s, bi), &mid);
         for m in mid.iter_mut() {
             *m = act.apply(*m as f64) as f32;
         }
+        obs.observe(Point::Act(s, bi), &mid);
         out.copy_from_slice(&b.pwconv2.bias);
         for (hi, &v) in mid.iter().enumerate() {
             for (o, &wv) in out.iter_mut().zip(&pw2t[hi * c..][..c]) {
