@@ -5,13 +5,17 @@
 //! build on these.
 #![deny(missing_docs)]
 
+pub mod calibrate;
+pub mod compile;
 pub mod config;
 pub mod dataset;
 pub mod error;
 pub mod import;
 pub mod model;
 pub mod npy;
+pub mod plan;
 pub mod processor;
+pub mod quantize;
 pub mod reference;
 pub mod safetensors;
 pub mod tensor;

@@ -341,6 +341,9 @@ fn forward_image(
         }
         out
     });
+    if let Some(l) = &logits {
+        obs.observe(Point::Logits, l);
+    }
     ImageOutputs {
         hidden,
         pooled,

@@ -25,7 +25,7 @@ pub struct BlockParams<'a> {
     pub c: usize,
     /// Offset of `x` (int8 HWC) in the arena.
     pub x_offset: usize,
-    /// Offset of the ring, `(3w + 3) * c` bytes.
+    /// Offset of the ring, `ring_pixels() * c` bytes.
     pub ring_offset: usize,
     /// Offset of `4 * c` bytes of scratch.
     pub scratch_offset: usize,
@@ -64,9 +64,9 @@ pub struct BlockParams<'a> {
 }
 
 impl BlockParams<'_> {
-    /// Pixels in the ring.
+    /// Pixels in the ring: `3W + 3`, or the whole map if that is smaller.
     pub fn ring_pixels(&self) -> usize {
-        3 * self.w + 3
+        (3 * self.w + 3).min(self.h * self.w)
     }
 }
 

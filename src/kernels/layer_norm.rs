@@ -63,8 +63,8 @@ pub fn layer_norm_q24<B: ?Sized>(
     let ci = c as i64;
     let mut v: u64 = 0;
     for i in 0..c {
-        let d = (ci * get(buf, i) as i64 - sum) >> p.pre_shift;
-        v = v.saturating_add((d * d) as u64);
+        let d = ((ci * get(buf, i) as i64 - sum) >> p.pre_shift).unsigned_abs();
+        v = v.saturating_add(d.saturating_mul(d));
     }
     let den = v.saturating_add(p.eps_q);
     if den == 0 {
@@ -84,11 +84,11 @@ pub fn layer_norm_q24<B: ?Sized>(
     let e = k as i32 + LN_FRAC_BITS as i32 - 52;
     for i in 0..c {
         let d = (ci * get(buf, i) as i64 - sum) >> p.pre_shift;
-        let t = d * m;
+        let t = d.saturating_mul(m);
         let r = if e >= 0 {
-            t << e
+            t.saturating_mul(1 << e)
         } else {
-            (t + (1i64 << (-e - 1))) >> -e
+            t.saturating_add(1i64 << (-e - 1)) >> -e
         };
         put(buf, i, r.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
     }

@@ -1,0 +1,118 @@
+//! Activation ranges from calibration images: run the f32 reference and
+//! record every tensor the int8 plan quantizes, as min/max or as
+//! percentiles of a histogram (a second pass over the same images).
+
+use crate::model::Model;
+use crate::reference::{check_input, observe_image, Observer, Point};
+use crate::tensor::Tensor;
+use crate::Result;
+use std::collections::BTreeMap;
+
+/// How to turn observed values into a range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Calibration {
+    /// The extremes seen.
+    MinMax,
+    /// The `p` and `1 - p` quantiles (e.g. 0.9999), per tensor.
+    Percentile(f64),
+}
+
+/// The range chosen for one tensor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range {
+    /// Lower end.
+    pub min: f32,
+    /// Upper end.
+    pub max: f32,
+}
+
+impl Range {
+    /// Largest magnitude.
+    pub fn abs_max(&self) -> f32 {
+        self.min.abs().max(self.max.abs())
+    }
+}
+
+/// Ranges of every observed tensor.
+pub type Ranges = BTreeMap<Point, Range>;
+
+struct MinMax(Ranges);
+
+impl Observer for MinMax {
+    fn observe(&mut self, point: Point, values: &[f32]) {
+        let r = self.0.entry(point).or_insert(Range {
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+        });
+        for &v in values {
+            r.min = r.min.min(v);
+            r.max = r.max.max(v);
+        }
+    }
+}
+
+const BINS: usize = 4096;
+
+struct Histograms<'a> {
+    ranges: &'a Ranges,
+    hist: BTreeMap<Point, Vec<u64>>,
+}
+
+impl Observer for Histograms<'_> {
+    fn observe(&mut self, point: Point, values: &[f32]) {
+        let r = self.ranges[&point];
+        let h = self.hist.entry(point).or_insert_with(|| vec![0; BINS]);
+        let width = (r.max - r.min).max(f32::MIN_POSITIVE);
+        for &v in values {
+            let b = (((v - r.min) / width) * BINS as f32) as usize;
+            h[b.min(BINS - 1)] += 1;
+        }
+    }
+}
+
+fn run_all(model: &Model, x: &Tensor, obs: &mut dyn Observer) {
+    let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3]);
+    for img in x.data.chunks_exact(c * h * w) {
+        observe_image(model, img, c, h, w, obs);
+    }
+}
+
+/// Observe `pixel_values` `(N, C, H, W)` through the model and choose ranges.
+pub fn calibrate(model: &Model, pixel_values: &Tensor, method: Calibration) -> Result<Ranges> {
+    check_input(model, &pixel_values.shape)?;
+    let mut mm = MinMax(Ranges::new());
+    run_all(model, pixel_values, &mut mm);
+    let Calibration::Percentile(p) = method else {
+        return Ok(mm.0);
+    };
+    let mut hs = Histograms {
+        ranges: &mm.0,
+        hist: BTreeMap::new(),
+    };
+    run_all(model, pixel_values, &mut hs);
+    let mut out = Ranges::new();
+    for (point, h) in &hs.hist {
+        let r = mm.0[point];
+        let total: u64 = h.iter().sum();
+        let tail = ((1.0 - p) * total as f64).floor() as u64;
+        let width = (r.max - r.min) / BINS as f32;
+        let (mut lo, mut acc) = (0, 0);
+        while lo < BINS - 1 && acc + h[lo] <= tail {
+            acc += h[lo];
+            lo += 1;
+        }
+        let (mut hi, mut acc) = (BINS - 1, 0);
+        while hi > 0 && acc + h[hi] <= tail {
+            acc += h[hi];
+            hi -= 1;
+        }
+        out.insert(
+            *point,
+            Range {
+                min: r.min + lo as f32 * width,
+                max: r.min + (hi + 1) as f32 * width,
+            },
+        );
+    }
+    Ok(out)
+}

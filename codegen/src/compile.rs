@@ -1,0 +1,104 @@
+//! The pipeline in one call: calibration images -> ranges -> quantized
+//! model -> memory plan. This is what `build.rs`, the CLI and the tests use.
+
+use crate::calibrate::{calibrate, Calibration};
+use crate::dataset::read_images;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::npy;
+use crate::plan::Plan;
+use crate::quantize::quantize;
+use crate::tensor::Tensor;
+use convnext::preprocess::ProcessorConfig;
+use std::path::Path;
+
+/// The calibration method used unless told otherwise (measured best on the
+/// default model; see the README).
+pub const DEFAULT_CALIBRATION: Calibration = Calibration::Percentile(0.9999);
+
+/// Calibration `pixel_values`: from `path` if given (`(N, C, H, W)` float32, or
+/// u8 images `(N, H, W[, C])` run through the processor), else the model
+/// folder's `calibration_images.npy`.
+pub fn load_calibration(
+    dir: &Path,
+    path: Option<&Path>,
+    processor: &ProcessorConfig,
+) -> Result<Tensor> {
+    let p = match path {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = dir.join("calibration_images.npy");
+            if !p.exists() {
+                return Err(Error::input(format!(
+                    "{} has no calibration_images.npy; pass --calibration CAL.npy ((N, C, H, W) float32 pixel_values)",
+                    dir.display()
+                )));
+            }
+            p
+        }
+    };
+    match npy::read(&p)?.data {
+        npy::NpyData::F32(_) => npy::read(&p)?.into_f32(&p),
+        _ => read_images(&p)?.pixel_values(processor),
+    }
+}
+
+/// Calibrate, quantize and plan `model` for the input size of `calibration`.
+pub fn build_plan(
+    model: &Model,
+    processor: &ProcessorConfig,
+    calibration: &Tensor,
+    method: Calibration,
+) -> Result<Plan> {
+    let ranges = calibrate(model, calibration, method)?;
+    let q = quantize(
+        model,
+        processor,
+        &ranges,
+        calibration.shape[2],
+        calibration.shape[3],
+    )?;
+    Ok(Plan::new(q))
+}
+
+/// A copy of `model` with every weight rounded to f16: what f16 storage with
+/// f32 arithmetic computes.
+pub fn round_weights_to_f16(model: &Model) -> Model {
+    let r = |v: &mut Vec<f32>| {
+        v.iter_mut()
+            .for_each(|x| *x = half::f16::from_f32(*x).to_f32())
+    };
+    let mut m = model.clone();
+    r(&mut m.stem.weight.data);
+    r(&mut m.stem.bias);
+    for n in [&mut m.stem_norm, &mut m.final_norm] {
+        r(&mut n.weight);
+        r(&mut n.bias);
+    }
+    for s in &mut m.stages {
+        if let Some((n, c)) = &mut s.downsample {
+            r(&mut n.weight);
+            r(&mut n.bias);
+            r(&mut c.weight.data);
+            r(&mut c.bias);
+        }
+        for b in &mut s.blocks {
+            r(&mut b.dw_weight.data);
+            r(&mut b.dw_bias);
+            r(&mut b.norm.weight);
+            r(&mut b.norm.bias);
+            r(&mut b.pwconv1.weight.data);
+            r(&mut b.pwconv1.bias);
+            r(&mut b.pwconv2.weight.data);
+            r(&mut b.pwconv2.bias);
+            if let Some(g) = &mut b.gamma {
+                r(g);
+            }
+        }
+    }
+    if let Some(c) = &mut m.classifier {
+        r(&mut c.weight.data);
+        r(&mut c.bias);
+    }
+    m
+}
