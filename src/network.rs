@@ -65,36 +65,47 @@ pub fn run_ops(ops: &[Op], arena: &mut [i8], logits: &mut [i32]) {
     }
 }
 
-/// Check buffer sizes, load the input and run: the whole int8 forward pass.
+/// The fixed sizes of a planned network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkSpec {
+    /// Arena bytes the plan needs.
+    pub arena_bytes: usize,
+    /// Where the int8 input goes in the arena.
+    pub input_offset: usize,
+    /// Input bytes (`H * W * C`, HWC order).
+    pub input_bytes: usize,
+    /// Number of logits.
+    pub num_labels: usize,
+}
+
+/// Check buffer sizes, load the u8 HWC input and run: the whole int8 forward
+/// pass. Never panics on bad sizes: they are errors.
 pub fn forward_u8(
+    spec: &NetworkSpec,
     ops: &[Op],
-    arena_bytes: usize,
-    input_offset: usize,
     input: &[u8],
-    input_bytes: usize,
     arena: &mut [i8],
     logits: &mut [i32],
-    num_labels: usize,
 ) -> Result<(), ForwardError> {
-    if arena.len() < arena_bytes {
+    if arena.len() < spec.arena_bytes {
         return Err(ForwardError::ArenaTooSmall {
-            needed: arena_bytes,
+            needed: spec.arena_bytes,
             given: arena.len(),
         });
     }
-    if input.len() != input_bytes {
+    if input.len() != spec.input_bytes {
         return Err(ForwardError::InputSize {
-            expected: input_bytes,
+            expected: spec.input_bytes,
             given: input.len(),
         });
     }
-    if logits.len() != num_labels {
+    if logits.len() != spec.num_labels {
         return Err(ForwardError::LogitsSize {
-            expected: num_labels,
+            expected: spec.num_labels,
             given: logits.len(),
         });
     }
-    load_input_u8(input, arena, input_offset);
+    load_input_u8(input, arena, spec.input_offset);
     run_ops(ops, arena, logits);
     Ok(())
 }

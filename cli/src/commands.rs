@@ -2,9 +2,15 @@
 //! `convnext-codegen`, and reports failures as [`Failure`].
 
 use crate::args::Args;
+use convnext_codegen::calibrate::Calibration;
+use convnext_codegen::compile::{
+    build_plan, load_calibration, round_weights_to_f16, DEFAULT_CALIBRATION,
+};
 use convnext_codegen::dataset::{load_test_set, read_images};
+use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::{forward, load_model, npy, Error, Tensor};
+use convnext_codegen::quantize::pixel_values_to_u8;
+use convnext_codegen::{forward, load_model, npy, Error, Model, Tensor};
 use std::path::Path;
 
 /// Why a command failed: bad usage (exit 2) or bad data (exit 1).
@@ -69,27 +75,41 @@ pub fn run(argv: &[String]) -> Result<(), Failure> {
         )));
     }
     let p = precision(a.optional("precision"))?;
-    if p != Precision::F32 {
-        return Err(Failure::Model(Error::Input {
-            message: format!(
-                "--precision {p:?} is not supported yet; only f32 runs in this version"
-            ),
-        }));
-    }
     let model = load_model(dir)?;
     let x = npy::read(input)?.into_f32(input)?;
-    let out = forward(&model, &x)?;
-    let y: Tensor = match kind {
-        "pooler_output" => out.pooler_output,
-        "last_hidden_state" => out.last_hidden_state,
-        _ => out.logits.ok_or_else(|| {
-            Error::Input {
-                message: format!(
-                    "{} has no classifier head (a ConvNextModel checkpoint); use --output-kind pooler_output or last_hidden_state",
-                    dir.display()
-                ),
+    let y = match p {
+        Precision::Int8 => {
+            if kind != "logits" {
+                return Err(Failure::Model(Error::Input {
+                    message: format!("--precision int8 computes logits only, not {kind}"),
+                }));
             }
-        })?,
+            let plan = int8_plan(
+                dir,
+                &model,
+                a.optional("calibration"),
+                a.optional("calibration-method"),
+            )?;
+            int8_logits(&plan, &x)?
+        }
+        Precision::F16 | Precision::F32 => {
+            let model = if p == Precision::F16 {
+                round_weights_to_f16(&model)
+            } else {
+                model
+            };
+            let out = forward(&model, &x)?;
+            match kind {
+                "pooler_output" => out.pooler_output,
+                "last_hidden_state" => out.last_hidden_state,
+                _ => out.logits.ok_or_else(|| Error::Input {
+                    message: format!(
+                        "{} has no classifier head (a ConvNextModel checkpoint); use --output-kind pooler_output or last_hidden_state",
+                        dir.display()
+                    ),
+                })?,
+            }
+        }
     };
     npy::write_f32(output, &y)?;
     Ok(())
@@ -107,15 +127,86 @@ pub fn preprocess(argv: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
-fn argmax(row: &[f32]) -> usize {
-    row.iter()
-        .enumerate()
-        .fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+fn argmax<T: PartialOrd>(row: &[T]) -> usize {
+    (0..row.len()).fold(0, |best, i| if row[i] > row[best] { i } else { best })
+}
+
+fn calibration_method(s: Option<&str>) -> Result<Calibration, Failure> {
+    match s {
+        None => Ok(DEFAULT_CALIBRATION),
+        Some("minmax") => Ok(Calibration::MinMax),
+        Some(p) => p
+            .strip_prefix("percentile:")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| (0.5..=1.0).contains(v))
+            .map(Calibration::Percentile)
+            .ok_or_else(|| {
+                usage(format!(
+                    "--calibration-method {p:?}: expected minmax or percentile:P (0.5 <= P <= 1)"
+                ))
+            }),
+    }
+}
+
+fn method_name(m: Calibration) -> String {
+    match m {
+        Calibration::MinMax => "minmax".into(),
+        Calibration::Percentile(p) => format!("percentile:{p}"),
+    }
+}
+
+/// Calibrate and plan the int8 network for a model folder.
+fn int8_plan(
+    dir: &Path,
+    model: &Model,
+    cal: Option<&str>,
+    method: Option<&str>,
+) -> Result<Plan, Failure> {
+    let processor = load_processor(dir)?;
+    let cal = load_calibration(dir, cal.map(Path::new), &processor)?;
+    Ok(build_plan(
+        model,
+        &processor,
+        &cal,
+        calibration_method(method)?,
+    )?)
+}
+
+/// int8 logits for float pixel_values, dequantized to f32.
+fn int8_logits(plan: &Plan, x: &Tensor) -> Result<Tensor, Failure> {
+    let m = &plan.model;
+    let want = [m.input_c, m.input_h, m.input_w];
+    if x.shape.len() != 4 || x.shape[1..] != want {
+        return Err(Failure::Model(Error::Input {
+            message: format!(
+                "int8 plan was calibrated for (N, {}, {}, {}) inputs, got {:?}; calibrate at this size with --calibration",
+                want[0], want[1], want[2], x.shape
+            ),
+        }));
+    }
+    let u8s = pixel_values_to_u8(x, &m.processor);
+    let l = plan.run_u8(&u8s);
+    Ok(Tensor::new(
+        &[x.shape[0], m.num_labels],
+        l.iter()
+            .map(|&v| (v as f64 * m.logit_scale) as f32)
+            .collect(),
+    ))
+}
+
+/// Top-1 agreement between two sets of predictions.
+fn agreement(a: &[usize], b: &[usize]) -> f64 {
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len().max(1) as f64
 }
 
 /// `convnext eval`.
 pub fn eval(argv: &[String]) -> Result<(), Failure> {
-    let a = Args::parse(argv, &["model", "limit"], &["json"]).map_err(usage)?;
+    let a = Args::parse(
+        argv,
+        &["model", "limit", "calibration", "calibration-method"],
+        &["json", "crc"],
+    )
+    .map_err(usage)?;
     let dir = Path::new(a.required("model").map_err(usage)?);
     let limit = match a.optional("limit") {
         Some(s) => Some(
@@ -124,27 +215,26 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
         ),
         None => None,
     };
+    let method = calibration_method(a.optional("calibration-method"))?;
     let model = load_model(dir)?;
-    let cfg = load_processor(dir)?;
+    let processor = load_processor(dir)?;
     let mut test = load_test_set(dir)?;
     if let Some(n) = limit {
         test.images = test.images.take(n);
         test.labels.truncate(n);
     }
     let n = test.images.count;
-    let x = test.images.pixel_values(&cfg)?;
-    let logits = forward(&model, &x)?.logits.ok_or_else(|| Error::Input {
+    let x = test.images.pixel_values(&processor)?;
+    let no_head = || Error::Input {
         message: format!("{} has no classifier head to evaluate", dir.display()),
-    })?;
+    };
+    let logits = forward(&model, &x)?.logits.ok_or_else(no_head)?;
     let classes = logits.shape[1];
-    let preds: Vec<usize> = logits.data.chunks_exact(classes).map(argmax).collect();
-    let correct = preds
-        .iter()
-        .zip(&test.labels)
-        .filter(|(p, l)| p == l)
-        .count();
-    let accuracy = correct as f64 / n.max(1) as f64;
-    let mut f32_obj = serde_json::json!({ "accuracy": accuracy });
+    let accuracy = |p: &[usize]| {
+        p.iter().zip(&test.labels).filter(|(p, l)| p == l).count() as f64 / n.max(1) as f64
+    };
+    let f32_pred: Vec<usize> = logits.data.chunks_exact(classes).map(argmax).collect();
+    let mut f32_obj = serde_json::json!({ "accuracy": accuracy(&f32_pred) });
     let ref_path = dir.join("test_logits.npy");
     if ref_path.exists() {
         let mut reference = npy::read(&ref_path)?.into_f32(&ref_path)?;
@@ -160,30 +250,162 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
                 ),
             }));
         }
-        let agree = preds
-            .iter()
-            .zip(reference.data.chunks_exact(classes))
-            .filter(|(p, r)| **p == argmax(r))
-            .count();
-        f32_obj["reference_agreement"] = serde_json::json!(agree as f64 / n.max(1) as f64);
+        let ref_pred: Vec<usize> = reference.data.chunks_exact(classes).map(argmax).collect();
+        f32_obj["reference_agreement"] = serde_json::json!(agreement(&f32_pred, &ref_pred));
         f32_obj["reference_max_rel_error"] =
             serde_json::json!(logits.relative_max_error(&reference));
     }
-    let report =
-        serde_json::json!({ "model": dir.display().to_string(), "test_images": n, "f32": f32_obj });
+
+    let f16_logits = forward(&round_weights_to_f16(&model), &x)?
+        .logits
+        .ok_or_else(no_head)?;
+    let f16_pred: Vec<usize> = f16_logits.data.chunks_exact(classes).map(argmax).collect();
+    let f16_obj = serde_json::json!({
+        "accuracy": accuracy(&f16_pred),
+        "agreement": agreement(&f16_pred, &f32_pred),
+        "logit_max_rel_error": f16_logits.relative_max_error(&logits),
+    });
+
+    let processor_cal =
+        load_calibration(dir, a.optional("calibration").map(Path::new), &processor)?;
+    let plan = build_plan(&model, &processor, &processor_cal, method)?;
+    let int8 = plan.run_u8(&test.images.pixels);
+    let int8_pred: Vec<usize> = int8.chunks_exact(classes).map(argmax).collect();
+    let (mut signal, mut noise) = (0f64, 0f64);
+    for (q, r) in int8.iter().zip(&logits.data) {
+        signal += (*r as f64).powi(2);
+        noise += (*q as f64 * plan.model.logit_scale - *r as f64).powi(2);
+    }
+    let mut int8_obj = serde_json::json!({
+        "accuracy": accuracy(&int8_pred),
+        "agreement": agreement(&int8_pred, &f32_pred),
+        "logit_sqnr_db": 10.0 * (signal / noise.max(f64::MIN_POSITIVE)).log10(),
+        "calibration": method_name(method),
+        "calibration_images": processor_cal.shape[0],
+    });
+    if a.switch("crc") {
+        let bytes: Vec<u8> = int8.iter().flat_map(|v| v.to_le_bytes()).collect();
+        int8_obj["logits_crc32"] =
+            serde_json::json!(format!("0x{:08x}", convnext_codegen::crc32::crc32(&bytes)));
+    }
+    let report = serde_json::json!({
+        "model": dir.display().to_string(),
+        "test_images": n,
+        "f32": f32_obj,
+        "f16": f16_obj,
+        "int8": int8_obj,
+    });
     if a.switch("json") {
         println!("{report}");
-    } else {
-        println!("model        {}", dir.display());
-        println!("test images  {n}");
-        println!("f32 accuracy {:.4}", accuracy);
-        if let Some(e) = report["f32"].get("reference_max_rel_error") {
-            println!(
-                "f32 vs HF    agreement {:.4}, max relative logit error {:.2e}",
-                report["f32"]["reference_agreement"].as_f64().unwrap_or(0.0),
-                e.as_f64().unwrap_or(0.0)
-            );
-        }
+        return Ok(());
     }
+    let pct = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0) * 100.0;
+    println!("model         {}", dir.display());
+    println!("test images   {n}");
+    println!("f32 accuracy  {:.2} %", pct(&report["f32"]["accuracy"]));
+    if let Some(e) = report["f32"].get("reference_max_rel_error") {
+        println!(
+            "  vs HF       top-1 agreement {:.2} %, max relative logit error {:.1e}",
+            pct(&report["f32"]["reference_agreement"]),
+            e.as_f64().unwrap_or(0.0)
+        );
+    }
+    println!(
+        "f16 accuracy  {:.2} %, agreement with f32 {:.2} %",
+        pct(&report["f16"]["accuracy"]),
+        pct(&report["f16"]["agreement"])
+    );
+    println!(
+        "int8 accuracy {:.2} %, agreement with f32 {:.2} %, logit SQNR {:.1} dB ({} calibration)",
+        pct(&report["int8"]["accuracy"]),
+        pct(&report["int8"]["agreement"]),
+        report["int8"]["logit_sqnr_db"].as_f64().unwrap_or(0.0),
+        method_name(method)
+    );
+    if let Some(c) = report["int8"].get("logits_crc32") {
+        println!("int8 logits crc32 {}", c.as_str().unwrap_or_default());
+    }
+    println!(
+        "int8 memory   arena {} bytes = {:.3} x the residual-stream bound ({} bytes); weights {} bytes; {} MACs",
+        plan.arena_bytes,
+        plan.arena_bytes as f64 / plan.residual_bound_bytes as f64,
+        plan.residual_bound_bytes,
+        plan.weights_bytes(),
+        plan.macs()
+    );
+    Ok(())
+}
+
+/// `convnext report`.
+pub fn report(argv: &[String]) -> Result<(), Failure> {
+    let a = Args::parse(
+        argv,
+        &["model", "precision", "calibration", "calibration-method"],
+        &["json"],
+    )
+    .map_err(usage)?;
+    let dir = Path::new(a.required("model").map_err(usage)?);
+    if precision(a.optional("precision"))? != Precision::Int8 {
+        return Err(usage(
+            "report describes the int8 plan: use --precision int8".into(),
+        ));
+    }
+    let model = load_model(dir)?;
+    let plan = int8_plan(
+        dir,
+        &model,
+        a.optional("calibration"),
+        a.optional("calibration-method"),
+    )?;
+    let ops: Vec<serde_json::Value> = plan
+        .ops
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "name": o.name,
+                "macs": o.macs,
+                "weights_bytes": o.weights_bytes,
+                "arena_live_bytes": o.arena_live_bytes,
+                "layerwise_bytes": o.layerwise_bytes,
+            })
+        })
+        .collect();
+    let m = &plan.model;
+    let j = serde_json::json!({
+        "model": dir.display().to_string(),
+        "precision": "int8",
+        "input": [m.input_c, m.input_h, m.input_w],
+        "parameters": model.parameters(),
+        "weights_bytes": plan.weights_bytes(),
+        "arena_bytes": plan.arena_bytes,
+        "residual_bound_bytes": plan.residual_bound_bytes,
+        "arena_to_bound": plan.arena_bytes as f64 / plan.residual_bound_bytes as f64,
+        "layerwise_arena_bytes": plan.layerwise_arena_bytes,
+        "macs": plan.macs(),
+        "ops": ops,
+    });
+    if a.switch("json") {
+        println!("{j}");
+        return Ok(());
+    }
+    println!(
+        "{:<22} {:>12} {:>14} {:>12} {:>12}",
+        "op", "MACs", "weights bytes", "arena live", "layerwise"
+    );
+    for o in &plan.ops {
+        println!(
+            "{:<22} {:>12} {:>14} {:>12} {:>12}",
+            o.name, o.macs, o.weights_bytes, o.arena_live_bytes, o.layerwise_bytes
+        );
+    }
+    println!(
+        "total: {} MACs, {} weight bytes; arena {} bytes = {:.3} x the residual-stream bound {} (layer by layer: {})",
+        plan.macs(),
+        plan.weights_bytes(),
+        plan.arena_bytes,
+        plan.arena_bytes as f64 / plan.residual_bound_bytes as f64,
+        plan.residual_bound_bytes,
+        plan.layerwise_arena_bytes
+    );
     Ok(())
 }

@@ -13,10 +13,18 @@ USAGE:
   convnext run --model DIR --precision f32|f16|int8 --input X.npy --output Y.npy
                [--output-kind logits|pooler_output|last_hidden_state] [--calibration CAL.npy]
       X is (N, C, H, W) float32 pixel_values; Y is (N, num_labels) float32 logits
-      (or the HF output named by --output-kind).
-  convnext eval --model DIR [--json] [--limit N]
-      Accuracy on the model folder's test set (test_images.npy, test_labels.npy), and
-      agreement with its committed float reference logits (test_logits.npy) if present.
+      (or the HF output named by --output-kind; int8 gives logits only).
+  convnext eval --model DIR [--json] [--limit N] [--crc] [--calibration CAL.npy]
+      f32, f16 and int8 accuracy on the model folder's test set (test_images.npy,
+      test_labels.npy), top-1 agreement with f32, and f32 against the committed HF
+      logits (test_logits.npy) if present. --crc adds the CRC-32 of the int8 logits.
+  convnext report --model DIR --precision int8 [--json] [--calibration CAL.npy]
+      The int8 plan: MACs, weight bytes and arena bytes per op, the residual-stream
+      bound and what a layer-by-layer schedule would need.
+
+  --calibration-method minmax|percentile:P   (default percentile:0.9999)
+      CAL.npy: (N, C, H, W) float32 pixel_values or u8 images (N, H, W[, C]); default:
+      the model folder's calibration_images.npy.
   convnext preprocess --model DIR --input IMAGES.npy --output X.npy
       u8 images (N, H, W[, C]) to pixel_values with the model's preprocessor_config.json,
       exactly as HF's Pillow-based ConvNextImageProcessor does.
@@ -32,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cmd.as_str() {
         "run" => commands::run(rest),
         "eval" => commands::eval(rest),
+        "report" => commands::report(rest),
         "preprocess" => commands::preprocess(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

@@ -8,6 +8,7 @@
 pub mod calibrate;
 pub mod compile;
 pub mod config;
+pub mod crc32;
 pub mod dataset;
 pub mod error;
 pub mod import;

@@ -178,7 +178,7 @@ pub enum OpQ {
     /// Stem.
     Stem(StemQ),
     /// Block.
-    Block(BlockQ),
+    Block(Box<BlockQ>),
     /// Downsample.
     Downsample(DownsampleQ),
     /// Head.
@@ -417,7 +417,7 @@ pub fn quantize(
             stream_index += 1;
             let out = QParams::asymmetric(range(ranges, Point::Stream(stream_index))?);
             let gamma = |o: usize| block.gamma.as_ref().map_or(1.0, |g| g[o] as f64);
-            ops.push(OpQ::Block(BlockQ {
+            ops.push(OpQ::Block(Box::new(BlockQ {
                 index: (s, bi),
                 h,
                 w,
@@ -457,7 +457,7 @@ pub fn quantize(
                 pw2_weights,
                 residual_requant: Requant::from_real(stream.scale / out.scale),
                 out,
-            }));
+            })));
             stream = out;
         }
     }
