@@ -63,7 +63,7 @@ pub struct Plan {
 /// Lowest `base` such that writing output pixel `i` (bytes `[i*out_px, (i+1)*out_px)`
 /// from offset 0) never reaches input bytes (at `base`) a later output pixel reads.
 /// `first_input(i)` is the lowest input byte output pixel `i` reads.
-fn in_place_base(
+pub fn in_place_base(
     out_pixels: usize,
     out_px_bytes: usize,
     first_input: impl Fn(usize) -> usize,

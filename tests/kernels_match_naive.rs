@@ -1,0 +1,327 @@
+//! The in-place int8 kernels against naive out-of-place versions of the same
+//! integer math, on odd shapes: width or height 1, maps smaller than the
+//! depthwise ring, channel counts that are not multiples of 4, widening and
+//! narrowing downsamples. Outputs must match byte for byte.
+
+use convnext::kernels::block::{block_in_place, BlockParams};
+use convnext::kernels::downsample::{downsample_in_place, DownsampleParams};
+use convnext::kernels::layer_norm::layer_norm_q24;
+use convnext::kernels::stem::{stem_in_place, StemParams};
+use convnext::kernels::{requantize_sum, saturate_i8, LayerNormParams, Requant};
+use convnext_codegen::plan::in_place_base;
+
+/// xorshift64*: deterministic test data without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn i8s(&mut self, n: usize) -> Vec<i8> {
+        (0..n).map(|_| self.next() as i8).collect()
+    }
+    fn i32s(&mut self, n: usize, range: i32) -> Vec<i32> {
+        (0..n)
+            .map(|_| (self.next() % (2 * range as u64 + 1)) as i32 - range)
+            .collect()
+    }
+    fn requants(&mut self, n: usize, lo: f64, hi: f64) -> Vec<Requant> {
+        (0..n)
+            .map(|_| Requant::from_real(lo + (hi - lo) * (self.next() % 1000) as f64 / 1000.0))
+            .collect()
+    }
+}
+
+fn ln_i32(vals: &[i32], p: &LayerNormParams) -> Vec<i32> {
+    let mut out = vec![0; vals.len()];
+    let mut buf = (vals.to_vec(), &mut out);
+    layer_norm_q24(&mut buf, vals.len(), p, |b, i| b.0[i], |b, i, y| b.1[i] = y);
+    out
+}
+
+fn check_block(h: usize, w: usize, c: usize, seed: u64) {
+    let mut rng = Rng(seed);
+    let table: [i8; 256] = rng.i8s(256).try_into().unwrap();
+    let (dw_w, dw_b, dw_rq) = (
+        rng.i8s(49 * c),
+        rng.i32s(c, 2000),
+        rng.requants(c, 0.5, 4.0),
+    );
+    let (pw1_w, pw1_b, pw1_rq) = (
+        rng.i8s(4 * c * c),
+        rng.i32s(4 * c, 3000),
+        rng.requants(4 * c, 0.001, 0.01),
+    );
+    let (pw2_w, pw2_b, pw2_rq) = (
+        rng.i8s(4 * c * c),
+        rng.i32s(c, 3000),
+        rng.requants(c, 0.0005, 0.005),
+    );
+    let ring = (3 * w + 3).min(h * w) * c;
+    let x = rng.i8s(h * w * c);
+    let mut arena = vec![0i8; h * w * c + ring + 4 * c + 7];
+    arena[..x.len()].copy_from_slice(&x);
+    let p = BlockParams {
+        h,
+        w,
+        c,
+        x_offset: 0,
+        ring_offset: h * w * c,
+        scratch_offset: h * w * c + ring,
+        x_zero_point: -5,
+        dw_weights: &dw_w,
+        dw_bias: &dw_b,
+        dw_requant: &dw_rq,
+        ln: LayerNormParams {
+            eps_q: 1000,
+            pre_shift: 0,
+        },
+        ln_requant: Requant::from_real(1.0 / (1u64 << 24) as f64 * 30.0),
+        pw1_weights: &pw1_w,
+        pw1_bias: &pw1_b,
+        pw1_requant: &pw1_rq,
+        pw1_zero_point: 3,
+        act_table: &table,
+        pw2_weights: &pw2_w,
+        pw2_bias: &pw2_b,
+        pw2_requant: &pw2_rq,
+        residual_requant: Requant::from_real(0.9),
+        out_zero_point: 7,
+    };
+    block_in_place(&p, &mut arena);
+
+    // Naive: every pixel's depthwise window from an untouched copy of x.
+    let mut want = vec![0i8; h * w * c];
+    for r in 0..h {
+        for col in 0..w {
+            let mut d = vec![0i32; c];
+            for (ch, dv) in d.iter_mut().enumerate() {
+                let mut acc = dw_b[ch];
+                for ky in 0..7 {
+                    for kx in 0..7 {
+                        let (yy, xx) =
+                            (r as isize + ky as isize - 3, col as isize + kx as isize - 3);
+                        if yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w {
+                            let v =
+                                x[(yy as usize * w + xx as usize) * c + ch] as i32 - p.x_zero_point;
+                            acc += v * dw_w[(ky * 7 + kx) * c + ch] as i32;
+                        }
+                    }
+                }
+                *dv = dw_rq[ch]
+                    .apply(acc as i64)
+                    .clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+            }
+            let y: Vec<i8> = ln_i32(&d, &p.ln)
+                .iter()
+                .map(|&v| saturate_i8(p.ln_requant.apply(v as i64)))
+                .collect();
+            let hid: Vec<i8> = (0..4 * c)
+                .map(|j| {
+                    let acc: i32 = pw1_b[j]
+                        + (0..c)
+                            .map(|i| y[i] as i32 * pw1_w[j * c + i] as i32)
+                            .sum::<i32>();
+                    let pre = saturate_i8(pw1_rq[j].apply(acc as i64) + p.pw1_zero_point as i64);
+                    table[(pre as i32 + 128) as usize]
+                })
+                .collect();
+            for o in 0..c {
+                let acc: i32 = pw2_b[o]
+                    + (0..4 * c)
+                        .map(|j| hid[j] as i32 * pw2_w[o * 4 * c + j] as i32)
+                        .sum::<i32>();
+                let orig = x[(r * w + col) * c + o] as i64 - p.x_zero_point as i64;
+                let v = requantize_sum(orig, p.residual_requant, acc as i64, pw2_rq[o]);
+                want[(r * w + col) * c + o] = saturate_i8(v + p.out_zero_point as i64);
+            }
+        }
+    }
+    assert_eq!(&arena[..h * w * c], &want[..], "block {h}x{w}x{c}");
+}
+
+#[test]
+fn block_in_place_matches_naive_on_odd_shapes() {
+    for (i, &(h, w, c)) in [
+        (1, 1, 3),
+        (5, 1, 7),
+        (1, 9, 5),
+        (2, 3, 1),
+        (7, 7, 16),
+        (4, 13, 9),
+        (14, 14, 12),
+        (3, 3, 6),
+    ]
+    .iter()
+    .enumerate()
+    {
+        check_block(h, w, c, 1 + i as u64);
+    }
+}
+
+fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64) {
+    let mut rng = Rng(seed);
+    let (oh, ow) = (in_h / 2, in_w / 2);
+    let (wts, bias, rq) = (
+        rng.i8s(cout * 4 * cin),
+        rng.i32s(cout, 5000),
+        rng.requants(cout, 0.001, 0.01),
+    );
+    let x = rng.i8s(in_h * in_w * cin);
+    let base = in_place_base(oh * ow, cout, |j| {
+        (2 * (j / ow) * in_w + 2 * (j % ow)) * cin
+    });
+    let top = (base + x.len()).max(oh * ow * cout);
+    let mut arena = vec![0i8; top + cout];
+    arena[base..base + x.len()].copy_from_slice(&x);
+    let p = DownsampleParams {
+        in_h,
+        in_w,
+        cin,
+        cout,
+        input_offset: base,
+        output_offset: 0,
+        scratch_offset: top,
+        ln: LayerNormParams {
+            eps_q: 77,
+            pre_shift: 0,
+        },
+        ln_requant: Requant::from_real(25.0 / (1u64 << 24) as f64),
+        weights: &wts,
+        bias: &bias,
+        requant: &rq,
+        out_zero_point: -9,
+    };
+    downsample_in_place(&p, &mut arena);
+    let mut want = vec![0i8; oh * ow * cout];
+    for r in 0..oh {
+        for col in 0..ow {
+            let mut ys = Vec::new();
+            for (ky, kx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                let px: Vec<i32> = (0..cin)
+                    .map(|i| x[((2 * r + ky) * in_w + 2 * col + kx) * cin + i] as i32)
+                    .collect();
+                ys.extend(
+                    ln_i32(&px, &p.ln)
+                        .iter()
+                        .map(|&v| saturate_i8(p.ln_requant.apply(v as i64))),
+                );
+            }
+            for o in 0..cout {
+                let acc: i32 = bias[o]
+                    + (0..4 * cin)
+                        .map(|t| ys[t] as i32 * wts[o * 4 * cin + t] as i32)
+                        .sum::<i32>();
+                want[(r * ow + col) * cout + o] =
+                    saturate_i8(rq[o].apply(acc as i64) + p.out_zero_point as i64);
+            }
+        }
+    }
+    assert_eq!(
+        &arena[..want.len()],
+        &want[..],
+        "downsample {in_h}x{in_w}x{cin}->{cout}"
+    );
+}
+
+#[test]
+fn downsample_in_place_matches_naive_widening_narrowing_and_odd_sizes() {
+    for (i, &(h, w, ci, co)) in [
+        (2, 2, 3, 6),
+        (7, 7, 8, 16),
+        (5, 9, 4, 13),
+        (6, 3, 10, 5),
+        (14, 14, 6, 12),
+        (3, 2, 1, 7),
+    ]
+    .iter()
+    .enumerate()
+    {
+        check_downsample(h, w, ci, co, 100 + i as u64);
+    }
+}
+
+fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, seed: u64) {
+    let mut rng = Rng(seed);
+    let (oh, ow) = (in_h / k, in_w / k);
+    let (wts, bias, crq) = (
+        rng.i8s(cout * k * k * cin),
+        rng.i32s(cout, 5000),
+        rng.requants(cout, 1.0, 8.0),
+    );
+    let (orq, off) = (rng.requants(cout, 1e-6, 2e-6), rng.i32s(cout, 20));
+    let x = rng.i8s(in_h * in_w * cin);
+    let base = in_place_base(oh * ow, cout, |j| {
+        ((j / ow) * k * in_w + (j % ow) * k) * cin
+    });
+    let top = (base + x.len()).max(oh * ow * cout);
+    let mut arena = vec![0i8; top + 4 * cout];
+    arena[base..base + x.len()].copy_from_slice(&x);
+    let p = StemParams {
+        in_h,
+        in_w,
+        cin,
+        k,
+        cout,
+        input_offset: base,
+        output_offset: 0,
+        scratch_offset: top,
+        weights: &wts,
+        bias: &bias,
+        conv_requant: &crq,
+        ln: LayerNormParams {
+            eps_q: 5,
+            pre_shift: 0,
+        },
+        out_requant: &orq,
+        out_offset: &off,
+    };
+    stem_in_place(&p, &mut arena);
+    let mut want = vec![0i8; oh * ow * cout];
+    for r in 0..oh {
+        for col in 0..ow {
+            let v: Vec<i32> = (0..cout)
+                .map(|o| {
+                    let mut acc = bias[o];
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            for ci in 0..cin {
+                                let xv = x[((r * k + ky) * in_w + col * k + kx) * cin + ci] as i32;
+                                acc += xv * wts[((o * k + ky) * k + kx) * cin + ci] as i32;
+                            }
+                        }
+                    }
+                    crq[o].apply(acc as i64) as i32
+                })
+                .collect();
+            for (o, y) in ln_i32(&v, &p.ln).iter().enumerate() {
+                want[(r * ow + col) * cout + o] =
+                    saturate_i8(orq[o].apply(*y as i64) + off[o] as i64);
+            }
+        }
+    }
+    assert_eq!(
+        &arena[..want.len()],
+        &want[..],
+        "stem {in_h}x{in_w}x{cin} k{k} ->{cout}"
+    );
+}
+
+#[test]
+fn stem_in_place_matches_naive_when_output_grows_or_shrinks() {
+    for (i, &(h, w, ci, k, co)) in [
+        (28, 28, 1, 2, 40),
+        (9, 7, 3, 4, 5),
+        (8, 8, 3, 4, 48),
+        (4, 4, 2, 4, 3),
+        (5, 13, 1, 1, 6),
+    ]
+    .iter()
+    .enumerate()
+    {
+        check_stem(h, w, ci, k, co, 200 + i as u64);
+    }
+}
