@@ -87,6 +87,19 @@ pub fn forward_u8(
     arena: &mut [i8],
     logits: &mut [i32],
 ) -> Result<(), ForwardError> {
+    check_buffers(spec, input, arena, logits)?;
+    load_input_u8(input, arena, spec.input_offset);
+    run_ops(ops, arena, logits);
+    Ok(())
+}
+
+/// Check the three buffers of a forward pass against the plan's sizes.
+pub fn check_buffers(
+    spec: &NetworkSpec,
+    input: &[u8],
+    arena: &[i8],
+    logits: &[i32],
+) -> Result<(), ForwardError> {
     if arena.len() < spec.arena_bytes {
         return Err(ForwardError::ArenaTooSmall {
             needed: spec.arena_bytes,
@@ -105,7 +118,5 @@ pub fn forward_u8(
             given: logits.len(),
         });
     }
-    load_input_u8(input, arena, spec.input_offset);
-    run_ops(ops, arena, logits);
     Ok(())
 }

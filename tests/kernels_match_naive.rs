@@ -23,6 +23,9 @@ impl Rng {
     fn i8s(&mut self, n: usize) -> Vec<i8> {
         (0..n).map(|_| self.next() as i8).collect()
     }
+    fn u8s(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
     fn i32s(&mut self, n: usize, range: i32) -> Vec<i32> {
         (0..n)
             .map(|_| (self.next() % (2 * range as u64 + 1)) as i32 - range)
@@ -46,17 +49,17 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
     let mut rng = Rng(seed);
     let table: [i8; 256] = rng.i8s(256).try_into().unwrap();
     let (dw_w, dw_b, dw_rq) = (
-        rng.i8s(49 * c),
+        rng.u8s(49 * c),
         rng.i32s(c, 2000),
         rng.requants(c, 0.5, 4.0),
     );
     let (pw1_w, pw1_b, pw1_rq) = (
-        rng.i8s(4 * c * c),
+        rng.u8s(4 * c * c),
         rng.i32s(4 * c, 3000),
         rng.requants(4 * c, 0.001, 0.01),
     );
     let (pw2_w, pw2_b, pw2_rq) = (
-        rng.i8s(4 * c * c),
+        rng.u8s(4 * c * c),
         rng.i32s(c, 3000),
         rng.requants(c, 0.0005, 0.005),
     );
@@ -107,7 +110,7 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
                         if yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w {
                             let v =
                                 x[(yy as usize * w + xx as usize) * c + ch] as i32 - p.x_zero_point;
-                            acc += v * dw_w[(ky * 7 + kx) * c + ch] as i32;
+                            acc += v * dw_w[(ky * 7 + kx) * c + ch] as i8 as i32;
                         }
                     }
                 }
@@ -123,7 +126,7 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
                 .map(|j| {
                     let acc: i32 = pw1_b[j]
                         + (0..c)
-                            .map(|i| y[i] as i32 * pw1_w[j * c + i] as i32)
+                            .map(|i| y[i] as i32 * pw1_w[j * c + i] as i8 as i32)
                             .sum::<i32>();
                     let pre = saturate_i8(pw1_rq[j].apply(acc as i64) + p.pw1_zero_point as i64);
                     table[(pre as i32 + 128) as usize]
@@ -132,7 +135,7 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
             for o in 0..c {
                 let acc: i32 = pw2_b[o]
                     + (0..4 * c)
-                        .map(|j| hid[j] as i32 * pw2_w[o * 4 * c + j] as i32)
+                        .map(|j| hid[j] as i32 * pw2_w[o * 4 * c + j] as i8 as i32)
                         .sum::<i32>();
                 let orig = x[(r * w + col) * c + o] as i64 - p.x_zero_point as i64;
                 let v = requantize_sum(orig, p.residual_requant, acc as i64, pw2_rq[o]);
@@ -166,7 +169,7 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64
     let mut rng = Rng(seed);
     let (oh, ow) = (in_h / 2, in_w / 2);
     let (wts, bias, rq) = (
-        rng.i8s(cout * 4 * cin),
+        rng.u8s(cout * 4 * cin),
         rng.i32s(cout, 5000),
         rng.requants(cout, 0.001, 0.01),
     );
@@ -213,7 +216,7 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64
             for o in 0..cout {
                 let acc: i32 = bias[o]
                     + (0..4 * cin)
-                        .map(|t| ys[t] as i32 * wts[o * 4 * cin + t] as i32)
+                        .map(|t| ys[t] as i32 * wts[o * 4 * cin + t] as i8 as i32)
                         .sum::<i32>();
                 want[(r * ow + col) * cout + o] =
                     saturate_i8(rq[o].apply(acc as i64) + p.out_zero_point as i64);
@@ -248,7 +251,7 @@ fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, seed:
     let mut rng = Rng(seed);
     let (oh, ow) = (in_h / k, in_w / k);
     let (wts, bias, crq) = (
-        rng.i8s(cout * k * k * cin),
+        rng.u8s(cout * k * k * cin),
         rng.i32s(cout, 5000),
         rng.requants(cout, 1.0, 8.0),
     );
@@ -290,7 +293,7 @@ fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, seed:
                         for kx in 0..k {
                             for ci in 0..cin {
                                 let xv = x[((r * k + ky) * in_w + col * k + kx) * cin + ci] as i32;
-                                acc += xv * wts[((o * k + ky) * k + kx) * cin + ci] as i32;
+                                acc += xv * wts[((o * k + ky) * k + kx) * cin + ci] as i8 as i32;
                             }
                         }
                     }

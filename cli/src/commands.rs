@@ -409,3 +409,37 @@ pub fn report(argv: &[String]) -> Result<(), Failure> {
     );
     Ok(())
 }
+
+/// `convnext compile`.
+pub fn compile(argv: &[String]) -> Result<(), Failure> {
+    let a = Args::parse(
+        argv,
+        &["model", "out", "name", "calibration", "calibration-method"],
+        &[],
+    )
+    .map_err(usage)?;
+    let dir = Path::new(a.required("model").map_err(usage)?);
+    let out = Path::new(a.required("out").map_err(usage)?);
+    let name = a.optional("name").unwrap_or("model");
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(usage(format!("--name {name:?}: use letters, digits and _")));
+    }
+    let model = load_model(dir)?;
+    let plan = int8_plan(
+        dir,
+        &model,
+        a.optional("calibration"),
+        a.optional("calibration-method"),
+    )?;
+    let note = dir.display().to_string();
+    let e = convnext_codegen::emit::emit(&plan, out, name, &note, &model.config.labels)?;
+    println!(
+        "wrote {} and {} weight files: arena {} bytes, weights {} bytes, {} MACs",
+        e.source.display(),
+        e.weight_files.len(),
+        plan.arena_bytes,
+        plan.weights_bytes(),
+        plan.macs()
+    );
+    Ok(())
+}

@@ -22,6 +22,10 @@ USAGE:
       The int8 plan: MACs, weight bytes and arena bytes per op, the residual-stream
       bound and what a layer-by-layer schedule would need.
 
+  convnext compile --model DIR --out DIR [--name NAME] [--calibration CAL.npy]
+      Emit the int8 network as Rust source (NAME.rs + weight .bin files) to check in;
+      board crates do the same from build.rs with convnext_codegen::build_script.
+
   --calibration-method minmax|percentile:P   (default percentile:0.9999)
       CAL.npy: (N, C, H, W) float32 pixel_values or u8 images (N, H, W[, C]); default:
       the model folder's calibration_images.npy.
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         "run" => commands::run(rest),
         "eval" => commands::eval(rest),
         "report" => commands::report(rest),
+        "compile" => commands::compile(rest),
         "preprocess" => commands::preprocess(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

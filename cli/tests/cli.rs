@@ -57,26 +57,6 @@ fn run_writes_logits_and_other_outputs_matching_hf() {
 }
 
 #[test]
-fn int8_and_f16_say_not_yet_supported_with_a_failing_exit() {
-    let fx = root().join("tests/fixtures/models/relu");
-    for p in ["f16", "int8"] {
-        let o = convnext(&[
-            "run",
-            "--model",
-            fx.to_str().unwrap(),
-            "--precision",
-            p,
-            "--input",
-            fx.join("inputs.npy").to_str().unwrap(),
-            "--output",
-            "/dev/null",
-        ]);
-        assert_eq!(o.status.code(), Some(1));
-        assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
-    }
-}
-
-#[test]
 fn bad_input_gives_a_clear_error_and_no_backtrace() {
     let fx = root().join("tests/fixtures/models/relu");
     let gray = root().join("tests/fixtures/models/gray_28/inputs.npy");
@@ -210,4 +190,104 @@ fn preprocess_matches_the_committed_pixel_values_path() {
     want.data.truncate(64 * 10);
     want.shape[0] = 64;
     assert!(got.relative_max_error(&want) <= 1e-4);
+}
+
+#[test]
+fn report_json_has_the_contract_keys_and_the_arena_within_the_bound() {
+    let o = convnext(&[
+        "report",
+        "--model",
+        "models/fmnist-convnext",
+        "--precision",
+        "int8",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in [
+        "weights_bytes",
+        "arena_bytes",
+        "residual_bound_bytes",
+        "layerwise_arena_bytes",
+        "macs",
+    ] {
+        assert!(j[k].as_u64().unwrap() > 0, "{k}");
+    }
+    let ops = j["ops"].as_array().unwrap();
+    assert_eq!(ops.len(), 9);
+    for op in ops {
+        for k in ["name", "macs", "weights_bytes", "arena_live_bytes"] {
+            assert!(!op[k].is_null(), "{k}");
+        }
+    }
+    let macs: u64 = ops.iter().map(|o| o["macs"].as_u64().unwrap()).sum();
+    assert_eq!(macs, j["macs"].as_u64().unwrap());
+    assert!(
+        j["arena_bytes"].as_f64().unwrap() <= 1.25 * j["residual_bound_bytes"].as_f64().unwrap()
+    );
+}
+
+#[test]
+fn int8_and_f16_run_from_the_command_line() {
+    let dir = scratch("run8");
+    let model = root().join("models/fmnist-convnext");
+    let images = dir.join("images.npy");
+    let test = convnext_codegen::dataset::read_images(&model.join("test_images.npy"))
+        .unwrap()
+        .take(32);
+    npy::write_u8(&images, &[32, 28, 28], &test.pixels).unwrap();
+    let x = dir.join("x.npy");
+    let o = convnext(&[
+        "preprocess",
+        "--model",
+        "models/fmnist-convnext",
+        "--input",
+        images.to_str().unwrap(),
+        "--output",
+        x.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = model.join("test_logits.npy");
+    let want = npy::read(&p).unwrap().into_f32(&p).unwrap();
+    for precision in ["f16", "int8"] {
+        let y = dir.join(format!("{precision}.npy"));
+        let o = convnext(&[
+            "run",
+            "--model",
+            "models/fmnist-convnext",
+            "--precision",
+            precision,
+            "--input",
+            x.to_str().unwrap(),
+            "--output",
+            y.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{precision}: {}", stderr(&o));
+        let got = npy::read(&y).unwrap().into_f32(&y).unwrap();
+        assert_eq!(got.shape, vec![32, 10]);
+        let mut agree = 0;
+        for (g, w) in got.data.chunks(10).zip(want.data.chunks(10)) {
+            let am = |r: &[f32]| (0..10).fold(0, |b, i| if r[i] > r[b] { i } else { b });
+            agree += (am(g) == am(w)) as usize;
+        }
+        assert!(agree >= 31, "{precision}: {agree}/32 agree with HF");
+    }
+}
+
+#[test]
+fn compile_writes_a_module_and_weight_files() {
+    let dir = scratch("compile");
+    let o = convnext(&[
+        "compile",
+        "--model",
+        "models/fmnist-convnext",
+        "--out",
+        dir.to_str().unwrap(),
+        "--name",
+        "fm",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let src = std::fs::read_to_string(dir.join("fm.rs")).unwrap();
+    assert!(src.contains("pub const ARENA_BYTES: usize = ") && src.contains("pub fn forward("));
+    assert!(dir.join("fm.stage1_block0.pwconv1.bin").exists());
 }

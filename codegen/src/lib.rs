@@ -5,11 +5,13 @@
 //! build on these.
 #![deny(missing_docs)]
 
+pub mod build_script;
 pub mod calibrate;
 pub mod compile;
 pub mod config;
 pub mod crc32;
 pub mod dataset;
+pub mod emit;
 pub mod error;
 pub mod import;
 pub mod model;

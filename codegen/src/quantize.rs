@@ -62,7 +62,7 @@ pub struct StemQ {
     /// Output channels.
     pub cout: usize,
     /// `[cout][k][k][cin]`.
-    pub weights: Vec<i8>,
+    pub weights: Vec<u8>,
     /// Per output channel.
     pub bias: Vec<i32>,
     /// Per output channel.
@@ -91,7 +91,7 @@ pub struct BlockQ {
     /// Input stream.
     pub input: QParams,
     /// `[7][7][c]`.
-    pub dw_weights: Vec<i8>,
+    pub dw_weights: Vec<u8>,
     /// Per channel.
     pub dw_bias: Vec<i32>,
     /// Per channel.
@@ -101,7 +101,7 @@ pub struct BlockQ {
     /// To the int8 normalised value.
     pub ln_requant: Requant,
     /// `[4c][c]`.
-    pub pw1_weights: Vec<i8>,
+    pub pw1_weights: Vec<u8>,
     /// Per hidden unit.
     pub pw1_bias: Vec<i32>,
     /// Per hidden unit.
@@ -111,7 +111,7 @@ pub struct BlockQ {
     /// Activation table.
     pub act_table: [i8; 256],
     /// `[c][4c]`.
-    pub pw2_weights: Vec<i8>,
+    pub pw2_weights: Vec<u8>,
     /// Per channel.
     pub pw2_bias: Vec<i32>,
     /// Per channel.
@@ -140,7 +140,7 @@ pub struct DownsampleQ {
     /// To the int8 normalised value.
     pub ln_requant: Requant,
     /// `[cout][2][2][cin]`.
-    pub weights: Vec<i8>,
+    pub weights: Vec<u8>,
     /// Per output channel.
     pub bias: Vec<i32>,
     /// Per output channel.
@@ -165,7 +165,7 @@ pub struct HeadQ {
     /// To the int8 normalised value.
     pub ln_requant: Requant,
     /// `[labels][c]`.
-    pub weights: Vec<i8>,
+    pub weights: Vec<u8>,
     /// Per label.
     pub bias: Vec<i32>,
     /// Per label.
@@ -204,8 +204,9 @@ pub struct QuantizedModel {
     pub processor: ProcessorConfig,
 }
 
-/// Per-output-channel symmetric int8: rows of `w` (`rows x row_len`).
-fn quantize_rows(w: &[f32], rows: usize) -> (Vec<i8>, Vec<f64>) {
+/// Per-output-channel symmetric int8 (as two's-complement bytes): rows of
+/// `w` (`rows x row_len`), and each row's scale.
+fn quantize_rows(w: &[f32], rows: usize) -> (Vec<u8>, Vec<f64>) {
     let len = w.len() / rows;
     let mut q = Vec::with_capacity(w.len());
     let mut scales = Vec::with_capacity(rows);
@@ -214,7 +215,7 @@ fn quantize_rows(w: &[f32], rows: usize) -> (Vec<i8>, Vec<f64>) {
         let s = if m > 0.0 { m / 127.0 } else { 1.0 };
         q.extend(
             row.iter()
-                .map(|&v| (v as f64 / s).round().clamp(-127.0, 127.0) as i8),
+                .map(|&v| (v as f64 / s).round().clamp(-127.0, 127.0) as i8 as u8),
         );
         scales.push(s);
     }
@@ -390,7 +391,7 @@ pub fn quantize(
         for (bi, block) in stage.blocks.iter().enumerate() {
             // Depthwise: [C][7][7] -> per-channel scales, laid out [7][7][C].
             let (dq, s_dw) = quantize_rows(&block.dw_weight.data, c);
-            let mut dw_weights = vec![0i8; 49 * c];
+            let mut dw_weights = vec![0u8; 49 * c];
             for ch in 0..c {
                 for t in 0..49 {
                     dw_weights[t * c + ch] = dq[ch * 49 + t];
@@ -445,7 +446,7 @@ pub fn quantize(
                     .map(|o| {
                         let row_sum: i32 = pw2_weights[o * 4 * c..][..4 * c]
                             .iter()
-                            .map(|&v| v as i32)
+                            .map(|&v| v as i8 as i32)
                             .sum();
                         bias_q(block.pwconv2.bias[o] as f64, act.scale * s_w2[o])
                             - act.zero_point * row_sum

@@ -14,6 +14,9 @@ use super::{
     load_i32, requantize_sum, saturate_i32, saturate_i8, store_i32, LayerNormParams, Requant,
 };
 
+/// Channels of depthwise accumulators kept on the stack at once.
+const DW_CHUNK: usize = 32;
+
 /// Constants and placement of one block.
 #[derive(Debug, Clone, Copy)]
 pub struct BlockParams<'a> {
@@ -32,7 +35,7 @@ pub struct BlockParams<'a> {
     /// Zero point of `x`.
     pub x_zero_point: i32,
     /// Depthwise weights `[7][7][c]`.
-    pub dw_weights: &'a [i8],
+    pub dw_weights: &'a [u8],
     /// Depthwise bias, per channel.
     pub dw_bias: &'a [i32],
     /// Per channel: depthwise accumulator to the LayerNorm input scale.
@@ -42,7 +45,7 @@ pub struct BlockParams<'a> {
     /// Q24 normalised value to the int8 LayerNorm output (zero point 0).
     pub ln_requant: Requant,
     /// `[4c][c]`, LayerNorm γ folded in.
-    pub pw1_weights: &'a [i8],
+    pub pw1_weights: &'a [u8],
     /// Per hidden unit, LayerNorm β folded in.
     pub pw1_bias: &'a [i32],
     /// Per hidden unit, to the pre-activation scale.
@@ -52,7 +55,7 @@ pub struct BlockParams<'a> {
     /// Activation table, indexed by pre-activation + 128.
     pub act_table: &'a [i8; 256],
     /// `[c][4c]`.
-    pub pw2_weights: &'a [i8],
+    pub pw2_weights: &'a [u8],
     /// Per channel, activation zero point folded in.
     pub pw2_bias: &'a [i32],
     /// Per channel: layer scale γ times accumulator scale, to the output scale.
@@ -86,23 +89,34 @@ pub fn block_in_place(p: &BlockParams, arena: &mut [i8]) {
             let y1 = (r + 4).min(h);
             let x0 = col.saturating_sub(3);
             let x1 = (col + 4).min(w);
-            for ch in 0..c {
-                let mut acc = p.dw_bias[ch];
+            // Channels in chunks so the tap loop is outer and the channel loop
+            // contiguous; the source (ring or x) is decided once per tap.
+            let mut ch0 = 0;
+            while ch0 < c {
+                let n = (c - ch0).min(DW_CHUNK);
+                let mut acc = [0i32; DW_CHUNK];
+                acc[..n].copy_from_slice(&p.dw_bias[ch0..ch0 + n]);
                 for yy in y0..y1 {
                     let ky = yy + 3 - r;
                     for xx in x0..x1 {
                         let kx = xx + 3 - col;
                         let q = yy * w + xx;
-                        let v = if q < pix {
-                            arena[p.ring_offset + (q % ring_px) * c + ch]
+                        let src = if q < pix {
+                            p.ring_offset + (q % ring_px) * c + ch0
                         } else {
-                            arena[p.x_offset + q * c + ch]
+                            p.x_offset + q * c + ch0
                         };
-                        acc += (v as i32 - zx) * p.dw_weights[(ky * 7 + kx) * c + ch] as i32;
+                        let wts = &p.dw_weights[(ky * 7 + kx) * c + ch0..][..n];
+                        for ((a, &v), &wt) in acc[..n].iter_mut().zip(&arena[src..src + n]).zip(wts) {
+                            *a += (v as i32 - zx) * wt as i8 as i32;
+                        }
                     }
                 }
-                let v = saturate_i32(p.dw_requant[ch].apply(acc as i64));
-                store_i32(arena, p.scratch_offset + 4 * ch, v);
+                for (i, &a) in acc[..n].iter().enumerate() {
+                    let v = saturate_i32(p.dw_requant[ch0 + i].apply(a as i64));
+                    store_i32(arena, p.scratch_offset + 4 * (ch0 + i), v);
+                }
+                ch0 += n;
             }
             // 2. Keep the original of p for later windows and the residual.
             arena.copy_within(x_at..x_at + c, ring_at);
@@ -120,7 +134,7 @@ pub fn block_in_place(p: &BlockParams, arena: &mut [i8]) {
                 let wrow = &p.pw1_weights[j * c..][..c];
                 let mut acc = p.pw1_bias[j];
                 for (a, b) in arena[x_at..x_at + c].iter().zip(wrow) {
-                    acc += *a as i32 * *b as i32;
+                    acc += *a as i32 * *b as i8 as i32;
                 }
                 let pre = saturate_i8(p.pw1_requant[j].apply(acc as i64) + p.pw1_zero_point as i64);
                 arena[s + j] = p.act_table[(pre as i32 + 128) as usize];
@@ -130,7 +144,7 @@ pub fn block_in_place(p: &BlockParams, arena: &mut [i8]) {
                 let wrow = &p.pw2_weights[o * hidden..][..hidden];
                 let mut acc = p.pw2_bias[o];
                 for (a, b) in arena[s..s + hidden].iter().zip(wrow) {
-                    acc += *a as i32 * *b as i32;
+                    acc += *a as i32 * *b as i8 as i32;
                 }
                 let orig = arena[ring_at + o] as i64 - zx as i64;
                 let v = requantize_sum(orig, p.residual_requant, acc as i64, p.pw2_requant[o]);

@@ -28,7 +28,7 @@ pub struct DownsampleParams<'a> {
     /// Q24 normalised value to int8 (zero point 0).
     pub ln_requant: Requant,
     /// `[cout][2][2][cin]`, LayerNorm γ folded in.
-    pub weights: &'a [i8],
+    pub weights: &'a [u8],
     /// Per output channel, LayerNorm β folded in.
     pub bias: &'a [i32],
     /// Per output channel, to the output stream scale.
@@ -62,7 +62,7 @@ pub fn downsample_in_place(p: &DownsampleParams, arena: &mut [i8]) {
                 for (t, (ky, kx)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
                     let base = px(ky, kx);
                     for (a, b) in arena[base..base + cin].iter().zip(&wrow[t * cin..][..cin]) {
-                        acc += *a as i32 * *b as i32;
+                        acc += *a as i32 * *b as i8 as i32;
                     }
                 }
                 arena[p.scratch_offset + o] =

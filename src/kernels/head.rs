@@ -25,7 +25,7 @@ pub struct HeadParams<'a> {
     /// Q24 normalised value to int8 (zero point 0).
     pub ln_requant: Requant,
     /// `[labels][c]`, LayerNorm γ folded in.
-    pub weights: &'a [i8],
+    pub weights: &'a [u8],
     /// Per label, LayerNorm β folded in.
     pub bias: &'a [i32],
     /// Per label, to the common logit scale.
@@ -55,7 +55,7 @@ pub fn head(p: &HeadParams, arena: &mut [i8], logits: &mut [i32]) {
         let wrow = &p.weights[o * c..][..c];
         let mut acc = p.bias[o];
         for (a, b) in arena[y_at..y_at + c].iter().zip(wrow) {
-            acc += *a as i32 * *b as i32;
+            acc += *a as i32 * *b as i8 as i32;
         }
         *out = saturate_i32(p.requant[o].apply(acc as i64));
     }

@@ -2,6 +2,9 @@
 //! at offsets a codegen plan chose, so a whole network runs in one static
 //! buffer whose size is known at build time. i32 temporaries live in the
 //! arena as little-endian bytes.
+//!
+//! Weight tensors are `&[u8]` holding int8 two's-complement bytes (read with
+//! `as i8`): generated code pulls them in with `include_bytes!`, no `unsafe`.
 
 pub mod block;
 pub mod downsample;

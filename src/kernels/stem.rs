@@ -26,7 +26,7 @@ pub struct StemParams<'a> {
     /// `4 * cout` bytes of scratch.
     pub scratch_offset: usize,
     /// `[cout][k][k][cin]`.
-    pub weights: &'a [i8],
+    pub weights: &'a [u8],
     /// Per output channel.
     pub bias: &'a [i32],
     /// Per output channel: accumulator to the LayerNorm input scale.
@@ -64,7 +64,7 @@ pub fn stem_in_place(p: &StemParams, arena: &mut [i8]) {
                     let s = &arena[src..src + k * cin];
                     let w = &wrow[ky * k * cin..][..k * cin];
                     for (a, b) in s.iter().zip(w) {
-                        acc += *a as i32 * *b as i32;
+                        acc += *a as i32 * *b as i8 as i32;
                     }
                 }
                 let v = saturate_i32(p.conv_requant[o].apply(acc as i64));

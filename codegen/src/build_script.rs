@@ -1,0 +1,40 @@
+//! The `build.rs` entry point: checkpoint folder in, Rust module out.
+//!
+//! ```no_run
+//! // build.rs of a firmware crate
+//! let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
+//! convnext_codegen::build_script::generate("../../models/fmnist-convnext".as_ref(), &out, "model")
+//!     .unwrap_or_else(|e| panic!("convnext codegen: {e}"));
+//! // src/main.rs: mod model { include!(concat!(env!("OUT_DIR"), "/model.rs")); }
+//! ```
+
+use crate::compile::{build_plan, load_calibration, DEFAULT_CALIBRATION};
+use crate::emit::{emit, Emitted};
+use crate::error::Result;
+use crate::import::load_model;
+use crate::plan::Plan;
+use crate::processor::load_processor;
+use std::path::Path;
+
+/// Import, calibrate (on the folder's `calibration_images.npy`), quantize,
+/// plan and emit `<out_dir>/<name>.rs`. Tells cargo to rerun when the model
+/// folder changes. Returns the files written and the plan.
+pub fn generate(model_dir: &Path, out_dir: &Path, name: &str) -> Result<(Emitted, Plan)> {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "calibration_images.npy",
+    ] {
+        println!("cargo:rerun-if-changed={}", model_dir.join(f).display());
+    }
+    let model = load_model(model_dir)?;
+    let processor = load_processor(model_dir)?;
+    let cal = load_calibration(model_dir, None, &processor)?;
+    let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION)?;
+    let note = model_dir
+        .file_name()
+        .map_or("a checkpoint".into(), |n| n.to_string_lossy().into_owned());
+    let emitted = emit(&plan, out_dir, name, &note, &model.config.labels)?;
+    Ok((emitted, plan))
+}

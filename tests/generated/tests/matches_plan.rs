@@ -1,0 +1,43 @@
+//! Generated code, compiled, gives the same bytes as the plan executor the
+//! host simulation uses, and the same predictions.
+
+use convnext_codegen::compile::{build_plan, load_calibration, DEFAULT_CALIBRATION};
+use convnext_codegen::dataset::load_test_set;
+use convnext_codegen::load_model;
+use convnext_codegen::processor::load_processor;
+use convnext_generated_test::fmnist_convnext as generated;
+use std::path::Path;
+
+#[test]
+fn generated_forward_is_bit_identical_to_the_plan_executor() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fmnist-convnext");
+    let model = load_model(&dir).unwrap();
+    let processor = load_processor(&dir).unwrap();
+    let cal = load_calibration(&dir, None, &processor).unwrap();
+    let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
+    assert_eq!(generated::ARENA_BYTES, plan.arena_bytes);
+    assert_eq!(generated::INPUT_SHAPE, [28, 28, 1]);
+    assert_eq!(generated::LABELS[9], "Ankle boot");
+
+    let test = load_test_set(&dir).unwrap().images.take(500);
+    let want = plan.run_u8(&test.pixels);
+    let mut arena = vec![0i8; generated::ARENA_BYTES];
+    let mut got = Vec::new();
+    for img in test.pixels.chunks_exact(generated::INPUT_BYTES) {
+        let mut logits = [0i32; generated::NUM_LABELS];
+        generated::forward(img, &mut arena, &mut logits).unwrap();
+        got.extend_from_slice(&logits);
+    }
+    assert_eq!(got, want);
+}
+
+#[test]
+fn generated_forward_rejects_wrong_buffers_without_panicking() {
+    let mut arena = vec![0i8; generated::ARENA_BYTES];
+    let mut logits = [0i32; generated::NUM_LABELS];
+    let img = vec![0u8; generated::INPUT_BYTES];
+    assert!(generated::forward(&img[1..], &mut arena, &mut logits).is_err());
+    assert!(generated::forward(&img, &mut arena[1..], &mut logits).is_err());
+    assert!(generated::forward(&img, &mut arena, &mut logits[1..]).is_err());
+    assert!(generated::forward(&img, &mut arena, &mut logits).is_ok());
+}
