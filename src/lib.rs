@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod crc32;
 pub mod kernels;
 pub mod network;
 pub mod preprocess;

@@ -284,9 +284,9 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
         "calibration_images": processor_cal.shape[0],
     });
     if a.switch("crc") {
-        let bytes: Vec<u8> = int8.iter().flat_map(|v| v.to_le_bytes()).collect();
-        int8_obj["logits_crc32"] =
-            serde_json::json!(format!("0x{:08x}", convnext_codegen::crc32::crc32(&bytes)));
+        let mut crc = convnext::crc32::Crc32::new();
+        crc.update_i32(&int8);
+        int8_obj["logits_crc32"] = serde_json::json!(format!("0x{:08x}", crc.finish()));
     }
     let report = serde_json::json!({
         "model": dir.display().to_string(),

@@ -9,7 +9,6 @@ pub mod build_script;
 pub mod calibrate;
 pub mod compile;
 pub mod config;
-pub mod crc32;
 pub mod dataset;
 pub mod emit;
 pub mod error;

@@ -1,0 +1,63 @@
+//! What every board runs: classify the bundled test images one by one, log
+//! each prediction with defmt, and sum up accuracy, the CRC-32 of all int32
+//! logits (little-endian, in order) and the time per inference.
+#![no_std]
+#![deny(missing_docs)]
+
+use convnext::crc32::Crc32;
+use convnext::network::ForwardError;
+
+/// Most labels a model may have here (logits live on the stack).
+pub const MAX_LABELS: usize = 64;
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Summary {
+    /// Images classified.
+    pub images: usize,
+    /// Correct predictions.
+    pub correct: usize,
+    /// CRC-32 of all logits.
+    pub crc: u32,
+    /// Mean timer ticks per inference.
+    pub ticks_per_inference: u64,
+}
+
+impl Summary {
+    /// Accuracy as a fraction.
+    pub fn accuracy(&self) -> f32 {
+        self.correct as f32 / self.images.max(1) as f32
+    }
+}
+
+/// Index of the largest logit (first on ties, as the host does).
+pub fn argmax(logits: &[i32]) -> usize {
+    (0..logits.len()).fold(0, |b, i| if logits[i] > logits[b] { i } else { b })
+}
+
+/// Classify `images` (`input_bytes` each) with `forward`, timing each call
+/// with `now` (an up-counting tick source; wrapping is handled).
+pub fn classify_all(
+    images: &[u8],
+    labels: &[u8],
+    input_bytes: usize,
+    names: &[&str],
+    mut forward: impl FnMut(&[u8], &mut [i32]) -> Result<(), ForwardError>,
+    mut now: impl FnMut() -> u32,
+) -> Result<Summary, ForwardError> {
+    let n = names.len().min(MAX_LABELS);
+    let mut crc = Crc32::new();
+    let (mut correct, mut ticks, mut count) = (0, 0u64, 0);
+    for (i, (img, &label)) in images.chunks_exact(input_bytes).zip(labels).enumerate() {
+        let mut logits = [0i32; MAX_LABELS];
+        let t0 = now();
+        forward(img, &mut logits[..n])?;
+        ticks += now().wrapping_sub(t0) as u64;
+        let p = argmax(&logits[..n]);
+        crc.update_i32(&logits[..n]);
+        correct += (p == label as usize) as usize;
+        count += 1;
+        defmt::println!("image {}: predicted {=str}, label {=str}", i, names[p], names[label as usize % n]);
+    }
+    Ok(Summary { images: count, correct, crc: crc.finish(), ticks_per_inference: ticks / count.max(1) as u64 })
+}
