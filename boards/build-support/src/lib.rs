@@ -40,9 +40,13 @@ pub fn prepare(images: usize, ram_bytes: usize) {
         .filter(|(l, &y)| (0..n).fold(0, |b, i| if l[i] > l[b] { i } else { b }) == y as usize)
         .count();
     let mut s = String::new();
-    let _ = writeln!(s, "/// Images bundled.\npub const IMAGES: usize = {};", set.count);
-    let _ = writeln!(s, "/// CRC-32 of the host plan's int32 logits for them.\npub const CRC: u32 = 0x{:08x};", crc.finish());
-    let _ = writeln!(s, "/// Host plan's correct predictions.\npub const CORRECT: usize = {correct};");
+    let _ = writeln!(s, "/// What the host plan computed for the bundled images.");
+    let _ = writeln!(
+        s,
+        "pub const EXPECTED: board_common::Expected = board_common::Expected {{ images: {}, crc: 0x{:08x}, correct: {correct} }};",
+        set.count,
+        crc.finish()
+    );
     std::fs::write(out.join("expected.rs"), s).expect("write expected.rs");
     std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copy memory.x");
     println!("cargo:rustc-link-search={}", out.display());

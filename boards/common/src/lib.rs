@@ -61,3 +61,27 @@ pub fn classify_all(
     }
     Ok(Summary { images: count, correct, crc: crc.finish(), ticks_per_inference: ticks / count.max(1) as u64 })
 }
+
+/// What the host plan computed for the bundled images (from `build.rs`).
+#[derive(Debug, Clone, Copy)]
+pub struct Expected {
+    /// Images bundled.
+    pub images: usize,
+    /// CRC-32 of the host's logits.
+    pub crc: u32,
+    /// The host's correct predictions.
+    pub correct: usize,
+}
+
+impl Expected {
+    /// True when a board run reproduced the host bit for bit.
+    pub fn matches(&self, s: &Summary) -> bool {
+        s.images == self.images && s.crc == self.crc && s.correct == self.correct
+    }
+}
+
+#[cfg(feature = "qemu")]
+pub mod qemu;
+
+#[cfg(feature = "hardware")]
+pub mod hardware;

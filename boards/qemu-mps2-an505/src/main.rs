@@ -1,0 +1,38 @@
+//! The default model on an Arm MPS2 AN505 (Cortex-M33, running Secure) under QEMU: classify
+//! the bundled test images, log each prediction over semihosting with defmt,
+//! check the logits' CRC against the host plan's, count instructions with the
+//! CMSDK timer, and exit non-zero on any failure.
+#![no_std]
+#![no_main]
+
+use board_common::qemu::{finish, CmsdkTimer};
+use cortex_m_rt::entry;
+
+#[allow(dead_code)]
+mod model {
+    include!(concat!(env!("OUT_DIR"), "/model.rs"));
+}
+mod expected {
+    include!(concat!(env!("OUT_DIR"), "/expected.rs"));
+}
+
+static IMAGES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
+static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/labels.bin"));
+
+/// APB timer 0 through its Secure alias, at 20 MHz (50 ns a tick).
+static TIMER: CmsdkTimer = CmsdkTimer::new(0x5000_0000, 50);
+
+#[entry]
+fn main() -> ! {
+    let arena = cortex_m::singleton!(: [i8; model::ARENA_BYTES] = [0; model::ARENA_BYTES]).expect("arena taken once");
+    TIMER.start();
+    let run = board_common::classify_all(
+        IMAGES,
+        LABELS,
+        model::INPUT_BYTES,
+        &model::LABELS,
+        |img, logits| model::forward(img, arena, logits),
+        || TIMER.now(),
+    );
+    finish("qemu-an505", run, &TIMER, expected::EXPECTED)
+}
