@@ -23,7 +23,11 @@ impl Crc32 {
         for &b in data {
             self.0 ^= b as u32;
             for _ in 0..8 {
-                self.0 = if self.0 & 1 != 0 { (self.0 >> 1) ^ 0xEDB8_8320 } else { self.0 >> 1 };
+                self.0 = if self.0 & 1 != 0 {
+                    (self.0 >> 1) ^ 0xEDB8_8320
+                } else {
+                    self.0 >> 1
+                };
             }
         }
     }

@@ -107,7 +107,8 @@ pub fn block_in_place(p: &BlockParams, arena: &mut [i8]) {
                             p.x_offset + q * c + ch0
                         };
                         let wts = &p.dw_weights[(ky * 7 + kx) * c + ch0..][..n];
-                        for ((a, &v), &wt) in acc[..n].iter_mut().zip(&arena[src..src + n]).zip(wts) {
+                        for ((a, &v), &wt) in acc[..n].iter_mut().zip(&arena[src..src + n]).zip(wts)
+                        {
                             *a += (v as i32 - zx) * wt as i8 as i32;
                         }
                     }

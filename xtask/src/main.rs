@@ -1,6 +1,9 @@
 //! `cargo xtask ci`: everything CI checks, in order, failing fast.
-//! `cargo xtask lint` runs only the formatting and lint steps.
+//! `cargo xtask lint|thumb|test|boards` run one part.
 
+mod elf;
+
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 /// Targets the `no_std` runtime must build for.
@@ -10,10 +13,81 @@ const THUMB_TARGETS: [&str; 3] = [
     "thumbv8m.main-none-eabihf",
 ];
 
+/// A board crate: folder, name in its summary line, target, core, flash and RAM (start, bytes).
+struct Board {
+    dir: &'static str,
+    name: &'static str,
+    target: &'static str,
+    core: &'static str,
+    flash_bytes: u64,
+    ram: (u64, u64),
+    emulated: bool,
+}
+
+const BOARDS: [Board; 6] = [
+    Board {
+        dir: "boards/qemu-mps2-an386",
+        name: "qemu-an386",
+        target: "thumbv7em-none-eabihf",
+        core: "Cortex-M4F (QEMU mps2-an386)",
+        flash_bytes: 4 << 20,
+        ram: (0x2000_0000, 4 << 20),
+        emulated: true,
+    },
+    Board {
+        dir: "boards/qemu-mps2-an500",
+        name: "qemu-an500",
+        target: "thumbv7em-none-eabihf",
+        core: "Cortex-M7 (QEMU mps2-an500)",
+        flash_bytes: 4 << 20,
+        ram: (0x2000_0000, 4 << 20),
+        emulated: true,
+    },
+    Board {
+        dir: "boards/qemu-mps2-an505",
+        name: "qemu-an505",
+        target: "thumbv8m.main-none-eabihf",
+        core: "Cortex-M33 (QEMU mps2-an505)",
+        flash_bytes: 4 << 20,
+        ram: (0x3800_0000, 2 << 20),
+        emulated: true,
+    },
+    Board {
+        dir: "boards/stm32f746g-disco",
+        name: "stm32f746g-disco",
+        target: "thumbv7em-none-eabihf",
+        core: "Cortex-M7 (STM32F746NG)",
+        flash_bytes: 1 << 20,
+        ram: (0x2000_0000, 320 << 10),
+        emulated: false,
+    },
+    Board {
+        dir: "boards/nrf52840-dk",
+        name: "nrf52840-dk",
+        target: "thumbv7em-none-eabihf",
+        core: "Cortex-M4F (nRF52840)",
+        flash_bytes: 1 << 20,
+        ram: (0x2000_0000, 256 << 10),
+        emulated: false,
+    },
+    Board {
+        dir: "boards/rpi-pico",
+        name: "rpi-pico",
+        target: "thumbv6m-none-eabi",
+        core: "Cortex-M0+ (RP2040)",
+        flash_bytes: 2 << 20,
+        ram: (0x2000_0000, 264 << 10),
+        emulated: false,
+    },
+];
+
+fn cargo_cmd() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
 fn cargo(args: &[&str]) -> bool {
     eprintln!("\n==> cargo {}", args.join(" "));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    Command::new(cargo)
+    cargo_cmd()
         .args(args)
         .status()
         .map(|s| s.success())
@@ -42,15 +116,144 @@ fn test() -> bool {
     cargo(&["test", "--workspace", "--release"])
 }
 
+/// The value after `"key":"` in a JSON text (xtask stays dependency-free).
+fn json_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let start = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    json[start..].split('"').next()
+}
+
+/// Run the emulated boards, check their CRCs against the host, build the
+/// real boards, and print the README's board table.
+fn boards() -> bool {
+    eprintln!("\n==> host: convnext eval --limit 100 --crc");
+    let host = cargo_cmd()
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--bin",
+            "convnext",
+            "--",
+            "eval",
+        ])
+        .args([
+            "--model",
+            "models/fmnist-convnext",
+            "--limit",
+            "100",
+            "--crc",
+            "--json",
+        ])
+        .output();
+    let host = match host {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => {
+            eprintln!("host eval failed: {}", String::from_utf8_lossy(&o.stderr));
+            return false;
+        }
+        Err(e) => {
+            eprintln!("host eval failed: {e}");
+            return false;
+        }
+    };
+    let Some(host_crc) = json_str(&host, "logits_crc32").map(str::to_string) else {
+        eprintln!("host eval printed no logits_crc32: {host}");
+        return false;
+    };
+    eprintln!("host int8 logits crc32 {host_crc}");
+    let mut rows = Vec::new();
+    let mut ok = true;
+    for b in &BOARDS {
+        let verb = if b.emulated { "run" } else { "build" };
+        eprintln!("\n==> {}: cargo {verb} --release", b.dir);
+        let out = cargo_cmd()
+            .arg(verb)
+            .arg("--release")
+            .current_dir(b.dir)
+            .output();
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("{}: {e}", b.dir);
+                return false;
+            }
+        };
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !out.status.success() {
+            eprintln!("{text}\n{}: cargo {verb} failed ({})", b.dir, out.status);
+            ok = false;
+            continue;
+        }
+        let mut instructions = String::from("-");
+        if b.emulated {
+            let Some(line) = text
+                .lines()
+                .find(|l| l.starts_with(&format!("{}:", b.name)))
+            else {
+                eprintln!("{text}\n{}: no summary line", b.dir);
+                ok = false;
+                continue;
+            };
+            eprintln!("{line}");
+            let crc = line
+                .split("logits crc32 ")
+                .nth(1)
+                .and_then(|s| s.split(',').next())
+                .unwrap_or("");
+            if crc != host_crc {
+                eprintln!("{}: crc32 {crc} differs from the host's {host_crc}", b.name);
+                ok = false;
+            }
+            instructions = line
+                .rsplit("instructions per inference ")
+                .next()
+                .unwrap_or("-")
+                .trim()
+                .to_string();
+        }
+        let elf = Path::new("target/boards")
+            .join(b.target)
+            .join("release")
+            .join(b.dir.rsplit('/').next().unwrap());
+        match elf::usage(&elf, (b.ram.0, b.ram.0 + b.ram.1)) {
+            Ok(u) => rows.push(format!(
+                "| {} | {} | {:.1} / {} KiB | {:.1} / {} KiB | {} |",
+                b.name,
+                b.core,
+                u.flash as f64 / 1024.0,
+                b.flash_bytes >> 10,
+                u.ram as f64 / 1024.0,
+                b.ram.1 >> 10,
+                instructions
+            )),
+            Err(e) => {
+                eprintln!("{e}");
+                ok = false;
+            }
+        }
+    }
+    println!("\n| board | core | flash used / total | static RAM used / total | instructions per inference |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+    ok
+}
+
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
     let ok = match task.as_str() {
-        "ci" => lint() && thumb() && test(),
+        "ci" => lint() && thumb() && test() && boards(),
         "lint" => lint(),
         "thumb" => thumb(),
         "test" => test(),
+        "boards" => boards(),
         _ => {
-            eprintln!("usage: cargo xtask ci|lint|thumb|test");
+            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards");
             return ExitCode::from(2);
         }
     };

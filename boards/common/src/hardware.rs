@@ -7,6 +7,7 @@ use convnext::network::ForwardError;
 use defmt_rtt as _;
 
 /// Enable the DWT cycle counter (Cortex-M3 and up) and return a reader.
+#[cfg(feature = "dwt")]
 pub fn cycle_counter(mut core: cortex_m::Peripherals) -> impl FnMut() -> u32 {
     core.DCB.enable_trace();
     core.DWT.enable_cycle_counter();

@@ -24,7 +24,8 @@ static TIMER: CmsdkTimer = CmsdkTimer::new(0x4000_0000, 40);
 
 #[entry]
 fn main() -> ! {
-    let arena = cortex_m::singleton!(: [i8; model::ARENA_BYTES] = [0; model::ARENA_BYTES]).expect("arena taken once");
+    let arena = cortex_m::singleton!(: [i8; model::ARENA_BYTES] = [0; model::ARENA_BYTES])
+        .expect("arena taken once");
     TIMER.start();
     let run = board_common::classify_all(
         IMAGES,

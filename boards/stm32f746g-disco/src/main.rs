@@ -1,0 +1,38 @@
+//! The default model on an STM32F746G-DISCO (Cortex-M7): classify the bundled
+//! test images with the arena in a static buffer, log over RTT with defmt
+//! (`cargo run --release` flashes it with probe-rs), and report cycles per
+//! inference from the DWT cycle counter. The core runs from the 16 MHz HSI
+//! after reset; cycles do not depend on the clock.
+#![no_std]
+#![no_main]
+
+use board_common::hardware::{cycle_counter, finish};
+use cortex_m_rt::entry;
+
+#[allow(dead_code)]
+mod model {
+    include!(concat!(env!("OUT_DIR"), "/model.rs"));
+}
+mod expected {
+    include!(concat!(env!("OUT_DIR"), "/expected.rs"));
+}
+
+static IMAGES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
+static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/labels.bin"));
+
+#[entry]
+fn main() -> ! {
+    let core = cortex_m::Peripherals::take().expect("core peripherals taken once");
+    let now = cycle_counter(core);
+    let arena = cortex_m::singleton!(: [i8; model::ARENA_BYTES] = [0; model::ARENA_BYTES])
+        .expect("arena taken once");
+    let run = board_common::classify_all(
+        IMAGES,
+        LABELS,
+        model::INPUT_BYTES,
+        &model::LABELS,
+        |img, logits| model::forward(img, arena, logits),
+        now,
+    );
+    finish("stm32f746g-disco", run, expected::EXPECTED, 16_000_000)
+}
