@@ -203,7 +203,13 @@ fn agreement(a: &[usize], b: &[usize]) -> f64 {
 pub fn eval(argv: &[String]) -> Result<(), Failure> {
     let a = Args::parse(
         argv,
-        &["model", "limit", "calibration", "calibration-method"],
+        &[
+            "model",
+            "limit",
+            "calibration",
+            "calibration-method",
+            "precision",
+        ],
         &["json", "crc"],
     )
     .map_err(usage)?;
@@ -216,6 +222,12 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
         None => None,
     };
     let method = calibration_method(a.optional("calibration-method"))?;
+    // f32 always runs (it is what agreement is measured against).
+    let only = a
+        .optional("precision")
+        .map(|p| precision(Some(p)))
+        .transpose()?;
+    let want = |p: Precision| only.is_none() || only == Some(p);
     let model = load_model(dir)?;
     let processor = load_processor(dir)?;
     let mut test = load_test_set(dir)?;
@@ -256,16 +268,25 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
             serde_json::json!(logits.relative_max_error(&reference));
     }
 
-    let f16_logits = forward(&round_weights_to_f16(&model), &x)?
-        .logits
-        .ok_or_else(no_head)?;
-    let f16_pred: Vec<usize> = f16_logits.data.chunks_exact(classes).map(argmax).collect();
-    let f16_obj = serde_json::json!({
-        "accuracy": accuracy(&f16_pred),
-        "agreement": agreement(&f16_pred, &f32_pred),
-        "logit_max_rel_error": f16_logits.relative_max_error(&logits),
+    let mut report = serde_json::json!({
+        "model": dir.display().to_string(),
+        "test_images": n,
+        "f32": f32_obj,
     });
-
+    if want(Precision::F16) {
+        let f16_logits = forward(&round_weights_to_f16(&model), &x)?
+            .logits
+            .ok_or_else(no_head)?;
+        let f16_pred: Vec<usize> = f16_logits.data.chunks_exact(classes).map(argmax).collect();
+        report["f16"] = serde_json::json!({
+            "accuracy": accuracy(&f16_pred),
+            "agreement": agreement(&f16_pred, &f32_pred),
+            "logit_max_rel_error": f16_logits.relative_max_error(&logits),
+        });
+    }
+    if !want(Precision::Int8) {
+        return print_eval(&report, a.switch("json"), None);
+    }
     let processor_cal =
         load_calibration(dir, a.optional("calibration").map(Path::new), &processor)?;
     let plan = build_plan(&model, &processor, &processor_cal, method)?;
@@ -288,20 +309,22 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
         crc.update_i32(&int8);
         int8_obj["logits_crc32"] = serde_json::json!(format!("0x{:08x}", crc.finish()));
     }
-    let report = serde_json::json!({
-        "model": dir.display().to_string(),
-        "test_images": n,
-        "f32": f32_obj,
-        "f16": f16_obj,
-        "int8": int8_obj,
-    });
-    if a.switch("json") {
+    report["int8"] = int8_obj;
+    print_eval(&report, a.switch("json"), Some(&plan))
+}
+
+/// Print `eval`'s report as JSON or as text.
+fn print_eval(report: &serde_json::Value, json: bool, plan: Option<&Plan>) -> Result<(), Failure> {
+    if json {
         println!("{report}");
         return Ok(());
     }
     let pct = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0) * 100.0;
-    println!("model         {}", dir.display());
-    println!("test images   {n}");
+    println!(
+        "model         {}",
+        report["model"].as_str().unwrap_or_default()
+    );
+    println!("test images   {}", report["test_images"]);
     println!("f32 accuracy  {:.2} %", pct(&report["f32"]["accuracy"]));
     if let Some(e) = report["f32"].get("reference_max_rel_error") {
         println!(
@@ -310,19 +333,25 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
             e.as_f64().unwrap_or(0.0)
         );
     }
-    println!(
-        "f16 accuracy  {:.2} %, agreement with f32 {:.2} %",
-        pct(&report["f16"]["accuracy"]),
-        pct(&report["f16"]["agreement"])
-    );
+    if let Some(f16) = report.get("f16") {
+        println!(
+            "f16 accuracy  {:.2} %, agreement with f32 {:.2} %",
+            pct(&f16["accuracy"]),
+            pct(&f16["agreement"])
+        );
+    }
+    let Some(plan) = plan else {
+        return Ok(());
+    };
+    let int8 = &report["int8"];
     println!(
         "int8 accuracy {:.2} %, agreement with f32 {:.2} %, logit SQNR {:.1} dB ({} calibration)",
-        pct(&report["int8"]["accuracy"]),
-        pct(&report["int8"]["agreement"]),
-        report["int8"]["logit_sqnr_db"].as_f64().unwrap_or(0.0),
-        method_name(method)
+        pct(&int8["accuracy"]),
+        pct(&int8["agreement"]),
+        int8["logit_sqnr_db"].as_f64().unwrap_or(0.0),
+        int8["calibration"].as_str().unwrap_or_default()
     );
-    if let Some(c) = report["int8"].get("logits_crc32") {
+    if let Some(c) = int8.get("logits_crc32") {
         println!("int8 logits crc32 {}", c.as_str().unwrap_or_default());
     }
     println!(

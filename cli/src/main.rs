@@ -14,8 +14,8 @@ USAGE:
                [--output-kind logits|pooler_output|last_hidden_state] [--calibration CAL.npy]
       X is (N, C, H, W) float32 pixel_values; Y is (N, num_labels) float32 logits
       (or the HF output named by --output-kind; int8 gives logits only).
-  convnext eval --model DIR [--json] [--limit N] [--crc] [--calibration CAL.npy]
-      f32, f16 and int8 accuracy on the model folder's test set (test_images.npy,
+  convnext eval --model DIR [--precision f16|int8] [--json] [--limit N] [--crc] [--calibration CAL.npy]
+      f32, f16 and int8 (or f32 and the one named) accuracy on the model folder's test set (test_images.npy,
       test_labels.npy), top-1 agreement with f32, and f32 against the committed HF
       logits (test_logits.npy) if present. --crc adds the CRC-32 of the int8 logits.
   convnext report --model DIR --precision int8 [--json] [--calibration CAL.npy]

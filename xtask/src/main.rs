@@ -125,7 +125,7 @@ fn json_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
 /// Run the emulated boards, check their CRCs against the host, build the
 /// real boards, and print the README's board table.
 fn boards() -> bool {
-    eprintln!("\n==> host: convnext eval --limit 100 --crc");
+    eprintln!("\n==> host: convnext eval --precision int8 --limit 100 --crc");
     let host = cargo_cmd()
         .args([
             "run",
@@ -139,6 +139,8 @@ fn boards() -> bool {
         .args([
             "--model",
             "models/fmnist-convnext",
+            "--precision",
+            "int8",
             "--limit",
             "100",
             "--crc",
