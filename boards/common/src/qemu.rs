@@ -44,9 +44,58 @@ impl CmsdkTimer {
     }
 }
 
+extern "C" {
+    /// Top of the stack (cortex-m-rt; flip-link moves it below the statics).
+    static _stack_start: u32;
+}
+
+/// Stack high-water mark by painting: with flip-link the stack runs from
+/// `_stack_start` down to the start of RAM, so everything below the current
+/// frame is painted and, at the end, the untouched paint is counted.
+pub struct StackProbe {
+    bottom: usize,
+    top: usize,
+}
+
+const PAINT: u32 = 0x5AC0_FFEE;
+
+impl StackProbe {
+    /// Paint the free stack; `ram_start` is the RAM region's origin.
+    pub fn paint(ram_start: usize) -> Self {
+        // SAFETY: `_stack_start` is a linker symbol; only its address is used.
+        let top = unsafe { core::ptr::addr_of!(_stack_start) as usize };
+        let sp = cortex_m::register::msp::read() as usize;
+        let mut p = ram_start;
+        // Leave 256 bytes below the current frame for this function's own calls.
+        while p + 256 < sp {
+            // SAFETY: free stack below the live frames, inside RAM.
+            unsafe { (p as *mut u32).write_volatile(PAINT) };
+            p += 4;
+        }
+        Self { bottom: ram_start, top }
+    }
+
+    /// Deepest stack use so far, in bytes.
+    pub fn used(&self) -> usize {
+        let mut p = self.bottom;
+        // SAFETY: reads of the painted stack region.
+        while p < self.top && unsafe { (p as *const u32).read_volatile() } == PAINT {
+            p += 4;
+        }
+        self.top - p
+    }
+}
+
 /// Print the summary line, compare with the host, and exit: 0 when the
 /// logits match the host bit for bit, 1 on a mismatch, 2 on a refused run.
-pub fn finish(board: &str, run: Result<Summary, ForwardError>, timer: &CmsdkTimer, expected: Expected) -> ! {
+pub fn finish(
+    board: &str,
+    run: Result<Summary, ForwardError>,
+    timer: &CmsdkTimer,
+    stack: &StackProbe,
+    expected: Expected,
+) -> ! {
+    defmt::println!("{=str}: stack high-water {} bytes", board, stack.used());
     let code = match run {
         Ok(s) => {
             defmt::println!(

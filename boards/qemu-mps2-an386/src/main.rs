@@ -5,7 +5,7 @@
 #![no_std]
 #![no_main]
 
-use board_common::qemu::{finish, CmsdkTimer};
+use board_common::qemu::{finish, CmsdkTimer, StackProbe};
 use cortex_m_rt::entry;
 
 #[allow(dead_code)]
@@ -22,8 +22,12 @@ static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/labels.bin"));
 /// APB timer 0 at 25 MHz (40 ns a tick).
 static TIMER: CmsdkTimer = CmsdkTimer::new(0x4000_0000, 40);
 
+/// Start of RAM (the stack's floor under flip-link).
+const RAM_START: usize = 0x2000_0000;
+
 #[entry]
 fn main() -> ! {
+    let stack = StackProbe::paint(RAM_START);
     let arena = cortex_m::singleton!(: [i8; model::ARENA_BYTES] = [0; model::ARENA_BYTES])
         .expect("arena taken once");
     TIMER.start();
@@ -35,5 +39,5 @@ fn main() -> ! {
         |img, logits| model::forward(img, arena, logits),
         || TIMER.now(),
     );
-    finish("qemu-an386", run, &TIMER, expected::EXPECTED)
+    finish("qemu-an386", run, &TIMER, &stack, expected::EXPECTED)
 }
