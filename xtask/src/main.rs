@@ -222,6 +222,17 @@ fn boards() -> bool {
                 .unwrap_or("-")
                 .trim()
                 .to_string();
+            let stack = text
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{}: stack high-water ", b.name)))
+                .and_then(|v| v.trim_end_matches(" bytes").trim().parse::<u64>().ok());
+            match stack {
+                Some(st) => stack_by_target.push((b.target, st)),
+                None => {
+                    eprintln!("{}: no stack high-water line", b.name);
+                    ok = false;
+                }
+            }
         }
         let elf = Path::new("target/boards")
             .join(b.target)

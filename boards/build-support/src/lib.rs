@@ -18,7 +18,8 @@ pub fn prepare(images: usize, ram_bytes: usize) {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let model_dir = manifest.join("../../models/fmnist-convnext");
-    let (_, plan) = generate(&model_dir, &out, "model").unwrap_or_else(|e| panic!("convnext codegen: {e}"));
+    let (_, plan) =
+        generate(&model_dir, &out, "model").unwrap_or_else(|e| panic!("convnext codegen: {e}"));
     if plan.arena_bytes + STACK_RESERVE > ram_bytes {
         panic!(
             "the model does not fit this board: arena {} bytes + {} stack reserve > {} bytes of RAM",
@@ -51,5 +52,8 @@ pub fn prepare(images: usize, ram_bytes: usize) {
     std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copy memory.x");
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
-    println!("cargo:rerun-if-changed={}", model_dir.join("test_images.npy").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        model_dir.join("test_images.npy").display()
+    );
 }

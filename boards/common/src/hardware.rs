@@ -15,7 +15,12 @@ pub fn cycle_counter(mut core: cortex_m::Peripherals) -> impl FnMut() -> u32 {
 }
 
 /// Print the summary line and whether it matches the host; then idle.
-pub fn finish(board: &str, run: Result<Summary, ForwardError>, expected: Expected, clock_hz: u32) -> ! {
+pub fn finish(
+    board: &str,
+    run: Result<Summary, ForwardError>,
+    expected: Expected,
+    clock_hz: u32,
+) -> ! {
     match run {
         Ok(s) => {
             let us = s.ticks_per_inference * 1_000_000 / clock_hz as u64;
@@ -31,7 +36,10 @@ pub fn finish(board: &str, run: Result<Summary, ForwardError>, expected: Expecte
             if expected.matches(&s) {
                 defmt::println!("bit-identical with the host plan");
             } else {
-                defmt::error!("mismatch with the host plan: crc32 {=u32:#010x}", expected.crc);
+                defmt::error!(
+                    "mismatch with the host plan: crc32 {=u32:#010x}",
+                    expected.crc
+                );
             }
         }
         Err(_) => defmt::error!("the forward pass refused its buffers"),

@@ -57,9 +57,19 @@ pub fn classify_all(
         crc.update_i32(&logits[..n]);
         correct += (p == label as usize) as usize;
         count += 1;
-        defmt::println!("image {}: predicted {=str}, label {=str}", i, names[p], names[label as usize % n]);
+        defmt::println!(
+            "image {}: predicted {=str}, label {=str}",
+            i,
+            names[p],
+            names[label as usize % n]
+        );
     }
-    Ok(Summary { images: count, correct, crc: crc.finish(), ticks_per_inference: ticks / count.max(1) as u64 })
+    Ok(Summary {
+        images: count,
+        correct,
+        crc: crc.finish(),
+        ticks_per_inference: ticks / count.max(1) as u64,
+    })
 }
 
 /// What the host plan computed for the bundled images (from `build.rs`).

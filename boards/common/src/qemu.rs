@@ -72,7 +72,10 @@ impl StackProbe {
             unsafe { (p as *mut u32).write_volatile(PAINT) };
             p += 4;
         }
-        Self { bottom: ram_start, top }
+        Self {
+            bottom: ram_start,
+            top,
+        }
     }
 
     /// Deepest stack use so far, in bytes.
