@@ -28,6 +28,9 @@ struct Board {
     emulated: bool,
 }
 
+/// Library crates the boards share.
+const BOARD_SUPPORT: [&str; 2] = ["boards/common", "boards/build-support"];
+
 const BOARDS: [Board; 6] = [
     Board {
         dir: "boards/qemu-mps2-an386",
@@ -98,8 +101,20 @@ fn cargo(args: &[&str]) -> bool {
         .unwrap_or(false)
 }
 
+/// Board crates are separate workspaces: format-check each one.
+fn lint_boards() -> bool {
+    BOARD_SUPPORT
+        .iter()
+        .chain(BOARDS.iter().map(|b| &b.dir))
+        .all(|dir| {
+            let manifest = format!("{dir}/Cargo.toml");
+            cargo(&["fmt", "--check", "--manifest-path", &manifest])
+        })
+}
+
 fn lint() -> bool {
-    cargo(&["fmt", "--all", "--check"])
+    lint_boards()
+        && cargo(&["fmt", "--all", "--check"])
         && cargo(&[
             "clippy",
             "--workspace",
