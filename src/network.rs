@@ -2,6 +2,7 @@
 //! and what generated firmware runs as straight-line calls.
 
 use crate::kernels::block::{block_in_place, BlockParams};
+use crate::kernels::block_f16::{block_f16_in_place, BlockF16Params};
 use crate::kernels::downsample::{downsample_in_place, DownsampleParams};
 use crate::kernels::head::{head, HeadParams};
 use crate::kernels::stem::{stem_in_place, StemParams};
@@ -13,6 +14,8 @@ pub enum Op<'a> {
     Stem(StemParams<'a>),
     /// A fused ConvNeXt block.
     Block(BlockParams<'a>),
+    /// A block kept in f16 weights / f32 arithmetic (mixed precision).
+    BlockF16(BlockF16Params<'a>),
     /// LayerNorm + 2x2 conv.
     Downsample(DownsampleParams<'a>),
     /// Pool, LayerNorm, classifier.
@@ -59,6 +62,7 @@ pub fn run_ops(ops: &[Op], arena: &mut [i8], logits: &mut [i32]) {
         match op {
             Op::Stem(p) => stem_in_place(p, arena),
             Op::Block(p) => block_in_place(p, arena),
+            Op::BlockF16(p) => block_f16_in_place(p, arena),
             Op::Downsample(p) => downsample_in_place(p, arena),
             Op::Head(p) => head(p, arena, logits),
         }

@@ -328,3 +328,122 @@ fn stem_in_place_matches_naive_when_output_grows_or_shrinks() {
         check_stem(h, w, ci, k, co, 200 + i as u64);
     }
 }
+
+fn f16s(rng: &mut Rng, n: usize, scale: f32) -> Vec<u8> {
+    (0..n)
+        .flat_map(|_| {
+            let v = ((rng.next() % 2001) as f32 / 1000.0 - 1.0) * scale;
+            half::f16::from_f32(v).to_le_bytes()
+        })
+        .collect()
+}
+
+fn f16_at(b: &[u8], i: usize) -> f32 {
+    half::f16::from_le_bytes([b[2 * i], b[2 * i + 1]]).to_f32()
+}
+
+fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
+    use convnext::kernels::activation::Activation;
+    use convnext::kernels::block_f16::{block_f16_in_place, BlockF16Params};
+    let mut rng = Rng(seed);
+    let ring = (3 * w + 3).min(h * w) * c;
+    let x = rng.i8s(h * w * c);
+    let p_dw = f16s(&mut rng, 49 * c, 0.3);
+    let (dwb, lnw, lnb) = (
+        f16s(&mut rng, c, 0.1),
+        f16s(&mut rng, c, 1.0),
+        f16s(&mut rng, c, 0.2),
+    );
+    let (pw1, pw1b) = (f16s(&mut rng, 4 * c * c, 0.5), f16s(&mut rng, 4 * c, 0.1));
+    let (pw2, pw2b, gamma) = (
+        f16s(&mut rng, 4 * c * c, 0.3),
+        f16s(&mut rng, c, 0.1),
+        f16s(&mut rng, c, 0.8),
+    );
+    let mut arena = vec![0i8; h * w * c + ring + 20 * c];
+    arena[..x.len()].copy_from_slice(&x);
+    let p = BlockF16Params {
+        h,
+        w,
+        c,
+        x_offset: 0,
+        ring_offset: h * w * c,
+        scratch_offset: h * w * c + ring,
+        x_scale: 0.05,
+        x_zero_point: 4,
+        dw_weights: &p_dw,
+        dw_bias: &dwb,
+        ln_weight: &lnw,
+        ln_bias: &lnb,
+        ln_eps: 1e-6,
+        pw1_weights: &pw1,
+        pw1_bias: &pw1b,
+        act: Activation::Gelu,
+        pw2_weights: &pw2,
+        pw2_bias: &pw2b,
+        gamma: &gamma,
+        out_scale: 0.06,
+        out_zero_point: -3,
+    };
+    block_f16_in_place(&p, &mut arena);
+    let deq = |q: i8| (q as i32 - p.x_zero_point) as f32 * p.x_scale;
+    let mut want = vec![0i8; h * w * c];
+    for r in 0..h {
+        for col in 0..w {
+            let mut y: Vec<f32> = (0..c)
+                .map(|ch| {
+                    let mut acc = f16_at(&dwb, ch);
+                    for yy in r.saturating_sub(3)..(r + 4).min(h) {
+                        for xx in col.saturating_sub(3)..(col + 4).min(w) {
+                            let v = deq(x[(yy * w + xx) * c + ch]);
+                            acc += v * f16_at(&p_dw, ((yy + 3 - r) * 7 + xx + 3 - col) * c + ch);
+                        }
+                    }
+                    acc
+                })
+                .collect();
+            let mean = y.iter().sum::<f32>() / c as f32;
+            let var = y.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>();
+            let inv = 1.0 / libm::sqrtf(var / c as f32 + p.ln_eps);
+            for (ch, v) in y.iter_mut().enumerate() {
+                *v = (*v - mean) * inv * f16_at(&lnw, ch) + f16_at(&lnb, ch);
+            }
+            let hid: Vec<f32> = (0..4 * c)
+                .map(|j| {
+                    let mut acc = f16_at(&pw1b, j);
+                    for (i, yi) in y.iter().enumerate() {
+                        acc += yi * f16_at(&pw1, j * c + i);
+                    }
+                    p.act.apply(acc)
+                })
+                .collect();
+            for o in 0..c {
+                let mut acc = f16_at(&pw2b, o);
+                for (j, hj) in hid.iter().enumerate() {
+                    acc += hj * f16_at(&pw2, o * 4 * c + j);
+                }
+                let v = deq(x[(r * w + col) * c + o]) + f16_at(&gamma, o) * acc;
+                let q = libm::roundf(v / p.out_scale) as i64 + p.out_zero_point as i64;
+                want[(r * w + col) * c + o] = saturate_i8(q);
+            }
+        }
+    }
+    assert_eq!(&arena[..h * w * c], &want[..], "f16 block {h}x{w}x{c}");
+}
+
+#[test]
+fn f16_block_in_place_matches_naive_on_odd_shapes() {
+    for (i, &(h, w, c)) in [
+        (1, 1, 3),
+        (5, 1, 7),
+        (1, 9, 5),
+        (7, 7, 16),
+        (4, 13, 9),
+        (3, 3, 6),
+    ]
+    .iter()
+    .enumerate()
+    {
+        check_block_f16(h, w, c, 300 + i as u64);
+    }
+}

@@ -4,7 +4,8 @@
 use crate::args::Args;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
-    build_plan, load_calibration, round_weights_to_f16, DEFAULT_CALIBRATION,
+    build_mixed_plan, choose_f16_blocks, load_calibration, round_weights_to_f16,
+    DEFAULT_CALIBRATION,
 };
 use convnext_codegen::dataset::{load_test_set, read_images};
 use convnext_codegen::plan::Plan;
@@ -61,6 +62,8 @@ pub fn run(argv: &[String]) -> Result<(), Failure> {
             "output",
             "output-kind",
             "calibration",
+            "calibration-method",
+            "f16-blocks",
         ],
         &[],
     )
@@ -84,12 +87,7 @@ pub fn run(argv: &[String]) -> Result<(), Failure> {
                     message: format!("--precision int8 computes logits only, not {kind}"),
                 }));
             }
-            let plan = int8_plan(
-                dir,
-                &model,
-                a.optional("calibration"),
-                a.optional("calibration-method"),
-            )?;
+            let (plan, _) = int8_plan(dir, &model, &a)?;
             int8_logits(&plan, &x)?
         }
         Precision::F16 | Precision::F32 => {
@@ -155,21 +153,25 @@ fn method_name(m: Calibration) -> String {
     }
 }
 
-/// Calibrate and plan the int8 network for a model folder.
-fn int8_plan(
-    dir: &Path,
-    model: &Model,
-    cal: Option<&str>,
-    method: Option<&str>,
-) -> Result<Plan, Failure> {
+/// Calibrate and plan the int8 network for a model folder, from the
+/// `--calibration`, `--calibration-method` and `--f16-blocks` flags. Returns
+/// the plan and the number of calibration images.
+fn int8_plan(dir: &Path, model: &Model, a: &Args) -> Result<(Plan, usize), Failure> {
     let processor = load_processor(dir)?;
-    let cal = load_calibration(dir, cal.map(Path::new), &processor)?;
-    Ok(build_plan(
-        model,
-        &processor,
-        &cal,
-        calibration_method(method)?,
-    )?)
+    let cal = load_calibration(dir, a.optional("calibration").map(Path::new), &processor)?;
+    let method = calibration_method(a.optional("calibration-method"))?;
+    let f16_count = match a.optional("f16-blocks") {
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| usage(format!("--f16-blocks {v:?} is not a count")))?,
+        None => 0,
+    };
+    let chosen = choose_f16_blocks(model, &processor, &cal, method, f16_count)?;
+    let blocks: Vec<(usize, usize)> = chosen.iter().map(|(b, _)| *b).collect();
+    Ok((
+        build_mixed_plan(model, &processor, &cal, method, &blocks)?,
+        cal.shape[0],
+    ))
 }
 
 /// int8 logits for float pixel_values, dequantized to f32.
@@ -209,6 +211,7 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
             "calibration",
             "calibration-method",
             "precision",
+            "f16-blocks",
         ],
         &["json", "crc"],
     )
@@ -287,9 +290,7 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
     if !want(Precision::Int8) {
         return print_eval(&report, a.switch("json"), None);
     }
-    let processor_cal =
-        load_calibration(dir, a.optional("calibration").map(Path::new), &processor)?;
-    let plan = build_plan(&model, &processor, &processor_cal, method)?;
+    let (plan, calibration_images) = int8_plan(dir, &model, &a)?;
     let int8 = plan.run_u8(&test.images.pixels);
     let int8_pred: Vec<usize> = int8.chunks_exact(classes).map(argmax).collect();
     let (mut signal, mut noise) = (0f64, 0f64);
@@ -302,7 +303,8 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
         "agreement": agreement(&int8_pred, &f32_pred),
         "logit_sqnr_db": 10.0 * (signal / noise.max(f64::MIN_POSITIVE)).log10(),
         "calibration": method_name(method),
-        "calibration_images": processor_cal.shape[0],
+        "calibration_images": calibration_images,
+        "f16_blocks": plan.ops.iter().filter(|o| o.name.ends_with("_f16")).map(|o| o.name.clone()).collect::<Vec<_>>(),
     });
     if a.switch("crc") {
         let mut crc = convnext::crc32::Crc32::new();
@@ -369,7 +371,13 @@ fn print_eval(report: &serde_json::Value, json: bool, plan: Option<&Plan>) -> Re
 pub fn report(argv: &[String]) -> Result<(), Failure> {
     let a = Args::parse(
         argv,
-        &["model", "precision", "calibration", "calibration-method"],
+        &[
+            "model",
+            "precision",
+            "calibration",
+            "calibration-method",
+            "f16-blocks",
+        ],
         &["json"],
     )
     .map_err(usage)?;
@@ -380,12 +388,7 @@ pub fn report(argv: &[String]) -> Result<(), Failure> {
         ));
     }
     let model = load_model(dir)?;
-    let plan = int8_plan(
-        dir,
-        &model,
-        a.optional("calibration"),
-        a.optional("calibration-method"),
-    )?;
+    let (plan, _) = int8_plan(dir, &model, &a)?;
     let ops: Vec<serde_json::Value> = plan
         .ops
         .iter()
@@ -443,7 +446,14 @@ pub fn report(argv: &[String]) -> Result<(), Failure> {
 pub fn compile(argv: &[String]) -> Result<(), Failure> {
     let a = Args::parse(
         argv,
-        &["model", "out", "name", "calibration", "calibration-method"],
+        &[
+            "model",
+            "out",
+            "name",
+            "calibration",
+            "calibration-method",
+            "f16-blocks",
+        ],
         &[],
     )
     .map_err(usage)?;
@@ -454,12 +464,7 @@ pub fn compile(argv: &[String]) -> Result<(), Failure> {
         return Err(usage(format!("--name {name:?}: use letters, digits and _")));
     }
     let model = load_model(dir)?;
-    let plan = int8_plan(
-        dir,
-        &model,
-        a.optional("calibration"),
-        a.optional("calibration-method"),
-    )?;
+    let (plan, _) = int8_plan(dir, &model, &a)?;
     let note = dir.display().to_string();
     let e = convnext_codegen::emit::emit(&plan, out, name, &note, &model.config.labels)?;
     println!(

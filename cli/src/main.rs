@@ -27,6 +27,8 @@ USAGE:
       board crates do the same from build.rs with convnext_codegen::build_script.
 
   --calibration-method minmax|percentile:P   (default percentile:0.9999)
+  --f16-blocks K   keep the K blocks int8 hurts most (measured on the calibration
+      images) in f16 weights with f32 arithmetic; the rest stays int8
       CAL.npy: (N, C, H, W) float32 pixel_values or u8 images (N, H, W[, C]); default:
       the model folder's calibration_images.npy.
   convnext preprocess --model DIR --input IMAGES.npy --output X.npy

@@ -43,12 +43,25 @@ pub fn load_calibration(
     }
 }
 
-/// Calibrate, quantize and plan `model` for the input size of `calibration`.
+/// Calibrate, quantize and plan `model` for the input size of `calibration`,
+/// all int8.
 pub fn build_plan(
     model: &Model,
     processor: &ProcessorConfig,
     calibration: &Tensor,
     method: Calibration,
+) -> Result<Plan> {
+    build_mixed_plan(model, processor, calibration, method, &[])
+}
+
+/// As [`build_plan`], keeping the `(stage, block)` pairs in `f16_blocks` in
+/// f16 weights with f32 arithmetic.
+pub fn build_mixed_plan(
+    model: &Model,
+    processor: &ProcessorConfig,
+    calibration: &Tensor,
+    method: Calibration,
+    f16_blocks: &[(usize, usize)],
 ) -> Result<Plan> {
     let ranges = calibrate(model, calibration, method)?;
     let q = quantize(
@@ -57,6 +70,7 @@ pub fn build_plan(
         &ranges,
         calibration.shape[2],
         calibration.shape[3],
+        f16_blocks,
     )?;
     Ok(Plan::new(q))
 }
@@ -101,4 +115,47 @@ pub fn round_weights_to_f16(model: &Model) -> Model {
         r(&mut c.bias);
     }
     m
+}
+
+/// Logit SQNR (dB) of a plan against f32 logits, on u8 images.
+pub fn logit_sqnr_db(plan: &Plan, images_u8: &[u8], f32_logits: &[f32]) -> f64 {
+    let q = plan.run_u8(images_u8);
+    let (mut signal, mut noise) = (0f64, 0f64);
+    for (a, b) in q.iter().zip(f32_logits) {
+        signal += (*b as f64).powi(2);
+        noise += (*a as f64 * plan.model.logit_scale - *b as f64).powi(2);
+    }
+    10.0 * (signal / noise.max(f64::MIN_POSITIVE)).log10()
+}
+
+/// Choose the `count` blocks that gain most from f16, by measured
+/// sensitivity: each block alone in f16, the rest int8, logit SQNR against
+/// f32 on the calibration images (training data, never the test set).
+/// Returns the blocks, best first, with each one's SQNR.
+pub fn choose_f16_blocks(
+    model: &Model,
+    processor: &ProcessorConfig,
+    calibration: &Tensor,
+    method: Calibration,
+    count: usize,
+) -> Result<Vec<((usize, usize), f64)>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let ranges = crate::calibrate::calibrate(model, calibration, method)?;
+    let (h, w) = (calibration.shape[2], calibration.shape[3]);
+    let images = crate::quantize::pixel_values_to_u8(calibration, processor);
+    let f32_logits = crate::reference::forward(model, calibration)?
+        .logits
+        .ok_or_else(|| Error::input("mixed precision needs a classifier head"))?;
+    let mut scored = Vec::new();
+    for (s, stage) in model.stages.iter().enumerate() {
+        for b in 0..stage.blocks.len() {
+            let plan = Plan::new(quantize(model, processor, &ranges, h, w, &[(s, b)])?);
+            scored.push(((s, b), logit_sqnr_db(&plan, &images, &f32_logits.data)));
+        }
+    }
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scored.truncate(count);
+    Ok(scored)
 }

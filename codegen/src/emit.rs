@@ -218,6 +218,61 @@ pub fn emit(
                 let _ = writeln!(w, "}};");
                 calls.push(format!("    block_in_place(&{id}, arena);"));
             }
+            OpQ::BlockF16(b) => {
+                let lower = r.name.clone();
+                let mut file = |part: &str, bytes: &[u8]| {
+                    write_bin(format!("{name}.{lower}.{part}.f16.bin"), bytes)
+                };
+                let dw = file("dwconv", &b.dw_weights)?;
+                let dwb = file("dwconv_bias", &b.dw_bias)?;
+                let lnw = file("layernorm_weight", &b.ln_weight)?;
+                let lnb = file("layernorm_bias", &b.ln_bias)?;
+                let pw1 = file("pwconv1", &b.pw1_weights)?;
+                let pw1b = file("pwconv1_bias", &b.pw1_bias)?;
+                let pw2 = file("pwconv2", &b.pw2_weights)?;
+                let pw2b = file("pwconv2_bias", &b.pw2_bias)?;
+                let gamma = file("layer_scale", &b.gamma)?;
+                let (c, hid) = (b.c, 4 * b.c);
+                let _ = writeln!(
+                    w,
+                    "/// Block {}x{}x{c} kept in f16 (f32 arithmetic, int8 streams in and out): dwconv [7][7][{c}], pwconv1 [{hid}][{c}], pwconv2 [{c}][{hid}].",
+                    b.h, b.w
+                );
+                let _ = writeln!(
+                    w,
+                    "static {id}: BlockF16Params<'static> = BlockF16Params {{"
+                );
+                let _ = writeln!(w, "    h: {}, w: {}, c: {c},", b.h, b.w);
+                let _ = writeln!(
+                    w,
+                    "    x_offset: {}, ring_offset: {}, scratch_offset: {},",
+                    p.input_offset, p.ring_offset, p.scratch_offset
+                );
+                let _ = writeln!(
+                    w,
+                    "    x_scale: {:e}, x_zero_point: {},",
+                    b.input.scale as f32, b.input.zero_point
+                );
+                let _ = writeln!(w, "    dw_weights: {dw}, dw_bias: {dwb},");
+                let _ = writeln!(
+                    w,
+                    "    ln_weight: {lnw}, ln_bias: {lnb}, ln_eps: {:e},",
+                    b.ln_eps
+                );
+                let _ = writeln!(w, "    pw1_weights: {pw1}, pw1_bias: {pw1b},");
+                let _ = writeln!(w, "    act: Activation::{:?},", b.act);
+                let _ = writeln!(
+                    w,
+                    "    pw2_weights: {pw2}, pw2_bias: {pw2b}, gamma: {gamma},"
+                );
+                let _ = writeln!(
+                    w,
+                    "    out_scale: {:e}, out_zero_point: {},",
+                    b.out.scale as f32, b.out.zero_point
+                );
+                let _ = writeln!(w, "}};");
+                calls.push(format!("    block_f16_in_place(&{id}, arena);"));
+            }
             OpQ::Downsample(d) => {
                 let lower = r.name.clone();
                 let wf = write_bin(format!("{name}.{lower}.weights.bin"), &d.weights)?;

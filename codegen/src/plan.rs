@@ -6,6 +6,7 @@
 
 use crate::quantize::{OpQ, QuantizedModel};
 use convnext::kernels::block::BlockParams;
+use convnext::kernels::block_f16::BlockF16Params;
 use convnext::kernels::downsample::DownsampleParams;
 use convnext::kernels::head::HeadParams;
 use convnext::kernels::stem::StemParams;
@@ -78,6 +79,7 @@ fn name_of(op: &OpQ) -> String {
     match op {
         OpQ::Stem(_) => "stem".into(),
         OpQ::Block(b) => format!("stage{}_block{}", b.index.0 + 1, b.index.1),
+        OpQ::BlockF16(b) => format!("stage{}_block{}_f16", b.index.0 + 1, b.index.1),
         OpQ::Downsample(d) => format!("stage{}_downsample", d.stage + 1),
         OpQ::Head(_) => "head".into(),
     }
@@ -92,7 +94,7 @@ impl Plan {
         let mut next = 0usize;
         for (i, op) in model.ops.iter().enumerate().rev() {
             match op {
-                OpQ::Head(_) | OpQ::Block(_) => stream_offset[i] = next,
+                OpQ::Head(_) | OpQ::Block(_) | OpQ::BlockF16(_) => stream_offset[i] = next,
                 OpQ::Downsample(d) => {
                     let (ow, cin, cout, in_w) = (d.in_w / 2, d.cin, d.cout, d.in_w);
                     let base = in_place_base((d.in_h / 2) * ow, cout, |j| {
@@ -129,6 +131,12 @@ impl Plan {
                     cur = out_off;
                 }
                 OpQ::Block(b) => {
+                    p.input_offset = cur;
+                    p.output_offset = cur;
+                    live_top[i] = cur + b.h * b.w * b.c;
+                    residual_bound = residual_bound.max(b.h * b.w * b.c);
+                }
+                OpQ::BlockF16(b) => {
                     p.input_offset = cur;
                     p.output_offset = cur;
                     live_top[i] = cur + b.h * b.w * b.c;
@@ -185,6 +193,15 @@ impl Plan {
                         + 256;
                     // Naive: x, dw(x) and the 4C hidden tensor at once.
                     (ring + 4 * b.c, macs, wb, x, 6 * x)
+                }
+                OpQ::BlockF16(b) => {
+                    let x = b.h * b.w * b.c;
+                    let ring = (3 * b.w + 3).min(b.h * b.w) * b.c;
+                    p.ring_offset = tensor_top;
+                    p.scratch_offset = tensor_top + ring;
+                    let macs = (b.h * b.w * (49 * b.c + 8 * b.c * b.c)) as u64;
+                    // f32 LayerNorm output and hidden vector for one pixel.
+                    (ring + 20 * b.c, macs, b.weights_bytes(), x, 6 * x)
                 }
                 OpQ::Downsample(d) => {
                     let input = d.in_h * d.in_w * d.cin;
@@ -286,6 +303,29 @@ impl Plan {
                     pw2_bias: &b.pw2_bias,
                     pw2_requant: &b.pw2_requant,
                     residual_requant: b.residual_requant,
+                    out_zero_point: b.out.zero_point,
+                }),
+                OpQ::BlockF16(b) => Op::BlockF16(BlockF16Params {
+                    h: b.h,
+                    w: b.w,
+                    c: b.c,
+                    x_offset: p.input_offset,
+                    ring_offset: p.ring_offset,
+                    scratch_offset: p.scratch_offset,
+                    x_scale: b.input.scale as f32,
+                    x_zero_point: b.input.zero_point,
+                    dw_weights: &b.dw_weights,
+                    dw_bias: &b.dw_bias,
+                    ln_weight: &b.ln_weight,
+                    ln_bias: &b.ln_bias,
+                    ln_eps: b.ln_eps,
+                    pw1_weights: &b.pw1_weights,
+                    pw1_bias: &b.pw1_bias,
+                    act: b.act,
+                    pw2_weights: &b.pw2_weights,
+                    pw2_bias: &b.pw2_bias,
+                    gamma: &b.gamma,
+                    out_scale: b.out.scale as f32,
                     out_zero_point: b.out.zero_point,
                 }),
                 OpQ::Downsample(d) => Op::Downsample(DownsampleParams {

@@ -172,6 +172,119 @@ pub struct HeadQ {
     pub requant: Vec<Requant>,
 }
 
+/// Owned parameters of a block kept in f16 (see `convnext::kernels::block_f16`).
+#[derive(Debug, Clone)]
+pub struct BlockF16Q {
+    /// `(stage, block)`.
+    pub index: (usize, usize),
+    /// Height.
+    pub h: usize,
+    /// Width.
+    pub w: usize,
+    /// Channels.
+    pub c: usize,
+    /// Input stream.
+    pub input: QParams,
+    /// Output stream.
+    pub out: QParams,
+    /// f16 bytes `[7][7][c]`.
+    pub dw_weights: Vec<u8>,
+    /// f16 bytes `[c]`.
+    pub dw_bias: Vec<u8>,
+    /// f16 bytes `[c]`.
+    pub ln_weight: Vec<u8>,
+    /// f16 bytes `[c]`.
+    pub ln_bias: Vec<u8>,
+    /// LayerNorm eps.
+    pub ln_eps: f32,
+    /// f16 bytes `[4c][c]`.
+    pub pw1_weights: Vec<u8>,
+    /// f16 bytes `[4c]`.
+    pub pw1_bias: Vec<u8>,
+    /// The activation.
+    pub act: convnext::kernels::activation::Activation,
+    /// f16 bytes `[c][4c]`.
+    pub pw2_weights: Vec<u8>,
+    /// f16 bytes `[c]`.
+    pub pw2_bias: Vec<u8>,
+    /// f16 bytes `[c]` (ones without layer scale).
+    pub gamma: Vec<u8>,
+}
+
+impl BlockF16Q {
+    /// All f16 parameter bytes.
+    pub fn weights_bytes(&self) -> usize {
+        [
+            &self.dw_weights,
+            &self.dw_bias,
+            &self.ln_weight,
+            &self.ln_bias,
+            &self.pw1_weights,
+        ]
+        .iter()
+        .chain(
+            [
+                &self.pw1_bias,
+                &self.pw2_weights,
+                &self.pw2_bias,
+                &self.gamma,
+            ]
+            .iter(),
+        )
+        .map(|v| v.len())
+        .sum()
+    }
+}
+
+fn f16_bytes(v: impl IntoIterator<Item = f32>) -> Vec<u8> {
+    v.into_iter()
+        .flat_map(|x| half::f16::from_f32(x).to_le_bytes())
+        .collect()
+}
+
+fn block_f16(
+    block: &crate::model::Block,
+    act: crate::config::Activation,
+    index: (usize, usize),
+    h: usize,
+    w: usize,
+    input: QParams,
+    out: QParams,
+) -> BlockF16Q {
+    use convnext::kernels::activation::Activation as A;
+    let c = block.dw_bias.len();
+    let mut dw = vec![0f32; 49 * c];
+    for ch in 0..c {
+        for t in 0..49 {
+            dw[t * c + ch] = block.dw_weight.data[ch * 49 + t];
+        }
+    }
+    BlockF16Q {
+        index,
+        h,
+        w,
+        c,
+        input,
+        out,
+        dw_weights: f16_bytes(dw),
+        dw_bias: f16_bytes(block.dw_bias.iter().copied()),
+        ln_weight: f16_bytes(block.norm.weight.iter().copied()),
+        ln_bias: f16_bytes(block.norm.bias.iter().copied()),
+        ln_eps: block.norm.eps,
+        pw1_weights: f16_bytes(block.pwconv1.weight.data.iter().copied()),
+        pw1_bias: f16_bytes(block.pwconv1.bias.iter().copied()),
+        act: match act {
+            crate::config::Activation::Gelu => A::Gelu,
+            crate::config::Activation::GeluTanh => A::GeluTanh,
+            crate::config::Activation::Relu => A::Relu,
+            crate::config::Activation::Selu => A::Selu,
+        },
+        pw2_weights: f16_bytes(block.pwconv2.weight.data.iter().copied()),
+        pw2_bias: f16_bytes(block.pwconv2.bias.iter().copied()),
+        gamma: f16_bytes((0..c).map(|o| block.gamma.as_ref().map_or(1.0, |g| g[o]))),
+    }
+}
+
 /// One quantized op.
 #[derive(Debug, Clone)]
 pub enum OpQ {
@@ -179,6 +292,8 @@ pub enum OpQ {
     Stem(StemQ),
     /// Block.
     Block(Box<BlockQ>),
+    /// Block kept in f16.
+    BlockF16(Box<BlockF16Q>),
     /// Downsample.
     Downsample(DownsampleQ),
     /// Head.
@@ -271,12 +386,15 @@ fn range(ranges: &Ranges, p: Point) -> Result<Range> {
 }
 
 /// Quantize `model` for `(input_h, input_w)` inputs from calibrated `ranges`.
+/// `f16_blocks` lists `(stage, block)` pairs kept in f16 weights with f32
+/// arithmetic (mixed precision); every other op is int8.
 pub fn quantize(
     model: &Model,
     processor: &ProcessorConfig,
     ranges: &Ranges,
     input_h: usize,
     input_w: usize,
+    f16_blocks: &[(usize, usize)],
 ) -> Result<QuantizedModel> {
     let cfg = &model.config;
     let Some(classifier) = &model.classifier else {
@@ -389,6 +507,21 @@ pub fn quantize(
             w /= 2;
         }
         for (bi, block) in stage.blocks.iter().enumerate() {
+            if f16_blocks.contains(&(s, bi)) {
+                stream_index += 1;
+                let out = QParams::asymmetric(range(ranges, Point::Stream(stream_index))?);
+                ops.push(OpQ::BlockF16(Box::new(block_f16(
+                    block,
+                    cfg.hidden_act,
+                    (s, bi),
+                    h,
+                    w,
+                    stream,
+                    out,
+                ))));
+                stream = out;
+                continue;
+            }
             // Depthwise: [C][7][7] -> per-channel scales, laid out [7][7][C].
             let (dq, s_dw) = quantize_rows(&block.dw_weight.data, c);
             let mut dw_weights = vec![0u8; 49 * c];

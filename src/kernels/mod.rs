@@ -6,7 +6,9 @@
 //! Weight tensors are `&[u8]` holding int8 two's-complement bytes (read with
 //! `as i8`): generated code pulls them in with `include_bytes!`, no `unsafe`.
 
+pub mod activation;
 pub mod block;
+pub mod block_f16;
 pub mod downsample;
 pub mod head;
 pub mod layer_norm;
