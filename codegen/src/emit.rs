@@ -98,6 +98,13 @@ pub fn emit(
         w,
         "use convnext::kernels::downsample::{{downsample_in_place, DownsampleParams}};"
     );
+    let _ = writeln!(w, "#[allow(unused_imports)]");
+    let _ = writeln!(
+        w,
+        "use convnext::kernels::block_f16::{{block_f16_in_place, BlockF16Params}};"
+    );
+    let _ = writeln!(w, "#[allow(unused_imports)]");
+    let _ = writeln!(w, "use convnext::kernels::activation::Activation;");
     let _ = writeln!(w, "use convnext::kernels::head::{{head, HeadParams}};");
     let _ = writeln!(
         w,

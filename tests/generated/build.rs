@@ -1,9 +1,43 @@
-//! Generate the default model's int8 forward pass into OUT_DIR.
+//! Generate the default model's forward pass into OUT_DIR twice: all int8
+//! (the `build_script` API boards use), and mixed precision with the most
+//! int8-sensitive block kept in f16.
+use convnext_codegen::compile::{
+    build_mixed_plan, choose_f16_blocks, load_calibration, DEFAULT_CALIBRATION,
+};
+use convnext_codegen::processor::load_processor;
+
 fn main() {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
-    let model =
+    let model_dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fmnist-convnext");
-    if let Err(e) = convnext_codegen::build_script::generate(&model, &out, "fmnist_convnext") {
+    if let Err(e) = convnext_codegen::build_script::generate(&model_dir, &out, "fmnist_convnext") {
         panic!("convnext codegen: {e}");
+    }
+    let mixed = || -> convnext_codegen::Result<()> {
+        let model = convnext_codegen::load_model(&model_dir)?;
+        let processor = load_processor(&model_dir)?;
+        let cal = load_calibration(&model_dir, None, &processor)?;
+        // Sensitivity on a slice of the calibration set keeps the build quick.
+        let probe = convnext_codegen::Tensor::new(&[64, 1, 28, 28], cal.data[..64 * 784].to_vec());
+        let chosen = choose_f16_blocks(&model, &processor, &probe, DEFAULT_CALIBRATION, 1)?;
+        let blocks: Vec<_> = chosen.iter().map(|(b, _)| *b).collect();
+        let plan = build_mixed_plan(&model, &processor, &cal, DEFAULT_CALIBRATION, &blocks)?;
+        convnext_codegen::emit::emit(
+            &plan,
+            &out,
+            "fmnist_mixed",
+            "fmnist-convnext (mixed)",
+            &model.config.labels,
+        )?;
+        let list: Vec<String> = blocks.iter().map(|(s, b)| format!("({s}, {b})")).collect();
+        std::fs::write(
+            out.join("mixed_blocks.rs"),
+            format!("&[{}]", list.join(", ")),
+        )
+        .expect("write");
+        Ok(())
+    };
+    if let Err(e) = mixed() {
+        panic!("convnext codegen (mixed): {e}");
     }
 }

@@ -41,3 +41,34 @@ fn generated_forward_rejects_wrong_buffers_without_panicking() {
     assert!(generated::forward(&img, &mut arena, &mut logits[1..]).is_err());
     assert!(generated::forward(&img, &mut arena, &mut logits).is_ok());
 }
+
+#[test]
+fn generated_mixed_precision_forward_is_bit_identical_to_the_plan_executor() {
+    use convnext_codegen::compile::build_mixed_plan;
+    use convnext_generated_test::{fmnist_mixed as mixed, MIXED_F16_BLOCKS};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fmnist-convnext");
+    let model = load_model(&dir).unwrap();
+    let processor = load_processor(&dir).unwrap();
+    let cal = load_calibration(&dir, None, &processor).unwrap();
+    assert_eq!(MIXED_F16_BLOCKS.len(), 1);
+    let plan = build_mixed_plan(
+        &model,
+        &processor,
+        &cal,
+        DEFAULT_CALIBRATION,
+        MIXED_F16_BLOCKS,
+    )
+    .unwrap();
+    assert!(plan.ops.iter().any(|o| o.name.ends_with("_f16")));
+    assert_eq!(mixed::ARENA_BYTES, plan.arena_bytes);
+    let test = load_test_set(&dir).unwrap().images.take(100);
+    let want = plan.run_u8(&test.pixels);
+    let mut arena = vec![0i8; mixed::ARENA_BYTES];
+    let mut got = Vec::new();
+    for img in test.pixels.chunks_exact(mixed::INPUT_BYTES) {
+        let mut logits = [0i32; mixed::NUM_LABELS];
+        mixed::forward(img, &mut arena, &mut logits).unwrap();
+        got.extend_from_slice(&logits);
+    }
+    assert_eq!(got, want);
+}
