@@ -9,6 +9,7 @@
 //! for one pixel at a time: scratch is `4C` bytes, and the normalised vector
 //! sits in `x[p]` itself (its original is already in the ring).
 
+use super::dot::dot_i8;
 use super::layer_norm::layer_norm_q24;
 use super::{
     load_i32, requantize_sum, saturate_i32, saturate_i8, store_i32, LayerNormParams, Requant,
@@ -133,20 +134,14 @@ pub fn block_in_place(p: &BlockParams, arena: &mut [i8]) {
             // 4. pw1 + activation into scratch.
             for j in 0..hidden {
                 let wrow = &p.pw1_weights[j * c..][..c];
-                let mut acc = p.pw1_bias[j];
-                for (a, b) in arena[x_at..x_at + c].iter().zip(wrow) {
-                    acc += *a as i32 * *b as i8 as i32;
-                }
+                let acc = dot_i8(p.pw1_bias[j], &arena[x_at..x_at + c], wrow);
                 let pre = saturate_i8(p.pw1_requant[j].apply(acc as i64) + p.pw1_zero_point as i64);
                 arena[s + j] = p.act_table[(pre as i32 + 128) as usize];
             }
             // 5. pw2, layer scale and residual add into x[p].
             for o in 0..c {
                 let wrow = &p.pw2_weights[o * hidden..][..hidden];
-                let mut acc = p.pw2_bias[o];
-                for (a, b) in arena[s..s + hidden].iter().zip(wrow) {
-                    acc += *a as i32 * *b as i8 as i32;
-                }
+                let acc = dot_i8(p.pw2_bias[o], &arena[s..s + hidden], wrow);
                 let orig = arena[ring_at + o] as i64 - zx as i64;
                 let v = requantize_sum(orig, p.residual_requant, acc as i64, p.pw2_requant[o]);
                 arena[x_at + o] = saturate_i8(v + p.out_zero_point as i64);

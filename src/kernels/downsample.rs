@@ -3,6 +3,7 @@
 //! pixel `(2r, 2c)`, on input pixels already consumed, except in row 0 where
 //! it overlaps its own window; a `cout`-byte scratch pixel covers that.
 
+use super::dot::dot_i8;
 use super::layer_norm::layer_norm_q24;
 use super::{saturate_i8, LayerNormParams, Requant};
 
@@ -61,9 +62,7 @@ pub fn downsample_in_place(p: &DownsampleParams, arena: &mut [i8]) {
                 let mut acc = p.bias[o];
                 for (t, (ky, kx)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
                     let base = px(ky, kx);
-                    for (a, b) in arena[base..base + cin].iter().zip(&wrow[t * cin..][..cin]) {
-                        acc += *a as i32 * *b as i8 as i32;
-                    }
+                    acc = dot_i8(acc, &arena[base..base + cin], &wrow[t * cin..][..cin]);
                 }
                 arena[p.scratch_offset + o] =
                     saturate_i8(p.requant[o].apply(acc as i64) + p.out_zero_point as i64);

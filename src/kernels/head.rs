@@ -2,6 +2,7 @@
 //! final LayerNorm (affine folded into the classifier), the classifier. The
 //! logits stay int32 at one common scale, so argmax is exact and integer.
 
+use super::dot::dot_i8;
 use super::layer_norm::layer_norm_q24;
 use super::{load_i32, saturate_i32, saturate_i8, store_i32, LayerNormParams, Requant};
 
@@ -53,10 +54,7 @@ pub fn head(p: &HeadParams, arena: &mut [i8], logits: &mut [i32]) {
     );
     for (o, out) in logits.iter_mut().enumerate() {
         let wrow = &p.weights[o * c..][..c];
-        let mut acc = p.bias[o];
-        for (a, b) in arena[y_at..y_at + c].iter().zip(wrow) {
-            acc += *a as i32 * *b as i8 as i32;
-        }
+        let acc = dot_i8(p.bias[o], &arena[y_at..y_at + c], wrow);
         *out = saturate_i32(p.requant[o].apply(acc as i64));
     }
 }

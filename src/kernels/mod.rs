@@ -9,6 +9,7 @@
 pub mod activation;
 pub mod block;
 pub mod block_f16;
+pub mod dot;
 pub mod downsample;
 pub mod head;
 pub mod layer_norm;

@@ -3,6 +3,7 @@
 //! the input high enough in the arena that output pixel `p` never lands on
 //! input pixels a later output still reads.
 
+use super::dot::dot_i8;
 use super::{load_i32, saturate_i32, saturate_i8, store_i32, LayerNormParams, Requant};
 use crate::kernels::layer_norm::layer_norm_q24;
 
@@ -63,9 +64,7 @@ pub fn stem_in_place(p: &StemParams, arena: &mut [i8]) {
                     let src = p.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
                     let s = &arena[src..src + k * cin];
                     let w = &wrow[ky * k * cin..][..k * cin];
-                    for (a, b) in s.iter().zip(w) {
-                        acc += *a as i32 * *b as i8 as i32;
-                    }
+                    acc = dot_i8(acc, s, w);
                 }
                 let v = saturate_i32(p.conv_requant[o].apply(acc as i64));
                 store_i32(arena, p.scratch_offset + 4 * o, v);
