@@ -215,7 +215,7 @@ fn boards() -> bool {
         if b.emulated {
             let Some(line) = text
                 .lines()
-                .find(|l| l.starts_with(&format!("{}:", b.name)))
+                .find(|l| l.starts_with(&format!("{}:", b.name)) && l.contains("logits crc32"))
             else {
                 eprintln!("{text}\n{}: no summary line", b.dir);
                 ok = false;
