@@ -95,3 +95,21 @@ pub mod qemu;
 
 #[cfg(feature = "hardware")]
 pub mod hardware;
+
+/// Declare what `board-build-support` generated in the calling crate's
+/// `OUT_DIR`: `mod model` (the int8 network), `mod expected` (the host's
+/// CRC), and the bundled `IMAGES` and `LABELS`.
+#[macro_export]
+macro_rules! bundled_model {
+    () => {
+        #[allow(dead_code)]
+        mod model {
+            include!(concat!(env!("OUT_DIR"), "/model.rs"));
+        }
+        mod expected {
+            include!(concat!(env!("OUT_DIR"), "/expected.rs"));
+        }
+        static IMAGES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
+        static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/labels.bin"));
+    };
+}

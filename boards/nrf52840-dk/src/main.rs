@@ -12,16 +12,7 @@ use board_common::hardware::{cycle_counter, finish};
 use cortex_m_rt::entry;
 use embedded_alloc::LlffHeap as Heap;
 
-#[allow(dead_code)]
-mod model {
-    include!(concat!(env!("OUT_DIR"), "/model.rs"));
-}
-mod expected {
-    include!(concat!(env!("OUT_DIR"), "/expected.rs"));
-}
-
-static IMAGES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
-static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/labels.bin"));
+board_common::bundled_model!();
 
 /// Heap for the whole application; the arena is one allocation in it.
 const HEAP_BYTES: usize = 64 * 1024;

@@ -8,16 +8,7 @@
 use board_common::qemu::{finish, CmsdkTimer, StackProbe};
 use cortex_m_rt::entry;
 
-#[allow(dead_code)]
-mod model {
-    include!(concat!(env!("OUT_DIR"), "/model.rs"));
-}
-mod expected {
-    include!(concat!(env!("OUT_DIR"), "/expected.rs"));
-}
-
-static IMAGES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
-static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/labels.bin"));
+board_common::bundled_model!();
 
 /// APB timer 0 at 25 MHz (40 ns a tick).
 static TIMER: CmsdkTimer = CmsdkTimer::new(0x4000_0000, 40);

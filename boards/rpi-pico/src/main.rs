@@ -16,16 +16,7 @@ use cortex_m_rt::{entry, exception};
 #[used]
 pub static BOOT2: [u8; 256] = rp2040_boot2::BOOT_LOADER_W25Q080;
 
-#[allow(dead_code)]
-mod model {
-    include!(concat!(env!("OUT_DIR"), "/model.rs"));
-}
-mod expected {
-    include!(concat!(env!("OUT_DIR"), "/expected.rs"));
-}
-
-static IMAGES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
-static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/labels.bin"));
+board_common::bundled_model!();
 
 /// SysTick wraps (only the SysTick handler writes it; M0+ has no atomic add).
 static WRAPS: AtomicU32 = AtomicU32::new(0);

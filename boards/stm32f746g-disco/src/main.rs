@@ -9,16 +9,7 @@
 use board_common::hardware::{cycle_counter, finish};
 use cortex_m_rt::entry;
 
-#[allow(dead_code)]
-mod model {
-    include!(concat!(env!("OUT_DIR"), "/model.rs"));
-}
-mod expected {
-    include!(concat!(env!("OUT_DIR"), "/expected.rs"));
-}
-
-static IMAGES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
-static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/labels.bin"));
+board_common::bundled_model!();
 
 #[entry]
 fn main() -> ! {
