@@ -6,7 +6,7 @@ mod common;
 use convnext::preprocess::ProcessorConfig;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
-    build_plan, load_calibration, round_weights_to_f16, DEFAULT_CALIBRATION,
+    build_plan, load_calibration, logit_sqnr_db, round_weights_to_f16, DEFAULT_CALIBRATION,
 };
 use convnext_codegen::dataset::load_test_set;
 use convnext_codegen::processor::load_processor;
@@ -116,13 +116,7 @@ fn int8_sqnr_on_fixture(name: &str) -> f64 {
         .for_each(|v| *v = (*v * 40.0 + 128.0).round().clamp(0.0, 255.0) / 40.0 - 3.2);
     let plan = build_plan(&model, &processor, &cal, Calibration::MinMax).unwrap();
     let f = forward(&model, &snapped).unwrap().logits.unwrap();
-    let q = plan.run_u8(&u8s);
-    let (mut sig, mut noise) = (0f64, 0f64);
-    for (a, b) in q.iter().zip(&f.data) {
-        sig += (*b as f64).powi(2);
-        noise += (*a as f64 * plan.model.logit_scale - *b as f64).powi(2);
-    }
-    10.0 * (sig / noise).log10()
+    logit_sqnr_db(&plan.run_u8(&u8s), plan.model.logit_scale, &f.data)
 }
 
 #[test]

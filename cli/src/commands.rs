@@ -4,7 +4,7 @@
 use crate::args::Args;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
-    build_mixed_plan, choose_f16_blocks, load_calibration, round_weights_to_f16,
+    build_mixed_plan, choose_f16_blocks, load_calibration, logit_sqnr_db, round_weights_to_f16,
     DEFAULT_CALIBRATION,
 };
 use convnext_codegen::dataset::{load_test_set, read_images};
@@ -293,15 +293,10 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
     let (plan, calibration_images) = int8_plan(dir, &model, &a)?;
     let int8 = plan.run_u8(&test.images.pixels);
     let int8_pred: Vec<usize> = int8.chunks_exact(classes).map(argmax).collect();
-    let (mut signal, mut noise) = (0f64, 0f64);
-    for (q, r) in int8.iter().zip(&logits.data) {
-        signal += (*r as f64).powi(2);
-        noise += (*q as f64 * plan.model.logit_scale - *r as f64).powi(2);
-    }
     let mut int8_obj = serde_json::json!({
         "accuracy": accuracy(&int8_pred),
         "agreement": agreement(&int8_pred, &f32_pred),
-        "logit_sqnr_db": 10.0 * (signal / noise.max(f64::MIN_POSITIVE)).log10(),
+        "logit_sqnr_db": logit_sqnr_db(&int8, plan.model.logit_scale, &logits.data),
         "calibration": method_name(method),
         "calibration_images": calibration_images,
         "f16_blocks": plan.ops.iter().filter(|o| o.name.ends_with("_f16")).map(|o| o.name.clone()).collect::<Vec<_>>(),

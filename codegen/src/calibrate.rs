@@ -3,7 +3,7 @@
 //! percentiles of a histogram (a second pass over the same images).
 
 use crate::model::Model;
-use crate::reference::{check_input, observe_image, Observer, Point};
+use crate::reference::{check_input, observe_images, Observer, Point};
 use crate::tensor::Tensor;
 use crate::Result;
 use std::collections::BTreeMap;
@@ -70,18 +70,11 @@ impl Observer for Histograms<'_> {
     }
 }
 
-fn run_all(model: &Model, x: &Tensor, obs: &mut dyn Observer) {
-    let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3]);
-    for img in x.data.chunks_exact(c * h * w) {
-        observe_image(model, img, c, h, w, obs);
-    }
-}
-
 /// Observe `pixel_values` `(N, C, H, W)` through the model and choose ranges.
 pub fn calibrate(model: &Model, pixel_values: &Tensor, method: Calibration) -> Result<Ranges> {
     check_input(model, &pixel_values.shape)?;
     let mut mm = MinMax(Ranges::new());
-    run_all(model, pixel_values, &mut mm);
+    observe_images(model, pixel_values, &mut mm);
     let Calibration::Percentile(p) = method else {
         return Ok(mm.0);
     };
@@ -89,7 +82,7 @@ pub fn calibrate(model: &Model, pixel_values: &Tensor, method: Calibration) -> R
         ranges: &mm.0,
         hist: BTreeMap::new(),
     };
-    run_all(model, pixel_values, &mut hs);
+    observe_images(model, pixel_values, &mut hs);
     let mut out = Ranges::new();
     for (point, h) in &hs.hist {
         let r = mm.0[point];

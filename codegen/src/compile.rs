@@ -2,7 +2,6 @@
 //! model -> memory plan. This is what `build.rs`, the CLI and the tests use.
 
 use crate::calibrate::{calibrate, Calibration};
-use crate::dataset::read_images;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::npy;
@@ -37,9 +36,10 @@ pub fn load_calibration(
             p
         }
     };
-    match npy::read(&p)?.data {
-        npy::NpyData::F32(_) => npy::read(&p)?.into_f32(&p),
-        _ => read_images(&p)?.pixel_values(processor),
+    let array = npy::read(&p)?;
+    match array.data {
+        npy::NpyData::F32(_) => array.into_f32(&p),
+        _ => crate::dataset::images_from_npy(&p, array)?.pixel_values(processor),
     }
 }
 
@@ -117,13 +117,13 @@ pub fn round_weights_to_f16(model: &Model) -> Model {
     m
 }
 
-/// Logit SQNR (dB) of a plan against f32 logits, on u8 images.
-pub fn logit_sqnr_db(plan: &Plan, images_u8: &[u8], f32_logits: &[f32]) -> f64 {
-    let q = plan.run_u8(images_u8);
+/// Signal-to-quantization-noise ratio (dB) of int32 logits (real value =
+/// `logit * logit_scale`) against f32 logits.
+pub fn logit_sqnr_db(int8_logits: &[i32], logit_scale: f64, f32_logits: &[f32]) -> f64 {
     let (mut signal, mut noise) = (0f64, 0f64);
-    for (a, b) in q.iter().zip(f32_logits) {
+    for (a, b) in int8_logits.iter().zip(f32_logits) {
         signal += (*b as f64).powi(2);
-        noise += (*a as f64 * plan.model.logit_scale - *b as f64).powi(2);
+        noise += (*a as f64 * logit_scale - *b as f64).powi(2);
     }
     10.0 * (signal / noise.max(f64::MIN_POSITIVE)).log10()
 }
@@ -152,7 +152,11 @@ pub fn choose_f16_blocks(
     for (s, stage) in model.stages.iter().enumerate() {
         for b in 0..stage.blocks.len() {
             let plan = Plan::new(quantize(model, processor, &ranges, h, w, &[(s, b)])?);
-            scored.push(((s, b), logit_sqnr_db(&plan, &images, &f32_logits.data)));
+            let q = plan.run_u8(&images);
+            scored.push((
+                (s, b),
+                logit_sqnr_db(&q, plan.model.logit_scale, &f32_logits.data),
+            ));
         }
     }
     scored.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -71,7 +71,11 @@ impl ImageSet {
 
 /// Read u8 images from a `.npy` of shape `(N, H, W)` or `(N, H, W, C)`.
 pub fn read_images(path: &Path) -> Result<ImageSet> {
-    let a = npy::read(path)?;
+    images_from_npy(path, npy::read(path)?)
+}
+
+/// An already-read `.npy` array (from `path`) as u8 images.
+pub fn images_from_npy(path: &Path, a: npy::NpyArray) -> Result<ImageSet> {
     let pixels = match a.data {
         NpyData::U8(d) => d,
         _ => return Err(Error::format(path, "images must be uint8")),

@@ -256,17 +256,18 @@ fn stack(model: &Model, results: Vec<ImageOutputs>) -> Outputs {
     }
 }
 
-/// Run one `(C, H, W)` image, reporting intermediates to `obs` (single thread).
-pub fn observe_image(
-    model: &Model,
-    chw: &[f32],
-    c: usize,
-    h: usize,
-    w: usize,
-    obs: &mut dyn Observer,
-) {
+/// Run every image of `pixel_values` `(N, C, H, W)` in order, reporting
+/// intermediates to `obs` (single thread; weights prepared once).
+pub fn observe_images(model: &Model, pixel_values: &Tensor, obs: &mut dyn Observer) {
+    let (c, h, w) = (
+        pixel_values.shape[1],
+        pixel_values.shape[2],
+        pixel_values.shape[3],
+    );
     let prep = Prepared::new(model);
-    forward_image(model, &prep, chw, c, h, w, obs);
+    for img in pixel_values.data.chunks_exact(c * h * w) {
+        forward_image(model, &prep, img, c, h, w, obs);
+    }
 }
 
 fn forward_image(
