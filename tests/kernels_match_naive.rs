@@ -3,7 +3,7 @@
 //! depthwise ring, channel counts that are not multiples of 4, widening and
 //! narrowing downsamples. Outputs must match byte for byte.
 
-use convnext::kernels::block::{block_in_place, BlockParams};
+use convnext::kernels::block::{block_in_place, ring_pixels, BlockParams};
 use convnext::kernels::downsample::{downsample_in_place, DownsampleParams};
 use convnext::kernels::layer_norm::layer_norm_q24;
 use convnext::kernels::stem::{stem_in_place, StemParams};
@@ -63,7 +63,7 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
         rng.i32s(c, 3000),
         rng.requants(c, 0.0005, 0.005),
     );
-    let ring = (3 * w + 3).min(h * w) * c;
+    let ring = ring_pixels(h, w) * c;
     let x = rng.i8s(h * w * c);
     let mut arena = vec![0i8; h * w * c + ring + 4 * c + 7];
     arena[..x.len()].copy_from_slice(&x);
@@ -346,7 +346,7 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
     use convnext::kernels::activation::Activation;
     use convnext::kernels::block_f16::{block_f16_in_place, BlockF16Params};
     let mut rng = Rng(seed);
-    let ring = (3 * w + 3).min(h * w) * c;
+    let ring = ring_pixels(h, w) * c;
     let x = rng.i8s(h * w * c);
     let p_dw = f16s(&mut rng, 49 * c, 0.3);
     let (dwb, lnw, lnb) = (

@@ -5,7 +5,7 @@
 //! depthwise ring, per-pixel temporaries) sits above the tensors.
 
 use crate::quantize::{OpQ, QuantizedModel};
-use convnext::kernels::block::BlockParams;
+use convnext::kernels::block::{ring_pixels, BlockParams};
 use convnext::kernels::block_f16::BlockF16Params;
 use convnext::kernels::downsample::DownsampleParams;
 use convnext::kernels::head::HeadParams;
@@ -130,17 +130,12 @@ impl Plan {
                     residual_bound = residual_bound.max(in_bytes).max(oh * ow * s.cout);
                     cur = out_off;
                 }
-                OpQ::Block(b) => {
+                OpQ::Block(_) | OpQ::BlockF16(_) => {
+                    let (h, w, c) = op.block_dims().expect("a block");
                     p.input_offset = cur;
                     p.output_offset = cur;
-                    live_top[i] = cur + b.h * b.w * b.c;
-                    residual_bound = residual_bound.max(b.h * b.w * b.c);
-                }
-                OpQ::BlockF16(b) => {
-                    p.input_offset = cur;
-                    p.output_offset = cur;
-                    live_top[i] = cur + b.h * b.w * b.c;
-                    residual_bound = residual_bound.max(b.h * b.w * b.c);
+                    live_top[i] = cur + h * w * c;
+                    residual_bound = residual_bound.max(h * w * c);
                 }
                 OpQ::Downsample(d) => {
                     let out_off = stream_offset[i];
@@ -179,29 +174,32 @@ impl Plan {
                     // Naive: input, conv output and normalised output all held.
                     (4 * s.cout, macs, wb, input.max(out), input + 2 * out)
                 }
-                OpQ::Block(b) => {
-                    let x = b.h * b.w * b.c;
-                    let ring = (3 * b.w + 3).min(b.h * b.w) * b.c;
+                OpQ::Block(_) | OpQ::BlockF16(_) => {
+                    let (h, w, c) = op.block_dims().expect("a block");
+                    let x = h * w * c;
+                    let ring = ring_pixels(h, w) * c;
                     p.ring_offset = tensor_top;
                     p.scratch_offset = tensor_top + ring;
-                    let macs = (b.h * b.w * (49 * b.c + 8 * b.c * b.c)) as u64;
-                    let wb = b.dw_weights.len()
-                        + b.pw1_weights.len()
-                        + b.pw2_weights.len()
-                        + 4 * (b.dw_bias.len() + b.pw1_bias.len() + b.pw2_bias.len())
-                        + 8 * (b.dw_requant.len() + b.pw1_requant.len() + b.pw2_requant.len())
-                        + 256;
+                    let macs = (h * w * (49 * c + 8 * c * c)) as u64;
+                    // Per-pixel scratch: the int8 hidden vector, or the f32
+                    // LayerNorm output and hidden vector.
+                    let (scratch, wb) = match op {
+                        OpQ::Block(b) => (
+                            4 * c,
+                            b.dw_weights.len()
+                                + b.pw1_weights.len()
+                                + b.pw2_weights.len()
+                                + 4 * (b.dw_bias.len() + b.pw1_bias.len() + b.pw2_bias.len())
+                                + 8 * (b.dw_requant.len()
+                                    + b.pw1_requant.len()
+                                    + b.pw2_requant.len())
+                                + 256,
+                        ),
+                        OpQ::BlockF16(b) => (20 * c, b.weights_bytes()),
+                        _ => unreachable!("matched a block above"),
+                    };
                     // Naive: x, dw(x) and the 4C hidden tensor at once.
-                    (ring + 4 * b.c, macs, wb, x, 6 * x)
-                }
-                OpQ::BlockF16(b) => {
-                    let x = b.h * b.w * b.c;
-                    let ring = (3 * b.w + 3).min(b.h * b.w) * b.c;
-                    p.ring_offset = tensor_top;
-                    p.scratch_offset = tensor_top + ring;
-                    let macs = (b.h * b.w * (49 * b.c + 8 * b.c * b.c)) as u64;
-                    // f32 LayerNorm output and hidden vector for one pixel.
-                    (ring + 20 * b.c, macs, b.weights_bytes(), x, 6 * x)
+                    (ring + scratch, macs, wb, x, 6 * x)
                 }
                 OpQ::Downsample(d) => {
                     let input = d.in_h * d.in_w * d.cin;

@@ -300,6 +300,17 @@ pub enum OpQ {
     Head(HeadQ),
 }
 
+impl OpQ {
+    /// `(h, w, c)` of a block (int8 or f16); `None` for other ops.
+    pub fn block_dims(&self) -> Option<(usize, usize, usize)> {
+        match self {
+            OpQ::Block(b) => Some((b.h, b.w, b.c)),
+            OpQ::BlockF16(b) => Some((b.h, b.w, b.c)),
+            _ => None,
+        }
+    }
+}
+
 /// A whole int8 network for one input size.
 #[derive(Debug, Clone)]
 pub struct QuantizedModel {

@@ -15,6 +15,12 @@ use super::{
     load_i32, requantize_sum, saturate_i32, saturate_i8, store_i32, LayerNormParams, Requant,
 };
 
+/// Pixels of originals an in-place 7x7 depthwise keeps for an `h x w` map:
+/// `3W + 3` (3 rows and 3 pixels back), or the whole map if that is smaller.
+pub fn ring_pixels(h: usize, w: usize) -> usize {
+    (3 * w + 3).min(h * w)
+}
+
 /// Channels of depthwise accumulators kept on the stack at once.
 const DW_CHUNK: usize = 32;
 
@@ -68,9 +74,9 @@ pub struct BlockParams<'a> {
 }
 
 impl BlockParams<'_> {
-    /// Pixels in the ring: `3W + 3`, or the whole map if that is smaller.
+    /// Pixels in the ring.
     pub fn ring_pixels(&self) -> usize {
-        (3 * self.w + 3).min(self.h * self.w)
+        ring_pixels(self.h, self.w)
     }
 }
 

@@ -57,9 +57,9 @@ pub struct BlockF16Params<'a> {
 }
 
 impl BlockF16Params<'_> {
-    /// Pixels in the ring: `3W + 3`, or the whole map if that is smaller.
+    /// Pixels in the ring (as the int8 block).
     pub fn ring_pixels(&self) -> usize {
-        (3 * self.w + 3).min(self.h * self.w)
+        super::block::ring_pixels(self.h, self.w)
     }
 }
 
