@@ -48,6 +48,12 @@ pub enum ForwardError {
     },
 }
 
+/// Index of the largest value, the first one on ties: how host, tests and
+/// boards all turn logits into a class.
+pub fn argmax<T: PartialOrd>(values: &[T]) -> usize {
+    (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
+}
+
 /// Copy a u8 HWC image into the arena as the int8 input (`u8 - 128`).
 pub fn load_input_u8(pixels: &[u8], arena: &mut [i8], offset: usize) {
     for (d, s) in arena[offset..offset + pixels.len()].iter_mut().zip(pixels) {

@@ -3,6 +3,7 @@
 
 mod common;
 
+use convnext::network::argmax;
 use convnext::preprocess::ProcessorConfig;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
@@ -12,10 +13,6 @@ use convnext_codegen::dataset::load_test_set;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::quantize::pixel_values_to_u8;
 use convnext_codegen::{forward, load_model, npy, Tensor};
-
-fn argmax<T: PartialOrd>(r: &[T]) -> usize {
-    (0..r.len()).fold(0, |b, i| if r[i] > r[b] { i } else { b })
-}
 
 fn predictions<T: PartialOrd>(logits: &[T], classes: usize) -> Vec<usize> {
     logits.chunks_exact(classes).map(argmax).collect()

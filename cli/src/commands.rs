@@ -2,6 +2,7 @@
 //! `convnext-codegen`, and reports failures as [`Failure`].
 
 use crate::args::Args;
+use convnext::network::argmax;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
     build_mixed_plan, choose_f16_blocks, load_calibration, logit_sqnr_db, round_weights_to_f16,
@@ -123,10 +124,6 @@ pub fn preprocess(argv: &[String]) -> Result<(), Failure> {
     let x = read_images(input)?.pixel_values(&cfg)?;
     npy::write_f32(output, &x)?;
     Ok(())
-}
-
-fn argmax<T: PartialOrd>(row: &[T]) -> usize {
-    (0..row.len()).fold(0, |best, i| if row[i] > row[best] { i } else { best })
 }
 
 fn calibration_method(s: Option<&str>) -> Result<Calibration, Failure> {

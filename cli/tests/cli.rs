@@ -267,8 +267,7 @@ fn int8_and_f16_run_from_the_command_line() {
         assert_eq!(got.shape, vec![32, 10]);
         let mut agree = 0;
         for (g, w) in got.data.chunks(10).zip(want.data.chunks(10)) {
-            let am = |r: &[f32]| (0..10).fold(0, |b, i| if r[i] > r[b] { i } else { b });
-            agree += (am(g) == am(w)) as usize;
+            agree += (convnext::network::argmax(g) == convnext::network::argmax(w)) as usize;
         }
         assert!(agree >= 31, "{precision}: {agree}/32 agree with HF");
     }

@@ -38,7 +38,7 @@ pub fn prepare(images: usize, ram_bytes: usize) {
     let correct = logits
         .chunks_exact(n)
         .zip(&labels)
-        .filter(|(l, &y)| (0..n).fold(0, |b, i| if l[i] > l[b] { i } else { b }) == y as usize)
+        .filter(|(l, &y)| convnext::network::argmax(l) == y as usize)
         .count();
     let mut s = String::new();
     let _ = writeln!(s, "/// What the host plan computed for the bundled images.");

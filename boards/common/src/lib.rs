@@ -5,7 +5,7 @@
 #![deny(missing_docs)]
 
 use convnext::crc32::Crc32;
-use convnext::network::ForwardError;
+use convnext::network::{argmax, ForwardError};
 
 /// Most labels a model may have here (logits live on the stack).
 pub const MAX_LABELS: usize = 64;
@@ -28,11 +28,6 @@ impl Summary {
     pub fn accuracy(&self) -> f32 {
         self.correct as f32 / self.images.max(1) as f32
     }
-}
-
-/// Index of the largest logit (first on ties, as the host does).
-pub fn argmax(logits: &[i32]) -> usize {
-    (0..logits.len()).fold(0, |b, i| if logits[i] > logits[b] { i } else { b })
 }
 
 /// Classify `images` (`input_bytes` each) with `forward`, timing each call
