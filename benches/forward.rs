@@ -17,13 +17,12 @@ fn default_model(c: &mut Criterion) {
     let cal = load_calibration(&dir, None, &processor).expect("calibration");
     let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).expect("plan");
     let image = load_test_set(&dir).expect("test set").images.take(1);
-    let ops = plan.runtime_ops();
     let mut arena = vec![0i8; plan.arena_bytes];
     let mut logits = vec![0i32; plan.model.num_labels];
     c.bench_function("fmnist_int8_plan_one_image", |b| {
         b.iter(|| {
             load_input_u8(black_box(&image.pixels), &mut arena, plan.input_offset);
-            run_ops(&ops, &mut arena, &mut logits);
+            run_ops(plan.runtime_ops(), &mut arena, &mut logits);
             black_box(&logits);
         })
     });

@@ -1,29 +1,67 @@
 //! A network as a list of ops over one arena: what the host simulation runs,
-//! and what generated firmware runs as straight-line calls.
+//! and what generated firmware runs as straight-line calls. Also the
+//! buffer checks of a forward pass and turning logits into classes.
 
 use crate::kernels::block::{block_in_place, BlockParams};
 use crate::kernels::block_f16::{block_f16_in_place, BlockF16Params};
 use crate::kernels::downsample::{downsample_in_place, DownsampleParams};
 use crate::kernels::head::{head, HeadParams};
 use crate::kernels::stem::{stem_in_place, StemParams};
+use crate::kernels::OpFootprint;
 
 /// One step of the fixed schedule.
-#[derive(Debug, Clone, Copy)]
-pub enum Op<'a> {
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op<B = &'static [u8]> {
     /// Patchify conv + LayerNorm.
-    Stem(StemParams<'a>),
+    Stem(StemParams<B>),
     /// A fused ConvNeXt block.
-    Block(BlockParams<'a>),
+    Block(BlockParams<B>),
     /// A block kept in f16 weights / f32 arithmetic (mixed precision).
-    BlockF16(BlockF16Params<'a>),
+    BlockF16(BlockF16Params<B>),
     /// LayerNorm + 2x2 conv.
-    Downsample(DownsampleParams<'a>),
+    Downsample(DownsampleParams<B>),
     /// Pool, LayerNorm, classifier.
-    Head(HeadParams<'a>),
+    Head(HeadParams<B>),
+}
+
+impl<B: AsRef<[u8]>> Op<B> {
+    /// Sizes, costs and placement of this op.
+    pub fn footprint(&self) -> &dyn OpFootprint {
+        match self {
+            Op::Stem(p) => p,
+            Op::Block(p) => p,
+            Op::BlockF16(p) => p,
+            Op::Downsample(p) => p,
+            Op::Head(p) => p,
+        }
+    }
+
+    /// Mutable access, for the planner to place the op.
+    pub fn footprint_mut(&mut self) -> &mut dyn OpFootprint {
+        match self {
+            Op::Stem(p) => p,
+            Op::Block(p) => p,
+            Op::BlockF16(p) => p,
+            Op::Downsample(p) => p,
+            Op::Head(p) => p,
+        }
+    }
+
+    /// Run this op over `arena`; the head writes `logits`.
+    pub fn run(&self, arena: &mut [i8], logits: &mut [i32]) {
+        match self {
+            Op::Stem(p) => stem_in_place(p, arena),
+            Op::Block(p) => block_in_place(p, arena),
+            Op::BlockF16(p) => block_f16_in_place(p, arena),
+            Op::Downsample(p) => downsample_in_place(p, arena),
+            Op::Head(p) => head(p, arena, logits),
+        }
+    }
 }
 
 /// Why a forward pass refused to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ForwardError {
     /// The arena is smaller than the plan needs.
     ArenaTooSmall {
@@ -48,10 +86,94 @@ pub enum ForwardError {
     },
 }
 
+impl core::fmt::Display for ForwardError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::ArenaTooSmall { needed, given } => {
+                write!(f, "arena of {given} bytes; the plan needs {needed}")
+            }
+            Self::InputSize { expected, given } => {
+                write!(f, "input of {given} bytes; the model takes {expected}")
+            }
+            Self::LogitsSize { expected, given } => {
+                write!(
+                    f,
+                    "logits buffer of {given}; the model has {expected} labels"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for ForwardError {}
+
 /// Index of the largest value, the first one on ties: how host, tests and
 /// boards all turn logits into a class.
+///
+/// ```
+/// assert_eq!(convnext::network::argmax(&[3, 9, -1, 9]), 1);
+/// ```
 pub fn argmax<T: PartialOrd>(values: &[T]) -> usize {
     (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
+}
+
+/// One ranked class.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Class<'a> {
+    /// Logit index.
+    pub index: usize,
+    /// Its name (`""` when `labels` is shorter than the logits).
+    pub label: &'a str,
+    /// Softmax probability over all logits.
+    pub score: f32,
+}
+
+/// The `K` most likely classes, best first (ties: lower index first), with
+/// softmax probabilities of `logit * logit_scale`. No heap: the result is a
+/// `heapless::Vec`.
+///
+/// ```
+/// use convnext::network::top_k;
+///
+/// let top = top_k::<2>(&[0, 200, 100], 0.01, &["cat", "dog", "bird"]);
+/// assert_eq!((top[0].index, top[0].label), (1, "dog"));
+/// assert_eq!(top[1].label, "bird");
+/// assert!((top[0].score - 0.6652).abs() < 1e-3);
+/// ```
+pub fn top_k<'a, const K: usize>(
+    logits: &[i32],
+    logit_scale: f32,
+    labels: &[&'a str],
+) -> heapless::Vec<Class<'a>, K> {
+    let mut top: heapless::Vec<Class<'a>, K> = heapless::Vec::new();
+    if logits.is_empty() {
+        return top;
+    }
+    let max = logits[argmax(logits)];
+    let weight = |l: i32| libm::expf((l as i64 - max as i64) as f32 * logit_scale);
+    let total: f32 = logits.iter().map(|&l| weight(l)).sum();
+    for (index, &l) in logits.iter().enumerate() {
+        // Insert after every entry at least as large: ties keep index order.
+        let at = top
+            .iter()
+            .position(|c| logits[c.index] < l)
+            .unwrap_or(top.len());
+        if at == K {
+            continue;
+        }
+        if top.len() == K {
+            top.pop();
+        }
+        let class = Class {
+            index,
+            label: labels.get(index).copied().unwrap_or(""),
+            score: weight(l) / total,
+        };
+        // Cannot fail: there is room after the pop above.
+        let _ = top.insert(at, class);
+    }
+    top
 }
 
 /// Copy a u8 HWC image into the arena as the int8 input (`u8 - 128`).
@@ -63,20 +185,19 @@ pub fn load_input_u8(pixels: &[u8], arena: &mut [i8], offset: usize) {
 
 /// Run `ops` in order over `arena` (already holding the input), writing the
 /// int32 logits.
-pub fn run_ops(ops: &[Op], arena: &mut [i8], logits: &mut [i32]) {
+pub fn run_ops<'o, B: AsRef<[u8]> + 'o>(
+    ops: impl IntoIterator<Item = &'o Op<B>>,
+    arena: &mut [i8],
+    logits: &mut [i32],
+) {
     for op in ops {
-        match op {
-            Op::Stem(p) => stem_in_place(p, arena),
-            Op::Block(p) => block_in_place(p, arena),
-            Op::BlockF16(p) => block_f16_in_place(p, arena),
-            Op::Downsample(p) => downsample_in_place(p, arena),
-            Op::Head(p) => head(p, arena, logits),
-        }
+        op.run(arena, logits);
     }
 }
 
 /// The fixed sizes of a planned network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct NetworkSpec {
     /// Arena bytes the plan needs.
     pub arena_bytes: usize,
@@ -90,9 +211,9 @@ pub struct NetworkSpec {
 
 /// Check buffer sizes, load the u8 HWC input and run: the whole int8 forward
 /// pass. Never panics on bad sizes: they are errors.
-pub fn forward_u8(
+pub fn forward_u8<'o, B: AsRef<[u8]> + 'o>(
     spec: &NetworkSpec,
-    ops: &[Op],
+    ops: impl IntoIterator<Item = &'o Op<B>>,
     input: &[u8],
     arena: &mut [i8],
     logits: &mut [i32],
@@ -129,4 +250,24 @@ pub fn check_buffers(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_ranks_ties_by_index_and_handles_short_inputs() {
+        let top = top_k::<3>(&[5, 7, 7, 1], 1.0, &["a", "b"]);
+        let idx: Vec<usize> = top.iter().map(|c| c.index).collect();
+        assert_eq!(idx, [1, 2, 0]);
+        assert_eq!(top[1].label, "");
+        let sum: f32 = top_k::<4>(&[5, 7, 7, 1], 1.0, &[])
+            .iter()
+            .map(|c| c.score)
+            .sum();
+        assert!((sum - 1.0).abs() < 1e-6);
+        assert!(top_k::<2>(&[], 1.0, &[]).is_empty());
+        assert_eq!(top_k::<1>(&[3], 1.0, &["x"])[0].score, 1.0);
+    }
 }

@@ -116,7 +116,6 @@ fn check_atto(size: usize) {
     assert!(plan.layerwise_arena_bytes > 3 * plan.arena_bytes);
 
     // The forward pass runs in exactly `arena_bytes` and refuses a smaller arena.
-    let ops = plan.runtime_ops();
     let spec = NetworkSpec {
         arena_bytes: plan.arena_bytes,
         input_offset: plan.input_offset,
@@ -126,11 +125,18 @@ fn check_atto(size: usize) {
     let image: Vec<u8> = (0..plan.input_bytes).map(|i| (i * 7 % 251) as u8).collect();
     let mut arena = vec![0i8; plan.arena_bytes];
     let mut logits = [0i32; 10];
-    forward_u8(&spec, &ops, &image, &mut arena, &mut logits).unwrap();
+    forward_u8(&spec, plan.runtime_ops(), &image, &mut arena, &mut logits).unwrap();
     assert_eq!(logits.to_vec(), plan.run_u8(&image));
     let mut small = vec![0i8; plan.arena_bytes - 1];
-    assert!(forward_u8(&spec, &ops, &image, &mut small, &mut logits).is_err());
-    assert!(forward_u8(&spec, &ops, &image[1..], &mut arena, &mut logits).is_err());
+    assert!(forward_u8(&spec, plan.runtime_ops(), &image, &mut small, &mut logits).is_err());
+    assert!(forward_u8(
+        &spec,
+        plan.runtime_ops(),
+        &image[1..],
+        &mut arena,
+        &mut logits
+    )
+    .is_err());
 }
 
 #[test]

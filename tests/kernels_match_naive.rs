@@ -3,12 +3,53 @@
 //! depthwise ring, channel counts that are not multiples of 4, widening and
 //! narrowing downsamples. Outputs must match byte for byte.
 
-use convnext::kernels::block::{block_in_place, ring_pixels, BlockParams};
+use convnext::kernels::block::{block_in_place, BlockParams};
 use convnext::kernels::downsample::{downsample_in_place, DownsampleParams};
+use convnext::kernels::in_place_map::ring_pixels;
 use convnext::kernels::layer_norm::layer_norm_q24;
+use convnext::kernels::placement::OpFootprint;
+use convnext::kernels::requantize::requant_table;
 use convnext::kernels::stem::{stem_in_place, StemParams};
-use convnext::kernels::{requantize_sum, saturate_i8, LayerNormParams, Requant};
-use convnext_codegen::plan::in_place_base;
+use convnext::kernels::tables::i32_table;
+use convnext::kernels::{
+    requantize_sum, saturate_i8, InPlaceMap, LayerNormParams, Placement, QLinear, Requant,
+};
+
+/// Block shapes: width or height 1, maps smaller than the ring, odd channels.
+const BLOCK_SHAPES: [(usize, usize, usize); 8] = [
+    (1, 1, 3),
+    (5, 1, 7),
+    (1, 9, 5),
+    (2, 3, 1),
+    (7, 7, 16),
+    (4, 13, 9),
+    (14, 14, 12),
+    (3, 3, 6),
+];
+
+fn i32_bytes(v: &[i32]) -> Vec<u8> {
+    i32_table(v).collect()
+}
+
+fn requant_bytes(v: &[Requant]) -> Vec<u8> {
+    requant_table(v).collect()
+}
+
+/// Owned tables of a linear layer, borrowed into the kernel's `QLinear`.
+struct Tables(Vec<u8>, Vec<u8>, Vec<u8>);
+
+impl Tables {
+    fn new(weights: &[u8], bias: &[i32], requant: &[Requant]) -> Self {
+        Tables(weights.to_vec(), i32_bytes(bias), requant_bytes(requant))
+    }
+    fn linear(&self) -> QLinear<&[u8]> {
+        QLinear {
+            weights: &self.0,
+            bias: &self.1,
+            requant: &self.2,
+        }
+    }
+}
 
 /// xorshift64*: deterministic test data without a dependency.
 struct Rng(u64);
@@ -67,33 +108,31 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
     let x = rng.i8s(h * w * c);
     let mut arena = vec![0i8; h * w * c + ring + 4 * c + 7];
     arena[..x.len()].copy_from_slice(&x);
+    let (dw, pw1, pw2) = (
+        Tables::new(&dw_w, &dw_b, &dw_rq),
+        Tables::new(&pw1_w, &pw1_b, &pw1_rq),
+        Tables::new(&pw2_w, &pw2_b, &pw2_rq),
+    );
+    let table_bytes: Vec<u8> = table.iter().map(|&v| v as u8).collect();
     let p = BlockParams {
-        h,
-        w,
-        c,
-        x_offset: 0,
-        ring_offset: h * w * c,
-        scratch_offset: h * w * c + ring,
-        x_zero_point: -5,
-        dw_weights: &dw_w,
-        dw_bias: &dw_b,
-        dw_requant: &dw_rq,
-        ln: LayerNormParams {
-            eps_q: 1000,
-            pre_shift: 0,
+        map: InPlaceMap { h, w, c },
+        at: Placement {
+            input_offset: 0,
+            output_offset: 0,
+            scratch_offset: h * w * c,
         },
+        x_zero_point: -5,
+        dw: dw.linear(),
+        ln: LayerNormParams::new(1000, 0),
         ln_requant: Requant::from_real(1.0 / (1u64 << 24) as f64 * 30.0),
-        pw1_weights: &pw1_w,
-        pw1_bias: &pw1_b,
-        pw1_requant: &pw1_rq,
+        pw1: pw1.linear(),
         pw1_zero_point: 3,
-        act_table: &table,
-        pw2_weights: &pw2_w,
-        pw2_bias: &pw2_b,
-        pw2_requant: &pw2_rq,
+        act_table: &table_bytes[..],
+        pw2: pw2.linear(),
         residual_requant: Requant::from_real(0.9),
         out_zero_point: 7,
     };
+    assert_eq!(arena.len(), h * w * c + p.scratch_bytes() + 7);
     block_in_place(&p, &mut arena);
 
     // Naive: every pixel's depthwise window from an untouched copy of x.
@@ -148,19 +187,7 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
 
 #[test]
 fn block_in_place_matches_naive_on_odd_shapes() {
-    for (i, &(h, w, c)) in [
-        (1, 1, 3),
-        (5, 1, 7),
-        (1, 9, 5),
-        (2, 3, 1),
-        (7, 7, 16),
-        (4, 13, 9),
-        (14, 14, 12),
-        (3, 3, 6),
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, &(h, w, c)) in BLOCK_SHAPES.iter().enumerate() {
         check_block(h, w, c, 1 + i as u64);
     }
 }
@@ -174,30 +201,27 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64
         rng.requants(cout, 0.001, 0.01),
     );
     let x = rng.i8s(in_h * in_w * cin);
-    let base = in_place_base(oh * ow, cout, |j| {
-        (2 * (j / ow) * in_w + 2 * (j % ow)) * cin
-    });
-    let top = (base + x.len()).max(oh * ow * cout);
-    let mut arena = vec![0i8; top + cout];
-    arena[base..base + x.len()].copy_from_slice(&x);
-    let p = DownsampleParams {
+    let conv = Tables::new(&wts, &bias, &rq);
+    let mut p = DownsampleParams {
         in_h,
         in_w,
         cin,
         cout,
+        at: Placement::default(),
+        ln: LayerNormParams::new(77, 0),
+        ln_requant: Requant::from_real(25.0 / (1u64 << 24) as f64),
+        conv: conv.linear(),
+        out_zero_point: -9,
+    };
+    let base = p.input_lead_bytes();
+    let top = (base + x.len()).max(oh * ow * cout);
+    p.at = Placement {
         input_offset: base,
         output_offset: 0,
         scratch_offset: top,
-        ln: LayerNormParams {
-            eps_q: 77,
-            pre_shift: 0,
-        },
-        ln_requant: Requant::from_real(25.0 / (1u64 << 24) as f64),
-        weights: &wts,
-        bias: &bias,
-        requant: &rq,
-        out_zero_point: -9,
     };
+    let mut arena = vec![0i8; top + p.scratch_bytes()];
+    arena[base..base + x.len()].copy_from_slice(&x);
     downsample_in_place(&p, &mut arena);
     let mut want = vec![0i8; oh * ow * cout];
     for r in 0..oh {
@@ -257,31 +281,29 @@ fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, seed:
     );
     let (orq, off) = (rng.requants(cout, 1e-6, 2e-6), rng.i32s(cout, 20));
     let x = rng.i8s(in_h * in_w * cin);
-    let base = in_place_base(oh * ow, cout, |j| {
-        ((j / ow) * k * in_w + (j % ow) * k) * cin
-    });
-    let top = (base + x.len()).max(oh * ow * cout);
-    let mut arena = vec![0i8; top + 4 * cout];
-    arena[base..base + x.len()].copy_from_slice(&x);
-    let p = StemParams {
+    let conv = Tables::new(&wts, &bias, &crq);
+    let (orq_bytes, off_bytes) = (requant_bytes(&orq), i32_bytes(&off));
+    let mut p = StemParams {
         in_h,
         in_w,
         cin,
         k,
         cout,
+        at: Placement::default(),
+        conv: conv.linear(),
+        ln: LayerNormParams::new(5, 0),
+        out_requant: &orq_bytes[..],
+        out_offset: &off_bytes[..],
+    };
+    let base = p.input_lead_bytes();
+    let top = (base + x.len()).max(oh * ow * cout);
+    p.at = Placement {
         input_offset: base,
         output_offset: 0,
         scratch_offset: top,
-        weights: &wts,
-        bias: &bias,
-        conv_requant: &crq,
-        ln: LayerNormParams {
-            eps_q: 5,
-            pre_shift: 0,
-        },
-        out_requant: &orq,
-        out_offset: &off,
     };
+    let mut arena = vec![0i8; top + p.scratch_bytes()];
+    arena[base..base + x.len()].copy_from_slice(&x);
     stem_in_place(&p, &mut arena);
     let mut want = vec![0i8; oh * ow * cout];
     for r in 0..oh {
@@ -344,7 +366,7 @@ fn f16_at(b: &[u8], i: usize) -> f32 {
 
 fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
     use convnext::kernels::activation::Activation;
-    use convnext::kernels::block_f16::{block_f16_in_place, BlockF16Params};
+    use convnext::kernels::block_f16::{block_f16_in_place, BlockF16Params, F16Linear};
     let mut rng = Rng(seed);
     let ring = ring_pixels(h, w) * c;
     let x = rng.i8s(h * w * c);
@@ -363,28 +385,35 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
     let mut arena = vec![0i8; h * w * c + ring + 20 * c];
     arena[..x.len()].copy_from_slice(&x);
     let p = BlockF16Params {
-        h,
-        w,
-        c,
-        x_offset: 0,
-        ring_offset: h * w * c,
-        scratch_offset: h * w * c + ring,
+        map: InPlaceMap { h, w, c },
+        at: Placement {
+            input_offset: 0,
+            output_offset: 0,
+            scratch_offset: h * w * c,
+        },
         x_scale: 0.05,
         x_zero_point: 4,
-        dw_weights: &p_dw,
-        dw_bias: &dwb,
-        ln_weight: &lnw,
-        ln_bias: &lnb,
+        dw: F16Linear {
+            weights: &p_dw[..],
+            bias: &dwb[..],
+        },
+        ln_weight: &lnw[..],
+        ln_bias: &lnb[..],
         ln_eps: 1e-6,
-        pw1_weights: &pw1,
-        pw1_bias: &pw1b,
+        pw1: F16Linear {
+            weights: &pw1[..],
+            bias: &pw1b[..],
+        },
         act: Activation::Gelu,
-        pw2_weights: &pw2,
-        pw2_bias: &pw2b,
-        gamma: &gamma,
+        pw2: F16Linear {
+            weights: &pw2[..],
+            bias: &pw2b[..],
+        },
+        gamma: &gamma[..],
         out_scale: 0.06,
         out_zero_point: -3,
     };
+    assert_eq!(arena.len(), h * w * c + p.scratch_bytes());
     block_f16_in_place(&p, &mut arena);
     let deq = |q: i8| (q as i32 - p.x_zero_point) as f32 * p.x_scale;
     let mut want = vec![0i8; h * w * c];
@@ -433,17 +462,7 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
 
 #[test]
 fn f16_block_in_place_matches_naive_on_odd_shapes() {
-    for (i, &(h, w, c)) in [
-        (1, 1, 3),
-        (5, 1, 7),
-        (1, 9, 5),
-        (7, 7, 16),
-        (4, 13, 9),
-        (3, 3, 6),
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, &(h, w, c)) in BLOCK_SHAPES.iter().enumerate() {
         check_block_f16(h, w, c, 300 + i as u64);
     }
 }

@@ -9,6 +9,7 @@ use convnext_codegen::compile::{
     DEFAULT_CALIBRATION,
 };
 use convnext_codegen::dataset::{load_test_set, read_images};
+use convnext_codegen::emit::Provenance;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::quantize::pixel_values_to_u8;
@@ -140,13 +141,6 @@ fn calibration_method(s: Option<&str>) -> Result<Calibration, Failure> {
                     "--calibration-method {p:?}: expected minmax or percentile:P (0.5 <= P <= 1)"
                 ))
             }),
-    }
-}
-
-fn method_name(m: Calibration) -> String {
-    match m {
-        Calibration::MinMax => "minmax".into(),
-        Calibration::Percentile(p) => format!("percentile:{p}"),
     }
 }
 
@@ -294,7 +288,7 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
         "accuracy": accuracy(&int8_pred),
         "agreement": agreement(&int8_pred, &f32_pred),
         "logit_sqnr_db": logit_sqnr_db(&int8, plan.model.logit_scale, &logits.data),
-        "calibration": method_name(method),
+        "calibration": method.to_string(),
         "calibration_images": calibration_images,
         "f16_blocks": plan.ops.iter().filter(|o| o.name.ends_with("_f16")).map(|o| o.name.clone()).collect::<Vec<_>>(),
     });
@@ -456,9 +450,13 @@ pub fn compile(argv: &[String]) -> Result<(), Failure> {
         return Err(usage(format!("--name {name:?}: use letters, digits and _")));
     }
     let model = load_model(dir)?;
-    let (plan, _) = int8_plan(dir, &model, &a)?;
-    let note = dir.display().to_string();
-    let e = convnext_codegen::emit::emit(&plan, out, name, &note, &model.config.labels)?;
+    let (plan, images) = int8_plan(dir, &model, &a)?;
+    let source = a
+        .optional("calibration")
+        .unwrap_or("calibration_images.npy");
+    let method = calibration_method(a.optional("calibration-method"))?;
+    let provenance = Provenance::new(dir, source, images, method, &plan);
+    let e = convnext_codegen::emit::emit(&plan, out, name, &provenance, &model.config.labels)?;
     println!(
         "wrote {} and {} weight files: arena {} bytes, weights {} bytes, {} MACs",
         e.source.display(),

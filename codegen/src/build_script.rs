@@ -9,7 +9,7 @@
 //! ```
 
 use crate::compile::{build_plan, load_calibration, DEFAULT_CALIBRATION};
-use crate::emit::{emit, Emitted};
+use crate::emit::{emit, Emitted, Provenance};
 use crate::error::Result;
 use crate::import::load_model;
 use crate::plan::Plan;
@@ -32,9 +32,14 @@ pub fn generate(model_dir: &Path, out_dir: &Path, name: &str) -> Result<(Emitted
     let processor = load_processor(model_dir)?;
     let cal = load_calibration(model_dir, None, &processor)?;
     let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION)?;
-    let note = model_dir
-        .file_name()
-        .map_or("a checkpoint".into(), |n| n.to_string_lossy().into_owned());
-    let emitted = emit(&plan, out_dir, name, &note, &model.config.labels)?;
+    let checkpoint = model_dir.file_name().map_or(model_dir, Path::new);
+    let provenance = Provenance::new(
+        checkpoint,
+        "calibration_images.npy",
+        cal.shape[0],
+        DEFAULT_CALIBRATION,
+        &plan,
+    );
+    let emitted = emit(&plan, out_dir, name, &provenance, &model.config.labels)?;
     Ok((emitted, plan))
 }

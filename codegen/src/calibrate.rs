@@ -17,6 +17,16 @@ pub enum Calibration {
     Percentile(f64),
 }
 
+impl std::fmt::Display for Calibration {
+    /// The CLI's spelling: `minmax` or `percentile:P`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Calibration::MinMax => write!(f, "minmax"),
+            Calibration::Percentile(p) => write!(f, "percentile:{p}"),
+        }
+    }
+}
+
 /// The range chosen for one tensor.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Range {

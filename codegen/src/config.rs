@@ -7,52 +7,7 @@ use crate::error::{Error, Result};
 use serde_json::Value;
 use std::path::Path;
 
-/// The MLP activation (`hidden_act`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// Exact erf GELU (`gelu`).
-    Gelu,
-    /// tanh approximation (`gelu_new`, `gelu_pytorch_tanh`).
-    GeluTanh,
-    /// `relu`.
-    Relu,
-    /// `selu`.
-    Selu,
-}
-
-impl Activation {
-    /// Parse HF's / timm's activation name.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "gelu" => Some(Self::Gelu),
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_tanh" => Some(Self::GeluTanh),
-            "relu" => Some(Self::Relu),
-            "selu" => Some(Self::Selu),
-            _ => None,
-        }
-    }
-
-    /// The function itself, in f64 for reference accuracy.
-    pub fn apply(self, x: f64) -> f64 {
-        match self {
-            Self::Gelu => 0.5 * x * (1.0 + libm::erf(x / core::f64::consts::SQRT_2)),
-            Self::GeluTanh => {
-                let k = (2.0 / core::f64::consts::PI).sqrt();
-                0.5 * x * (1.0 + libm::tanh(k * (x + 0.044715 * x * x * x)))
-            }
-            Self::Relu => x.max(0.0),
-            Self::Selu => {
-                const ALPHA: f64 = 1.673_263_242_354_377_3;
-                const SCALE: f64 = 1.050_700_987_355_480_5;
-                if x > 0.0 {
-                    SCALE * x
-                } else {
-                    SCALE * ALPHA * (libm::exp(x) - 1.0)
-                }
-            }
-        }
-    }
-}
+pub use convnext::kernels::activation::Activation;
 
 /// Whose tensor names the checkpoint uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +78,7 @@ impl ModelConfig {
         }
         let f = Fields { path, j };
         let act_name = f.string("hidden_act", "gelu")?;
-        let hidden_act = Activation::parse(&act_name).ok_or_else(|| {
+        let hidden_act = Activation::from_hf_name(&act_name).ok_or_else(|| {
             Error::config(
                 path,
                 "hidden_act",
@@ -235,7 +190,7 @@ impl ModelConfig {
             }
         }
         let act_name = a.string("act_layer", "gelu")?;
-        let hidden_act = Activation::parse(&act_name).ok_or_else(|| {
+        let hidden_act = Activation::from_hf_name(&act_name).ok_or_else(|| {
             Error::config(
                 path,
                 "model_args.act_layer",

@@ -458,7 +458,7 @@ fn convnext_block(
         }
         obs.observe(Point::Pw1(s, bi), &mid);
         for m in mid.iter_mut() {
-            *m = act.apply(*m as f64) as f32;
+            *m = act.apply_f64(*m as f64) as f32;
         }
         obs.observe(Point::Act(s, bi), &mid);
         out.copy_from_slice(&b.pwconv2.bias);

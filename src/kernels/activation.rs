@@ -1,21 +1,45 @@
-//! MLP activations in f32 for the f16 path (the int8 path uses tables built
-//! at codegen). `libm` is pure Rust, so every target computes the same bits.
+//! The MLP activation (`hidden_act`). The int8 path bakes it into a
+//! 256-entry table at codegen (from [`Activation::apply_f64`]); the f16 path
+//! calls [`Activation::apply`]. `libm` is pure Rust, so every target computes
+//! the same bits.
 
 /// An MLP activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Activation {
-    /// Exact erf GELU.
+    /// Exact erf GELU (`gelu`).
     Gelu,
-    /// tanh-approximated GELU (`gelu_new`).
+    /// tanh-approximated GELU (`gelu_new`, `gelu_pytorch_tanh`).
     GeluTanh,
-    /// `max(x, 0)`.
+    /// `max(x, 0)` (`relu`).
     Relu,
-    /// Scaled ELU.
+    /// Scaled ELU (`selu`).
     Selu,
 }
 
+/// SELU's constants, to f64 precision.
+const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+
 impl Activation {
-    /// Apply to one value.
+    /// HF's / timm's name for it (`config.hidden_act`), or `None` if unsupported.
+    ///
+    /// ```
+    /// use convnext::kernels::activation::Activation;
+    /// assert_eq!(Activation::from_hf_name("gelu_new"), Some(Activation::GeluTanh));
+    /// assert_eq!(Activation::from_hf_name("swish"), None);
+    /// ```
+    pub fn from_hf_name(name: &str) -> Option<Self> {
+        match name {
+            "gelu" => Some(Self::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_tanh" => Some(Self::GeluTanh),
+            "relu" => Some(Self::Relu),
+            "selu" => Some(Self::Selu),
+            _ => None,
+        }
+    }
+
+    /// Apply in f32 (the f16 block).
     pub fn apply(self, x: f32) -> f32 {
         match self {
             Self::Gelu => 0.5 * x * (1.0 + libm::erff(x * core::f32::consts::FRAC_1_SQRT_2)),
@@ -24,15 +48,22 @@ impl Activation {
                 0.5 * x * (1.0 + libm::tanhf(k * (x + 0.044715 * x * x * x)))
             }
             Self::Relu => x.max(0.0),
-            Self::Selu => {
-                const ALPHA: f32 = 1.673_263_2;
-                const SCALE: f32 = 1.050_701;
-                if x > 0.0 {
-                    SCALE * x
-                } else {
-                    SCALE * ALPHA * libm::expm1f(x)
-                }
+            Self::Selu if x > 0.0 => SELU_SCALE as f32 * x,
+            Self::Selu => SELU_SCALE as f32 * SELU_ALPHA as f32 * libm::expm1f(x),
+        }
+    }
+
+    /// Apply in f64 (codegen's tables and the f32 reference's accuracy).
+    pub fn apply_f64(self, x: f64) -> f64 {
+        match self {
+            Self::Gelu => 0.5 * x * (1.0 + libm::erf(x / core::f64::consts::SQRT_2)),
+            Self::GeluTanh => {
+                let k = libm::sqrt(2.0 / core::f64::consts::PI);
+                0.5 * x * (1.0 + libm::tanh(k * (x + 0.044715 * x * x * x)))
             }
+            Self::Relu => x.max(0.0),
+            Self::Selu if x > 0.0 => SELU_SCALE * x,
+            Self::Selu => SELU_SCALE * SELU_ALPHA * (libm::exp(x) - 1.0),
         }
     }
 }

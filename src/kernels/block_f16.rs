@@ -1,116 +1,123 @@
 //! A ConvNeXt block in f16 weights and f32 arithmetic between int8 residual
 //! streams: the mixed-precision escape hatch for the blocks int8 hurts most.
-//! Same in-place schedule as the int8 block (raster order, a ring of the last
-//! `3W + 3` original pixels); one pixel's LayerNorm output and hidden vector
-//! live in `20 C` bytes of f32 scratch. No fused multiply-add and a pure-Rust
-//! libm keep the bits identical on every target.
+//! Same in-place schedule as the int8 block ([`InPlaceMap`]); one pixel's
+//! LayerNorm output and hidden vector live in `20 C` bytes of f32 scratch
+//! after the ring. No fused multiply-add and a pure-Rust libm keep the bits
+//! identical on every target.
 
 use super::activation::Activation;
-use super::saturate_i8;
+use super::arena::{load_f32, store_f32};
+use super::in_place_map::InPlaceMap;
+use super::placement::{OpFootprint, Placement};
+use super::requantize::saturate_i8;
+use super::tables::f16_at;
 
-/// Constants and placement of one f16 block. Weight tensors are f16 as
-/// little-endian bytes.
-#[derive(Debug, Clone, Copy)]
-pub struct BlockF16Params<'a> {
-    /// Height of the map.
-    pub h: usize,
-    /// Width of the map.
-    pub w: usize,
-    /// Channels.
-    pub c: usize,
-    /// Offset of `x` (int8 HWC).
-    pub x_offset: usize,
-    /// Offset of the ring, `ring_pixels() * c` bytes.
-    pub ring_offset: usize,
-    /// Offset of `20 * c` bytes of scratch.
-    pub scratch_offset: usize,
+/// An f16 layer: weights and one bias per output, little-endian f16 tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct F16Linear<B = &'static [u8]> {
+    /// Weight rows (layout as the kernel documents).
+    pub weights: B,
+    /// One bias per output.
+    pub bias: B,
+}
+
+impl<B: AsRef<[u8]>> F16Linear<B> {
+    /// Parameter bytes.
+    pub fn weights_bytes(&self) -> usize {
+        let F16Linear { weights, bias } = self;
+        weights.as_ref().len() + bias.as_ref().len()
+    }
+}
+
+/// Constants and placement of one f16 block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockF16Params<B = &'static [u8]> {
+    /// Shape of `x`.
+    pub map: InPlaceMap,
+    /// Arena placement (`x` in place; scratch is the ring, then `20 c`).
+    pub at: Placement,
     /// Input stream scale.
     pub x_scale: f32,
     /// Input stream zero point.
     pub x_zero_point: i32,
-    /// `[7][7][c]`.
-    pub dw_weights: &'a [u8],
-    /// `[c]`.
-    pub dw_bias: &'a [u8],
+    /// Depthwise `[7][7][c]` and `[c]`.
+    pub dw: F16Linear<B>,
     /// LayerNorm γ `[c]`.
-    pub ln_weight: &'a [u8],
+    pub ln_weight: B,
     /// LayerNorm β `[c]`.
-    pub ln_bias: &'a [u8],
+    pub ln_bias: B,
     /// LayerNorm eps.
     pub ln_eps: f32,
-    /// `[4c][c]`.
-    pub pw1_weights: &'a [u8],
-    /// `[4c]`.
-    pub pw1_bias: &'a [u8],
+    /// `[4c][c]` and `[4c]`.
+    pub pw1: F16Linear<B>,
     /// The MLP activation.
     pub act: Activation,
-    /// `[c][4c]`.
-    pub pw2_weights: &'a [u8],
-    /// `[c]`.
-    pub pw2_bias: &'a [u8],
+    /// `[c][4c]` and `[c]`.
+    pub pw2: F16Linear<B>,
     /// Layer scale `[c]` (ones when the model has none).
-    pub gamma: &'a [u8],
+    pub gamma: B,
     /// Output stream scale.
     pub out_scale: f32,
     /// Output stream zero point.
     pub out_zero_point: i32,
 }
 
-impl BlockF16Params<'_> {
-    /// Pixels in the ring (as the int8 block).
-    pub fn ring_pixels(&self) -> usize {
-        super::block::ring_pixels(self.h, self.w)
+impl<B: AsRef<[u8]>> OpFootprint for BlockF16Params<B> {
+    fn placement(&self) -> &Placement {
+        &self.at
     }
-}
-
-#[inline]
-fn f16_at(b: &[u8], i: usize) -> f32 {
-    half::f16::from_le_bytes([b[2 * i], b[2 * i + 1]]).to_f32()
-}
-
-#[inline]
-fn load_f32(arena: &[i8], off: usize) -> f32 {
-    f32::from_le_bytes([
-        arena[off] as u8,
-        arena[off + 1] as u8,
-        arena[off + 2] as u8,
-        arena[off + 3] as u8,
-    ])
-}
-
-#[inline]
-fn store_f32(arena: &mut [i8], off: usize, v: f32) {
-    for (i, b) in v.to_le_bytes().iter().enumerate() {
-        arena[off + i] = *b as i8;
+    fn placement_mut(&mut self) -> &mut Placement {
+        &mut self.at
+    }
+    fn input_bytes(&self) -> usize {
+        self.map.bytes()
+    }
+    fn output_bytes(&self) -> usize {
+        self.map.bytes()
+    }
+    fn scratch_bytes(&self) -> usize {
+        self.map.ring_bytes() + 20 * self.map.c
+    }
+    fn weights_bytes(&self) -> usize {
+        self.dw.weights_bytes()
+            + self.pw1.weights_bytes()
+            + self.pw2.weights_bytes()
+            + self.ln_weight.as_ref().len()
+            + self.ln_bias.as_ref().len()
+            + self.gamma.as_ref().len()
+    }
+    fn macs(&self) -> u64 {
+        let InPlaceMap { h, w, c } = self.map;
+        self.map.depthwise_macs() + (h * w * 8 * c * c) as u64
     }
 }
 
 /// Run one f16 block over the arena.
-pub fn block_f16_in_place(p: &BlockF16Params, arena: &mut [i8]) {
-    let (h, w, c) = (p.h, p.w, p.c);
-    let ring_px = p.ring_pixels();
+pub fn block_f16_in_place<B: AsRef<[u8]>>(p: &BlockF16Params<B>, arena: &mut [i8]) {
+    let m = p.map;
+    let c = m.c;
     let hidden = 4 * c;
-    let y_at = p.scratch_offset;
-    let h_at = p.scratch_offset + 4 * c;
+    let x_off = p.at.input_offset;
+    let ring_off = p.at.scratch_offset;
+    let y_at = ring_off + m.ring_bytes();
+    let h_at = y_at + 4 * c;
+    let (dw_w, dw_b) = (p.dw.weights.as_ref(), p.dw.bias.as_ref());
+    let (pw1_w, pw1_b) = (p.pw1.weights.as_ref(), p.pw1.bias.as_ref());
+    let (pw2_w, pw2_b) = (p.pw2.weights.as_ref(), p.pw2.bias.as_ref());
     let deq = |q: i8| (q as i32 - p.x_zero_point) as f32 * p.x_scale;
-    for r in 0..h {
-        for col in 0..w {
-            let pix = r * w + col;
-            let x_at = p.x_offset + pix * c;
-            let ring_at = p.ring_offset + (pix % ring_px) * c;
+    for r in 0..m.h {
+        for col in 0..m.w {
+            let pix = r * m.w + col;
+            let x_at = x_off + m.pixel(pix);
+            let ring_at = ring_off + m.ring_slot(pix);
             // Depthwise from originals, into y's scratch.
+            let (y0, y1, x0, x1) = m.window(r, col);
             for ch in 0..c {
-                let mut acc = f16_at(p.dw_bias, ch);
-                for yy in r.saturating_sub(3)..(r + 4).min(h) {
-                    for xx in col.saturating_sub(3)..(col + 4).min(w) {
-                        let q = yy * w + xx;
-                        let v = if q < pix {
-                            arena[p.ring_offset + (q % ring_px) * c + ch]
-                        } else {
-                            arena[p.x_offset + q * c + ch]
-                        };
-                        acc += deq(v)
-                            * f16_at(p.dw_weights, ((yy + 3 - r) * 7 + xx + 3 - col) * c + ch);
+                let mut acc = f16_at(dw_b, ch);
+                for yy in y0..y1 {
+                    for xx in x0..x1 {
+                        let v = arena[m.original(x_off, ring_off, yy * m.w + xx, pix) + ch];
+                        acc += deq(v) * f16_at(dw_w, ((yy + 3 - r) * 7 + xx + 3 - col) * c + ch);
                     }
                 }
                 store_f32(arena, y_at + 4 * ch, acc);
@@ -130,27 +137,24 @@ pub fn block_f16_in_place(p: &BlockF16Params, arena: &mut [i8]) {
             let inv = 1.0 / libm::sqrtf(var / c as f32 + p.ln_eps);
             for ch in 0..c {
                 let v = (load_f32(arena, y_at + 4 * ch) - mean) * inv;
-                store_f32(
-                    arena,
-                    y_at + 4 * ch,
-                    v * f16_at(p.ln_weight, ch) + f16_at(p.ln_bias, ch),
-                );
+                let g = f16_at(p.ln_weight.as_ref(), ch);
+                store_f32(arena, y_at + 4 * ch, v * g + f16_at(p.ln_bias.as_ref(), ch));
             }
             // pw1 + activation.
             for j in 0..hidden {
-                let mut acc = f16_at(p.pw1_bias, j);
+                let mut acc = f16_at(pw1_b, j);
                 for i in 0..c {
-                    acc += load_f32(arena, y_at + 4 * i) * f16_at(p.pw1_weights, j * c + i);
+                    acc += load_f32(arena, y_at + 4 * i) * f16_at(pw1_w, j * c + i);
                 }
                 store_f32(arena, h_at + 4 * j, p.act.apply(acc));
             }
             // pw2, layer scale, residual, requantize to the output stream.
             for o in 0..c {
-                let mut acc = f16_at(p.pw2_bias, o);
+                let mut acc = f16_at(pw2_b, o);
                 for j in 0..hidden {
-                    acc += load_f32(arena, h_at + 4 * j) * f16_at(p.pw2_weights, o * hidden + j);
+                    acc += load_f32(arena, h_at + 4 * j) * f16_at(pw2_w, o * hidden + j);
                 }
-                let v = deq(arena[ring_at + o]) + f16_at(p.gamma, o) * acc;
+                let v = deq(arena[ring_at + o]) + f16_at(p.gamma.as_ref(), o) * acc;
                 let q = libm::roundf(v / p.out_scale) as i64 + p.out_zero_point as i64;
                 arena[x_at + o] = saturate_i8(q);
             }

@@ -2,45 +2,65 @@
 //! final LayerNorm (affine folded into the classifier), the classifier. The
 //! logits stay int32 at one common scale, so argmax is exact and integer.
 
-use super::dot::dot_i8;
-use super::layer_norm::layer_norm_q24;
-use super::{load_i32, saturate_i32, saturate_i8, store_i32, LayerNormParams, Requant};
+use super::arena::{load_i32, store_i32};
+use super::layer_norm::{layer_norm_q24, LayerNormParams};
+use super::linear::QLinear;
+use super::placement::{OpFootprint, Placement};
+use super::requantize::{saturate_i32, saturate_i8, Requant};
 
 /// Constants and placement of the head.
-#[derive(Debug, Clone, Copy)]
-pub struct HeadParams<'a> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadParams<B = &'static [u8]> {
     /// Height of the last map.
     pub h: usize,
     /// Width of the last map.
     pub w: usize,
     /// Channels.
     pub c: usize,
-    /// Offset of the last map.
-    pub x_offset: usize,
-    /// Its zero point.
+    /// Arena placement (the last map; scratch `5 * c`).
+    pub at: Placement,
+    /// Zero point of the last map.
     pub x_zero_point: i32,
-    /// `5 * c` bytes of scratch.
-    pub scratch_offset: usize,
     /// LayerNorm constants (over the channel sums).
     pub ln: LayerNormParams,
     /// Q24 normalised value to int8 (zero point 0).
     pub ln_requant: Requant,
-    /// `[labels][c]`, LayerNorm γ folded in.
-    pub weights: &'a [u8],
-    /// Per label, LayerNorm β folded in.
-    pub bias: &'a [i32],
-    /// Per label, to the common logit scale.
-    pub requant: &'a [Requant],
+    /// `[labels][c]`, LayerNorm γ and β folded in, to the common logit scale.
+    pub classifier: QLinear<B>,
+}
+
+impl<B: AsRef<[u8]>> OpFootprint for HeadParams<B> {
+    fn placement(&self) -> &Placement {
+        &self.at
+    }
+    fn placement_mut(&mut self) -> &mut Placement {
+        &mut self.at
+    }
+    fn input_bytes(&self) -> usize {
+        self.h * self.w * self.c
+    }
+    fn output_bytes(&self) -> usize {
+        0
+    }
+    fn scratch_bytes(&self) -> usize {
+        5 * self.c
+    }
+    fn weights_bytes(&self) -> usize {
+        self.classifier.weights_bytes()
+    }
+    fn macs(&self) -> u64 {
+        (self.input_bytes() + self.c * self.classifier.outputs()) as u64
+    }
 }
 
 /// Compute the int32 logits; `logits.len()` labels are written.
-pub fn head(p: &HeadParams, arena: &mut [i8], logits: &mut [i32]) {
+pub fn head<B: AsRef<[u8]>>(p: &HeadParams<B>, arena: &mut [i8], logits: &mut [i32]) {
     let (hw, c) = (p.h * p.w, p.c);
-    let s = p.scratch_offset;
+    let (x, s) = (p.at.input_offset, p.at.scratch_offset);
     for ch in 0..c {
         let mut sum = 0i32;
         for px in 0..hw {
-            sum += arena[p.x_offset + px * c + ch] as i32 - p.x_zero_point;
+            sum += arena[x + px * c + ch] as i32 - p.x_zero_point;
         }
         store_i32(arena, s + 4 * ch, sum);
     }
@@ -53,8 +73,6 @@ pub fn head(p: &HeadParams, arena: &mut [i8], logits: &mut [i32]) {
         |a, i, y| a[y_at + i] = saturate_i8(p.ln_requant.apply(y as i64)),
     );
     for (o, out) in logits.iter_mut().enumerate() {
-        let wrow = &p.weights[o * c..][..c];
-        let acc = dot_i8(p.bias[o], &arena[y_at..y_at + c], wrow);
-        *out = saturate_i32(p.requant[o].apply(acc as i64));
+        *out = saturate_i32(p.classifier.output(o, &arena[y_at..y_at + c]));
     }
 }

@@ -10,6 +10,7 @@
 
 /// Per-op constants of an integer LayerNorm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct LayerNormParams {
     /// `eps * C^3 / s^2 >> (2 * pre_shift)`, rounded.
     pub eps_q: u64,
@@ -17,37 +18,33 @@ pub struct LayerNormParams {
     pub pre_shift: u32,
 }
 
+impl LayerNormParams {
+    /// Constants from their two fields (what generated code writes).
+    pub const fn new(eps_q: u64, pre_shift: u32) -> Self {
+        Self { eps_q, pre_shift }
+    }
+}
+
 /// Fraction bits of the normalised output.
 pub const LN_FRAC_BITS: u32 = 24;
 
-/// Floor square root of a u64 (bit by bit; no floats, no division).
-pub fn isqrt_u64(v: u64) -> u64 {
-    let mut rem = v;
-    let mut root = 0u64;
-    let mut bit = 1u64 << 62;
-    while bit > rem {
-        bit >>= 2;
-    }
-    while bit != 0 {
-        if rem >= root + bit {
-            rem -= root + bit;
-            root = (root >> 1) + bit;
-        } else {
-            root >>= 1;
-        }
-        bit >>= 2;
-    }
-    root
-}
-
 /// Integer square root of `C` scaled by 2^20, for `C` up to 2^20.
 fn sqrt_c_q20(c: usize) -> u64 {
-    isqrt_u64((c as u64) << 40)
+    ((c as u64) << 40).isqrt()
 }
 
 /// Normalise the `c` values `get(buf, 0..c)` and pass `(i, y_i in Q24)` to
 /// `put(buf, ..)`. `put` for `i` may overwrite input `i` (in-place use) but no
 /// other input.
+///
+/// ```
+/// use convnext::kernels::layer_norm::{layer_norm_q24, LayerNormParams, LN_FRAC_BITS};
+///
+/// // Normalise [1, 3] in place: mean 2, standard deviation 1, so [-1, +1] in Q24.
+/// let mut x = [1i32, 3];
+/// layer_norm_q24(&mut x, 2, &LayerNormParams::new(0, 0), |b, i| b[i], |b, i, y| b[i] = y);
+/// assert_eq!(x, [-(1 << LN_FRAC_BITS), 1 << LN_FRAC_BITS]);
+/// ```
 #[inline]
 pub fn layer_norm_q24<B: ?Sized>(
     buf: &mut B,
@@ -78,7 +75,7 @@ pub fn layer_norm_q24<B: ?Sized>(
     while den << (2 * k) < 1 << 60 {
         k += 1;
     }
-    let sq = isqrt_u64(den << (2 * k));
+    let sq = (den << (2 * k)).isqrt();
     // m = sqrt(C) 2^52 / sq, so y = d m 2^(k + 24 - 52).
     let m = ((sqrt_c_q20(c) << 32) / sq) as i64;
     let e = k as i32 + LN_FRAC_BITS as i32 - 52;
@@ -97,27 +94,6 @@ pub fn layer_norm_q24<B: ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn isqrt_is_exact_floor() {
-        for v in [
-            0u64,
-            1,
-            2,
-            3,
-            4,
-            15,
-            16,
-            17,
-            1 << 40,
-            u64::MAX,
-            (1 << 62) + 12345,
-        ] {
-            let r = isqrt_u64(v);
-            assert!(r * r <= v);
-            assert!((r + 1).checked_mul(r + 1).is_none_or(|s| s > v), "{v}");
-        }
-    }
 
     #[test]
     fn normalises_like_float_layer_norm() {

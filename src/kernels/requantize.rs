@@ -3,7 +3,17 @@
 
 /// A real multiplier `m = mult * 2^-(31 + shift)`, `mult` normalised to
 /// `[2^30, 2^31)` in magnitude (negative for negative `m`).
+///
+/// ```
+/// use convnext::kernels::Requant;
+///
+/// let r = Requant::from_real(0.25);
+/// assert_eq!(r.apply(10), 3); // 2.5 rounds half up
+/// assert_eq!(r.apply(-10), -2);
+/// assert_eq!(Requant::from_le_bytes(r.to_le_bytes()), r);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Requant {
     /// Q31 mantissa.
     pub mult: i32,
@@ -14,6 +24,14 @@ pub struct Requant {
 impl Requant {
     /// The multiplier that maps to zero.
     pub const ZERO: Requant = Requant { mult: 0, shift: 0 };
+
+    /// Bytes of one multiplier in a parameter table.
+    pub const BYTES: usize = 8;
+
+    /// A multiplier from its mantissa and shift (what generated code writes).
+    pub const fn new(mult: i32, shift: i32) -> Requant {
+        Requant { mult, shift }
+    }
 
     /// Rescale `acc`, rounding half up. `|acc * mult|` must fit in i64,
     /// which holds for any i32 `acc`.
@@ -67,12 +85,59 @@ impl Requant {
         }
         v
     }
+
+    /// Table form: `mult` then `shift`, little-endian.
+    pub fn to_le_bytes(self) -> [u8; 8] {
+        let (m, s) = (self.mult.to_le_bytes(), self.shift.to_le_bytes());
+        [m[0], m[1], m[2], m[3], s[0], s[1], s[2], s[3]]
+    }
+
+    /// Inverse of [`Requant::to_le_bytes`].
+    pub fn from_le_bytes(b: [u8; 8]) -> Requant {
+        Requant {
+            mult: i32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            shift: i32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+        }
+    }
+}
+
+/// The multiplier at index `i` of a table written by [`requant_table`].
+#[inline]
+pub fn requant_at(table: &[u8], i: usize) -> Requant {
+    let b = &table[Requant::BYTES * i..Requant::BYTES * (i + 1)];
+    Requant::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// Encode multipliers as the table [`requant_at`] reads.
+pub fn requant_table(values: &[Requant]) -> impl Iterator<Item = u8> + '_ {
+    values.iter().flat_map(|r| r.to_le_bytes())
 }
 
 /// Clamp to the int8 range.
 #[inline]
 pub fn saturate_i8(v: i64) -> i8 {
     v.clamp(-128, 127) as i8
+}
+
+/// Clamp to the i32 range.
+#[inline]
+pub fn saturate_i32(v: i64) -> i32 {
+    v.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+/// `round(a * ra + b * rb)` with one rounding: both products are brought to
+/// the finer of the two fixed-point positions before the sum.
+#[inline]
+pub fn requantize_sum(a: i64, ra: Requant, b: i64, rb: Requant) -> i64 {
+    let ta = 31 + ra.shift;
+    let tb = 31 + rb.shift;
+    let t = ta.min(tb);
+    if !(1..=62).contains(&t) || ta > 62 || tb > 62 {
+        return ra.apply(a) + rb.apply(b);
+    }
+    let pa = (a * ra.mult as i64) >> (ta - t);
+    let pb = (b * rb.mult as i64) >> (tb - t);
+    (pa + pb + (1i64 << (t - 1))) >> t
 }
 
 #[cfg(test)]
@@ -96,5 +161,15 @@ mod tests {
         assert_eq!(half.apply(4), 2);
         let big = Requant::from_real(8.0);
         assert_eq!(big.apply(-5), -40);
+    }
+
+    #[test]
+    fn tables_hold_multipliers_in_order() {
+        let rs = [Requant::from_real(0.3), Requant::from_real(-7.0)];
+        let mut t = [0u8; 16];
+        t.iter_mut()
+            .zip(requant_table(&rs))
+            .for_each(|(d, s)| *d = s);
+        assert_eq!((requant_at(&t, 0), requant_at(&t, 1)), (rs[0], rs[1]));
     }
 }

@@ -1,15 +1,18 @@
 //! Stem: k x k stride-k patchify convolution, then the stem LayerNorm with
-//! its affine, writing the int8 residual stream. Runs in place: the plan puts
-//! the input high enough in the arena that output pixel `p` never lands on
-//! input pixels a later output still reads.
+//! its affine, writing the int8 residual stream. Runs in place: the input
+//! starts [`OpFootprint::input_lead_bytes`] above the output, so output pixel
+//! `p` never lands on input pixels a later output still reads.
 
-use super::dot::dot_i8;
-use super::{load_i32, saturate_i32, saturate_i8, store_i32, LayerNormParams, Requant};
-use crate::kernels::layer_norm::layer_norm_q24;
+use super::arena::{load_i32, store_i32};
+use super::layer_norm::{layer_norm_q24, LayerNormParams};
+use super::linear::QLinear;
+use super::placement::{in_place_lead, OpFootprint, Placement};
+use super::requantize::{requant_at, saturate_i32, saturate_i8};
+use super::tables::i32_at;
 
 /// Constants and placement of the stem.
-#[derive(Debug, Clone, Copy)]
-pub struct StemParams<'a> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StemParams<B = &'static [u8]> {
     /// Input height.
     pub in_h: usize,
     /// Input width.
@@ -20,27 +23,20 @@ pub struct StemParams<'a> {
     pub k: usize,
     /// Output channels.
     pub cout: usize,
-    /// Input (int8 HWC, `u8 - 128`) offset in the arena.
-    pub input_offset: usize,
-    /// Output (int8 HWC) offset in the arena.
-    pub output_offset: usize,
-    /// `4 * cout` bytes of scratch.
-    pub scratch_offset: usize,
-    /// `[cout][k][k][cin]`.
-    pub weights: &'a [u8],
-    /// Per output channel.
-    pub bias: &'a [i32],
-    /// Per output channel: accumulator to the LayerNorm input scale.
-    pub conv_requant: &'a [Requant],
+    /// Arena placement: input is int8 HWC (`u8 - 128`); scratch `4 * cout`.
+    pub at: Placement,
+    /// `[cout][k][k][cin]`, input normalisation folded in; to the LayerNorm
+    /// input scale.
+    pub conv: QLinear<B>,
     /// LayerNorm constants.
     pub ln: LayerNormParams,
     /// Per channel: Q24 normalised value times γ to the output scale.
-    pub out_requant: &'a [Requant],
-    /// Per channel: β in output units plus the output zero point.
-    pub out_offset: &'a [i32],
+    pub out_requant: B,
+    /// Per channel (i32): β in output units plus the output zero point.
+    pub out_offset: B,
 }
 
-impl StemParams<'_> {
+impl<B> StemParams<B> {
     /// Output height.
     pub fn out_h(&self) -> usize {
         self.in_h / self.k
@@ -51,33 +47,63 @@ impl StemParams<'_> {
     }
 }
 
+impl<B: AsRef<[u8]>> OpFootprint for StemParams<B> {
+    fn placement(&self) -> &Placement {
+        &self.at
+    }
+    fn placement_mut(&mut self) -> &mut Placement {
+        &mut self.at
+    }
+    fn input_bytes(&self) -> usize {
+        self.in_h * self.in_w * self.cin
+    }
+    fn output_bytes(&self) -> usize {
+        self.out_h() * self.out_w() * self.cout
+    }
+    fn scratch_bytes(&self) -> usize {
+        4 * self.cout
+    }
+    fn input_lead_bytes(&self) -> usize {
+        let ow = self.out_w();
+        in_place_lead(self.out_h() * ow, self.cout, |j| {
+            ((j / ow) * self.k * self.in_w + (j % ow) * self.k) * self.cin
+        })
+    }
+    fn weights_bytes(&self) -> usize {
+        self.conv.weights_bytes() + self.out_requant.as_ref().len() + self.out_offset.as_ref().len()
+    }
+    fn macs(&self) -> u64 {
+        (self.output_bytes() * self.k * self.k * self.cin) as u64
+    }
+}
+
 /// Run the stem over the arena.
-pub fn stem_in_place(p: &StemParams, arena: &mut [i8]) {
+pub fn stem_in_place<B: AsRef<[u8]>>(p: &StemParams<B>, arena: &mut [i8]) {
     let (k, cin, cout) = (p.k, p.cin, p.cout);
     let (oh, ow) = (p.out_h(), p.out_w());
+    let s = p.at.scratch_offset;
     for r in 0..oh {
         for col in 0..ow {
             for o in 0..cout {
-                let mut acc = p.bias[o];
-                let wrow = &p.weights[o * k * k * cin..][..k * k * cin];
+                let mut acc = p.conv.bias(o);
+                let wrow = p.conv.row(o, k * k * cin);
                 for ky in 0..k {
-                    let src = p.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
-                    let s = &arena[src..src + k * cin];
+                    let src = p.at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
                     let w = &wrow[ky * k * cin..][..k * cin];
-                    acc = dot_i8(acc, s, w);
+                    acc = super::dot::dot_i8(acc, &arena[src..src + k * cin], w);
                 }
-                let v = saturate_i32(p.conv_requant[o].apply(acc as i64));
-                store_i32(arena, p.scratch_offset + 4 * o, v);
+                let v = saturate_i32(p.conv.requant(o).apply(acc as i64));
+                store_i32(arena, s + 4 * o, v);
             }
-            let out = p.output_offset + (r * ow + col) * cout;
-            let scratch = p.scratch_offset;
+            let out = p.at.output_offset + (r * ow + col) * cout;
             layer_norm_q24(
                 arena,
                 cout,
                 &p.ln,
-                |a, i| load_i32(a, scratch + 4 * i),
+                |a, i| load_i32(a, s + 4 * i),
                 |a, i, y| {
-                    let q = p.out_requant[i].apply(y as i64) + p.out_offset[i] as i64;
+                    let q = requant_at(p.out_requant.as_ref(), i).apply(y as i64)
+                        + i32_at(p.out_offset.as_ref(), i) as i64;
                     a[out + i] = saturate_i8(q);
                 },
             );

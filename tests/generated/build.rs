@@ -22,13 +22,15 @@ fn main() {
         let chosen = choose_f16_blocks(&model, &processor, &probe, DEFAULT_CALIBRATION, 1)?;
         let blocks: Vec<_> = chosen.iter().map(|(b, _)| *b).collect();
         let plan = build_mixed_plan(&model, &processor, &cal, DEFAULT_CALIBRATION, &blocks)?;
-        convnext_codegen::emit::emit(
+        let provenance = convnext_codegen::emit::Provenance::new(
+            std::path::Path::new("fmnist-convnext"),
+            "calibration_images.npy",
+            cal.shape[0],
+            DEFAULT_CALIBRATION,
             &plan,
-            &out,
-            "fmnist_mixed",
-            "fmnist-convnext (mixed)",
-            &model.config.labels,
-        )?;
+        );
+        let labels = &model.config.labels;
+        convnext_codegen::emit::emit(&plan, &out, "fmnist_mixed", &provenance, labels)?;
         let list: Vec<String> = blocks.iter().map(|(s, b)| format!("({s}, {b})")).collect();
         std::fs::write(
             out.join("mixed_blocks.rs"),

@@ -1,0 +1,54 @@
+//! Emits `BlockParams` (`convnext::kernels::block`).
+
+use super::parts::{layer_norm, linear, map, placement, requant};
+use super::rust_text::Expr;
+use super::{EmitContext, OpItem};
+use crate::error::Result;
+use convnext::kernels::block::BlockParams;
+
+pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> Result<OpItem> {
+    let BlockParams {
+        map: shape,
+        at,
+        x_zero_point,
+        dw,
+        ln,
+        ln_requant,
+        pw1,
+        pw1_zero_point,
+        act_table,
+        pw2,
+        residual_requant,
+        out_zero_point,
+    } = p;
+    let (h, w, c) = (shape.h, shape.w, shape.c);
+    let hid = 4 * c;
+    let doc = format!(
+        "Block on {h}x{w}x{c}: dwconv int8 [7][7][{c}], pwconv1 int8 [{hid}][{c}] (LayerNorm\n\
+         folded), activation table, pwconv2 int8 [{c}][{hid}] (layer scale in its multipliers)."
+    );
+    let value = Expr::Struct(
+        "BlockParams",
+        vec![
+            ("map", map(cx, shape)),
+            ("at", placement(cx, at)),
+            ("x_zero_point", Expr::text(x_zero_point)),
+            ("dw", linear(dw, cx, op, "dwconv")?),
+            ("ln", layer_norm(cx, *ln)),
+            ("ln_requant", requant(cx, *ln_requant)),
+            ("pw1", linear(pw1, cx, op, "pwconv1")?),
+            ("pw1_zero_point", Expr::text(pw1_zero_point)),
+            ("act_table", cx.file(op, "act.table", act_table)?),
+            ("pw2", linear(pw2, cx, op, "pwconv2")?),
+            ("residual_requant", requant(cx, *residual_requant)),
+            ("out_zero_point", Expr::text(out_zero_point)),
+        ],
+    );
+    Ok(OpItem::new(
+        doc,
+        "convnext::kernels::block",
+        "BlockParams",
+        value,
+        "block_in_place",
+    ))
+}

@@ -1,0 +1,45 @@
+//! Emits `HeadParams` (`convnext::kernels::head`).
+
+use super::parts::{layer_norm, linear, placement, requant};
+use super::rust_text::Expr;
+use super::{EmitContext, OpItem};
+use crate::error::Result;
+use convnext::kernels::head::HeadParams;
+
+pub(super) fn emit(p: &HeadParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> Result<OpItem> {
+    let HeadParams {
+        h,
+        w,
+        c,
+        at,
+        x_zero_point,
+        ln,
+        ln_requant,
+        classifier,
+    } = p;
+    let labels = classifier.outputs();
+    let doc = format!(
+        "Mean pool of {h}x{w}x{c} + LayerNorm + classifier int8 [{labels}][{c}]\n\
+         (LayerNorm folded in), int32 logits."
+    );
+    let value = Expr::Struct(
+        "HeadParams",
+        vec![
+            ("h", Expr::text(h)),
+            ("w", Expr::text(w)),
+            ("c", Expr::text(c)),
+            ("at", placement(cx, at)),
+            ("x_zero_point", Expr::text(x_zero_point)),
+            ("ln", layer_norm(cx, *ln)),
+            ("ln_requant", requant(cx, *ln_requant)),
+            ("classifier", linear(classifier, cx, op, "classifier")?),
+        ],
+    );
+    Ok(OpItem::new(
+        doc,
+        "convnext::kernels::head",
+        "HeadParams",
+        value,
+        "head",
+    ))
+}

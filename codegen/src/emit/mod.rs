@@ -1,0 +1,308 @@
+//! Rust source for a plan: one `forward()` of straight-line kernel calls
+//! that reads like the model, one `static` params value per layer, every
+//! table (weights, biases, multipliers, activation tables) a binary file
+//! pulled in with `include_bytes!` (fast to compile, no `unsafe`), and the
+//! sizes as consts. The output is formatted as `rustfmt` would format it.
+//! Calling the generated `forward` gives the same bytes as [`Plan::run_u8`].
+//!
+//! One emitter per kernel (`stem.rs`, `block.rs`, ...), mirroring
+//! `src/kernels/`; each destructures its params without `..`, so a new
+//! field fails to compile until it is emitted.
+
+mod block;
+mod block_f16;
+mod downsample;
+mod head;
+mod parts;
+mod rust_text;
+mod stem;
+
+use crate::calibrate::Calibration;
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use convnext::network::Op;
+use rust_text::{item, Expr};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Files an emission wrote.
+#[derive(Debug, Clone)]
+pub struct Emitted {
+    /// The Rust module.
+    pub source: PathBuf,
+    /// The table files it includes.
+    pub weight_files: Vec<PathBuf>,
+}
+
+/// What produced a generated module, for its header comment.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The checkpoint (folder name or path).
+    pub checkpoint: String,
+    /// The calibration images and method.
+    pub calibration: String,
+    /// Other options (precision per block, ...).
+    pub options: String,
+}
+
+impl Provenance {
+    /// Describe a plan built from the checkpoint in `model_dir`, calibrated on
+    /// `images` images from `source` with `method`.
+    pub fn new(
+        model_dir: &Path,
+        source: &str,
+        images: usize,
+        method: Calibration,
+        plan: &Plan,
+    ) -> Self {
+        let f16: Vec<&str> = plan
+            .ops
+            .iter()
+            .filter_map(|o| o.name.strip_suffix("_f16"))
+            .collect();
+        Provenance {
+            checkpoint: model_dir.display().to_string(),
+            calibration: format!("{images} images from {source}, {method}"),
+            options: if f16.is_empty() {
+                "all int8".into()
+            } else {
+                format!("int8, f16 blocks: {}", f16.join(", "))
+            },
+        }
+    }
+}
+
+/// State of one emission: where table files go and which names the module
+/// must import.
+pub(crate) struct EmitContext<'a> {
+    dir: &'a Path,
+    prefix: &'a str,
+    files: Vec<PathBuf>,
+    uses: BTreeMap<&'static str, BTreeSet<&'static str>>,
+}
+
+impl EmitContext<'_> {
+    /// Write `<prefix>.<op>.<part>.bin` and return its `include_bytes!`.
+    fn file(&mut self, op: &str, part: &str, bytes: &[u8]) -> Result<Expr> {
+        let name = format!("{}.{op}.{part}.bin", self.prefix);
+        let path = self.dir.join(&name);
+        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        self.files.push(path);
+        Ok(Expr::text(format!("include_bytes!(\"{name}\")")))
+    }
+
+    /// Record that the module uses `module::name`.
+    fn uses(&mut self, module: &'static str, name: &'static str) {
+        self.uses.entry(module).or_default().insert(name);
+    }
+
+    /// The `use` lines, ordered and grouped as rustfmt orders them.
+    fn use_lines(&self) -> String {
+        let mut lines: Vec<String> = self
+            .uses
+            .iter()
+            .map(|(module, names)| {
+                let mut names: Vec<&str> = names.iter().copied().collect();
+                // rustfmt: snake_case items before CamelCase ones, each sorted.
+                names.sort_by_key(|n| (n.starts_with(char::is_uppercase), *n));
+                match names[..] {
+                    [one] => format!("use {module}::{one};\n"),
+                    _ => format!("use {module}::{{{}}};\n", names.join(", ")),
+                }
+            })
+            .collect();
+        // rustfmt orders `use` lines by their text (`::{` after `::name`).
+        lines.sort();
+        lines.concat()
+    }
+}
+
+/// One op as generated code: its `static` and the kernel that runs it.
+pub(crate) struct OpItem {
+    doc: String,
+    module: &'static str,
+    ty: &'static str,
+    value: Expr,
+    kernel: &'static str,
+}
+
+impl OpItem {
+    fn new(
+        doc: String,
+        module: &'static str,
+        ty: &'static str,
+        value: Expr,
+        kernel: &'static str,
+    ) -> Self {
+        OpItem {
+            doc,
+            module,
+            ty,
+            value,
+            kernel,
+        }
+    }
+}
+
+fn op_item(op: &Op<Vec<u8>>, cx: &mut EmitContext, name: &str) -> Result<OpItem> {
+    match op {
+        Op::Stem(p) => stem::emit(p, cx, name),
+        Op::Block(p) => block::emit(p, cx, name),
+        Op::BlockF16(p) => block_f16::emit(p, cx, name),
+        Op::Downsample(p) => downsample::emit(p, cx, name),
+        Op::Head(p) => head::emit(p, cx, name),
+    }
+}
+
+/// Write `<name>.rs` and its table files into `dir`. `labels` are the class
+/// names; `provenance` goes in the header.
+pub fn emit(
+    plan: &Plan,
+    dir: &Path,
+    name: &str,
+    provenance: &Provenance,
+    labels: &[String],
+) -> Result<Emitted> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut cx = EmitContext {
+        dir,
+        prefix: name,
+        files: Vec::new(),
+        uses: BTreeMap::new(),
+    };
+    cx.uses("convnext::network", "check_buffers");
+    cx.uses("convnext::network", "load_input_u8");
+    cx.uses("convnext::network", "ForwardError");
+    cx.uses("convnext::network", "NetworkSpec");
+    let mut statics = String::new();
+    let mut calls = String::new();
+    for q in &plan.model.ops {
+        let it = op_item(&q.op, &mut cx, &q.name)?;
+        cx.uses(it.module, it.ty);
+        cx.uses(it.module, it.kernel);
+        let id = q.name.to_uppercase();
+        statics.push('\n');
+        statics.push_str(&item(&it.doc, "static", &id, it.ty, &it.value));
+        let logits = if it.kernel == "head" { ", logits" } else { "" };
+        let _ = writeln!(calls, "    {}(&{id}, arena{logits});", it.kernel);
+    }
+    let m = &plan.model;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "// Generated by convnext-codegen {}. Do not edit.",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(s, "//");
+    let _ = writeln!(s, "// Checkpoint: {}", provenance.checkpoint);
+    let _ = writeln!(s, "// Calibration: {}", provenance.calibration);
+    let _ = writeln!(s, "// Options: {}", provenance.options);
+    let _ = writeln!(
+        s,
+        "// Input {}x{}x{} (HWC u8), {} MACs, arena {} bytes ({:.3} x the residual-stream",
+        m.input_h,
+        m.input_w,
+        m.input_c,
+        plan.macs(),
+        plan.arena_bytes,
+        plan.arena_bytes as f64 / plan.residual_bound_bytes as f64,
+    );
+    let _ = writeln!(
+        s,
+        "// bound of {} bytes), {} parameter bytes.",
+        plan.residual_bound_bytes,
+        plan.weights_bytes()
+    );
+    s.push('\n');
+    s.push_str(&cx.use_lines());
+    let consts: [(&str, &str, &str, String); 7] = [
+        (
+            "Bytes of working memory `forward` needs (checked at build time by the plan).",
+            "ARENA_BYTES",
+            "usize",
+            plan.arena_bytes.to_string(),
+        ),
+        (
+            "Input height, width, channels (u8, HWC, already resized).",
+            "INPUT_SHAPE",
+            "[usize; 3]",
+            format!("[{}, {}, {}]", m.input_h, m.input_w, m.input_c),
+        ),
+        (
+            "Input bytes.",
+            "INPUT_BYTES",
+            "usize",
+            plan.input_bytes.to_string(),
+        ),
+        (
+            "Number of classes.",
+            "NUM_LABELS",
+            "usize",
+            m.num_labels.to_string(),
+        ),
+        (
+            "Real value of one int32 logit step.",
+            "LOGIT_SCALE",
+            "f32",
+            format!("{:e}", m.logit_scale as f32),
+        ),
+        (
+            "Multiply-accumulates per inference.",
+            "MACS",
+            "u64",
+            plan.macs().to_string(),
+        ),
+        (
+            "Parameter bytes (all tables).",
+            "WEIGHTS_BYTES",
+            "usize",
+            plan.weights_bytes().to_string(),
+        ),
+    ];
+    for (doc, id, ty, v) in consts {
+        s.push('\n');
+        s.push_str(&item(doc, "pub const", id, ty, &Expr::text(v)));
+    }
+    let _ = writeln!(s, "\n/// Class names, by logit index.");
+    let _ = writeln!(s, "#[rustfmt::skip]");
+    let _ = writeln!(s, "pub const LABELS: [&str; {}] = [", labels.len());
+    for l in labels {
+        let _ = writeln!(s, "    {l:?},");
+    }
+    let _ = writeln!(s, "];");
+    let spec = Expr::Struct(
+        "NetworkSpec",
+        vec![
+            ("arena_bytes", Expr::text("ARENA_BYTES")),
+            ("input_offset", Expr::text(plan.input_offset)),
+            ("input_bytes", Expr::text("INPUT_BYTES")),
+            ("num_labels", Expr::text("NUM_LABELS")),
+        ],
+    );
+    s.push('\n');
+    s.push_str(&item(
+        "Sizes `forward` checks its buffers against.",
+        "pub const",
+        "SPEC",
+        "NetworkSpec",
+        &spec,
+    ));
+    s.push_str(&statics);
+    s.push_str(
+        "\n/// Classify one image: `input` is `INPUT_BYTES` of u8 HWC pixels (resized, not\n\
+         /// normalised: normalisation is folded into the stem), `arena` at least\n\
+         /// `ARENA_BYTES`. Writes int32 logits (real value = logit * `LOGIT_SCALE`).\n\
+         pub fn forward(input: &[u8], arena: &mut [i8], logits: &mut [i32]) -> Result<(), ForwardError> {\n\
+         \x20   check_buffers(&SPEC, input, arena, logits)?;\n\
+         \x20   load_input_u8(input, arena, SPEC.input_offset);\n",
+    );
+    s.push_str(&calls);
+    s.push_str("    Ok(())\n}\n");
+    let source = dir.join(format!("{name}.rs"));
+    std::fs::write(&source, s).map_err(|e| Error::io(&source, e))?;
+    Ok(Emitted {
+        source,
+        weight_files: cx.files,
+    })
+}

@@ -1,0 +1,95 @@
+//! An int8 block (see `convnext::kernels::block`): depthwise weights laid
+//! out `[7][7][c]`, the LayerNorm's affine folded into pwconv1, the
+//! activation as a table, the activation zero point folded into pwconv2's
+//! bias and the layer scale γ into its multipliers.
+
+use super::{bias_q, fold_norm, linear, ln_params, quantize_rows, range, QParams};
+use super::{LN_INPUT_STEPS, Q24};
+use crate::calibrate::Ranges;
+use crate::error::Result;
+use crate::model::Block;
+use crate::reference::Point;
+use convnext::kernels::activation::Activation;
+use convnext::kernels::block::BlockParams;
+use convnext::kernels::{InPlaceMap, Placement, Requant};
+
+/// Block `(stage, block)` over an `h x w` map from the `input` stream to
+/// the `out` stream.
+pub(super) fn quantize(
+    block: &Block,
+    act: Activation,
+    ranges: &Ranges,
+    ((s, bi), (h, w)): ((usize, usize), (usize, usize)),
+    input: QParams,
+    out: QParams,
+) -> Result<BlockParams<Vec<u8>>> {
+    let c = block.dw_bias.len();
+    // Depthwise: [C][7][7] -> per-channel scales, laid out [7][7][C].
+    let (dq, s_dw) = quantize_rows(&block.dw_weight.data, c);
+    let mut dw_weights = vec![0u8; 49 * c];
+    for ch in 0..c {
+        for t in 0..49 {
+            dw_weights[t * c + ch] = dq[ch * 49 + t];
+        }
+    }
+    let s_d = range(ranges, Point::Dw(s, bi))?.abs_max() as f64 / LN_INPUT_STEPS;
+    let s_y = QParams::symmetric(range(ranges, Point::BlockNorm(s, bi))?.abs_max() as f64).scale;
+    let (w1f, b1f) = fold_norm(
+        &block.pwconv1.weight.data,
+        &block.pwconv1.bias,
+        &block.norm,
+        |i| i,
+    );
+    let (pw1_weights, s_w1) = quantize_rows(&w1f, 4 * c);
+    let pre = QParams::asymmetric(range(ranges, Point::Pw1(s, bi))?);
+    let post = QParams::asymmetric(range(ranges, Point::Act(s, bi))?);
+    let act_table: Vec<u8> = (0..256)
+        .map(|i| {
+            let x = pre.scale * (i - 128 - pre.zero_point) as f64;
+            post.quantize(act.apply_f64(x)) as u8
+        })
+        .collect();
+    let (pw2_weights, s_w2) = quantize_rows(&block.pwconv2.weight.data, c);
+    let gamma = |o: usize| block.gamma.as_ref().map_or(1.0, |g| g[o] as f64);
+    let dw_bias: Vec<i32> = (0..c)
+        .map(|ch| bias_q(block.dw_bias[ch] as f64, input.scale * s_dw[ch]))
+        .collect();
+    let pw1_bias: Vec<i32> = (0..4 * c).map(|j| bias_q(b1f[j], s_y * s_w1[j])).collect();
+    let pw2_bias: Vec<i32> = (0..c)
+        .map(|o| {
+            let row_sum: i32 = pw2_weights[o * 4 * c..][..4 * c]
+                .iter()
+                .map(|&v| v as i8 as i32)
+                .sum();
+            bias_q(block.pwconv2.bias[o] as f64, post.scale * s_w2[o]) - post.zero_point * row_sum
+        })
+        .collect();
+    Ok(BlockParams {
+        map: InPlaceMap { h, w, c },
+        at: Placement::default(),
+        x_zero_point: input.zero_point,
+        dw: linear(
+            dw_weights,
+            &dw_bias,
+            s_dw.iter()
+                .map(|sd| Requant::from_real(input.scale * sd / s_d)),
+        ),
+        ln: ln_params(c, block.norm.eps, s_d, 16.0 * LN_INPUT_STEPS),
+        ln_requant: Requant::from_real(1.0 / (Q24 * s_y)),
+        pw1: linear(
+            pw1_weights,
+            &pw1_bias,
+            s_w1.iter()
+                .map(|sw| Requant::from_real(s_y * sw / pre.scale)),
+        ),
+        pw1_zero_point: pre.zero_point,
+        act_table,
+        pw2: linear(
+            pw2_weights,
+            &pw2_bias,
+            (0..c).map(|o| Requant::from_real(gamma(o) * post.scale * s_w2[o] / out.scale)),
+        ),
+        residual_requant: Requant::from_real(input.scale / out.scale),
+        out_zero_point: out.zero_point,
+    })
+}

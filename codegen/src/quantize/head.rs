@@ -1,0 +1,51 @@
+//! The head (see `convnext::kernels::head`): pooling as a sum, the final
+//! LayerNorm's affine folded into the classifier, int32 logits at one scale.
+
+use super::{bias_q, fold_norm, linear, ln_params, quantize_rows, range, QParams, Q24};
+use crate::calibrate::Ranges;
+use crate::error::Result;
+use crate::model::{Linear, Model};
+use crate::reference::Point;
+use convnext::kernels::head::HeadParams;
+use convnext::kernels::{Placement, Requant};
+
+/// The head over the last `h x w` map on the `input` stream, and the real
+/// value of one logit step.
+pub(super) fn quantize(
+    model: &Model,
+    classifier: &Linear,
+    ranges: &Ranges,
+    (h, w): (usize, usize),
+    input: QParams,
+) -> Result<(HeadParams<Vec<u8>>, f64)> {
+    let c = *model.config.hidden_sizes.last().expect("non-empty");
+    let hw = (h * w) as f64;
+    let s_y = QParams::symmetric(range(ranges, Point::HeadNorm)?.abs_max() as f64).scale;
+    let (wf, bf) = fold_norm(
+        &classifier.weight.data,
+        &classifier.bias,
+        &model.final_norm,
+        |i| i,
+    );
+    let labels = classifier.bias.len();
+    let (weights, s_w) = quantize_rows(&wf, labels);
+    // int32 logits: the calibrated maximum maps to 2^24, far from saturation.
+    let logit_scale = (range(ranges, Point::Logits)?.abs_max() as f64).max(1e-6) / Q24;
+    let bias: Vec<i32> = (0..labels).map(|o| bias_q(bf[o], s_y * s_w[o])).collect();
+    let head = HeadParams {
+        h,
+        w,
+        c,
+        at: Placement::default(),
+        x_zero_point: input.zero_point,
+        ln: ln_params(c, model.final_norm.eps, input.scale / hw, 255.0 * hw),
+        ln_requant: Requant::from_real(1.0 / (Q24 * s_y)),
+        classifier: linear(
+            weights,
+            &bias,
+            s_w.iter()
+                .map(|sw| Requant::from_real(s_y * sw / logit_scale)),
+        ),
+    };
+    Ok((head, logit_scale))
+}

@@ -1,0 +1,275 @@
+//! int8 quantization per the numerics contract (docs/DESIGN.md):
+//! per-output-channel symmetric int8 weights, int32 biases, per-tensor
+//! asymmetric int8 activations from calibrated ranges, integer LayerNorm with
+//! its affine folded into what follows, activations as 256-entry tables, the
+//! layer scale folded into pwconv2's multipliers, and the input normalisation
+//! folded into the stem so the device feeds raw `u8 - 128` pixels.
+//!
+//! One file per kernel, mirroring `src/kernels/`: each quantizes straight
+//! into the runtime's params type (owning its tables as `Vec<u8>`), which the
+//! planner places and the emitter writes out.
+
+mod block;
+mod block_f16;
+mod downsample;
+mod head;
+mod stem;
+
+use crate::calibrate::{Range, Ranges};
+use crate::error::{Error, Result};
+use crate::model::{LayerNorm, Model};
+use crate::reference::Point;
+use convnext::kernels::requantize::requant_table;
+use convnext::kernels::tables::i32_table;
+use convnext::kernels::{LayerNormParams, QLinear, Requant};
+use convnext::network::Op;
+use convnext::preprocess::ProcessorConfig;
+
+/// Scale and zero point of an int8 tensor: `real = scale * (q - zero_point)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QParams {
+    /// Real value of one step.
+    pub scale: f64,
+    /// The int8 value of real 0.
+    pub zero_point: i32,
+}
+
+impl QParams {
+    /// Asymmetric parameters covering `r` (and 0).
+    pub fn asymmetric(r: Range) -> Self {
+        let lo = (r.min as f64).min(0.0);
+        let hi = (r.max as f64).max(0.0);
+        let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+        let zero_point = (-128.0 - lo / scale).round().clamp(-128.0, 127.0) as i32;
+        Self { scale, zero_point }
+    }
+
+    /// Symmetric parameters covering `±abs_max`.
+    pub fn symmetric(abs_max: f64) -> Self {
+        Self {
+            scale: if abs_max > 0.0 { abs_max / 127.0 } else { 1.0 },
+            zero_point: 0,
+        }
+    }
+
+    /// Quantize one real value.
+    pub fn quantize(&self, v: f64) -> i8 {
+        ((v / self.scale).round() + self.zero_point as f64).clamp(-128.0, 127.0) as i8
+    }
+}
+
+/// Headroom of the i32 LayerNorm inputs: the calibrated maximum maps to 2^16.
+const LN_INPUT_STEPS: f64 = 65536.0;
+
+/// One in Q24, the LayerNorm kernel's output format.
+const Q24: f64 = (1u64 << convnext::kernels::LN_FRAC_BITS) as f64;
+
+/// A quantized op with the name it has in reports and generated code.
+#[derive(Debug, Clone)]
+pub struct QuantizedOp {
+    /// `stem`, `stage1_block0`, `stage1_block0_f16`, `stage2_downsample`, `head`.
+    pub name: String,
+    /// The runtime op, owning its tables; placed by the planner.
+    pub op: Op<Vec<u8>>,
+}
+
+/// A whole int8 network for one input size.
+#[derive(Debug, Clone)]
+pub struct QuantizedModel {
+    /// The ops in schedule order.
+    pub ops: Vec<QuantizedOp>,
+    /// Input height.
+    pub input_h: usize,
+    /// Input width.
+    pub input_w: usize,
+    /// Input channels.
+    pub input_c: usize,
+    /// Logit labels.
+    pub num_labels: usize,
+    /// Real value of one int32 logit step.
+    pub logit_scale: f64,
+    /// Preprocessing whose rescale/normalize the stem absorbed.
+    pub processor: ProcessorConfig,
+}
+
+/// Per-output-channel symmetric int8 (as two's-complement bytes): rows of
+/// `w` (`rows x row_len`), and each row's scale.
+fn quantize_rows(w: &[f32], rows: usize) -> (Vec<u8>, Vec<f64>) {
+    let len = w.len() / rows;
+    let mut q = Vec::with_capacity(w.len());
+    let mut scales = Vec::with_capacity(rows);
+    for row in w.chunks_exact(len) {
+        let m = row.iter().fold(0f64, |m, &v| m.max((v as f64).abs()));
+        let s = if m > 0.0 { m / 127.0 } else { 1.0 };
+        q.extend(
+            row.iter()
+                .map(|&v| (v as f64 / s).round().clamp(-127.0, 127.0) as i8 as u8),
+        );
+        scales.push(s);
+    }
+    (q, scales)
+}
+
+fn bias_q(v: f64, scale: f64) -> i32 {
+    (v / scale).round().clamp(-(2f64.powi(30)), 2f64.powi(30)) as i32
+}
+
+/// The runtime's table forms.
+fn i32s(v: &[i32]) -> Vec<u8> {
+    i32_table(v).collect()
+}
+
+fn requants(v: impl IntoIterator<Item = Requant>) -> Vec<u8> {
+    let v: Vec<Requant> = v.into_iter().collect();
+    requant_table(&v).collect()
+}
+
+/// A linear layer from int8 rows, biases and multipliers.
+fn linear(
+    weights: Vec<u8>,
+    bias: &[i32],
+    requant: impl IntoIterator<Item = Requant>,
+) -> QLinear<Vec<u8>> {
+    QLinear {
+        weights,
+        bias: i32s(bias),
+        requant: requants(requant),
+    }
+}
+
+/// LayerNorm constants for `c` inputs of scale `s_in` and magnitude up to `max_abs_q`.
+fn ln_params(c: usize, eps: f32, s_in: f64, max_abs_q: f64) -> LayerNormParams {
+    let d_max = 2.0 * c as f64 * max_abs_q;
+    let mut pre_shift = 0u32;
+    while c as f64 * (d_max / 2f64.powi(pre_shift as i32)).powi(2) >= 2f64.powi(63) {
+        pre_shift += 1;
+    }
+    let eps_q = eps as f64 * (c as f64).powi(3) / (s_in * s_in) / 4f64.powi(pre_shift as i32);
+    LayerNormParams {
+        eps_q: eps_q.round().min(2f64.powi(62)) as u64,
+        pre_shift,
+    }
+}
+
+/// `W · diag(γ)` and `b + W · β` for a following layer whose rows read
+/// LayerNorm channel `channel_of(i)` at position `i`.
+fn fold_norm(
+    w: &[f32],
+    b: &[f32],
+    norm: &LayerNorm,
+    channel_of: impl Fn(usize) -> usize,
+) -> (Vec<f32>, Vec<f64>) {
+    let rows = b.len();
+    let len = w.len() / rows;
+    let mut w2 = w.to_vec();
+    let mut b2: Vec<f64> = b.iter().map(|&v| v as f64).collect();
+    for r in 0..rows {
+        for i in 0..len {
+            let ch = channel_of(i);
+            let wv = w[r * len + i];
+            w2[r * len + i] = wv * norm.weight[ch];
+            b2[r] += wv as f64 * norm.bias[ch] as f64;
+        }
+    }
+    (w2, b2)
+}
+
+fn range(ranges: &Ranges, p: Point) -> Result<Range> {
+    ranges
+        .get(&p)
+        .copied()
+        .ok_or_else(|| Error::input(format!("calibration saw no values for {p:?}")))
+}
+
+/// Quantize `model` for `(input_h, input_w)` inputs from calibrated `ranges`.
+/// `f16_blocks` lists `(stage, block)` pairs kept in f16 weights with f32
+/// arithmetic (mixed precision); every other op is int8.
+pub fn quantize(
+    model: &Model,
+    processor: &ProcessorConfig,
+    ranges: &Ranges,
+    input_h: usize,
+    input_w: usize,
+    f16_blocks: &[(usize, usize)],
+) -> Result<QuantizedModel> {
+    let cfg = &model.config;
+    let Some(classifier) = &model.classifier else {
+        return Err(Error::input(
+            "int8 needs a classifier head; this checkpoint is a bare ConvNextModel",
+        ));
+    };
+    let mut ops = Vec::new();
+    let (stem, mut stream) = stem::quantize(model, processor, ranges, input_h, input_w)?;
+    let (mut h, mut w) = (stem.out_h(), stem.out_w());
+    ops.push(QuantizedOp {
+        name: "stem".into(),
+        op: Op::Stem(stem),
+    });
+    let mut stream_index = 0;
+    for (s, stage) in model.stages.iter().enumerate() {
+        if let Some((norm, conv)) = &stage.downsample {
+            stream_index += 1;
+            let out = QParams::asymmetric(range(ranges, Point::Stream(stream_index))?);
+            let s_y = QParams::symmetric(range(ranges, Point::DownNorm(s))?.abs_max() as f64);
+            let d = downsample::quantize(norm, conv, (h, w), stream, s_y.scale, out);
+            ops.push(QuantizedOp {
+                name: format!("stage{}_downsample", s + 1),
+                op: Op::Downsample(d),
+            });
+            (stream, h, w) = (out, h / 2, w / 2);
+        }
+        for (bi, block) in stage.blocks.iter().enumerate() {
+            stream_index += 1;
+            let out = QParams::asymmetric(range(ranges, Point::Stream(stream_index))?);
+            let name = format!("stage{}_block{bi}", s + 1);
+            let (name, op) = if f16_blocks.contains(&(s, bi)) {
+                let b = block_f16::quantize(block, cfg.hidden_act, (h, w), stream, out);
+                (format!("{name}_f16"), Op::BlockF16(b))
+            } else {
+                let at = ((s, bi), (h, w));
+                let b = block::quantize(block, cfg.hidden_act, ranges, at, stream, out)?;
+                (name, Op::Block(b))
+            };
+            ops.push(QuantizedOp { name, op });
+            stream = out;
+        }
+    }
+    let (head, logit_scale) = head::quantize(model, classifier, ranges, (h, w), stream)?;
+    let num_labels = head.classifier.outputs();
+    ops.push(QuantizedOp {
+        name: "head".into(),
+        op: Op::Head(head),
+    });
+    Ok(QuantizedModel {
+        ops,
+        input_h,
+        input_w,
+        input_c: cfg.num_channels,
+        num_labels,
+        logit_scale,
+        processor: *processor,
+    })
+}
+
+/// Float `pixel_values` `(N, C, H, W)` back to the u8 HWC pixels the
+/// processor made them from (exact for processor output; rounded otherwise).
+pub fn pixel_values_to_u8(x: &crate::tensor::Tensor, p: &ProcessorConfig) -> Vec<u8> {
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+    let r = if p.do_rescale { p.rescale_factor } else { 1.0 };
+    let mut out = vec![0u8; n * c * h * w];
+    for i in 0..n {
+        for ch in 0..c {
+            let (m, s) = if p.do_normalize {
+                (p.image_mean[ch] as f64, p.image_std[ch] as f64)
+            } else {
+                (0.0, 1.0)
+            };
+            for px in 0..h * w {
+                let v = x.data[((i * c + ch) * h * w) + px] as f64;
+                let u = ((v * s + m) / r).round().clamp(0.0, 255.0);
+                out[(i * h * w + px) * c + ch] = u as u8;
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,88 @@
+//! The stem (see `convnext::kernels::stem`): the input normalisation and the
+//! patchify conv folded into int8 weights over `u8 - 128` pixels; the stem
+//! LayerNorm's affine applied per channel on the way to the residual stream.
+
+use super::{bias_q, i32s, linear, ln_params, quantize_rows, range, requants, QParams};
+use super::{LN_INPUT_STEPS, Q24};
+use crate::calibrate::Ranges;
+use crate::error::Result;
+use crate::model::Model;
+use crate::reference::Point;
+use convnext::kernels::stem::StemParams;
+use convnext::kernels::{Placement, Requant};
+use convnext::preprocess::ProcessorConfig;
+
+/// The stem for `in_h x in_w` inputs, and its output stream's parameters.
+pub(super) fn quantize(
+    model: &Model,
+    processor: &ProcessorConfig,
+    ranges: &Ranges,
+    in_h: usize,
+    in_w: usize,
+) -> Result<(StemParams<Vec<u8>>, QParams)> {
+    let cfg = &model.config;
+    let (cin, k, c0) = (cfg.num_channels, cfg.patch_size, cfg.hidden_sizes[0]);
+    // Fold rescale + normalize so the input is `u8 - 128`.
+    let r = if processor.do_rescale {
+        processor.rescale_factor
+    } else {
+        1.0
+    };
+    let (mean, std): (Vec<f64>, Vec<f64>) = (0..cin)
+        .map(|c| {
+            if processor.do_normalize {
+                (
+                    processor.image_mean[c] as f64,
+                    processor.image_std[c] as f64,
+                )
+            } else {
+                (0.0, 1.0)
+            }
+        })
+        .unzip();
+    let sw = &model.stem.weight.data;
+    let mut w_fold = vec![0f32; cin * k * k * c0];
+    let mut b_fold: Vec<f64> = model.stem.bias.iter().map(|&v| v as f64).collect();
+    for o in 0..c0 {
+        for c in 0..cin {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let wv = sw[((o * cin + c) * k + ky) * k + kx] as f64;
+                    w_fold[((o * k + ky) * k + kx) * cin + c] = (wv * r / std[c]) as f32;
+                    b_fold[o] += wv * (128.0 * r - mean[c]) / std[c];
+                }
+            }
+        }
+    }
+    let (weights, s_w) = quantize_rows(&w_fold, c0);
+    let s_ln = range(ranges, Point::StemConv)?.abs_max() as f64 / LN_INPUT_STEPS;
+    let out = QParams::asymmetric(range(ranges, Point::Stream(0))?);
+    let norm = &model.stem_norm;
+    let bias: Vec<i32> = (0..c0).map(|o| bias_q(b_fold[o], s_w[o])).collect();
+    let out_offset: Vec<i32> = norm
+        .bias
+        .iter()
+        .map(|&b| (b as f64 / out.scale).round() as i32 + out.zero_point)
+        .collect();
+    let stem = StemParams {
+        in_h,
+        in_w,
+        cin,
+        k,
+        cout: c0,
+        at: Placement::default(),
+        conv: linear(
+            weights,
+            &bias,
+            s_w.iter().map(|s| Requant::from_real(s / s_ln)),
+        ),
+        ln: ln_params(c0, norm.eps, s_ln, 16.0 * LN_INPUT_STEPS),
+        out_requant: requants(
+            norm.weight
+                .iter()
+                .map(|&g| Requant::from_real(g as f64 / (Q24 * out.scale))),
+        ),
+        out_offset: i32s(&out_offset),
+    };
+    Ok((stem, out))
+}

@@ -1,0 +1,44 @@
+//! Loads and stores of wider values kept in the byte arena. The arena is
+//! `&mut [i8]`; i32 and f32 temporaries live in it as little-endian bytes, so
+//! no alignment is assumed and no `unsafe` is needed.
+
+/// Read the i32 stored at `arena[off..off + 4]`.
+#[inline]
+pub fn load_i32(arena: &[i8], off: usize) -> i32 {
+    let b = &arena[off..off + 4];
+    i32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8])
+}
+
+/// Store `v` at `arena[off..off + 4]`.
+#[inline]
+pub fn store_i32(arena: &mut [i8], off: usize, v: i32) {
+    for (d, s) in arena[off..off + 4].iter_mut().zip(v.to_le_bytes()) {
+        *d = s as i8;
+    }
+}
+
+/// Read the f32 stored at `arena[off..off + 4]`.
+#[inline]
+pub fn load_f32(arena: &[i8], off: usize) -> f32 {
+    f32::from_bits(load_i32(arena, off) as u32)
+}
+
+/// Store `v` at `arena[off..off + 4]`.
+#[inline]
+pub fn store_f32(arena: &mut [i8], off: usize, v: f32) {
+    store_i32(arena, off, v.to_bits() as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_at_unaligned_offsets() {
+        let mut arena = [0i8; 11];
+        store_i32(&mut arena, 3, -123_456_789);
+        assert_eq!(load_i32(&arena, 3), -123_456_789);
+        store_f32(&mut arena, 6, -1.5e-7);
+        assert_eq!(load_f32(&arena, 6), -1.5e-7);
+    }
+}

@@ -1,0 +1,45 @@
+//! Parameter tables as little-endian bytes. Generated firmware pulls every
+//! table (weights, biases, multipliers, activation tables) in with
+//! `include_bytes!`, so the kernels read them from `&[u8]`; the encoders sit
+//! beside the decoders so codegen writes exactly what the kernels read.
+
+/// The i32 at index `i` of a table of little-endian i32s.
+#[inline]
+pub fn i32_at(table: &[u8], i: usize) -> i32 {
+    let b = &table[4 * i..4 * i + 4];
+    i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// The f16 at index `i` of a table of little-endian f16s, widened to f32.
+#[inline]
+pub fn f16_at(table: &[u8], i: usize) -> f32 {
+    half::f16::from_le_bytes([table[2 * i], table[2 * i + 1]]).to_f32()
+}
+
+/// Encode i32s as the table [`i32_at`] reads.
+pub fn i32_table(values: &[i32]) -> impl Iterator<Item = u8> + '_ {
+    values.iter().flat_map(|v| v.to_le_bytes())
+}
+
+/// Encode f32s, rounded to f16, as the table [`f16_at`] reads.
+pub fn f16_table(values: impl IntoIterator<Item = f32>) -> impl Iterator<Item = u8> {
+    values
+        .into_iter()
+        .flat_map(|v| half::f16::from_f32(v).to_le_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_decode_what_they_encode() {
+        let v = [0, -1, i32::MIN, i32::MAX, 123_456];
+        let t: [u8; 20] = core::array::from_fn(|i| i32_table(&v).nth(i).unwrap());
+        for (i, &x) in v.iter().enumerate() {
+            assert_eq!(i32_at(&t, i), x);
+        }
+        let h: [u8; 4] = core::array::from_fn(|i| f16_table([0.5, -2.0]).nth(i).unwrap());
+        assert_eq!((f16_at(&h, 0), f16_at(&h, 1)), (0.5, -2.0));
+    }
+}
