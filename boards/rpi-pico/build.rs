@@ -1,3 +1,3 @@
 fn main() {
-    board_build_support::prepare(100, 256 * 1024);
+    board_build_support::prepare(100);
 }

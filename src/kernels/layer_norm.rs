@@ -40,10 +40,12 @@ fn sqrt_c_q20(c: usize) -> u64 {
 /// ```
 /// use convnext::kernels::layer_norm::{layer_norm_q24, LayerNormParams, LN_FRAC_BITS};
 ///
-/// // Normalise [1, 3] in place: mean 2, standard deviation 1, so [-1, +1] in Q24.
+/// // Normalise [1, 3] in place: mean 2, standard deviation 1, so [-1, +1] in
+/// // Q24, to the ~21 significant bits the integer square root keeps.
 /// let mut x = [1i32, 3];
 /// layer_norm_q24(&mut x, 2, &LayerNormParams::new(0, 0), |b, i| b[i], |b, i, y| b[i] = y);
-/// assert_eq!(x, [-(1 << LN_FRAC_BITS), 1 << LN_FRAC_BITS]);
+/// let one = 1 << LN_FRAC_BITS;
+/// assert!((x[0] + one).abs() <= 8 && (x[1] - one).abs() <= 8, "{x:?}");
 /// ```
 #[inline]
 pub fn layer_norm_q24<B: ?Sized>(

@@ -5,7 +5,13 @@
 //! the emulated boards measure by painting (used for every board of the same
 //! target: the code is the same).
 
+// The board table; `board-build-support` uses the parts xtask does not.
+#[allow(dead_code)]
+#[path = "../../boards/boards.rs"]
+mod boards;
 mod elf;
+
+use boards::{Run, BOARDS};
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -17,76 +23,8 @@ const THUMB_TARGETS: [&str; 3] = [
     "thumbv8m.main-none-eabihf",
 ];
 
-/// A board crate: folder, name in its summary line, target, core, flash and RAM (start, bytes).
-struct Board {
-    dir: &'static str,
-    name: &'static str,
-    target: &'static str,
-    core: &'static str,
-    flash_bytes: u64,
-    ram: (u64, u64),
-    emulated: bool,
-}
-
 /// Library crates the boards share.
 const BOARD_SUPPORT: [&str; 2] = ["boards/common", "boards/build-support"];
-
-const BOARDS: [Board; 6] = [
-    Board {
-        dir: "boards/qemu-mps2-an386",
-        name: "qemu-an386",
-        target: "thumbv7em-none-eabihf",
-        core: "Cortex-M4F (QEMU mps2-an386)",
-        flash_bytes: 4 << 20,
-        ram: (0x2000_0000, 4 << 20),
-        emulated: true,
-    },
-    Board {
-        dir: "boards/qemu-mps2-an500",
-        name: "qemu-an500",
-        target: "thumbv7em-none-eabihf",
-        core: "Cortex-M7 (QEMU mps2-an500)",
-        flash_bytes: 4 << 20,
-        ram: (0x2000_0000, 4 << 20),
-        emulated: true,
-    },
-    Board {
-        dir: "boards/qemu-mps2-an505",
-        name: "qemu-an505",
-        target: "thumbv8m.main-none-eabihf",
-        core: "Cortex-M33 (QEMU mps2-an505)",
-        flash_bytes: 4 << 20,
-        ram: (0x3800_0000, 2 << 20),
-        emulated: true,
-    },
-    Board {
-        dir: "boards/stm32f746g-disco",
-        name: "stm32f746g-disco",
-        target: "thumbv7em-none-eabihf",
-        core: "Cortex-M7 (STM32F746NG)",
-        flash_bytes: 1 << 20,
-        ram: (0x2000_0000, 320 << 10),
-        emulated: false,
-    },
-    Board {
-        dir: "boards/nrf52840-dk",
-        name: "nrf52840-dk",
-        target: "thumbv7em-none-eabihf",
-        core: "Cortex-M4F (nRF52840)",
-        flash_bytes: 1 << 20,
-        ram: (0x2000_0000, 256 << 10),
-        emulated: false,
-    },
-    Board {
-        dir: "boards/rpi-pico",
-        name: "rpi-pico",
-        target: "thumbv6m-none-eabi",
-        core: "Cortex-M0+ (RP2040)",
-        flash_bytes: 2 << 20,
-        ram: (0x2000_0000, 264 << 10),
-        emulated: false,
-    },
-];
 
 fn cargo_cmd() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -103,17 +41,41 @@ fn cargo(args: &[&str]) -> bool {
 
 /// Board crates are separate workspaces: format-check each one.
 fn lint_boards() -> bool {
-    BOARD_SUPPORT
+    let dirs: Vec<String> = BOARD_SUPPORT
         .iter()
-        .chain(BOARDS.iter().map(|b| &b.dir))
-        .all(|dir| {
-            let manifest = format!("{dir}/Cargo.toml");
-            cargo(&["fmt", "--check", "--manifest-path", &manifest])
-        })
+        .map(|d| d.to_string())
+        .chain(BOARDS.iter().map(|b| format!("boards/{}", b.dir)))
+        .collect();
+    dirs.iter().all(|dir| {
+        let manifest = format!("{dir}/Cargo.toml");
+        cargo(&["fmt", "--check", "--manifest-path", &manifest])
+    })
+}
+
+/// Each board's `.cargo/config.toml` runs it the way the board table says:
+/// QEMU boards name their machine in the crate name (the runner derives
+/// `-machine` from it), probe-rs boards name the table's chip.
+fn check_board_configs() -> bool {
+    BOARDS.iter().all(|b| {
+        let path = format!("boards/{}/.cargo/config.toml", b.dir);
+        let config = std::fs::read_to_string(&path).unwrap_or_default();
+        let ok = config.contains(&format!("target = \"{}\"", b.target))
+            && match b.run {
+                Run::Qemu { machine, .. } => {
+                    b.dir == format!("qemu-{machine}") && config.contains("${0##*/qemu-}")
+                }
+                Run::ProbeRs { chip } => config.contains(&format!("--chip {chip}")),
+            };
+        if !ok {
+            eprintln!("{path}: target or runner disagrees with boards/boards.rs");
+        }
+        ok
+    })
 }
 
 fn lint() -> bool {
-    lint_boards()
+    check_board_configs()
+        && lint_boards()
         && cargo(&["fmt", "--all", "--check"])
         && cargo(&[
             "clippy",
@@ -187,17 +149,18 @@ fn boards() -> bool {
     // Stack high-water per target, measured on the emulated boards (same code).
     let mut stack_by_target: Vec<(&str, u64)> = Vec::new();
     for b in &BOARDS {
-        let verb = if b.emulated { "run" } else { "build" };
-        eprintln!("\n==> {}: cargo {verb} --release", b.dir);
+        let verb = if b.emulated() { "run" } else { "build" };
+        let dir = format!("boards/{}", b.dir);
+        eprintln!("\n==> {dir}: cargo {verb} --release");
         let out = cargo_cmd()
             .arg(verb)
             .arg("--release")
-            .current_dir(b.dir)
+            .current_dir(&dir)
             .output();
         let out = match out {
             Ok(o) => o,
             Err(e) => {
-                eprintln!("{}: {e}", b.dir);
+                eprintln!("{dir}: {e}");
                 return false;
             }
         };
@@ -207,17 +170,17 @@ fn boards() -> bool {
             String::from_utf8_lossy(&out.stderr)
         );
         if !out.status.success() {
-            eprintln!("{text}\n{}: cargo {verb} failed ({})", b.dir, out.status);
+            eprintln!("{text}\n{dir}: cargo {verb} failed ({})", out.status);
             ok = false;
             continue;
         }
         let mut instructions = String::from("built, not run");
-        if b.emulated {
+        if b.emulated() {
             let Some(line) = text
                 .lines()
                 .find(|l| l.starts_with(&format!("{}:", b.name)) && l.contains("logits crc32"))
             else {
-                eprintln!("{text}\n{}: no summary line", b.dir);
+                eprintln!("{text}\n{dir}: no summary line");
                 ok = false;
                 continue;
             };
@@ -252,8 +215,8 @@ fn boards() -> bool {
         let elf = Path::new("target/boards")
             .join(b.target)
             .join("release")
-            .join(b.dir.rsplit('/').next().unwrap());
-        match elf::usage(&elf, (b.ram.0, b.ram.0 + b.ram.1)) {
+            .join(b.dir);
+        match elf::usage(&elf, (b.ram.origin, b.ram.origin + b.ram.bytes)) {
             Ok(u) => {
                 let stack = stack_by_target
                     .iter()
@@ -263,12 +226,12 @@ fn boards() -> bool {
                     Some(st) => format!(
                         "{:.1} / {} KiB",
                         (u.ram + st) as f64 / 1024.0,
-                        b.ram.1 >> 10
+                        b.ram.bytes >> 10
                     ),
                     None => format!(
                         "{:.1} + stack / {} KiB",
                         u.ram as f64 / 1024.0,
-                        b.ram.1 >> 10
+                        b.ram.bytes >> 10
                     ),
                 };
                 rows.push(format!(
@@ -276,7 +239,7 @@ fn boards() -> bool {
                     b.name,
                     b.core,
                     u.flash as f64 / 1024.0,
-                    b.flash_bytes >> 10,
+                    b.flash.bytes >> 10,
                     instructions
                 ))
             }

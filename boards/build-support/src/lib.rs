@@ -1,8 +1,13 @@
 //! Shared `build.rs` logic of the board crates: generate the default model's
 //! int8 forward pass, bundle the first `n` test images with their labels,
 //! compute on the host (the plan executor) the CRC the board must reproduce,
-//! and put `memory.x` on the linker path.
+//! and write the board's `memory.x` and `board.rs` constants from the one
+//! board table (`boards/boards.rs`).
 
+#[path = "../../boards.rs"]
+pub mod boards;
+
+use boards::{Board, Run};
 use convnext::crc32::Crc32;
 use convnext_codegen::build_script::generate;
 use convnext_codegen::dataset::load_test_set;
@@ -12,18 +17,22 @@ use std::path::PathBuf;
 /// What a board's RAM must hold besides the arena (stack and statics), bytes.
 pub const STACK_RESERVE: usize = 16 * 1024;
 
-/// Run from a board's `build.rs`. `ram_bytes` is the board's RAM: the build
-/// fails with a clear message if the arena and stack reserve do not fit.
-pub fn prepare(images: usize, ram_bytes: usize) {
+/// Run from a board's `build.rs`: the board is the calling crate (by name) in
+/// the board table. The build fails with a clear message if the arena and
+/// stack reserve do not fit its RAM.
+pub fn prepare(images: usize) {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    let krate = std::env::var("CARGO_PKG_NAME").expect("CARGO_PKG_NAME");
+    let board = Board::by_dir(&krate)
+        .unwrap_or_else(|| panic!("{krate} is not in boards/boards.rs; add it there"));
     let model_dir = manifest.join("../../models/fmnist-convnext");
     let (_, plan) =
         generate(&model_dir, &out, "model").unwrap_or_else(|e| panic!("convnext codegen: {e}"));
-    if plan.arena_bytes + STACK_RESERVE > ram_bytes {
+    if (plan.arena_bytes + STACK_RESERVE) as u64 > board.ram.bytes {
         panic!(
-            "the model does not fit this board: arena {} bytes + {} stack reserve > {} bytes of RAM",
-            plan.arena_bytes, STACK_RESERVE, ram_bytes
+            "the model does not fit {}: arena {} bytes + {} stack reserve > {} bytes of RAM",
+            board.name, plan.arena_bytes, STACK_RESERVE, board.ram.bytes
         );
     }
     let test = load_test_set(&model_dir).unwrap_or_else(|e| panic!("test set: {e}"));
@@ -49,11 +58,33 @@ pub fn prepare(images: usize, ram_bytes: usize) {
         crc.finish()
     );
     std::fs::write(out.join("expected.rs"), s).expect("write expected.rs");
-    std::fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copy memory.x");
+    std::fs::write(out.join("board.rs"), board_consts(board)).expect("write board.rs");
+    std::fs::write(out.join("memory.x"), board.memory_x()).expect("write memory.x");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=../boards.rs");
     println!(
         "cargo:rerun-if-changed={}",
         model_dir.join("test_images.npy").display()
     );
+}
+
+/// The board table's entry as constants the firmware reads.
+fn board_consts(b: &Board) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "/// The board's name in logs.");
+    let _ = writeln!(s, "pub const NAME: &str = {:?};", b.name);
+    let _ = writeln!(s, "/// Start of RAM (the stack's floor under flip-link).");
+    let _ = writeln!(s, "pub const RAM_START: usize = {:#x};", b.ram.origin);
+    if let Run::Qemu {
+        timer_base,
+        timer_ns_per_tick,
+        ..
+    } = b.run
+    {
+        let _ = writeln!(s, "/// CMSDK APB timer 0.");
+        let _ = writeln!(s, "pub const TIMER_BASE: usize = {timer_base:#x};");
+        let _ = writeln!(s, "/// Nanoseconds per timer tick.");
+        let _ = writeln!(s, "pub const TIMER_NS_PER_TICK: u64 = {timer_ns_per_tick};");
+    }
+    s
 }

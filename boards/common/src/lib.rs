@@ -93,10 +93,15 @@ pub mod hardware;
 
 /// Declare what `board-build-support` generated in the calling crate's
 /// `OUT_DIR`: `mod model` (the int8 network), `mod expected` (the host's
-/// CRC), and the bundled `IMAGES` and `LABELS`.
+/// CRC), `mod board` (the board table's constants), and the bundled `IMAGES`
+/// and `LABELS`.
 #[macro_export]
 macro_rules! bundled_model {
     () => {
+        #[allow(dead_code)]
+        mod board {
+            include!(concat!(env!("OUT_DIR"), "/board.rs"));
+        }
         #[allow(dead_code)]
         mod model {
             include!(concat!(env!("OUT_DIR"), "/model.rs"));

@@ -41,5 +41,5 @@ fn main() -> ! {
         |img, logits| model::forward(img, &mut arena, logits),
         now,
     );
-    finish("nrf52840-dk", run, expected::EXPECTED, 64_000_000)
+    finish(board::NAME, run, expected::EXPECTED, 64_000_000)
 }

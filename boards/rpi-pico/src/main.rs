@@ -55,5 +55,5 @@ fn main() -> ! {
         |img, logits| model::forward(img, arena, logits),
         cycles,
     );
-    finish("rpi-pico", run, expected::EXPECTED, 6_000_000)
+    finish(board::NAME, run, expected::EXPECTED, 6_000_000)
 }

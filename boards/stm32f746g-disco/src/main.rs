@@ -25,5 +25,5 @@ fn main() -> ! {
         |img, logits| model::forward(img, arena, logits),
         now,
     );
-    finish("stm32f746g-disco", run, expected::EXPECTED, 16_000_000)
+    finish(board::NAME, run, expected::EXPECTED, 16_000_000)
 }
