@@ -57,47 +57,41 @@ pub struct Board {
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
 
+/// The Cortex-M4F MPS2 board; the M7 one (AN500) differs only in its core.
+const AN386: Board = Board {
+    dir: "qemu-mps2-an386",
+    name: "qemu-an386",
+    target: "thumbv7em-none-eabihf",
+    core: "Cortex-M4F (QEMU mps2-an386)",
+    flash: Region {
+        origin: 0,
+        bytes: 4 * MIB,
+    },
+    ram: Region {
+        origin: 0x2000_0000,
+        bytes: 4 * MIB,
+    },
+    boot2_bytes: 0,
+    run: Run::Qemu {
+        machine: "mps2-an386",
+        timer_base: 0x4000_0000,
+        timer_ns_per_tick: 40,
+    },
+};
+
 /// All boards, the emulated ones first.
 pub const BOARDS: [Board; 6] = [
-    Board {
-        dir: "qemu-mps2-an386",
-        name: "qemu-an386",
-        target: "thumbv7em-none-eabihf",
-        core: "Cortex-M4F (QEMU mps2-an386)",
-        flash: Region {
-            origin: 0,
-            bytes: 4 * MIB,
-        },
-        ram: Region {
-            origin: 0x2000_0000,
-            bytes: 4 * MIB,
-        },
-        boot2_bytes: 0,
-        run: Run::Qemu {
-            machine: "mps2-an386",
-            timer_base: 0x4000_0000,
-            timer_ns_per_tick: 40,
-        },
-    },
+    AN386,
     Board {
         dir: "qemu-mps2-an500",
         name: "qemu-an500",
-        target: "thumbv7em-none-eabihf",
         core: "Cortex-M7 (QEMU mps2-an500)",
-        flash: Region {
-            origin: 0,
-            bytes: 4 * MIB,
-        },
-        ram: Region {
-            origin: 0x2000_0000,
-            bytes: 4 * MIB,
-        },
-        boot2_bytes: 0,
         run: Run::Qemu {
             machine: "mps2-an500",
             timer_base: 0x4000_0000,
             timer_ns_per_tick: 40,
         },
+        ..AN386
     },
     Board {
         dir: "qemu-mps2-an505",

@@ -17,16 +17,8 @@ static TIMER: CmsdkTimer = CmsdkTimer::new(board::TIMER_BASE, board::TIMER_NS_PE
 #[entry]
 fn main() -> ! {
     let stack = StackProbe::paint(board::RAM_START);
-    let arena = cortex_m::singleton!(: [i8; model::ARENA_BYTES] = [0; model::ARENA_BYTES])
-        .expect("arena taken once");
+    let arena = static_arena();
     TIMER.start();
-    let run = board_common::classify_all(
-        IMAGES,
-        LABELS,
-        model::INPUT_BYTES,
-        &model::LABELS,
-        |img, logits| model::forward(img, arena, logits),
-        || TIMER.now(),
-    );
+    let run = classify_bundled(arena, || TIMER.now());
     finish(board::NAME, run, &TIMER, &stack, expected::EXPECTED)
 }

@@ -7,7 +7,7 @@ use crate::kernels::block_f16::{block_f16_in_place, BlockF16Params};
 use crate::kernels::downsample::{downsample_in_place, DownsampleParams};
 use crate::kernels::head::{head, HeadParams};
 use crate::kernels::stem::{stem_in_place, StemParams};
-use crate::kernels::OpFootprint;
+use crate::kernels::{OpFootprint, Placement};
 
 /// One step of the fixed schedule.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,14 +36,25 @@ impl<B: AsRef<[u8]>> Op<B> {
         }
     }
 
-    /// Mutable access, for the planner to place the op.
-    pub fn footprint_mut(&mut self) -> &mut dyn OpFootprint {
+    /// Where the op sits in the arena.
+    pub fn placement(&self) -> Placement {
         match self {
-            Op::Stem(p) => p,
-            Op::Block(p) => p,
-            Op::BlockF16(p) => p,
-            Op::Downsample(p) => p,
-            Op::Head(p) => p,
+            Op::Stem(p) => p.at,
+            Op::Block(p) => p.at,
+            Op::BlockF16(p) => p.at,
+            Op::Downsample(p) => p.at,
+            Op::Head(p) => p.at,
+        }
+    }
+
+    /// Place the op (the planner's job).
+    pub fn set_placement(&mut self, at: Placement) {
+        match self {
+            Op::Stem(p) => p.at = at,
+            Op::Block(p) => p.at = at,
+            Op::BlockF16(p) => p.at = at,
+            Op::Downsample(p) => p.at = at,
+            Op::Head(p) => p.at = at,
         }
     }
 

@@ -86,6 +86,21 @@ fn ln_i32(vals: &[i32], p: &LayerNormParams) -> Vec<i32> {
     out
 }
 
+/// The tightest in-place layout of a layer that changes shape: output at 0,
+/// the input `input_lead_bytes` up (holding `x`), scratch right above both.
+fn in_place_arena(p: &impl OpFootprint, x: &[i8]) -> (Placement, Vec<i8>) {
+    let base = p.input_lead_bytes();
+    let top = (base + x.len()).max(p.output_bytes());
+    let mut arena = vec![0i8; top + p.scratch_bytes()];
+    arena[base..base + x.len()].copy_from_slice(x);
+    let at = Placement {
+        input_offset: base,
+        output_offset: 0,
+        scratch_offset: top,
+    };
+    (at, arena)
+}
+
 fn check_block(h: usize, w: usize, c: usize, seed: u64) {
     let mut rng = Rng(seed);
     let table: [i8; 256] = rng.i8s(256).try_into().unwrap();
@@ -213,15 +228,8 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64
         conv: conv.linear(),
         out_zero_point: -9,
     };
-    let base = p.input_lead_bytes();
-    let top = (base + x.len()).max(oh * ow * cout);
-    p.at = Placement {
-        input_offset: base,
-        output_offset: 0,
-        scratch_offset: top,
-    };
-    let mut arena = vec![0i8; top + p.scratch_bytes()];
-    arena[base..base + x.len()].copy_from_slice(&x);
+    let mut arena;
+    (p.at, arena) = in_place_arena(&p, &x);
     downsample_in_place(&p, &mut arena);
     let mut want = vec![0i8; oh * ow * cout];
     for r in 0..oh {
@@ -295,15 +303,8 @@ fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, seed:
         out_requant: &orq_bytes[..],
         out_offset: &off_bytes[..],
     };
-    let base = p.input_lead_bytes();
-    let top = (base + x.len()).max(oh * ow * cout);
-    p.at = Placement {
-        input_offset: base,
-        output_offset: 0,
-        scratch_offset: top,
-    };
-    let mut arena = vec![0i8; top + p.scratch_bytes()];
-    arena[base..base + x.len()].copy_from_slice(&x);
+    let mut arena;
+    (p.at, arena) = in_place_arena(&p, &x);
     stem_in_place(&p, &mut arena);
     let mut want = vec![0i8; oh * ow * cout];
     for r in 0..oh {

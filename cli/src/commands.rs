@@ -57,16 +57,7 @@ fn precision(s: Option<&str>) -> Result<Precision, Failure> {
 pub fn run(argv: &[String]) -> Result<(), Failure> {
     let a = Args::parse(
         argv,
-        &[
-            "model",
-            "precision",
-            "input",
-            "output",
-            "output-kind",
-            "calibration",
-            "calibration-method",
-            "f16-blocks",
-        ],
+        &with_int8_flags(&["model", "precision", "input", "output", "output-kind"]),
         &[],
     )
     .map_err(usage)?;
@@ -144,6 +135,13 @@ fn calibration_method(s: Option<&str>) -> Result<Calibration, Failure> {
     }
 }
 
+/// `flags` plus the flags every command that builds an int8 plan takes.
+fn with_int8_flags<'a>(flags: &[&'a str]) -> Vec<&'a str> {
+    let mut all = flags.to_vec();
+    all.extend(["calibration", "calibration-method", "f16-blocks"]);
+    all
+}
+
 /// Calibrate and plan the int8 network for a model folder, from the
 /// `--calibration`, `--calibration-method` and `--f16-blocks` flags. Returns
 /// the plan and the number of calibration images.
@@ -196,14 +194,7 @@ fn agreement(a: &[usize], b: &[usize]) -> f64 {
 pub fn eval(argv: &[String]) -> Result<(), Failure> {
     let a = Args::parse(
         argv,
-        &[
-            "model",
-            "limit",
-            "calibration",
-            "calibration-method",
-            "precision",
-            "f16-blocks",
-        ],
+        &with_int8_flags(&["model", "limit", "precision"]),
         &["json", "crc"],
     )
     .map_err(usage)?;
@@ -355,18 +346,8 @@ fn print_eval(report: &serde_json::Value, json: bool, plan: Option<&Plan>) -> Re
 
 /// `convnext report`.
 pub fn report(argv: &[String]) -> Result<(), Failure> {
-    let a = Args::parse(
-        argv,
-        &[
-            "model",
-            "precision",
-            "calibration",
-            "calibration-method",
-            "f16-blocks",
-        ],
-        &["json"],
-    )
-    .map_err(usage)?;
+    let a =
+        Args::parse(argv, &with_int8_flags(&["model", "precision"]), &["json"]).map_err(usage)?;
     let dir = Path::new(a.required("model").map_err(usage)?);
     if precision(a.optional("precision"))? != Precision::Int8 {
         return Err(usage(
@@ -430,19 +411,7 @@ pub fn report(argv: &[String]) -> Result<(), Failure> {
 
 /// `convnext compile`.
 pub fn compile(argv: &[String]) -> Result<(), Failure> {
-    let a = Args::parse(
-        argv,
-        &[
-            "model",
-            "out",
-            "name",
-            "calibration",
-            "calibration-method",
-            "f16-blocks",
-        ],
-        &[],
-    )
-    .map_err(usage)?;
+    let a = Args::parse(argv, &with_int8_flags(&["model", "out", "name"]), &[]).map_err(usage)?;
     let dir = Path::new(a.required("model").map_err(usage)?);
     let out = Path::new(a.required("out").map_err(usage)?);
     let name = a.optional("name").unwrap_or("model");

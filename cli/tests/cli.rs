@@ -21,6 +21,7 @@ fn convnext(args: &[&str]) -> Output {
 
 fn scratch(name: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -151,17 +152,15 @@ fn eval_json_on_the_default_model_reports_accuracy_and_agreement() {
     assert!(j["f32"]["reference_max_rel_error"].as_f64().unwrap() <= 1e-4);
 }
 
-#[test]
-fn preprocess_matches_the_committed_pixel_values_path() {
-    // The default model's test images through `convnext preprocess`, then `run`,
-    // give the committed HF logits.
-    let dir = scratch("pre");
+/// The default model's first `n` test images through `convnext preprocess`:
+/// the path of their `pixel_values` in `dir`.
+fn preprocessed_test_images(dir: &Path, n: usize) -> PathBuf {
     let model = root().join("models/fmnist-convnext");
     let images = dir.join("images.npy");
     let test = convnext_codegen::dataset::read_images(&model.join("test_images.npy"))
         .unwrap()
-        .take(64);
-    npy::write_u8(&images, &[64, 28, 28], &test.pixels).unwrap();
+        .take(n);
+    npy::write_u8(&images, &[n, 28, 28], &test.pixels).unwrap();
     let x = dir.join("x.npy");
     let o = convnext(&[
         "preprocess",
@@ -173,6 +172,16 @@ fn preprocess_matches_the_committed_pixel_values_path() {
         x.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    x
+}
+
+#[test]
+fn preprocess_matches_the_committed_pixel_values_path() {
+    // The default model's test images through `convnext preprocess`, then `run`,
+    // give the committed HF logits.
+    let dir = scratch("pre");
+    let model = root().join("models/fmnist-convnext");
+    let x = preprocessed_test_images(&dir, 64);
     let y = dir.join("y.npy");
     let o = convnext(&[
         "run",
@@ -231,22 +240,7 @@ fn report_json_has_the_contract_keys_and_the_arena_within_the_bound() {
 fn int8_and_f16_run_from_the_command_line() {
     let dir = scratch("run8");
     let model = root().join("models/fmnist-convnext");
-    let images = dir.join("images.npy");
-    let test = convnext_codegen::dataset::read_images(&model.join("test_images.npy"))
-        .unwrap()
-        .take(32);
-    npy::write_u8(&images, &[32, 28, 28], &test.pixels).unwrap();
-    let x = dir.join("x.npy");
-    let o = convnext(&[
-        "preprocess",
-        "--model",
-        "models/fmnist-convnext",
-        "--input",
-        images.to_str().unwrap(),
-        "--output",
-        x.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let x = preprocessed_test_images(&dir, 32);
     let p = model.join("test_logits.npy");
     let want = npy::read(&p).unwrap().into_f32(&p).unwrap();
     for precision in ["f16", "int8"] {
@@ -273,8 +267,49 @@ fn int8_and_f16_run_from_the_command_line() {
     }
 }
 
+/// Generated code a person can read: rustfmt-clean, no line over 100
+/// characters, tables in binary files, a header saying what produced it.
+fn check_generated_module(dir: &Path, name: &str, options: &str) {
+    let path = dir.join(format!("{name}.rs"));
+    let src = std::fs::read_to_string(&path).unwrap();
+    assert!(src.contains("pub const ARENA_BYTES: usize = ") && src.contains("pub fn forward("));
+    assert!(
+        src.contains("// Checkpoint: models/fmnist-convnext"),
+        "{src}"
+    );
+    assert!(
+        src.contains("// Calibration: 512 images from calibration_images.npy, percentile:0.9999"),
+        "{src}"
+    );
+    assert!(src.contains(&format!("// Options: {options}")), "{src}");
+    for (i, line) in src.lines().enumerate() {
+        assert!(
+            line.len() <= 100,
+            "{name}.rs:{}: {} chars",
+            i + 1,
+            line.len()
+        );
+        // No literal tables: at most a handful of values on a line.
+        assert!(
+            line.matches(',').count() <= 4,
+            "{name}.rs:{}: {line}",
+            i + 1
+        );
+    }
+    let fmt = Command::new("rustfmt")
+        .args(["--edition", "2021", "--check"])
+        .arg(&path)
+        .output()
+        .expect("rustfmt (rustup component add rustfmt)");
+    assert!(
+        fmt.status.success(),
+        "{name}.rs is not rustfmt-clean:\n{}",
+        String::from_utf8_lossy(&fmt.stdout)
+    );
+}
+
 #[test]
-fn compile_writes_a_module_and_weight_files() {
+fn compile_writes_a_readable_module_and_table_files() {
     let dir = scratch("compile");
     let o = convnext(&[
         "compile",
@@ -286,7 +321,34 @@ fn compile_writes_a_module_and_weight_files() {
         "fm",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let src = std::fs::read_to_string(dir.join("fm.rs")).unwrap();
-    assert!(src.contains("pub const ARENA_BYTES: usize = ") && src.contains("pub fn forward("));
-    assert!(dir.join("fm.stage1_block0.pwconv1.bin").exists());
+    check_generated_module(&dir, "fm", "all int8");
+    for table in ["weight", "bias", "requant"] {
+        assert!(dir
+            .join(format!("fm.stage1_block0.pwconv1.{table}.bin"))
+            .exists());
+    }
+    assert_eq!(
+        std::fs::metadata(dir.join("fm.stage1_block0.act.table.bin"))
+            .unwrap()
+            .len(),
+        256
+    );
+}
+
+#[test]
+fn compile_of_a_mixed_precision_plan_is_readable_too() {
+    let dir = scratch("compile_mixed");
+    let o = convnext(&[
+        "compile",
+        "--model",
+        "models/fmnist-convnext",
+        "--out",
+        dir.to_str().unwrap(),
+        "--name",
+        "mixed",
+        "--f16-blocks",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    check_generated_module(&dir, "mixed", "int8, f16 blocks: stage1_block0");
 }

@@ -3,7 +3,6 @@
 //! it), runs the f32 reference forward pass, and reads the model folder's
 //! preprocessing settings and datasets. Quantization, planning and emission
 //! build on these.
-#![deny(missing_docs)]
 
 pub mod build_script;
 pub mod calibrate;

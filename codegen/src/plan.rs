@@ -68,25 +68,23 @@ impl Plan {
         // `input_lead_bytes` above it, where the op before it wrote.
         let mut next = 0usize;
         for q in model.ops.iter_mut().rev() {
-            let f = q.op.footprint_mut();
-            let lead = f.input_lead_bytes();
-            *f.placement_mut() = Placement {
+            let lead = q.op.footprint().input_lead_bytes();
+            q.op.set_placement(Placement {
                 input_offset: next + lead,
                 output_offset: next,
                 scratch_offset: 0,
-            };
+            });
             next += lead;
         }
         let (mut arena_bytes, mut residual_bound, mut layerwise) = (0usize, 0usize, 0usize);
         let mut ops = Vec::with_capacity(model.ops.len());
         for q in &mut model.ops {
             let naive = layerwise_bytes(&q.op);
-            let f = q.op.footprint_mut();
-            let at = *f.placement();
+            let mut at = q.op.placement();
+            let f = q.op.footprint();
             // Scratch sits just above the tensors live during this op.
             let tensor_top =
                 (at.input_offset + f.input_bytes()).max(at.output_offset + f.output_bytes());
-            f.placement_mut().scratch_offset = tensor_top;
             let live = tensor_top + f.scratch_bytes();
             arena_bytes = arena_bytes.max(live);
             residual_bound = residual_bound.max(f.input_bytes()).max(f.output_bytes());
@@ -98,11 +96,13 @@ impl Plan {
                 arena_live_bytes: live,
                 layerwise_bytes: naive,
             });
+            at.scratch_offset = tensor_top;
+            q.op.set_placement(at);
         }
         let input_offset = model
             .ops
             .first()
-            .map_or(0, |q| q.op.footprint().placement().input_offset);
+            .map_or(0, |q| q.op.placement().input_offset);
         let input_bytes = model.input_h * model.input_w * model.input_c;
         Plan {
             model,

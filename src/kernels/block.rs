@@ -50,12 +50,6 @@ pub struct BlockParams<B = &'static [u8]> {
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
-    fn placement(&self) -> &Placement {
-        &self.at
-    }
-    fn placement_mut(&mut self) -> &mut Placement {
-        &mut self.at
-    }
     fn input_bytes(&self) -> usize {
         self.map.bytes()
     }

@@ -63,12 +63,6 @@ pub struct BlockF16Params<B = &'static [u8]> {
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for BlockF16Params<B> {
-    fn placement(&self) -> &Placement {
-        &self.at
-    }
-    fn placement_mut(&mut self) -> &mut Placement {
-        &mut self.at
-    }
     fn input_bytes(&self) -> usize {
         self.map.bytes()
     }

@@ -36,12 +36,6 @@ pub struct DownsampleParams<B = &'static [u8]> {
 const TAPS: [(usize, usize); 4] = [(0, 0), (0, 1), (1, 0), (1, 1)];
 
 impl<B: AsRef<[u8]>> OpFootprint for DownsampleParams<B> {
-    fn placement(&self) -> &Placement {
-        &self.at
-    }
-    fn placement_mut(&mut self) -> &mut Placement {
-        &mut self.at
-    }
     fn input_bytes(&self) -> usize {
         self.in_h * self.in_w * self.cin
     }

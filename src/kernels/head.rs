@@ -30,12 +30,6 @@ pub struct HeadParams<B = &'static [u8]> {
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for HeadParams<B> {
-    fn placement(&self) -> &Placement {
-        &self.at
-    }
-    fn placement_mut(&mut self) -> &mut Placement {
-        &mut self.at
-    }
     fn input_bytes(&self) -> usize {
         self.h * self.w * self.c
     }

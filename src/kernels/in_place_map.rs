@@ -1,11 +1,13 @@
 //! The geometry both block kernels (int8 and f16) share: an `h x w x c` map
 //! updated in place in raster order, with a ring of original pixels.
 //!
-//! Before pixel `p` is overwritten its original goes to ring slot
-//! `p mod ring_pixels`. A 7x7 window needs up to 3 rows and 3 columns back,
-//! so with a ring of `3W + 3` pixels every pixel a later window reads is
-//! either still original in `x` (index >= p) or in the ring (index < p).
-//! `tests/kernels_match_naive.rs` shows `3W + 2` breaks.
+//! Before pixel `p` is overwritten (after its depthwise) its original goes to
+//! ring slot `p mod R`, replacing pixel `p - R`. A 7x7 window at `p` reads
+//! back to pixel `p - L`, `L = min(3, H-1) W + min(3, W-1)` (`3W + 3` on maps
+//! of 4x4 and up), so with `R = L` every pixel a window reads is either still
+//! original in `x` (index >= p) or in the ring (index < p); with `R = L - 1`
+//! the oldest pixel of the window is gone. The unit test below checks `L`
+//! against every window; `tests/kernels_match_naive.rs` checks the kernels.
 
 /// Shape of a map updated in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,9 +22,10 @@ pub struct InPlaceMap {
 }
 
 /// Pixels of originals an in-place 7x7 depthwise keeps for an `h x w` map:
-/// `3W + 3`, or the whole map if that is smaller.
+/// the farthest a window looks back, `3W + 3` on maps of 4x4 and up (at
+/// least 1: a pixel's own original is kept for the residual).
 pub fn ring_pixels(h: usize, w: usize) -> usize {
-    (3 * w + 3).min(h * w)
+    (3.min(h.saturating_sub(1)) * w + 3.min(w.saturating_sub(1))).max(1)
 }
 
 impl InPlaceMap {
@@ -79,5 +82,36 @@ impl InPlaceMap {
     /// Depthwise taps (all 49 per channel, padding included) per inference.
     pub fn depthwise_macs(&self) -> u64 {
         (49 * self.bytes()) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The farthest back a 7x7 window at pixel `pix` reaches, over all pixels.
+    fn max_lookback(m: &InPlaceMap) -> usize {
+        let mut worst = 0;
+        for r in 0..m.h {
+            for col in 0..m.w {
+                let (y0, _, x0, _) = m.window(r, col);
+                worst = worst.max(r * m.w + col - (y0 * m.w + x0));
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn ring_of_3w_plus_3_is_the_least_that_keeps_every_window() {
+        // While pixel p's window is read, ring slot q (q < p) still holds
+        // pixel q iff p - q <= ring. The ring is exactly the worst lookback,
+        // so one pixel less loses a pixel some window reads.
+        for h in 1..9 {
+            for w in 1..9 {
+                let m = InPlaceMap { h, w, c: 1 };
+                assert_eq!(max_lookback(&m).max(1), m.ring_pixels(), "{h}x{w}");
+            }
+        }
+        assert_eq!(ring_pixels(14, 14), 3 * 14 + 3);
     }
 }

@@ -40,14 +40,11 @@ pub fn in_place_lead(
 }
 
 /// What the planner and the report need to know about an op: its tensors,
-/// its scratch, its parameters, its work, and where it sits. Each kernel's
-/// params type implements it beside the kernel, so the sizes a kernel uses
-/// and the sizes the planner reserves are one definition.
+/// its scratch, its parameters and its work. Each kernel's params type
+/// implements it beside the kernel, so the sizes a kernel uses and the sizes
+/// the planner reserves are one definition. (Where the op sits is its
+/// `at: Placement` field.)
 pub trait OpFootprint {
-    /// Where the op sits in the arena.
-    fn placement(&self) -> &Placement;
-    /// Mutable access for the planner.
-    fn placement_mut(&mut self) -> &mut Placement;
     /// Bytes of the input tensor.
     fn input_bytes(&self) -> usize;
     /// Bytes of the output tensor in the arena (0 for the head, whose

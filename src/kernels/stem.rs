@@ -48,12 +48,6 @@ impl<B> StemParams<B> {
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for StemParams<B> {
-    fn placement(&self) -> &Placement {
-        &self.at
-    }
-    fn placement_mut(&mut self) -> &mut Placement {
-        &mut self.at
-    }
     fn input_bytes(&self) -> usize {
         self.in_h * self.in_w * self.cin
     }

@@ -1,5 +1,4 @@
-//! Paths shared by the integration tests.
-#![allow(dead_code)]
+//! Paths shared by the runtime's integration tests.
 
 use std::path::PathBuf;
 
@@ -8,19 +7,4 @@ pub fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(rel)
-}
-
-/// `models/<name>`.
-pub fn model_dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join(name)
-}
-
-/// A fresh, empty scratch directory under the target dir.
-pub fn scratch_dir(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }

@@ -93,8 +93,9 @@ pub mod hardware;
 
 /// Declare what `board-build-support` generated in the calling crate's
 /// `OUT_DIR`: `mod model` (the int8 network), `mod expected` (the host's
-/// CRC), `mod board` (the board table's constants), and the bundled `IMAGES`
-/// and `LABELS`.
+/// CRC), `mod board` (the board table's constants), the bundled `IMAGES`
+/// and `LABELS`, and `classify_bundled(arena, now)` over them (with
+/// `static_arena()` for boards that keep the arena in a static).
 #[macro_export]
 macro_rules! bundled_model {
     () => {
@@ -111,5 +112,27 @@ macro_rules! bundled_model {
         }
         static IMAGES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/images.bin"));
         static LABELS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/labels.bin"));
+
+        /// The arena as a static buffer, handed out once.
+        #[allow(dead_code)]
+        fn static_arena() -> &'static mut [i8] {
+            cortex_m::singleton!(: [i8; model::ARENA_BYTES] = [0; model::ARENA_BYTES])
+                .expect("arena taken once")
+        }
+
+        /// Classify the bundled images in `arena`, timing with `now`.
+        fn classify_bundled(
+            arena: &mut [i8],
+            now: impl FnMut() -> u32,
+        ) -> Result<$crate::Summary, convnext::network::ForwardError> {
+            $crate::classify_all(
+                IMAGES,
+                LABELS,
+                model::INPUT_BYTES,
+                &model::LABELS,
+                |img, logits| model::forward(img, arena, logits),
+                now,
+            )
+        }
     };
 }

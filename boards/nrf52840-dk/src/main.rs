@@ -33,13 +33,6 @@ fn main() -> ! {
     let core = cortex_m::Peripherals::take().expect("core peripherals taken once");
     let now = cycle_counter(core);
     let mut arena = alloc::vec![0i8; model::ARENA_BYTES];
-    let run = board_common::classify_all(
-        IMAGES,
-        LABELS,
-        model::INPUT_BYTES,
-        &model::LABELS,
-        |img, logits| model::forward(img, &mut arena, logits),
-        now,
-    );
+    let run = classify_bundled(&mut arena, now);
     finish(board::NAME, run, expected::EXPECTED, 64_000_000)
 }

@@ -45,15 +45,6 @@ fn main() -> ! {
     core.SYST.clear_current();
     core.SYST.enable_interrupt();
     core.SYST.enable_counter();
-    let arena = cortex_m::singleton!(: [i8; model::ARENA_BYTES] = [0; model::ARENA_BYTES])
-        .expect("arena taken once");
-    let run = board_common::classify_all(
-        IMAGES,
-        LABELS,
-        model::INPUT_BYTES,
-        &model::LABELS,
-        |img, logits| model::forward(img, arena, logits),
-        cycles,
-    );
+    let run = classify_bundled(static_arena(), cycles);
     finish(board::NAME, run, expected::EXPECTED, 6_000_000)
 }

@@ -15,15 +15,6 @@ board_common::bundled_model!();
 fn main() -> ! {
     let core = cortex_m::Peripherals::take().expect("core peripherals taken once");
     let now = cycle_counter(core);
-    let arena = cortex_m::singleton!(: [i8; model::ARENA_BYTES] = [0; model::ARENA_BYTES])
-        .expect("arena taken once");
-    let run = board_common::classify_all(
-        IMAGES,
-        LABELS,
-        model::INPUT_BYTES,
-        &model::LABELS,
-        |img, logits| model::forward(img, arena, logits),
-        now,
-    );
+    let run = classify_bundled(static_arena(), now);
     finish(board::NAME, run, expected::EXPECTED, 16_000_000)
 }
