@@ -3,17 +3,21 @@
 //! board's constants from `boards/boards.rs`): classify the bundled test
 //! images, log each prediction over semihosting with defmt, check the logits'
 //! CRC against the host plan's, count instructions with the CMSDK timer, and
-//! exit non-zero on any failure.
+//! exit non-zero on any failure. With `--features profile` it instead times
+//! every phase of every op on a few images (`cargo xtask profile-qemu`).
 #![no_std]
 #![no_main]
 
-use board_common::qemu::{finish, CmsdkTimer, StackProbe};
+use board_common::qemu::CmsdkTimer;
+#[cfg(not(feature = "profile"))]
+use board_common::qemu::{finish, StackProbe};
 use cortex_m_rt::entry;
 
 board_common::bundled_model!();
 
 static TIMER: CmsdkTimer = CmsdkTimer::new(board::TIMER_BASE, board::TIMER_NS_PER_TICK);
 
+#[cfg(not(feature = "profile"))]
 #[entry]
 fn main() -> ! {
     let stack = StackProbe::paint(board::RAM_START);
@@ -21,4 +25,23 @@ fn main() -> ! {
     TIMER.start();
     let run = classify_bundled(arena, || TIMER.now());
     finish(board::NAME, run, &TIMER, &stack, expected::EXPECTED)
+}
+
+/// Images a profiling build times, phase by phase.
+#[cfg(feature = "profile")]
+const PROFILED_IMAGES: usize = 5;
+
+#[cfg(feature = "profile")]
+#[entry]
+fn main() -> ! {
+    let mut logits = [0i32; model::NUM_LABELS];
+    let arena = static_arena();
+    board_common::qemu::profile_and_exit::<{ model::OP_NAMES.len() }>(
+        board::NAME,
+        &TIMER,
+        &model::OP_NAMES,
+        &IMAGES[..PROFILED_IMAGES * model::INPUT_BYTES],
+        model::INPUT_BYTES,
+        |img, probe| model::forward_probed(img, arena, &mut logits, probe),
+    )
 }

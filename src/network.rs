@@ -2,11 +2,12 @@
 //! and what generated firmware runs as straight-line calls. Also the
 //! buffer checks of a forward pass and turning logits into classes.
 
-use crate::kernels::block::{block_in_place, BlockParams};
-use crate::kernels::block_f16::{block_f16_in_place, BlockF16Params};
-use crate::kernels::downsample::{downsample_in_place, DownsampleParams};
-use crate::kernels::head::{head, HeadParams};
-use crate::kernels::stem::{stem_in_place, StemParams};
+use crate::kernels::block::{block_in_place_probed, BlockParams};
+use crate::kernels::block_f16::{block_f16_in_place_probed, BlockF16Params};
+use crate::kernels::downsample::{downsample_in_place_probed, DownsampleParams};
+use crate::kernels::head::{head_probed, HeadParams};
+use crate::kernels::probe::{NoProbe, Probe};
+use crate::kernels::stem::{stem_in_place_probed, StemParams};
 use crate::kernels::{OpFootprint, Placement};
 
 /// One step of the fixed schedule.
@@ -59,13 +60,13 @@ impl<B: AsRef<[u8]>> Op<B> {
     }
 
     /// Run this op over `arena`; the head writes `logits`.
-    pub fn run(&self, arena: &mut [i8], logits: &mut [i32]) {
+    pub fn run(&self, arena: &mut [i8], logits: &mut [i32], probe: &mut impl Probe) {
         match self {
-            Op::Stem(p) => stem_in_place(p, arena),
-            Op::Block(p) => block_in_place(p, arena),
-            Op::BlockF16(p) => block_f16_in_place(p, arena),
-            Op::Downsample(p) => downsample_in_place(p, arena),
-            Op::Head(p) => head(p, arena, logits),
+            Op::Stem(p) => stem_in_place_probed(p, arena, probe),
+            Op::Block(p) => block_in_place_probed(p, arena, probe),
+            Op::BlockF16(p) => block_f16_in_place_probed(p, arena, probe),
+            Op::Downsample(p) => downsample_in_place_probed(p, arena, probe),
+            Op::Head(p) => head_probed(p, arena, logits, probe),
         }
     }
 }
@@ -202,7 +203,7 @@ pub fn run_ops<'o, B: AsRef<[u8]> + 'o>(
     logits: &mut [i32],
 ) {
     for op in ops {
-        op.run(arena, logits);
+        op.run(arena, logits, &mut NoProbe);
     }
 }
 

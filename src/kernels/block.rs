@@ -12,6 +12,7 @@ use super::in_place_map::InPlaceMap;
 use super::layer_norm::{layer_norm_q24, LayerNormParams};
 use super::linear::QLinear;
 use super::placement::{OpFootprint, Placement};
+use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{requantize_sum, saturate_i32, saturate_i8, Requant};
 
 /// Channels of depthwise accumulators kept on the stack at once.
@@ -73,6 +74,15 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
 
 /// Run one block over the arena.
 pub fn block_in_place<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &mut [i8]) {
+    block_in_place_probed(p, arena, &mut NoProbe)
+}
+
+/// [`block_in_place`], telling `probe` where each pixel's phases start.
+pub fn block_in_place_probed<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    arena: &mut [i8],
+    probe: &mut impl Probe,
+) {
     let m = p.map;
     let c = m.c;
     let hidden = 4 * c;
@@ -87,6 +97,7 @@ pub fn block_in_place<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &mut [i8]) {
             let pix = r * m.w + col;
             let x_at = x_off + m.pixel(pix);
             let ring_at = ring_off + m.ring_slot(pix);
+            probe.enter(Phase::Depthwise, (49 * c) as u32);
             // 1. Depthwise 7x7 from originals. Channels in chunks so the tap
             // loop is outer and the channel loop contiguous; the source (ring
             // or x) is decided once per tap.
@@ -116,6 +127,7 @@ pub fn block_in_place<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &mut [i8]) {
                 }
                 ch0 += n;
             }
+            probe.enter(Phase::LayerNorm, 0);
             // 2. Keep the original of p for later windows and the residual.
             arena.copy_within(x_at..x_at + c, ring_at);
             // 3. LayerNorm into x[p].
@@ -126,11 +138,13 @@ pub fn block_in_place<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &mut [i8]) {
                 |a, i| load_i32(a, s + 4 * i),
                 |a, i, y| a[x_at + i] = saturate_i8(p.ln_requant.apply(y as i64)),
             );
+            probe.enter(Phase::Pointwise1, (hidden * c) as u32);
             // 4. pw1 + activation into scratch.
             for j in 0..hidden {
                 let pre = p.pw1.output(j, &arena[x_at..x_at + c]) + p.pw1_zero_point as i64;
                 arena[s + j] = table[(saturate_i8(pre) as i32 + 128) as usize] as i8;
             }
+            probe.enter(Phase::Pointwise2, (hidden * c) as u32);
             // 5. pw2, layer scale and residual add into x[p].
             for o in 0..c {
                 let acc = p.pw2.acc(o, &arena[s..s + hidden]);

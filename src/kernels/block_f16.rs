@@ -9,6 +9,7 @@ use super::activation::Activation;
 use super::arena::{load_f32, store_f32};
 use super::in_place_map::InPlaceMap;
 use super::placement::{OpFootprint, Placement};
+use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::saturate_i8;
 use super::tables::f16_at;
 
@@ -88,6 +89,15 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockF16Params<B> {
 
 /// Run one f16 block over the arena.
 pub fn block_f16_in_place<B: AsRef<[u8]>>(p: &BlockF16Params<B>, arena: &mut [i8]) {
+    block_f16_in_place_probed(p, arena, &mut NoProbe)
+}
+
+/// [`block_f16_in_place`], telling `probe` where each pixel's phases start.
+pub fn block_f16_in_place_probed<B: AsRef<[u8]>>(
+    p: &BlockF16Params<B>,
+    arena: &mut [i8],
+    probe: &mut impl Probe,
+) {
     let m = p.map;
     let c = m.c;
     let hidden = 4 * c;
@@ -104,6 +114,7 @@ pub fn block_f16_in_place<B: AsRef<[u8]>>(p: &BlockF16Params<B>, arena: &mut [i8
             let pix = r * m.w + col;
             let x_at = x_off + m.pixel(pix);
             let ring_at = ring_off + m.ring_slot(pix);
+            probe.enter(Phase::Depthwise, (49 * c) as u32);
             // Depthwise from originals, into y's scratch.
             let (y0, y1, x0, x1) = m.window(r, col);
             for ch in 0..c {
@@ -116,6 +127,7 @@ pub fn block_f16_in_place<B: AsRef<[u8]>>(p: &BlockF16Params<B>, arena: &mut [i8
                 }
                 store_f32(arena, y_at + 4 * ch, acc);
             }
+            probe.enter(Phase::LayerNorm, 0);
             arena.copy_within(x_at..x_at + c, ring_at);
             // LayerNorm in place.
             let mut mean = 0.0f32;
@@ -134,6 +146,7 @@ pub fn block_f16_in_place<B: AsRef<[u8]>>(p: &BlockF16Params<B>, arena: &mut [i8
                 let g = f16_at(p.ln_weight.as_ref(), ch);
                 store_f32(arena, y_at + 4 * ch, v * g + f16_at(p.ln_bias.as_ref(), ch));
             }
+            probe.enter(Phase::Pointwise1, (hidden * c) as u32);
             // pw1 + activation.
             for j in 0..hidden {
                 let mut acc = f16_at(pw1_b, j);
@@ -142,6 +155,7 @@ pub fn block_f16_in_place<B: AsRef<[u8]>>(p: &BlockF16Params<B>, arena: &mut [i8
                 }
                 store_f32(arena, h_at + 4 * j, p.act.apply(acc));
             }
+            probe.enter(Phase::Pointwise2, (hidden * c) as u32);
             // pw2, layer scale, residual, requantize to the output stream.
             for o in 0..c {
                 let mut acc = f16_at(pw2_b, o);

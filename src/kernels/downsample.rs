@@ -7,6 +7,7 @@
 use super::layer_norm::{layer_norm_q24, LayerNormParams};
 use super::linear::QLinear;
 use super::placement::{in_place_lead, OpFootprint, Placement};
+use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{saturate_i8, Requant};
 
 /// Constants and placement of one downsample.
@@ -61,6 +62,15 @@ impl<B: AsRef<[u8]>> OpFootprint for DownsampleParams<B> {
 
 /// Run the downsample over the arena.
 pub fn downsample_in_place<B: AsRef<[u8]>>(p: &DownsampleParams<B>, arena: &mut [i8]) {
+    downsample_in_place_probed(p, arena, &mut NoProbe)
+}
+
+/// [`downsample_in_place`], telling `probe` where each pixel's phases start.
+pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
+    p: &DownsampleParams<B>,
+    arena: &mut [i8],
+    probe: &mut impl Probe,
+) {
     let (cin, cout) = (p.cin, p.cout);
     let (oh, ow) = (p.in_h / 2, p.in_w / 2);
     let s = p.at.scratch_offset;
@@ -69,6 +79,7 @@ pub fn downsample_in_place<B: AsRef<[u8]>>(p: &DownsampleParams<B>, arena: &mut 
             let px = |(ky, kx): (usize, usize)| {
                 p.at.input_offset + ((2 * r + ky) * p.in_w + 2 * col + kx) * cin
             };
+            probe.enter(Phase::LayerNorm, 0);
             for tap in TAPS {
                 let base = px(tap);
                 layer_norm_q24(
@@ -79,6 +90,7 @@ pub fn downsample_in_place<B: AsRef<[u8]>>(p: &DownsampleParams<B>, arena: &mut 
                     |a, i, y| a[base + i] = saturate_i8(p.ln_requant.apply(y as i64)),
                 );
             }
+            probe.enter(Phase::Conv, (cout * 4 * cin) as u32);
             for o in 0..cout {
                 let wrow = p.conv.row(o, 4 * cin);
                 let mut acc = p.conv.bias(o);

@@ -6,6 +6,7 @@ use super::arena::{load_i32, store_i32};
 use super::layer_norm::{layer_norm_q24, LayerNormParams};
 use super::linear::QLinear;
 use super::placement::{OpFootprint, Placement};
+use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{saturate_i32, saturate_i8, Requant};
 
 /// Constants and placement of the head.
@@ -49,7 +50,18 @@ impl<B: AsRef<[u8]>> OpFootprint for HeadParams<B> {
 
 /// Compute the int32 logits; `logits.len()` labels are written.
 pub fn head<B: AsRef<[u8]>>(p: &HeadParams<B>, arena: &mut [i8], logits: &mut [i32]) {
+    head_probed(p, arena, logits, &mut NoProbe)
+}
+
+/// [`head`], telling `probe` where its phases start.
+pub fn head_probed<B: AsRef<[u8]>>(
+    p: &HeadParams<B>,
+    arena: &mut [i8],
+    logits: &mut [i32],
+    probe: &mut impl Probe,
+) {
     let (hw, c) = (p.h * p.w, p.c);
+    probe.enter(Phase::Pool, (hw * c) as u32);
     let (x, s) = (p.at.input_offset, p.at.scratch_offset);
     for ch in 0..c {
         let mut sum = 0i32;
@@ -59,6 +71,7 @@ pub fn head<B: AsRef<[u8]>>(p: &HeadParams<B>, arena: &mut [i8], logits: &mut [i
         store_i32(arena, s + 4 * ch, sum);
     }
     let y_at = s + 4 * c;
+    probe.enter(Phase::LayerNorm, 0);
     layer_norm_q24(
         arena,
         c,
@@ -66,6 +79,7 @@ pub fn head<B: AsRef<[u8]>>(p: &HeadParams<B>, arena: &mut [i8], logits: &mut [i
         |a, i| load_i32(a, s + 4 * i),
         |a, i, y| a[y_at + i] = saturate_i8(p.ln_requant.apply(y as i64)),
     );
+    probe.enter(Phase::Conv, (c * logits.len()) as u32);
     for (o, out) in logits.iter_mut().enumerate() {
         *out = saturate_i32(p.classifier.output(o, &arena[y_at..y_at + c]));
     }

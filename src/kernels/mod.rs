@@ -20,6 +20,7 @@ pub mod in_place_map;
 pub mod layer_norm;
 pub mod linear;
 pub mod placement;
+pub mod probe;
 pub mod requantize;
 pub mod stem;
 pub mod tables;

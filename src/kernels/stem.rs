@@ -7,6 +7,7 @@ use super::arena::{load_i32, store_i32};
 use super::layer_norm::{layer_norm_q24, LayerNormParams};
 use super::linear::QLinear;
 use super::placement::{in_place_lead, OpFootprint, Placement};
+use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{requant_at, saturate_i32, saturate_i8};
 use super::tables::i32_at;
 
@@ -73,11 +74,21 @@ impl<B: AsRef<[u8]>> OpFootprint for StemParams<B> {
 
 /// Run the stem over the arena.
 pub fn stem_in_place<B: AsRef<[u8]>>(p: &StemParams<B>, arena: &mut [i8]) {
+    stem_in_place_probed(p, arena, &mut NoProbe)
+}
+
+/// [`stem_in_place`], telling `probe` where each pixel's phases start.
+pub fn stem_in_place_probed<B: AsRef<[u8]>>(
+    p: &StemParams<B>,
+    arena: &mut [i8],
+    probe: &mut impl Probe,
+) {
     let (k, cin, cout) = (p.k, p.cin, p.cout);
     let (oh, ow) = (p.out_h(), p.out_w());
     let s = p.at.scratch_offset;
     for r in 0..oh {
         for col in 0..ow {
+            probe.enter(Phase::Conv, (cout * k * k * cin) as u32);
             for o in 0..cout {
                 let mut acc = p.conv.bias(o);
                 let wrow = p.conv.row(o, k * k * cin);
@@ -89,6 +100,7 @@ pub fn stem_in_place<B: AsRef<[u8]>>(p: &StemParams<B>, arena: &mut [i8]) {
                 let v = saturate_i32(p.conv.requant(o).apply(acc as i64));
                 store_i32(arena, s + 4 * o, v);
             }
+            probe.enter(Phase::LayerNorm, 0);
             let out = p.at.output_offset + (r * ow + col) * cout;
             layer_norm_q24(
                 arena,

@@ -6,11 +6,14 @@
 //! target: the code is the same).
 
 // The board table; `board-build-support` uses the parts xtask does not.
+mod board_run;
 #[allow(dead_code)]
 #[path = "../../boards/boards.rs"]
 mod boards;
 mod elf;
+mod profile;
 
+use board_run::{cargo_in_board, instructions_per_inference, summary_line};
 use boards::{Run, BOARDS};
 
 use std::path::Path;
@@ -150,37 +153,18 @@ fn boards() -> bool {
     let mut stack_by_target: Vec<(&str, u64)> = Vec::new();
     for b in &BOARDS {
         let verb = if b.emulated() { "run" } else { "build" };
-        let dir = format!("boards/{}", b.dir);
-        eprintln!("\n==> {dir}: cargo {verb} --release");
-        let out = cargo_cmd()
-            .arg(verb)
-            .arg("--release")
-            .current_dir(&dir)
-            .output();
-        let out = match out {
-            Ok(o) => o,
+        let text = match cargo_in_board(b, verb, None, None) {
+            Ok(t) => t,
             Err(e) => {
-                eprintln!("{dir}: {e}");
-                return false;
+                eprintln!("{e}");
+                ok = false;
+                continue;
             }
         };
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if !out.status.success() {
-            eprintln!("{text}\n{dir}: cargo {verb} failed ({})", out.status);
-            ok = false;
-            continue;
-        }
         let mut instructions = String::from("built, not run");
         if b.emulated() {
-            let Some(line) = text
-                .lines()
-                .find(|l| l.starts_with(&format!("{}:", b.name)) && l.contains("logits crc32"))
-            else {
-                eprintln!("{text}\n{dir}: no summary line");
+            let Some(line) = summary_line(b, &text) else {
+                eprintln!("{text}\n{}: no summary line", b.dir);
                 ok = false;
                 continue;
             };
@@ -194,12 +178,7 @@ fn boards() -> bool {
                 eprintln!("{}: crc32 {crc} differs from the host's {host_crc}", b.name);
                 ok = false;
             }
-            instructions = line
-                .rsplit("instructions per inference ")
-                .next()
-                .unwrap_or("-")
-                .trim()
-                .to_string();
+            instructions = instructions_per_inference(line).map_or("-".into(), |n| n.to_string());
             let stack = text
                 .lines()
                 .find_map(|l| l.strip_prefix(&format!("{}: stack high-water ", b.name)))
@@ -267,8 +246,9 @@ fn main() -> ExitCode {
         "thumb" => thumb(),
         "test" => test(),
         "boards" => boards(),
+        "profile-qemu" => profile::profile_qemu(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards");
+            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|profile-qemu [--board B] [--model DIR] [--json]");
             return ExitCode::from(2);
         }
     };

@@ -26,7 +26,12 @@ pub fn prepare(images: usize) {
     let krate = std::env::var("CARGO_PKG_NAME").expect("CARGO_PKG_NAME");
     let board = Board::by_dir(&krate)
         .unwrap_or_else(|| panic!("{krate} is not in boards/boards.rs; add it there"));
-    let model_dir = manifest.join("../../models/fmnist-convnext");
+    // The bundled default model, or the one `cargo xtask profile-qemu --model` names.
+    println!("cargo:rerun-if-env-changed=CONVNEXT_MODEL");
+    let model_dir = std::env::var_os("CONVNEXT_MODEL").map_or_else(
+        || manifest.join("../../models/fmnist-convnext"),
+        PathBuf::from,
+    );
     let (_, plan) =
         generate(&model_dir, &out, "model").unwrap_or_else(|e| panic!("convnext codegen: {e}"));
     if (plan.arena_bytes + STACK_RESERVE) as u64 > board.ram.bytes {

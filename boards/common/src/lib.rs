@@ -121,6 +121,7 @@ macro_rules! bundled_model {
         }
 
         /// Classify the bundled images in `arena`, timing with `now`.
+        #[allow(dead_code)]
         fn classify_bundled(
             arena: &mut [i8],
             now: impl FnMut() -> u32,

@@ -3,6 +3,7 @@
 //! instruction), and the run's verdict as the process exit code.
 
 use crate::{Expected, Summary};
+use convnext::kernels::probe::{Phase, Probe};
 use convnext::network::ForwardError;
 use cortex_m_rt::{exception, ExceptionFrame};
 use defmt_semihosting as _;
@@ -138,4 +139,151 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 #[exception]
 unsafe fn HardFault(_: &ExceptionFrame) -> ! {
     semihosting::process::exit(102)
+}
+
+/// A [`Probe`] that times every phase of every op with the CMSDK timer, for
+/// `cargo xtask profile-qemu`. Up to `OPS` ops; time between an op's end and
+/// the next op's first phase (and before the first) counts as that op's
+/// "other". The cost of one mark is measured and subtracted ([`Profiler::calibrate`]).
+pub struct Profiler<'t, const OPS: usize> {
+    timer: &'t CmsdkTimer,
+    op: usize,
+    current: Option<usize>,
+    last: u32,
+    /// Ticks per op and phase (`Phase::ALL` order, then "other").
+    ticks: [[u64; 7]; OPS],
+    /// Marks that closed an interval of each op and phase.
+    marks: [[u64; 7]; OPS],
+    /// MACs per op and phase.
+    macs: [[u64; 7]; OPS],
+    /// Ticks one mark adds to the interval it closes.
+    mark_ticks: u64,
+}
+
+/// Slot of the time outside any phase.
+const OTHER: usize = 6;
+
+impl<'t, const OPS: usize> Profiler<'t, OPS> {
+    /// A profiler reading `timer` (already started).
+    pub fn new(timer: &'t CmsdkTimer) -> Self {
+        Self {
+            timer,
+            op: 0,
+            current: None,
+            last: timer.now(),
+            ticks: [[0; 7]; OPS],
+            marks: [[0; 7]; OPS],
+            macs: [[0; 7]; OPS],
+            mark_ticks: 0,
+        }
+    }
+
+    /// Close the running interval at `now`.
+    #[inline(always)]
+    fn close(&mut self, now: u32) {
+        let slot = self.current.unwrap_or(OTHER);
+        if let (Some(t), Some(m)) = (self.ticks.get_mut(self.op), self.marks.get_mut(self.op)) {
+            t[slot] += now.wrapping_sub(self.last) as u64;
+            m[slot] += 1;
+        }
+    }
+
+    /// Measure what one mark costs: 1000 empty phases back to back.
+    pub fn calibrate(&mut self) {
+        const N: u64 = 1000;
+        for _ in 0..N {
+            self.enter(Phase::Conv, 0);
+        }
+        self.op_done(0);
+        self.mark_ticks = self.ticks[0].iter().sum::<u64>() / (N + 1);
+        *self = Self {
+            mark_ticks: self.mark_ticks,
+            ..Self::new(self.timer)
+        };
+    }
+
+    /// Start the next image's pass.
+    pub fn next_image(&mut self) {
+        self.op = 0;
+        self.current = None;
+        self.last = self.timer.now();
+    }
+
+    /// Print one `profile` line per op and phase that ran, averaged over
+    /// `images`, in instructions with the marks' cost subtracted.
+    pub fn report(&self, board: &str, names: &[&str], images: u64) {
+        let images = images.max(1);
+        defmt::println!(
+            "{=str}: profile mark {} instructions",
+            board,
+            self.timer.instructions(self.mark_ticks)
+        );
+        for (op, name) in names.iter().enumerate().take(OPS) {
+            for slot in 0..7 {
+                let (t, m) = (self.ticks[op][slot], self.marks[op][slot]);
+                if m == 0 {
+                    continue;
+                }
+                let net = t.saturating_sub(m * self.mark_ticks);
+                let phase = Phase::ALL.get(slot).map_or("other", |p| p.name());
+                defmt::println!(
+                    "{=str}: profile {=str} {=str} macs {} instructions {}",
+                    board,
+                    name,
+                    phase,
+                    self.macs[op][slot] / images,
+                    self.timer.instructions(net) / images
+                );
+            }
+        }
+    }
+}
+
+impl<const OPS: usize> Probe for Profiler<'_, OPS> {
+    #[inline(always)]
+    fn enter(&mut self, phase: Phase, macs: u32) {
+        let now = self.timer.now();
+        self.close(now);
+        let slot = phase as usize;
+        if let Some(m) = self.macs.get_mut(self.op) {
+            m[slot] += macs as u64;
+        }
+        self.current = Some(slot);
+        self.last = self.timer.now();
+    }
+
+    #[inline(always)]
+    fn op_done(&mut self, index: usize) {
+        let now = self.timer.now();
+        self.close(now);
+        self.current = None;
+        self.op = index + 1;
+        self.last = self.timer.now();
+    }
+}
+
+/// Profile `images` (of `input_bytes` each) through `forward_probed` and exit:
+/// 0 when every pass ran, 2 if the forward pass refused its buffers.
+pub fn profile_and_exit<const OPS: usize>(
+    board: &str,
+    timer: &CmsdkTimer,
+    names: &[&str],
+    images: &[u8],
+    input_bytes: usize,
+    mut forward_probed: impl FnMut(&[u8], &mut Profiler<'_, OPS>) -> Result<(), ForwardError>,
+) -> ! {
+    timer.start();
+    let mut prof = Profiler::<OPS>::new(timer);
+    prof.calibrate();
+    let mut count = 0;
+    for img in images.chunks_exact(input_bytes) {
+        prof.next_image();
+        if forward_probed(img, &mut prof).is_err() {
+            defmt::error!("the forward pass refused its buffers");
+            semihosting::process::exit(2)
+        }
+        count += 1;
+    }
+    prof.report(board, names, count);
+    semihosting::process::exit(0)
 }

@@ -49,6 +49,6 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
         "convnext::kernels::block",
         "BlockParams",
         value,
-        "block_in_place",
+        "block_in_place_probed",
     ))
 }

@@ -54,6 +54,6 @@ pub(super) fn emit(p: &BlockF16Params<Vec<u8>>, cx: &mut EmitContext, op: &str) 
         "convnext::kernels::block_f16",
         "BlockF16Params",
         value,
-        "block_f16_in_place",
+        "block_f16_in_place_probed",
     ))
 }

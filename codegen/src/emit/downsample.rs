@@ -45,6 +45,6 @@ pub(super) fn emit(
         "convnext::kernels::downsample",
         "DownsampleParams",
         value,
-        "downsample_in_place",
+        "downsample_in_place_probed",
     ))
 }

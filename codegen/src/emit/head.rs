@@ -40,6 +40,6 @@ pub(super) fn emit(p: &HeadParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> R
         "convnext::kernels::head",
         "HeadParams",
         value,
-        "head",
+        "head_probed",
     ))
 }

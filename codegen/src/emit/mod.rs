@@ -175,17 +175,25 @@ pub fn emit(
     cx.uses("convnext::network", "load_input_u8");
     cx.uses("convnext::network", "ForwardError");
     cx.uses("convnext::network", "NetworkSpec");
+    cx.uses("convnext::kernels::probe", "NoProbe");
+    cx.uses("convnext::kernels::probe", "Probe");
     let mut statics = String::new();
     let mut calls = String::new();
-    for q in &plan.model.ops {
+    for (i, q) in plan.model.ops.iter().enumerate() {
         let it = op_item(&q.op, &mut cx, &q.name)?;
         cx.uses(it.module, it.ty);
-        cx.uses(it.module, it.kernel);
+        let kernel = it.kernel;
+        cx.uses(it.module, kernel);
         let id = q.name.to_uppercase();
         statics.push('\n');
         statics.push_str(&item(&it.doc, "static", &id, it.ty, &it.value));
-        let logits = if it.kernel == "head" { ", logits" } else { "" };
-        let _ = writeln!(calls, "    {}(&{id}, arena{logits});", it.kernel);
+        let logits = if kernel == "head_probed" {
+            ", logits"
+        } else {
+            ""
+        };
+        let _ = writeln!(calls, "    {kernel}(&{id}, arena{logits}, probe);");
+        let _ = writeln!(calls, "    probe.op_done({i});");
     }
     let m = &plan.model;
     let mut s = String::new();
@@ -264,6 +272,20 @@ pub fn emit(
         s.push('\n');
         s.push_str(&item(doc, "pub const", id, ty, &Expr::text(v)));
     }
+    let _ = writeln!(
+        s,
+        "\n/// Op names in schedule order (`forward_probed`'s op indices)."
+    );
+    let _ = writeln!(s, "#[rustfmt::skip]");
+    let _ = writeln!(
+        s,
+        "pub const OP_NAMES: [&str; {}] = [",
+        plan.model.ops.len()
+    );
+    for q in &plan.model.ops {
+        let _ = writeln!(s, "    {:?},", q.name);
+    }
+    let _ = writeln!(s, "];");
     let _ = writeln!(s, "\n/// Class names, by logit index.");
     let _ = writeln!(s, "#[rustfmt::skip]");
     let _ = writeln!(s, "pub const LABELS: [&str; {}] = [", labels.len());
@@ -294,6 +316,17 @@ pub fn emit(
          /// normalised: normalisation is folded into the stem), `arena` at least\n\
          /// `ARENA_BYTES`. Writes int32 logits (real value = logit * `LOGIT_SCALE`).\n\
          pub fn forward(input: &[u8], arena: &mut [i8], logits: &mut [i32]) -> Result<(), ForwardError> {\n\
+         \x20   forward_probed(input, arena, logits, &mut NoProbe)\n\
+         }\n\
+         \n\
+         /// [`forward`], telling `probe` where each op (`OP_NAMES[i]`) and each phase\n\
+         /// inside it starts and ends: the profiling build's entry point.\n\
+         pub fn forward_probed(\n\
+         \x20   input: &[u8],\n\
+         \x20   arena: &mut [i8],\n\
+         \x20   logits: &mut [i32],\n\
+         \x20   probe: &mut impl Probe,\n\
+         ) -> Result<(), ForwardError> {\n\
          \x20   check_buffers(&SPEC, input, arena, logits)?;\n\
          \x20   load_input_u8(input, arena, SPEC.input_offset);\n",
     );

@@ -43,6 +43,6 @@ pub(super) fn emit(p: &StemParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> R
         "convnext::kernels::stem",
         "StemParams",
         value,
-        "stem_in_place",
+        "stem_in_place_probed",
     ))
 }
