@@ -14,6 +14,7 @@ use convnext::kernels::tables::i32_table;
 use convnext::kernels::{
     requantize_sum, saturate_i8, InPlaceMap, LayerNormParams, Placement, QLinear, Requant,
 };
+use convnext_codegen::quantize::paired_layout;
 
 /// Block shapes: width or height 1, maps smaller than the ring, odd channels.
 const BLOCK_SHAPES: [(usize, usize, usize); 8] = [
@@ -121,12 +122,12 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
     );
     let ring = ring_pixels(h, w) * c;
     let x = rng.i8s(h * w * c);
-    let mut arena = vec![0i8; h * w * c + ring + 4 * c + 7];
+    let mut arena = vec![0i8; h * w * c + ring + 2 * 5 * c + 7];
     arena[..x.len()].copy_from_slice(&x);
     let (dw, pw1, pw2) = (
         Tables::new(&dw_w, &dw_b, &dw_rq),
-        Tables::new(&pw1_w, &pw1_b, &pw1_rq),
-        Tables::new(&pw2_w, &pw2_b, &pw2_rq),
+        Tables::new(&paired_layout(&pw1_w, 4 * c, c), &pw1_b, &pw1_rq),
+        Tables::new(&paired_layout(&pw2_w, c, 4 * c), &pw2_b, &pw2_rq),
     );
     let table_bytes: Vec<u8> = table.iter().map(|&v| v as u8).collect();
     let p = BlockParams {

@@ -2,24 +2,26 @@
 //! and in place over the residual stream `x` (see [`InPlaceMap`] for the
 //! ring of originals that makes the depthwise in place).
 //!
-//! The depthwise output, the LayerNorm output and the 4C hidden vector exist
-//! for one pixel at a time: scratch is the ring plus `4C` bytes, and the
-//! normalised vector sits in `x[p]` itself (its original is already in the
-//! ring).
+//! Pixels go two at a time ([`TILE_PIXELS`]) so the MLP runs as 2x2 tiles
+//! ([`dot_tile`]) over paired operands. The depthwise output, the LayerNorm
+//! output and the 4C hidden vector exist for one tile at a time: scratch is
+//! the ring plus `5C` bytes per tile pixel; `x[p]` keeps its original until
+//! pw2 writes the block's output over it.
 
 use super::arena::{load_i32, store_i32};
-use super::in_place_map::InPlaceMap;
+use super::depthwise::{self, Taps};
+use super::in_place_map::{InPlaceMap, TILE_PIXELS};
 use super::layer_norm::{layer_norm_q24, LayerNormParams};
-use super::linear::QLinear;
+use super::linear::{PairedRows, QLinear};
 use super::placement::{OpFootprint, Placement};
+use super::pointwise::{dot_tile, paired_offset};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{requantize_sum, saturate_i32, saturate_i8, Requant};
-
-/// Channels of depthwise accumulators kept on the stack at once.
-const DW_CHUNK: usize = 32;
+use super::requantize::{requantize_sum, saturate_i8, Requant};
 
 /// Constants and placement of one int8 block. `at.input_offset ==
-/// at.output_offset` is `x`; the scratch holds the ring, then `4C` bytes.
+/// at.output_offset` is `x`; the scratch holds the ring, then `5C` bytes per
+/// tile pixel (depthwise outputs as i32, later the normalised and hidden
+/// vectors as int8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockParams<B = &'static [u8]> {
     /// Shape of `x`.
@@ -35,14 +37,16 @@ pub struct BlockParams<B = &'static [u8]> {
     pub ln: LayerNormParams,
     /// Q24 normalised value to the int8 LayerNorm output (zero point 0).
     pub ln_requant: Requant,
-    /// `[4c][c]`, LayerNorm γ and β folded in, to the pre-activation scale.
+    /// `[4c][c]` laid out for 2-row tiles ([`paired_offset`]), LayerNorm γ
+    /// and β folded in, to the pre-activation scale.
     pub pw1: QLinear<B>,
     /// Zero point of the pre-activation.
     pub pw1_zero_point: i32,
     /// Activation table (256 int8 values), indexed by pre-activation + 128.
     pub act_table: B,
-    /// `[c][4c]`, activation zero point folded into the bias; multipliers
-    /// carry layer scale γ and go to the output scale.
+    /// `[c][4c]` laid out for 2-row tiles ([`paired_offset`]), activation
+    /// zero point folded into the bias; multipliers carry layer scale γ and
+    /// go to the output scale.
     pub pw2: QLinear<B>,
     /// Input stream scale to the output stream scale.
     pub residual_requant: Requant,
@@ -58,7 +62,9 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
         self.map.bytes()
     }
     fn scratch_bytes(&self) -> usize {
-        self.map.ring_bytes() + 4 * self.map.c
+        // Depthwise outputs (i32, 4C a pixel), later the normalised vectors
+        // (C a pixel) then the hidden vectors (4C a pixel).
+        self.map.ring_bytes() + TILE_PIXELS * 5 * self.map.c
     }
     fn weights_bytes(&self) -> usize {
         self.dw.weights_bytes()
@@ -77,7 +83,7 @@ pub fn block_in_place<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &mut [i8]) {
     block_in_place_probed(p, arena, &mut NoProbe)
 }
 
-/// [`block_in_place`], telling `probe` where each pixel's phases start.
+/// [`block_in_place`], telling `probe` where each tile's phases start.
 pub fn block_in_place_probed<B: AsRef<[u8]>>(
     p: &BlockParams<B>,
     arena: &mut [i8],
@@ -85,73 +91,169 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
 ) {
     let m = p.map;
     let c = m.c;
-    let hidden = 4 * c;
-    let zx = p.x_zero_point;
+    let hw = m.h * m.w;
     let x_off = p.at.input_offset;
     let ring_off = p.at.scratch_offset;
     let s = ring_off + m.ring_bytes();
-    let dw_weights = p.dw.weights.as_ref();
-    let table = p.act_table.as_ref();
-    for r in 0..m.h {
-        for col in 0..m.w {
-            let pix = r * m.w + col;
-            let x_at = x_off + m.pixel(pix);
-            let ring_at = ring_off + m.ring_slot(pix);
-            probe.enter(Phase::Depthwise, (49 * c) as u32);
-            // 1. Depthwise 7x7 from originals. Channels in chunks so the tap
-            // loop is outer and the channel loop contiguous; the source (ring
-            // or x) is decided once per tap.
-            let (y0, y1, x0, x1) = m.window(r, col);
-            let mut ch0 = 0;
-            while ch0 < c {
-                let n = (c - ch0).min(DW_CHUNK);
-                let mut acc = [0i32; DW_CHUNK];
-                for (i, a) in acc[..n].iter_mut().enumerate() {
-                    *a = p.dw.bias(ch0 + i);
-                }
-                for yy in y0..y1 {
-                    let ky = yy + 3 - r;
-                    for xx in x0..x1 {
-                        let kx = xx + 3 - col;
-                        let src = m.original(x_off, ring_off, yy * m.w + xx, pix) + ch0;
-                        let wts = &dw_weights[(ky * 7 + kx) * c + ch0..][..n];
-                        for ((a, &v), &wt) in acc[..n].iter_mut().zip(&arena[src..src + n]).zip(wts)
-                        {
-                            *a += (v as i32 - zx) * wt as i8 as i32;
-                        }
-                    }
-                }
-                for (i, &a) in acc[..n].iter().enumerate() {
-                    let v = saturate_i32(p.dw.requant(ch0 + i).apply(a as i64));
-                    store_i32(arena, s + 4 * (ch0 + i), v);
-                }
-                ch0 += n;
-            }
-            probe.enter(Phase::LayerNorm, 0);
-            // 2. Keep the original of p for later windows and the residual.
-            arena.copy_within(x_at..x_at + c, ring_at);
-            // 3. LayerNorm into x[p].
+    let mut p0 = 0;
+    while p0 < hw {
+        let n = (hw - p0).min(TILE_PIXELS);
+        // 1. Depthwise 7x7 of each tile pixel from originals, as i32 into
+        // scratch (4C bytes a pixel).
+        probe.enter(Phase::Depthwise, (n * 49 * c) as u32);
+        for t in 0..n {
+            depthwise_pixel(p, arena, p0 + t, p0, s + 4 * c * t);
+        }
+        // 2. Keep the originals for later windows, then 3. LayerNorm each
+        // pixel into the scratch, the tile's pixels paired for pw1.
+        probe.enter(Phase::LayerNorm, 0);
+        for t in 0..n {
+            let (x_at, st) = (x_off + m.pixel(p0 + t), s + 4 * c * t);
+            arena.copy_within(x_at..x_at + c, ring_off + m.ring_slot(p0 + t));
             layer_norm_q24(
                 arena,
                 c,
                 &p.ln,
-                |a, i| load_i32(a, s + 4 * i),
-                |a, i, y| a[x_at + i] = saturate_i8(p.ln_requant.apply(y as i64)),
+                |a, i| load_i32(a, st + 4 * i),
+                |a, i, y| {
+                    a[s + paired_offset(t, i, n, c)] = saturate_i8(p.ln_requant.apply_i32(y) as i64)
+                },
             );
-            probe.enter(Phase::Pointwise1, (hidden * c) as u32);
-            // 4. pw1 + activation into scratch.
-            for j in 0..hidden {
-                let pre = p.pw1.output(j, &arena[x_at..x_at + c]) + p.pw1_zero_point as i64;
-                arena[s + j] = table[(saturate_i8(pre) as i32 + 128) as usize] as i8;
-            }
-            probe.enter(Phase::Pointwise2, (hidden * c) as u32);
-            // 5. pw2, layer scale and residual add into x[p].
-            for o in 0..c {
-                let acc = p.pw2.acc(o, &arena[s..s + hidden]);
-                let orig = arena[ring_at + o] as i64 - zx as i64;
-                let v = requantize_sum(orig, p.residual_requant, acc as i64, p.pw2.requant(o));
-                arena[x_at + o] = saturate_i8(v + p.out_zero_point as i64);
-            }
+        }
+        // 4. pw1 + activation into the hidden vectors (paired), 5. pw2,
+        // layer scale and residual back into x.
+        let macs = (n * 4 * c * c) as u32;
+        let (lo, hi) = arena.split_at_mut(s);
+        let (xn, hidden) = hi.split_at_mut(2 * c);
+        let x_at = x_off + m.pixel(p0);
+        probe.enter(Phase::Pointwise1, macs);
+        if n == 2 {
+            pw1_tile::<_, 2>(p, xn, hidden);
+        } else {
+            pw1_tile::<_, 1>(p, xn, hidden);
+        }
+        probe.enter(Phase::Pointwise2, macs);
+        if n == 2 {
+            pw2_tile::<_, 2>(p, hidden, &mut lo[x_at..x_at + 2 * c]);
+        } else {
+            pw2_tile::<_, 1>(p, hidden, &mut lo[x_at..x_at + c]);
+        }
+        p0 += n;
+    }
+}
+
+/// Depthwise 7x7 of pixel `pix` (tile starting at `p0`) as i32s at `out`.
+#[inline(always)]
+fn depthwise_pixel<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    arena: &mut [i8],
+    pix: usize,
+    p0: usize,
+    out: usize,
+) {
+    let m = p.map;
+    let c = m.c;
+    let (r, col) = (pix / m.w, pix % m.w);
+    let zx = p.x_zero_point;
+    let (y0, y1, x0, x1) = m.window(r, col);
+    let mut taps = Taps {
+        src: [0; 49],
+        wt: [0; 49],
+        n: 0,
+    };
+    for yy in y0..y1 {
+        for xx in x0..x1 {
+            let t = taps.n;
+            taps.src[t] = m.original(p.at.input_offset, p.at.scratch_offset, yy * m.w + xx, p0);
+            taps.wt[t] = ((yy + 3 - r) * 7 + xx + 3 - col) * c;
+            taps.n += 1;
+        }
+    }
+    let weights = p.dw.weights.as_ref();
+    let finish = |arena: &mut [i8], ch: usize, acc: i32| {
+        store_i32(arena, out + 4 * ch, p.dw.requant(ch).apply_i32(acc));
+    };
+    let mut ch = 0;
+    while ch + 4 <= c {
+        let mut acc: [i32; 4] = core::array::from_fn(|i| p.dw.bias(ch + i));
+        depthwise::channels(arena, weights, &taps, ch, zx, &mut acc);
+        for (i, &a) in acc.iter().enumerate() {
+            finish(arena, ch + i, a);
+        }
+        ch += 4;
+    }
+    while ch < c {
+        let mut acc = [p.dw.bias(ch)];
+        depthwise::channels(arena, weights, &taps, ch, zx, &mut acc);
+        finish(arena, ch, acc[0]);
+        ch += 1;
+    }
+}
+
+/// pwconv1 + activation of `P` pixels: `xn` (their normalised vectors,
+/// paired) into `hidden` (paired, `4C` each).
+#[inline(always)]
+fn pw1_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, xn: &[i8], hidden: &mut [i8]) {
+    let c = p.map.c;
+    let h4 = 4 * c;
+    let table: &[u8; 256] = match p.act_table.as_ref().try_into() {
+        Ok(t) => t,
+        Err(_) => return,
+    };
+    let zp = p.pw1_zero_point as i64;
+    let mut emit = |t: usize, j: usize, acc: i32, rq: Requant| {
+        let pre = saturate_i8(rq.apply_i32(acc) as i64 + zp);
+        hidden[paired_offset(t, j, P, h4)] = table[(pre as u8 ^ 0x80) as usize] as i8;
+    };
+    let rows = PairedRows::new(&p.pw1, c, h4);
+    let mut j = 0;
+    for (w, b, rq) in rows.pairs() {
+        let mut acc = [b; P];
+        dot_tile(&mut acc, xn, w, c);
+        for (t, row) in acc.iter().enumerate() {
+            emit(t, j, row[0], rq[0]);
+            emit(t, j + 1, row[1], rq[1]);
+        }
+        j += 2;
+    }
+    if let Some((w, b, rq)) = rows.odd_row() {
+        let mut acc = [[b]; P];
+        dot_tile(&mut acc, xn, w, c);
+        for (t, row) in acc.iter().enumerate() {
+            emit(t, j, row[0], rq);
+        }
+    }
+}
+
+/// pwconv2, layer scale and residual of `P` pixels: `hidden` (paired) to
+/// `x` (the tile's pixels, still holding their originals).
+#[inline(always)]
+fn pw2_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, hidden: &[i8], x: &mut [i8]) {
+    let c = p.map.c;
+    let h4 = 4 * c;
+    let zx = p.x_zero_point as i64;
+    let (res, zo) = (p.residual_requant, p.out_zero_point as i64);
+    let mut emit = |t: usize, o: usize, acc: i32, rq: Requant| {
+        let at = t * c + o;
+        let v = requantize_sum(x[at] as i64 - zx, res, acc as i64, rq);
+        x[at] = saturate_i8(v + zo);
+    };
+    let rows = PairedRows::new(&p.pw2, h4, c);
+    let mut o = 0;
+    for (w, b, rq) in rows.pairs() {
+        let mut acc = [b; P];
+        dot_tile(&mut acc, hidden, w, h4);
+        for (t, row) in acc.iter().enumerate() {
+            emit(t, o, row[0], rq[0]);
+            emit(t, o + 1, row[1], rq[1]);
+        }
+        o += 2;
+    }
+    if let Some((w, b, rq)) = rows.odd_row() {
+        let mut acc = [[b]; P];
+        dot_tile(&mut acc, hidden, w, h4);
+        for (t, row) in acc.iter().enumerate() {
+            emit(t, o, row[0], rq);
         }
     }
 }

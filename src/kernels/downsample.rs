@@ -87,7 +87,7 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
                     cin,
                     &p.ln,
                     |a, i| a[base + i] as i32,
-                    |a, i, y| a[base + i] = saturate_i8(p.ln_requant.apply(y as i64)),
+                    |a, i, y| a[base + i] = saturate_i8(p.ln_requant.apply_i32(y) as i64),
                 );
             }
             probe.enter(Phase::Conv, (cout * 4 * cin) as u32);
@@ -99,7 +99,7 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
                     let w = &wrow[t * cin..][..cin];
                     acc = super::dot::dot_i8(acc, &arena[base..base + cin], w);
                 }
-                let v = p.conv.requant(o).apply(acc as i64) + p.out_zero_point as i64;
+                let v = p.conv.requant(o).apply_i32(acc) as i64 + p.out_zero_point as i64;
                 arena[s + o] = saturate_i8(v);
             }
             let out = p.at.output_offset + (r * ow + col) * cout;

@@ -7,7 +7,7 @@ use super::layer_norm::{layer_norm_q24, LayerNormParams};
 use super::linear::QLinear;
 use super::placement::{OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{saturate_i32, saturate_i8, Requant};
+use super::requantize::{saturate_i8, Requant};
 
 /// Constants and placement of the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,10 +77,10 @@ pub fn head_probed<B: AsRef<[u8]>>(
         c,
         &p.ln,
         |a, i| load_i32(a, s + 4 * i),
-        |a, i, y| a[y_at + i] = saturate_i8(p.ln_requant.apply(y as i64)),
+        |a, i, y| a[y_at + i] = saturate_i8(p.ln_requant.apply_i32(y) as i64),
     );
     probe.enter(Phase::Conv, (c * logits.len()) as u32);
     for (o, out) in logits.iter_mut().enumerate() {
-        *out = saturate_i32(p.classifier.output(o, &arena[y_at..y_at + c]));
+        *out = p.classifier.output(o, &arena[y_at..y_at + c]);
     }
 }

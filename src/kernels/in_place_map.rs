@@ -1,12 +1,15 @@
 //! The geometry both block kernels (int8 and f16) share: an `h x w x c` map
 //! updated in place in raster order, with a ring of original pixels.
 //!
-//! Before pixel `p` is overwritten (after its depthwise) its original goes to
-//! ring slot `p mod R`, replacing pixel `p - R`. A 7x7 window at `p` reads
-//! back to pixel `p - L`, `L = min(3, H-1) W + min(3, W-1)` (`3W + 3` on maps
-//! of 4x4 and up), so with `R = L` every pixel a window reads is either still
-//! original in `x` (index >= p) or in the ring (index < p); with `R = L - 1`
-//! the oldest pixel of the window is gone. The unit test below checks `L`
+//! Pixels go in tiles of [`TILE_PIXELS`] starting at `p0`: first every
+//! tile pixel's depthwise (reading originals), then each pixel's original
+//! goes to ring slot `p mod R` (replacing pixel `p - R`) and `x[p]` is
+//! overwritten. A 7x7 window at `p` reads back to pixel `p - L`,
+//! `L = min(3, H-1) W + min(3, W-1)` (`3W + 3` on maps of 4x4 and up), so with
+//! `R >= L` every pixel a window reads is either still original in `x`
+//! (index >= p0) or in the ring (index < p0); with `R = L - 1` the oldest
+//! pixel of the first window is gone. `R` is also at least a tile, so a
+//! tile's own originals do not collide. The unit test below checks `L`
 //! against every window; `tests/kernels_match_naive.rs` checks the kernels.
 
 /// Shape of a map updated in place.
@@ -21,11 +24,16 @@ pub struct InPlaceMap {
     pub c: usize,
 }
 
+/// Pixels the block kernels process together (their depthwise outputs, then
+/// their MLPs as one 2-pixel tile).
+pub const TILE_PIXELS: usize = 2;
+
 /// Pixels of originals an in-place 7x7 depthwise keeps for an `h x w` map:
-/// the farthest a window looks back, `3W + 3` on maps of 4x4 and up (at
-/// least 1: a pixel's own original is kept for the residual).
+/// the farthest a window looks back, `3W + 3` on maps of 4x4 and up, and at
+/// least one tile (the tile's own originals are kept for the residual).
 pub fn ring_pixels(h: usize, w: usize) -> usize {
-    (3.min(h.saturating_sub(1)) * w + 3.min(w.saturating_sub(1))).max(1)
+    let lookback = 3.min(h.saturating_sub(1)) * w + 3.min(w.saturating_sub(1));
+    lookback.max(TILE_PIXELS.min(h * w)).max(1)
 }
 
 impl InPlaceMap {
@@ -56,11 +64,12 @@ impl InPlaceMap {
         (pix % self.ring_pixels()) * self.c
     }
 
-    /// Arena offset of the original of pixel `q` while pixel `pix` is being
-    /// computed: the ring for `q < pix`, the map itself from `pix` on.
+    /// Arena offset of the original of pixel `q` while the tile starting at
+    /// pixel `p0` is being computed: the ring for `q < p0`, the map itself
+    /// from `p0` on.
     #[inline]
-    pub fn original(&self, x_offset: usize, ring_offset: usize, q: usize, pix: usize) -> usize {
-        if q < pix {
+    pub fn original(&self, x_offset: usize, ring_offset: usize, q: usize, p0: usize) -> usize {
+        if q < p0 {
             ring_offset + self.ring_slot(q)
         } else {
             x_offset + self.pixel(q)
@@ -109,7 +118,8 @@ mod tests {
         for h in 1..9 {
             for w in 1..9 {
                 let m = InPlaceMap { h, w, c: 1 };
-                assert_eq!(max_lookback(&m).max(1), m.ring_pixels(), "{h}x{w}");
+                let tile = TILE_PIXELS.min(h * w);
+                assert_eq!(max_lookback(&m).max(tile), m.ring_pixels(), "{h}x{w}");
             }
         }
         assert_eq!(ring_pixels(14, 14), 3 * 14 + 3);

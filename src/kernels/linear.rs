@@ -42,16 +42,22 @@ impl<B: AsRef<[u8]>> QLinear<B> {
         &self.weights.as_ref()[o * len..(o + 1) * len]
     }
 
+    /// Weight rows `o..o + R`, `len` weights each.
+    #[inline]
+    pub fn rows<const R: usize>(&self, o: usize, len: usize) -> [&[u8]; R] {
+        core::array::from_fn(|r| self.row(o + r, len))
+    }
+
     /// `bias[o] + row(o) · x`: the accumulator of output `o`.
     #[inline]
     pub fn acc(&self, o: usize, x: &[i8]) -> i32 {
         dot_i8(self.bias(o), x, self.row(o, x.len()))
     }
 
-    /// Output `o` requantized (not yet offset or saturated).
+    /// Output `o` requantized (saturated to i32, not yet offset).
     #[inline]
-    pub fn output(&self, o: usize, x: &[i8]) -> i64 {
-        self.requant(o).apply(self.acc(o, x) as i64)
+    pub fn output(&self, o: usize, x: &[i8]) -> i32 {
+        self.requant(o).apply_i32(self.acc(o, x))
     }
 
     /// Parameter bytes.
@@ -62,5 +68,73 @@ impl<B: AsRef<[u8]>> QLinear<B> {
             requant,
         } = self;
         weights.as_ref().len() + bias.as_ref().len() + requant.as_ref().len()
+    }
+}
+
+/// A layer's rows walked in order, two at a time as [`paired_offset`] lays
+/// them out, with their biases and multipliers: the tables cut once into
+/// exact chunks, so the hot loops carry no bounds checks.
+///
+/// [`paired_offset`]: super::pointwise::paired_offset
+#[derive(Debug, Clone, Copy)]
+pub struct PairedRows<'a> {
+    weights: &'a [u8],
+    bias: &'a [u8],
+    requant: &'a [u8],
+    len: usize,
+    pairs: usize,
+}
+
+impl<'a> PairedRows<'a> {
+    /// The `outputs` rows of `layer`, `len` weights each, in paired layout.
+    #[inline(always)]
+    pub fn new<B: AsRef<[u8]>>(layer: &'a QLinear<B>, len: usize, outputs: usize) -> Self {
+        let (w, b, r) = (
+            layer.weights.as_ref(),
+            layer.bias.as_ref(),
+            layer.requant.as_ref(),
+        );
+        // Fewer rows than asked for if a table is short: never a panic.
+        let outputs = outputs
+            .min(w.len() / len.max(1))
+            .min(b.len() / 4)
+            .min(r.len() / Requant::BYTES);
+        PairedRows {
+            weights: &w[..outputs * len],
+            bias: &b[..outputs * 4],
+            requant: &r[..outputs * Requant::BYTES],
+            len,
+            pairs: outputs / 2,
+        }
+    }
+
+    /// Each pair of rows: their paired weights (`2 * len`), biases and
+    /// multipliers.
+    #[inline(always)]
+    pub fn pairs(&self) -> impl Iterator<Item = (&'a [u8], [i32; 2], [Requant; 2])> + 'a {
+        self.weights
+            .chunks_exact((2 * self.len).max(1))
+            .zip(self.bias.chunks_exact(8))
+            .zip(self.requant.chunks_exact(2 * Requant::BYTES))
+            .take(self.pairs)
+            .map(|((w, b), r)| {
+                (
+                    w,
+                    [i32_at(b, 0), i32_at(b, 1)],
+                    [requant_at(r, 0), requant_at(r, 1)],
+                )
+            })
+    }
+
+    /// The last row when their number is odd (stored plain).
+    #[inline(always)]
+    pub fn odd_row(&self) -> Option<(&'a [u8], i32, Requant)> {
+        let o = 2 * self.pairs;
+        let w = self.weights.get(o * self.len..(o + 1) * self.len)?;
+        let b = self.bias.get(4 * o..4 * o + 4)?;
+        let r = self
+            .requant
+            .get(Requant::BYTES * o..Requant::BYTES * (o + 1))?;
+        Some((w, i32_at(b, 0), requant_at(r, 0)))
     }
 }

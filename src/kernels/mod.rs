@@ -13,6 +13,7 @@ pub mod activation;
 pub mod arena;
 pub mod block;
 pub mod block_f16;
+pub mod depthwise;
 pub mod dot;
 pub mod downsample;
 pub mod head;
@@ -20,8 +21,10 @@ pub mod in_place_map;
 pub mod layer_norm;
 pub mod linear;
 pub mod placement;
+pub mod pointwise;
 pub mod probe;
 pub mod requantize;
+pub mod simd32;
 pub mod stem;
 pub mod tables;
 

@@ -48,6 +48,23 @@ impl Requant {
         }
     }
 
+    /// [`Requant::apply`] on an i32, saturated to i32: the same bits, with a
+    /// fast path for the usual multipliers (below 2^-2, `31 + shift` in
+    /// 33..=62): the high word of the 64-bit product (one SMMUL on Cortex-M)
+    /// plus a rounding bit, shifted. That is exact because the low word only
+    /// moves the sum by less than one unit of the high word, and the rounding
+    /// bit lies wholly in the high word.
+    #[inline(always)]
+    pub fn apply_i32(self, acc: i32) -> i32 {
+        let total = 31 + self.shift;
+        if (33..=62).contains(&total) {
+            let hi = ((acc as i64 * self.mult as i64) >> 32) as i32;
+            (hi + (1 << (total - 33))) >> (total - 32)
+        } else {
+            saturate_i32(self.apply(acc as i64))
+        }
+    }
+
     /// The nearest representable multiplier to `m` (codegen side).
     pub fn from_real(m: f64) -> Requant {
         if m == 0.0 || !m.is_finite() {
@@ -161,6 +178,35 @@ mod tests {
         assert_eq!(half.apply(4), 2);
         let big = Requant::from_real(8.0);
         assert_eq!(big.apply(-5), -40);
+    }
+
+    #[test]
+    fn apply_i32_gives_the_bits_of_apply() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for i in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let m = Requant {
+                mult: (1 << 30) + (x as i32 & 0x3FFF_FFFF),
+                shift: (i % 40) - 8,
+            };
+            let m = if i % 3 == 0 {
+                Requant { mult: -m.mult, ..m }
+            } else {
+                m
+            };
+            let acc = match i % 4 {
+                0 => i32::MIN,
+                1 => i32::MAX,
+                _ => (x >> 32) as i32 >> (i % 20),
+            };
+            assert_eq!(
+                m.apply_i32(acc),
+                saturate_i32(m.apply(acc as i64)),
+                "{m:?} {acc}"
+            );
+        }
     }
 
     #[test]

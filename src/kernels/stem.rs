@@ -8,7 +8,7 @@ use super::layer_norm::{layer_norm_q24, LayerNormParams};
 use super::linear::QLinear;
 use super::placement::{in_place_lead, OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{requant_at, saturate_i32, saturate_i8};
+use super::requantize::{requant_at, saturate_i8};
 use super::tables::i32_at;
 
 /// Constants and placement of the stem.
@@ -97,7 +97,7 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
                     let w = &wrow[ky * k * cin..][..k * cin];
                     acc = super::dot::dot_i8(acc, &arena[src..src + k * cin], w);
                 }
-                let v = saturate_i32(p.conv.requant(o).apply(acc as i64));
+                let v = p.conv.requant(o).apply_i32(acc);
                 store_i32(arena, s + 4 * o, v);
             }
             probe.enter(Phase::LayerNorm, 0);
@@ -108,7 +108,7 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
                 &p.ln,
                 |a, i| load_i32(a, s + 4 * i),
                 |a, i, y| {
-                    let q = requant_at(p.out_requant.as_ref(), i).apply(y as i64)
+                    let q = requant_at(p.out_requant.as_ref(), i).apply_i32(y) as i64
                         + i32_at(p.out_offset.as_ref(), i) as i64;
                     a[out + i] = saturate_i8(q);
                 },

@@ -1,9 +1,9 @@
 //! An int8 block (see `convnext::kernels::block`): depthwise weights laid
-//! out `[7][7][c]`, the LayerNorm's affine folded into pwconv1, the
+//! out `[7][7][c]`, pointwise weights paired for 2-row tiles, the LayerNorm's affine folded into pwconv1, the
 //! activation as a table, the activation zero point folded into pwconv2's
 //! bias and the layer scale γ into its multipliers.
 
-use super::{bias_q, fold_norm, linear, ln_params, quantize_rows, range, QParams};
+use super::{bias_q, fold_norm, linear, ln_params, paired_layout, quantize_rows, range, QParams};
 use super::{LN_INPUT_STEPS, Q24};
 use crate::calibrate::Ranges;
 use crate::error::Result;
@@ -77,7 +77,7 @@ pub(super) fn quantize(
         ln: ln_params(c, block.norm.eps, s_d, 16.0 * LN_INPUT_STEPS),
         ln_requant: Requant::from_real(1.0 / (Q24 * s_y)),
         pw1: linear(
-            pw1_weights,
+            paired_layout(&pw1_weights, 4 * c, c),
             &pw1_bias,
             s_w1.iter()
                 .map(|sw| Requant::from_real(s_y * sw / pre.scale)),
@@ -85,7 +85,7 @@ pub(super) fn quantize(
         pw1_zero_point: pre.zero_point,
         act_table,
         pw2: linear(
-            pw2_weights,
+            paired_layout(&pw2_weights, c, 4 * c),
             &pw2_bias,
             (0..c).map(|o| Requant::from_real(gamma(o) * post.scale * s_w2[o] / out.scale)),
         ),

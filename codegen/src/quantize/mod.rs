@@ -19,6 +19,7 @@ use crate::calibrate::{Range, Ranges};
 use crate::error::{Error, Result};
 use crate::model::{LayerNorm, Model};
 use crate::reference::Point;
+use convnext::kernels::pointwise::paired_offset;
 use convnext::kernels::requantize::requant_table;
 use convnext::kernels::tables::i32_table;
 use convnext::kernels::{LayerNormParams, QLinear, Requant};
@@ -112,6 +113,18 @@ fn quantize_rows(w: &[f32], rows: usize) -> (Vec<u8>, Vec<f64>) {
 
 fn bias_q(v: f64, scale: f64) -> i32 {
     (v / scale).round().clamp(-(2f64.powi(30)), 2f64.powi(30)) as i32
+}
+
+/// `rows` plain rows of `len` weights in the layout the pointwise kernels
+/// read (`convnext::kernels::pointwise::paired_offset`).
+pub fn paired_layout<T: Copy + Default>(plain: &[T], rows: usize, len: usize) -> Vec<T> {
+    let mut out = vec![T::default(); rows * len];
+    for r in 0..rows {
+        for k in 0..len {
+            out[paired_offset(r, k, rows, len)] = plain[r * len + k];
+        }
+    }
+    out
 }
 
 /// The runtime's table forms.
