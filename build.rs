@@ -1,10 +1,13 @@
-//! Enables the Armv7E-M DSP dot products (SXTB16 + SMLAD) on targets that
-//! always have them. Armv8-M mainline makes DSP optional, so M33 builds keep
-//! the portable loop.
+//! Enables the DSP kernels (SXTB16, SXTAB16, SMLAD, SMLABB/SMLATT) where the
+//! core has the DSP extension: always on Armv7E-M (Cortex-M4/M7); on Armv8-M
+//! Mainline, where it is optional, when the firmware turns on the `dsp`
+//! feature (and builds with a CPU that has it, e.g.
+//! `-C target-cpu=cortex-m33`). Everything else runs the scalar kernels.
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(convnext_dsp)");
     let target = std::env::var("TARGET").unwrap_or_default();
-    if target.starts_with("thumbv7em") {
+    let dsp_feature = std::env::var_os("CARGO_FEATURE_DSP").is_some();
+    if target.starts_with("thumbv7em") || (dsp_feature && target.starts_with("thumbv8m.main")) {
         println!("cargo:rustc-cfg=convnext_dsp");
     }
 }

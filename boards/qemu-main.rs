@@ -29,7 +29,7 @@ fn main() -> ! {
 
 /// Images a profiling build times, phase by phase.
 #[cfg(feature = "profile")]
-const PROFILED_IMAGES: usize = 5;
+const PROFILED_IMAGES: usize = 10;
 
 #[cfg(feature = "profile")]
 #[entry]
@@ -42,6 +42,8 @@ fn main() -> ! {
         &model::OP_NAMES,
         &IMAGES[..PROFILED_IMAGES * model::INPUT_BYTES],
         model::INPUT_BYTES,
-        |img, probe| model::forward_probed(img, arena, &mut logits, probe),
+        (arena, &mut logits),
+        model::forward,
+        |img, arena, logits, probe| model::forward_probed(img, arena, logits, probe),
     )
 }

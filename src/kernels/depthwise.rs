@@ -37,6 +37,13 @@ pub fn channels<const N: usize>(
     scalar::channels(arena, weights, taps, ch, zx, acc);
 }
 
+/// Name of the variant [`channels`] runs, for profiles.
+pub const VARIANT: &str = if cfg!(convnext_dsp) {
+    "dsp-4ch"
+} else {
+    "scalar-4ch"
+};
+
 /// The DSP variant.
 pub mod packed {
     use super::super::simd32::{

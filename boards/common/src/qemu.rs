@@ -144,7 +144,7 @@ unsafe fn HardFault(_: &ExceptionFrame) -> ! {
 /// A [`Probe`] that times every phase of every op with the CMSDK timer, for
 /// `cargo xtask profile-qemu`. Up to `OPS` ops; time between an op's end and
 /// the next op's first phase (and before the first) counts as that op's
-/// "other". The cost of one mark is measured and subtracted ([`Profiler::calibrate`]).
+/// "other". What the marks cost is measured and subtracted ([`profile_and_exit`]).
 pub struct Profiler<'t, const OPS: usize> {
     timer: &'t CmsdkTimer,
     op: usize,
@@ -156,8 +156,8 @@ pub struct Profiler<'t, const OPS: usize> {
     marks: [[u64; 7]; OPS],
     /// MACs per op and phase.
     macs: [[u64; 7]; OPS],
-    /// Ticks one mark adds to the interval it closes.
-    mark_ticks: u64,
+    /// Ticks one mark adds to the interval it closes, in 1/256 ticks.
+    mark_ticks_q8: u64,
 }
 
 /// Slot of the time outside any phase.
@@ -174,7 +174,7 @@ impl<'t, const OPS: usize> Profiler<'t, OPS> {
             ticks: [[0; 7]; OPS],
             marks: [[0; 7]; OPS],
             macs: [[0; 7]; OPS],
-            mark_ticks: 0,
+            mark_ticks_q8: 0,
         }
     }
 
@@ -186,20 +186,6 @@ impl<'t, const OPS: usize> Profiler<'t, OPS> {
             t[slot] += now.wrapping_sub(self.last) as u64;
             m[slot] += 1;
         }
-    }
-
-    /// Measure what one mark costs: 1000 empty phases back to back.
-    pub fn calibrate(&mut self) {
-        const N: u64 = 1000;
-        for _ in 0..N {
-            self.enter(Phase::Conv, 0);
-        }
-        self.op_done(0);
-        self.mark_ticks = self.ticks[0].iter().sum::<u64>() / (N + 1);
-        *self = Self {
-            mark_ticks: self.mark_ticks,
-            ..Self::new(self.timer)
-        };
     }
 
     /// Start the next image's pass.
@@ -216,7 +202,7 @@ impl<'t, const OPS: usize> Profiler<'t, OPS> {
         defmt::println!(
             "{=str}: profile mark {} instructions",
             board,
-            self.timer.instructions(self.mark_ticks)
+            self.timer.instructions(self.mark_ticks_q8 >> 8)
         );
         for (op, name) in names.iter().enumerate().take(OPS) {
             for slot in 0..7 {
@@ -224,7 +210,7 @@ impl<'t, const OPS: usize> Profiler<'t, OPS> {
                 if m == 0 {
                     continue;
                 }
-                let net = t.saturating_sub(m * self.mark_ticks);
+                let net = t.saturating_sub((m * self.mark_ticks_q8) >> 8);
                 let phase = Phase::ALL.get(slot).map_or("other", |p| p.name());
                 defmt::println!(
                     "{=str}: profile {=str} {=str} macs {} instructions {}",
@@ -262,28 +248,59 @@ impl<const OPS: usize> Probe for Profiler<'_, OPS> {
     }
 }
 
-/// Profile `images` (of `input_bytes` each) through `forward_probed` and exit:
-/// 0 when every pass ran, 2 if the forward pass refused its buffers.
+/// Profile `images` (of `input_bytes` each) and exit: 0 when every pass
+/// ran, 2 if the forward pass refused its buffers. Each image runs twice:
+/// through `forward` (plain, timed as a whole) and through `forward_probed`
+/// (every phase timed). The difference is what the marks cost where they
+/// sit; it is spread over the marks and subtracted, so the phases add up to
+/// the plain pass.
 pub fn profile_and_exit<const OPS: usize>(
     board: &str,
     timer: &CmsdkTimer,
     names: &[&str],
     images: &[u8],
     input_bytes: usize,
-    mut forward_probed: impl FnMut(&[u8], &mut Profiler<'_, OPS>) -> Result<(), ForwardError>,
+    (arena, logits): (&mut [i8], &mut [i32]),
+    forward: impl Fn(&[u8], &mut [i8], &mut [i32]) -> Result<(), ForwardError>,
+    forward_probed: impl Fn(
+        &[u8],
+        &mut [i8],
+        &mut [i32],
+        &mut Profiler<'_, OPS>,
+    ) -> Result<(), ForwardError>,
 ) -> ! {
     timer.start();
     let mut prof = Profiler::<OPS>::new(timer);
-    prof.calibrate();
-    let mut count = 0;
+    let (mut count, mut plain, mut probed) = (0u64, 0u64, 0u64);
     for img in images.chunks_exact(input_bytes) {
+        let t0 = timer.now();
+        let ok = forward(img, arena, logits).is_ok();
+        let t1 = timer.now();
         prof.next_image();
-        if forward_probed(img, &mut prof).is_err() {
+        let ok = ok && forward_probed(img, arena, logits, &mut prof).is_ok();
+        let t2 = timer.now();
+        if !ok {
             defmt::error!("the forward pass refused its buffers");
             semihosting::process::exit(2)
         }
+        plain += t1.wrapping_sub(t0) as u64;
+        probed += t2.wrapping_sub(t1) as u64;
         count += 1;
     }
+    let marks: u64 = prof.marks.iter().flatten().sum();
+    prof.mark_ticks_q8 = (probed.saturating_sub(plain) << 8) / marks.max(1);
+    defmt::println!(
+        "{=str}: profile plain {} instructions per inference over {} images",
+        board,
+        timer.instructions(plain / count.max(1)),
+        count
+    );
+    defmt::println!(
+        "{=str}: profile kernels pointwise {=str}, depthwise {=str}",
+        board,
+        convnext::kernels::pointwise::VARIANT,
+        convnext::kernels::depthwise::VARIANT
+    );
     prof.report(board, names, count);
     semihosting::process::exit(0)
 }

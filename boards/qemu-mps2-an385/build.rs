@@ -1,0 +1,3 @@
+fn main() {
+    board_build_support::prepare(100);
+}
