@@ -217,7 +217,7 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64
         rng.requants(cout, 0.001, 0.01),
     );
     let x = rng.i8s(in_h * in_w * cin);
-    let conv = Tables::new(&wts, &bias, &rq);
+    let conv = Tables::new(&paired_layout(&wts, cout, 4 * cin), &bias, &rq);
     let mut p = DownsampleParams {
         in_h,
         in_w,

@@ -5,8 +5,8 @@
 /// Read the i32 stored at `arena[off..off + 4]`.
 #[inline]
 pub fn load_i32(arena: &[i8], off: usize) -> i32 {
-    let b = &arena[off..off + 4];
-    i32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8])
+    let b: [i8; 4] = arena[off..off + 4].try_into().unwrap_or_default();
+    i32::from_le_bytes(b.map(|v| v as u8))
 }
 
 /// Store `v` at `arena[off..off + 4]`.

@@ -1,12 +1,14 @@
 //! Downsample: LayerNorm (affine folded into the conv), then a 2x2 stride-2
-//! convolution, in place. Output pixel `(r, c)` lands at or before input
-//! pixel `(2r, 2c)`, on input pixels already consumed, except where the input
-//! starts [`OpFootprint::input_lead_bytes`] up to make room; a `cout`-byte
-//! scratch pixel covers the output pixel overlapping its own window.
+//! convolution, in place. Output pixels go in pairs: both windows are
+//! normalised into the scratch (`8 cin` bytes), then the conv runs as 2x2
+//! tiles ([`dot_tile`]) and writes the outputs to their place. Output pixel
+//! `i` lands below the inputs of every later pixel because the input starts
+//! [`OpFootprint::input_lead_bytes`] above the output.
 
 use super::layer_norm::{layer_norm_q24, LayerNormParams};
-use super::linear::QLinear;
+use super::linear::{PairedRows, QLinear};
 use super::placement::{in_place_lead, OpFootprint, Placement};
+use super::pointwise::{dot_tile, paired_offset};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{saturate_i8, Requant};
 
@@ -27,7 +29,8 @@ pub struct DownsampleParams<B = &'static [u8]> {
     pub ln: LayerNormParams,
     /// Q24 normalised value to int8 (zero point 0).
     pub ln_requant: Requant,
-    /// `[cout][2][2][cin]`, LayerNorm γ and β folded in, to the output scale.
+    /// `[cout][2][2][cin]` laid out for 2-row tiles ([`paired_offset`]),
+    /// LayerNorm γ and β folded in, to the output scale.
     pub conv: QLinear<B>,
     /// Output stream zero point.
     pub out_zero_point: i32,
@@ -44,7 +47,8 @@ impl<B: AsRef<[u8]>> OpFootprint for DownsampleParams<B> {
         (self.in_h / 2) * (self.in_w / 2) * self.cout
     }
     fn scratch_bytes(&self) -> usize {
-        self.cout
+        // Two output pixels' normalised windows.
+        2 * 4 * self.cin
     }
     fn input_lead_bytes(&self) -> usize {
         let ow = self.in_w / 2;
@@ -65,7 +69,7 @@ pub fn downsample_in_place<B: AsRef<[u8]>>(p: &DownsampleParams<B>, arena: &mut 
     downsample_in_place_probed(p, arena, &mut NoProbe)
 }
 
-/// [`downsample_in_place`], telling `probe` where each pixel's phases start.
+/// [`downsample_in_place`], telling `probe` where each pair's phases start.
 pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
     p: &DownsampleParams<B>,
     arena: &mut [i8],
@@ -73,37 +77,69 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
 ) {
     let (cin, cout) = (p.cin, p.cout);
     let (oh, ow) = (p.in_h / 2, p.in_w / 2);
+    let len = 4 * cin;
     let s = p.at.scratch_offset;
-    for r in 0..oh {
-        for col in 0..ow {
-            let px = |(ky, kx): (usize, usize)| {
-                p.at.input_offset + ((2 * r + ky) * p.in_w + 2 * col + kx) * cin
-            };
-            probe.enter(Phase::LayerNorm, 0);
-            for tap in TAPS {
-                let base = px(tap);
+    let outputs = oh * ow;
+    let mut j = 0;
+    while j < outputs {
+        let n = (outputs - j).min(2);
+        // LayerNorm the window of each output pixel into the scratch, the
+        // pair's windows paired for the 2x2 tiles ([`paired_offset`]).
+        probe.enter(Phase::LayerNorm, 0);
+        for t in 0..n {
+            let (r, col) = ((j + t) / ow, (j + t) % ow);
+            for (ti, (ky, kx)) in TAPS.into_iter().enumerate() {
+                let base = p.at.input_offset + ((2 * r + ky) * p.in_w + 2 * col + kx) * cin;
                 layer_norm_q24(
                     arena,
                     cin,
                     &p.ln,
                     |a, i| a[base + i] as i32,
-                    |a, i, y| a[base + i] = saturate_i8(p.ln_requant.apply_i32(y) as i64),
+                    |a, i, y| {
+                        let q = saturate_i8(p.ln_requant.apply_i32(y) as i64);
+                        a[s + paired_offset(t, ti * cin + i, n, len)] = q;
+                    },
                 );
             }
-            probe.enter(Phase::Conv, (cout * 4 * cin) as u32);
-            for o in 0..cout {
-                let wrow = p.conv.row(o, 4 * cin);
-                let mut acc = p.conv.bias(o);
-                for (t, tap) in TAPS.into_iter().enumerate() {
-                    let base = px(tap);
-                    let w = &wrow[t * cin..][..cin];
-                    acc = super::dot::dot_i8(acc, &arena[base..base + cin], w);
-                }
-                let v = p.conv.requant(o).apply_i32(acc) as i64 + p.out_zero_point as i64;
-                arena[s + o] = saturate_i8(v);
-            }
-            let out = p.at.output_offset + (r * ow + col) * cout;
-            arena.copy_within(s..s + cout, out);
+        }
+        // The windows are in the scratch now, so the outputs may land on
+        // them: write each output straight to its place.
+        probe.enter(Phase::Conv, (n * cout * len) as u32);
+        let (lo, hi) = arena.split_at_mut(s);
+        let out = &mut lo[p.at.output_offset + j * cout..][..n * cout];
+        if n == 2 {
+            conv_tile::<_, 2>(p, &hi[..2 * len], out);
+        } else {
+            conv_tile::<_, 1>(p, &hi[..len], out);
+        }
+        j += n;
+    }
+}
+
+/// The 2x2 conv of `P` output pixels from their paired windows `x`.
+#[inline(always)]
+fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], out: &mut [i8]) {
+    let (cout, len) = (p.cout, 4 * p.cin);
+    let zp = p.out_zero_point as i64;
+    let mut emit = |t: usize, o: usize, acc: i32, rq: Requant| {
+        out[t * cout + o] = saturate_i8(rq.apply_i32(acc) as i64 + zp);
+    };
+    let rows = PairedRows::new(&p.conv, len, cout);
+    let mut o = 0;
+    for (w, b, rq) in rows.pairs() {
+        let mut acc = [b; P];
+        dot_tile(&mut acc, x, w, len);
+        for (t, row) in acc.iter().enumerate() {
+            emit(t, o, row[0], rq[0]);
+            emit(t, o + 1, row[1], rq[1]);
+        }
+        o += 2;
+    }
+    if let Some((w, b, rq)) = rows.odd_row() {
+        let mut acc = [[b]; P];
+        dot_tile(&mut acc, x, w, len);
+        for (t, row) in acc.iter().enumerate() {
+            emit(t, o, row[0], rq);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A downsample (see `convnext::kernels::downsample`): the channels-first
 //! LayerNorm's affine folded into the 2x2 conv, laid out `[cout][2][2][cin]`.
 
-use super::{bias_q, fold_norm, linear, ln_params, quantize_rows, QParams, Q24};
+use super::{bias_q, fold_norm, linear, ln_params, paired_layout, quantize_rows, QParams, Q24};
 use crate::model::{LayerNorm, PatchConv};
 use convnext::kernels::downsample::DownsampleParams;
 use convnext::kernels::{Placement, Requant};
@@ -39,7 +39,7 @@ pub(super) fn quantize(
         ln: ln_params(cin, norm.eps, input.scale, 255.0),
         ln_requant: Requant::from_real(1.0 / (Q24 * s_y)),
         conv: linear(
-            weights,
+            paired_layout(&weights, cout, 4 * cin),
             &bias,
             s_w.iter()
                 .map(|sw| Requant::from_real(s_y * sw / out.scale)),
