@@ -186,7 +186,7 @@ mod tests {
             s ^= s >> 7;
             s ^= s << 17;
             let c = 1 + (s % 200) as usize;
-            let mag = 1i64 << (s >> 8) % 31;
+            let mag = 1i64 << ((s >> 8) % 31);
             let x: Vec<i32> = (0..c)
                 .map(|i| {
                     let h = s.wrapping_mul(i as u64 + 1).rotate_left(17) as i64;
