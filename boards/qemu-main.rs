@@ -27,10 +27,6 @@ fn main() -> ! {
     finish(board::NAME, run, &TIMER, &stack, expected::EXPECTED)
 }
 
-/// Images a profiling build times, phase by phase.
-#[cfg(feature = "profile")]
-const PROFILED_IMAGES: usize = 10;
-
 #[cfg(feature = "profile")]
 #[entry]
 fn main() -> ! {
@@ -40,7 +36,7 @@ fn main() -> ! {
         board::NAME,
         &TIMER,
         &model::OP_NAMES,
-        &IMAGES[..PROFILED_IMAGES * model::INPUT_BYTES],
+        IMAGES,
         model::INPUT_BYTES,
         (arena, &mut logits),
         model::forward,

@@ -9,7 +9,7 @@
 //! pw2 writes the block's output over it.
 
 use super::arena::{load_i32, store_i32};
-use super::depthwise::{self, Taps};
+use super::depthwise;
 use super::in_place_map::{InPlaceMap, TILE_PIXELS};
 use super::layer_norm::{layer_norm_q24, LayerNormParams};
 use super::linear::{PairedRows, QLinear};
@@ -156,37 +156,34 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
     let (r, col) = (pix / m.w, pix % m.w);
     let zx = p.x_zero_point;
     let (y0, y1, x0, x1) = m.window(r, col);
-    let mut taps = Taps {
-        src: [0; 49],
-        wt: [0; 49],
-        n: 0,
-    };
-    for yy in y0..y1 {
-        for xx in x0..x1 {
-            let t = taps.n;
-            taps.src[t] = m.original(p.at.input_offset, p.at.scratch_offset, yy * m.w + xx, p0);
-            taps.wt[t] = ((yy + 3 - r) * 7 + xx + 3 - col) * c;
-            taps.n += 1;
-        }
-    }
     let weights = p.dw.weights.as_ref();
-    let finish = |arena: &mut [i8], ch: usize, acc: i32| {
-        store_i32(arena, out + 4 * ch, p.dw.requant(ch).apply_i32(acc));
-    };
-    let mut ch = 0;
-    while ch + 4 <= c {
-        let mut acc: [i32; 4] = core::array::from_fn(|i| p.dw.bias(ch + i));
-        depthwise::channels(arena, weights, &taps, ch, zx, &mut acc);
-        for (i, &a) in acc.iter().enumerate() {
-            finish(arena, ch + i, a);
+    let mut ch0 = 0;
+    while ch0 < c {
+        let n = (c - ch0).min(depthwise::CHUNK);
+        let mut acc = [0i32; depthwise::CHUNK];
+        for (i, a) in acc[..n].iter_mut().enumerate() {
+            *a = p.dw.bias(ch0 + i);
         }
-        ch += 4;
-    }
-    while ch < c {
-        let mut acc = [p.dw.bias(ch)];
-        depthwise::channels(arena, weights, &taps, ch, zx, &mut acc);
-        finish(arena, ch, acc[0]);
-        ch += 1;
+        for yy in y0..y1 {
+            for xx in x0..x1 {
+                let src = m.original(p.at.input_offset, p.at.scratch_offset, yy * m.w + xx, p0);
+                let wt = ((yy + 3 - r) * 7 + xx + 3 - col) * c + ch0;
+                depthwise::tap(
+                    &mut acc[..n],
+                    &arena[src + ch0..src + ch0 + n],
+                    &weights[wt..wt + n],
+                    zx,
+                );
+            }
+        }
+        for (i, &a) in acc[..n].iter().enumerate() {
+            store_i32(
+                arena,
+                out + 4 * (ch0 + i),
+                p.dw.requant(ch0 + i).apply_i32(a),
+            );
+        }
+        ch0 += n;
     }
 }
 
