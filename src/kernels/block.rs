@@ -16,7 +16,7 @@ use super::linear::{PairedRows, QLinear};
 use super::placement::{OpFootprint, Placement};
 use super::pointwise::{dot_tile, paired_offset};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{requantize_sum, saturate_i8, Requant};
+use super::requantize::{clamp_i8, requantize_sum, saturate_i8, Requant};
 
 /// Constants and placement of one int8 block. `at.input_offset ==
 /// at.output_offset` is `x`; the scratch holds the ring, then `5C` bytes per
@@ -197,19 +197,24 @@ fn pw1_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, xn: &[i8], hidde
         Ok(t) => t,
         Err(_) => return,
     };
-    let zp = p.pw1_zero_point as i64;
-    let mut emit = |t: usize, j: usize, acc: i32, rq: Requant| {
-        let pre = saturate_i8(rq.apply_i32(acc) as i64 + zp);
-        hidden[paired_offset(t, j, P, h4)] = table[(pre as u8 ^ 0x80) as usize] as i8;
+    let zp = p.pw1_zero_point;
+    let act = |acc: i32, rq: Requant| {
+        let pre = clamp_i8(rq.apply_i32(acc).saturating_add(zp));
+        table[(pre as u8 ^ 0x80) as usize] as i8
     };
     let rows = PairedRows::new(&p.pw1, c, h4);
     let mut j = 0;
     for (w, b, rq) in rows.pairs() {
         let mut acc = [b; P];
         dot_tile(&mut acc, xn, w, c);
+        // 4C is a multiple of 4, so rows j and j + 1 of pixel t sit side by
+        // side in the paired layout.
+        let base = if P == 2 { (j & !3) * 2 + (j & 3) } else { j };
         for (t, row) in acc.iter().enumerate() {
-            emit(t, j, row[0], rq[0]);
-            emit(t, j + 1, row[1], rq[1]);
+            if let Some(h) = hidden.get_mut(base + 4 * t..base + 4 * t + 2) {
+                h[0] = act(row[0], rq[0]);
+                h[1] = act(row[1], rq[1]);
+            }
         }
         j += 2;
     }
@@ -217,7 +222,7 @@ fn pw1_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, xn: &[i8], hidde
         let mut acc = [[b]; P];
         dot_tile(&mut acc, xn, w, c);
         for (t, row) in acc.iter().enumerate() {
-            emit(t, j, row[0], rq);
+            hidden[paired_offset(t, j, P, h4)] = act(row[0], rq);
         }
     }
 }

@@ -136,6 +136,12 @@ pub fn saturate_i8(v: i64) -> i8 {
     v.clamp(-128, 127) as i8
 }
 
+/// Clamp an i32 to the int8 range (one SSAT on Cortex-M).
+#[inline(always)]
+pub fn clamp_i8(v: i32) -> i8 {
+    v.clamp(-128, 127) as i8
+}
+
 /// Clamp to the i32 range.
 #[inline]
 pub fn saturate_i32(v: i64) -> i32 {
