@@ -6,7 +6,8 @@
 //! in-place int8 kernels a generated `forward()` calls ([`kernels`]), and the
 //! buffer checks and class ranking around them ([`network`]). Nothing here
 //! allocates; functions that can fail on data return a `Result`. The only
-//! `unsafe` is three audited DSP instructions in [`kernels::dot`].
+//! `unsafe` is the audited DSP instruction wrappers in [`kernels::simd32`]
+//! (register-only `asm!`, no memory access).
 //!
 //! Codegen (`convnext-codegen`) writes a `forward()` that calls the kernels
 //! with `static` params, one per layer. The same network, built by hand from

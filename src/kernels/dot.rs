@@ -1,9 +1,10 @@
-//! int8 dot products, the inner loop of every pointwise layer. Integer sums
-//! are exact whatever the order, so the DSP path gives the same bits as the
-//! portable one.
+//! A single int8 dot product, for the stem convolution and the classifier
+//! (the blocks and downsamples use the tiled [`super::pointwise`]). Integer
+//! sums are exact whatever the order, so the DSP path gives the same bits as
+//! the portable one.
 //!
-//! On Armv7E-M (Cortex-M4/M7) four int8 pairs go through two SXTB16 and two
-//! SMLAD per 32-bit load; elsewhere a plain loop the compiler vectorises.
+//! With DSP four int8 pairs go through two SXTB16 and two SMLAD per 32-bit
+//! load; elsewhere a plain loop the compiler vectorises.
 
 /// `sum a[i] * b[i]` with `b` holding int8 two's-complement bytes; `acc` is the
 /// starting value.
@@ -28,54 +29,17 @@ fn portable(mut acc: i32, a: &[i8], b: &[u8]) -> i32 {
     acc
 }
 
-// The only `unsafe` in the runtime: three DSP instructions with no memory
-// access, exactly as DESIGN allows ("audited DSP intrinsics").
+/// The DSP form, through [`super::simd32`].
 #[cfg(convnext_dsp)]
-#[allow(unsafe_code)]
 mod dsp {
-    use core::arch::asm;
-
-    /// Sign-extend bytes 0 and 2 into two halfwords.
-    #[inline(always)]
-    fn sxtb16(x: u32) -> u32 {
-        let r: u32;
-        // SAFETY: register-only instruction present on every Armv7E-M core.
-        unsafe {
-            asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x, options(pure, nomem, nostack))
-        };
-        r
-    }
-
-    /// Sign-extend bytes 1 and 3 into two halfwords.
-    #[inline(always)]
-    fn sxtb16_ror8(x: u32) -> u32 {
-        let r: u32;
-        // SAFETY: as above.
-        unsafe {
-            asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x, options(pure, nomem, nostack))
-        };
-        r
-    }
-
-    /// `acc + a.lo * b.lo + a.hi * b.hi` on signed halfwords.
-    #[inline(always)]
-    fn smlad(a: u32, b: u32, acc: i32) -> i32 {
-        let r: i32;
-        // SAFETY: as above.
-        unsafe {
-            asm!("smlad {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, c = in(reg) acc,
-                 options(pure, nomem, nostack))
-        };
-        r
-    }
+    use super::super::simd32::{smlad, sxtb16, sxtb16_ror8, word, word_u8};
 
     pub(super) fn dot(mut acc: i32, a: &[i8], b: &[u8]) -> i32 {
         let n = a.len().min(b.len());
         let (a4, b4) = (a[..n].chunks_exact(4), b[..n].chunks_exact(4));
         let (ra, rb) = (a4.remainder(), b4.remainder());
         for (x, y) in a4.zip(b4) {
-            let xa = u32::from_le_bytes([x[0] as u8, x[1] as u8, x[2] as u8, x[3] as u8]);
-            let yb = u32::from_le_bytes([y[0], y[1], y[2], y[3]]);
+            let (xa, yb) = (word(x), word_u8(y));
             acc = smlad(sxtb16(xa), sxtb16(yb), acc);
             acc = smlad(sxtb16_ror8(xa), sxtb16_ror8(yb), acc);
         }

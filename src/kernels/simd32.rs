@@ -5,8 +5,8 @@
 //! same instruction, so the DSP kernels compile on the host and the host
 //! tests check the very code the boards run.
 //!
-//! This module and `dot.rs` hold the runtime's only `unsafe`: register-only
-//! instructions with no memory access.
+//! This module holds the runtime's only `unsafe`: register-only instructions
+//! with no memory access.
 
 /// Little-endian word from the first 4 bytes (one unaligned LDR on
 /// Armv7-M and up).
