@@ -14,7 +14,7 @@ use super::in_place_map::{InPlaceMap, TILE_PIXELS};
 use super::layer_norm::{layer_norm_q24, LayerNormParams};
 use super::linear::{PairedRows, QLinear};
 use super::placement::{OpFootprint, Placement};
-use super::pointwise::{dot_tile, paired_offset};
+use super::pointwise::paired_offset;
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, requantize_sum, saturate_i8, Requant};
 
@@ -202,29 +202,26 @@ fn pw1_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, xn: &[i8], hidde
         let pre = clamp_i8(rq.apply_i32(acc).saturating_add(zp));
         table[(pre as u8 ^ 0x80) as usize] as i8
     };
-    let rows = PairedRows::new(&p.pw1, c, h4);
-    let mut j = 0;
-    for (w, b, rq) in rows.pairs() {
-        let mut acc = [b; P];
-        dot_tile(&mut acc, xn, w, c);
-        // 4C is a multiple of 4, so rows j and j + 1 of pixel t sit side by
-        // side in the paired layout.
-        let base = if P == 2 { (j & !3) * 2 + (j & 3) } else { j };
-        for (t, row) in acc.iter().enumerate() {
-            if let Some(h) = hidden.get_mut(base + 4 * t..base + 4 * t + 2) {
-                h[0] = act(row[0], rq[0]);
-                h[1] = act(row[1], rq[1]);
+    // 4C is a multiple of 4, so rows j and j + 1 of pixel t sit side by side
+    // in the paired layout.
+    let at = |t: usize, j: usize| 4 * t + if P == 2 { (j & !3) * 2 + (j & 3) } else { j };
+    PairedRows::new(&p.pw1, c, h4).run::<P, _>(
+        xn,
+        hidden,
+        |hidden, j, acc, rq| {
+            for (t, row) in acc.iter().enumerate() {
+                if let Some(h) = hidden.get_mut(at(t, j)..at(t, j) + 2) {
+                    h[0] = act(row[0], rq[0]);
+                    h[1] = act(row[1], rq[1]);
+                }
             }
-        }
-        j += 2;
-    }
-    if let Some((w, b, rq)) = rows.odd_row() {
-        let mut acc = [[b]; P];
-        dot_tile(&mut acc, xn, w, c);
-        for (t, row) in acc.iter().enumerate() {
-            hidden[paired_offset(t, j, P, h4)] = act(row[0], rq);
-        }
-    }
+        },
+        |hidden, j, acc, rq| {
+            for (t, &a) in acc.iter().enumerate() {
+                hidden[paired_offset(t, j, P, h4)] = act(a, rq);
+            }
+        },
+    );
 }
 
 /// pwconv2, layer scale and residual of `P` pixels: `hidden` (paired) to
@@ -235,27 +232,24 @@ fn pw2_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, hidden: &[i8], x
     let h4 = 4 * c;
     let zx = p.x_zero_point as i64;
     let (res, zo) = (p.residual_requant, p.out_zero_point as i64);
-    let mut emit = |t: usize, o: usize, acc: i32, rq: Requant| {
+    let emit = |x: &mut [i8], t: usize, o: usize, acc: i32, rq: Requant| {
         let at = t * c + o;
         let v = requantize_sum(x[at] as i64 - zx, res, acc as i64, rq);
         x[at] = saturate_i8(v + zo);
     };
-    let rows = PairedRows::new(&p.pw2, h4, c);
-    let mut o = 0;
-    for (w, b, rq) in rows.pairs() {
-        let mut acc = [b; P];
-        dot_tile(&mut acc, hidden, w, h4);
-        for (t, row) in acc.iter().enumerate() {
-            emit(t, o, row[0], rq[0]);
-            emit(t, o + 1, row[1], rq[1]);
-        }
-        o += 2;
-    }
-    if let Some((w, b, rq)) = rows.odd_row() {
-        let mut acc = [[b]; P];
-        dot_tile(&mut acc, hidden, w, h4);
-        for (t, row) in acc.iter().enumerate() {
-            emit(t, o, row[0], rq);
-        }
-    }
+    PairedRows::new(&p.pw2, h4, c).run::<P, _>(
+        hidden,
+        x,
+        |x, o, acc, rq| {
+            for (t, row) in acc.iter().enumerate() {
+                emit(x, t, o, row[0], rq[0]);
+                emit(x, t, o + 1, row[1], rq[1]);
+            }
+        },
+        |x, o, acc, rq| {
+            for (t, &a) in acc.iter().enumerate() {
+                emit(x, t, o, a, rq);
+            }
+        },
+    );
 }

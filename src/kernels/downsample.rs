@@ -8,9 +8,9 @@
 use super::layer_norm::{layer_norm_q24, LayerNormParams};
 use super::linear::{PairedRows, QLinear};
 use super::placement::{in_place_lead, OpFootprint, Placement};
-use super::pointwise::{dot_tile, paired_offset};
+use super::pointwise::paired_offset;
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{saturate_i8, Requant};
+use super::requantize::{clamp_i8, saturate_i8, Requant};
 
 /// Constants and placement of one downsample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,26 +120,23 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
 #[inline(always)]
 fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], out: &mut [i8]) {
     let (cout, len) = (p.cout, 4 * p.cin);
-    let zp = p.out_zero_point as i64;
-    let mut emit = |t: usize, o: usize, acc: i32, rq: Requant| {
-        out[t * cout + o] = saturate_i8(rq.apply_i32(acc) as i64 + zp);
+    let zp = p.out_zero_point;
+    let emit = |out: &mut [i8], t: usize, o: usize, acc: i32, rq: Requant| {
+        out[t * cout + o] = clamp_i8(rq.apply_i32(acc).saturating_add(zp));
     };
-    let rows = PairedRows::new(&p.conv, len, cout);
-    let mut o = 0;
-    for (w, b, rq) in rows.pairs() {
-        let mut acc = [b; P];
-        dot_tile(&mut acc, x, w, len);
-        for (t, row) in acc.iter().enumerate() {
-            emit(t, o, row[0], rq[0]);
-            emit(t, o + 1, row[1], rq[1]);
-        }
-        o += 2;
-    }
-    if let Some((w, b, rq)) = rows.odd_row() {
-        let mut acc = [[b]; P];
-        dot_tile(&mut acc, x, w, len);
-        for (t, row) in acc.iter().enumerate() {
-            emit(t, o, row[0], rq);
-        }
-    }
+    PairedRows::new(&p.conv, len, cout).run::<P, _>(
+        x,
+        out,
+        |out, o, acc, rq| {
+            for (t, row) in acc.iter().enumerate() {
+                emit(out, t, o, row[0], rq[0]);
+                emit(out, t, o + 1, row[1], rq[1]);
+            }
+        },
+        |out, o, acc, rq| {
+            for (t, &a) in acc.iter().enumerate() {
+                emit(out, t, o, a, rq);
+            }
+        },
+    );
 }

@@ -3,6 +3,7 @@
 //! convolutions, the classifier and (per channel) the depthwise filter are one.
 
 use super::dot::dot_i8;
+use super::pointwise::dot_tile;
 use super::requantize::{requant_at, Requant};
 use super::tables::i32_at;
 
@@ -124,6 +125,32 @@ impl<'a> PairedRows<'a> {
                     [requant_at(r, 0), requant_at(r, 1)],
                 )
             })
+    }
+
+    /// Every row against the `P` paired inputs `x` (`len` each, as
+    /// [`super::pointwise::dot_tile`] takes them): `pair(out, o, acc, rq)`
+    /// gets rows `o` and `o + 1`, accumulators by pixel then row; `single`
+    /// the last row when their number is odd. `out` is where both write.
+    #[inline(always)]
+    pub fn run<const P: usize, S: ?Sized>(
+        &self,
+        x: &[i8],
+        out: &mut S,
+        mut pair: impl FnMut(&mut S, usize, [[i32; 2]; P], [Requant; 2]),
+        mut single: impl FnMut(&mut S, usize, [i32; P], Requant),
+    ) {
+        let mut o = 0;
+        for (w, b, rq) in self.pairs() {
+            let mut acc = [b; P];
+            dot_tile(&mut acc, x, w, self.len);
+            pair(out, o, acc, rq);
+            o += 2;
+        }
+        if let Some((w, b, rq)) = self.odd_row() {
+            let mut acc = [[b]; P];
+            dot_tile(&mut acc, x, w, self.len);
+            single(out, o, acc.map(|a| a[0]), rq);
+        }
     }
 
     /// The last row when their number is odd (stored plain).
