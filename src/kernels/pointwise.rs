@@ -91,9 +91,9 @@ fn split<'a, const P: usize, const R: usize>(x: &'a [i8], w: &'a [u8], len: usiz
 #[inline(always)]
 fn tails<const P: usize, const R: usize>(a: &mut [[i32; R]; P], s: &Split) {
     for k in 0..s.tail {
-        for r in 0..R {
-            for p in 0..P {
-                a[p][r] += s.xt[p * s.tail + k] as i32 * s.wt[r * s.tail + k] as i8 as i32;
+        for (p, row) in a.iter_mut().enumerate() {
+            for (r, acc) in row.iter_mut().enumerate() {
+                *acc += s.xt[p * s.tail + k] as i32 * s.wt[r * s.tail + k] as i8 as i32;
             }
         }
     }
