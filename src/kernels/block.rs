@@ -12,7 +12,7 @@ use super::arena::{load_i32, store_i32};
 use super::depthwise;
 use super::in_place_map::{InPlaceMap, TILE_PIXELS};
 use super::layer_norm::{layer_norm_q24, LayerNormParams};
-use super::linear::{PairedRows, QLinear};
+use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{OpFootprint, Placement};
 use super::pointwise::paired_offset;
 use super::probe::{NoProbe, Phase, Probe};
@@ -115,9 +115,7 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
                 c,
                 &p.ln,
                 |a, i| load_i32(a, st + 4 * i),
-                |a, i, y| {
-                    a[s + paired_offset(t, i, n, c)] = saturate_i8(p.ln_requant.apply_i32(y) as i64)
-                },
+                |a, i, y| a[s + paired_offset(t, i, n, c)] = clamp_i8(p.ln_requant.apply_i32(y)),
             );
         }
         // 4. pw1 + activation into the hidden vectors (paired), 5. pw2,
@@ -192,36 +190,55 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
 #[inline(always)]
 fn pw1_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, xn: &[i8], hidden: &mut [i8]) {
     let c = p.map.c;
-    let h4 = 4 * c;
-    let table: &[u8; 256] = match p.act_table.as_ref().try_into() {
-        Ok(t) => t,
-        Err(_) => return,
+    let Ok(table) = p.act_table.as_ref().try_into() else {
+        return;
     };
-    let zp = p.pw1_zero_point;
-    let act = |acc: i32, rq: Requant| {
-        let pre = clamp_i8(rq.apply_i32(acc).saturating_add(zp));
-        table[(pre as u8 ^ 0x80) as usize] as i8
-    };
-    // 4C is a multiple of 4, so rows j and j + 1 of pixel t sit side by side
-    // in the paired layout.
-    let at = |t: usize, j: usize| 4 * t + if P == 2 { (j & !3) * 2 + (j & 3) } else { j };
-    PairedRows::new(&p.pw1, c, h4).run::<P, _>(
-        xn,
+    let mut sink = Pw1Sink::<P> {
         hidden,
-        |hidden, j, acc, rq| {
-            for (t, row) in acc.iter().enumerate() {
-                if let Some(h) = hidden.get_mut(at(t, j)..at(t, j) + 2) {
-                    h[0] = act(row[0], rq[0]);
-                    h[1] = act(row[1], rq[1]);
-                }
+        table,
+        zp: p.pw1_zero_point,
+        h4: 4 * c,
+    };
+    PairedRows::new(&p.pw1, c, 4 * c).run(xn, &mut sink);
+}
+
+/// pw1's results: requantized, through the activation table, into the
+/// paired hidden vectors.
+struct Pw1Sink<'a, const P: usize> {
+    hidden: &'a mut [i8],
+    table: &'a [u8; 256],
+    zp: i32,
+    h4: usize,
+}
+
+impl<const P: usize> Pw1Sink<'_, P> {
+    #[inline(always)]
+    fn act(&self, acc: i32, rq: Requant) -> i8 {
+        let pre = clamp_i8(rq.apply_i32(acc).saturating_add(self.zp));
+        self.table[(pre as u8 ^ 0x80) as usize] as i8
+    }
+}
+
+impl<const P: usize> RowSink<P> for Pw1Sink<'_, P> {
+    #[inline(always)]
+    fn output(&mut self, t: usize, j: usize, acc: i32, rq: Requant) {
+        let v = self.act(acc, rq);
+        self.hidden[paired_offset(t, j, P, self.h4)] = v;
+    }
+
+    #[inline(always)]
+    fn pair(&mut self, j: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
+        // 4C is a multiple of 4, so rows j and j + 1 of pixel t sit side by
+        // side in the paired layout.
+        let base = if P == 2 { (j & !3) * 2 + (j & 3) } else { j };
+        for (t, row) in acc.iter().enumerate() {
+            let (a, b) = (self.act(row[0], rq[0]), self.act(row[1], rq[1]));
+            if let Some(h) = self.hidden.get_mut(base + 4 * t..base + 4 * t + 2) {
+                h[0] = a;
+                h[1] = b;
             }
-        },
-        |hidden, j, acc, rq| {
-            for (t, &a) in acc.iter().enumerate() {
-                hidden[paired_offset(t, j, P, h4)] = act(a, rq);
-            }
-        },
-    );
+        }
+    }
 }
 
 /// pwconv2, layer scale and residual of `P` pixels: `hidden` (paired) to
@@ -229,27 +246,30 @@ fn pw1_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, xn: &[i8], hidde
 #[inline(always)]
 fn pw2_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, hidden: &[i8], x: &mut [i8]) {
     let c = p.map.c;
-    let h4 = 4 * c;
-    let zx = p.x_zero_point as i64;
-    let (res, zo) = (p.residual_requant, p.out_zero_point as i64);
-    let emit = |x: &mut [i8], t: usize, o: usize, acc: i32, rq: Requant| {
-        let at = t * c + o;
-        let v = requantize_sum(x[at] as i64 - zx, res, acc as i64, rq);
-        x[at] = saturate_i8(v + zo);
-    };
-    PairedRows::new(&p.pw2, h4, c).run::<P, _>(
-        hidden,
+    let mut sink = Pw2Sink {
         x,
-        |x, o, acc, rq| {
-            for (t, row) in acc.iter().enumerate() {
-                emit(x, t, o, row[0], rq[0]);
-                emit(x, t, o + 1, row[1], rq[1]);
-            }
-        },
-        |x, o, acc, rq| {
-            for (t, &a) in acc.iter().enumerate() {
-                emit(x, t, o, a, rq);
-            }
-        },
-    );
+        c,
+        zx: p.x_zero_point as i64,
+        residual: p.residual_requant,
+        zo: p.out_zero_point as i64,
+    };
+    PairedRows::new(&p.pw2, 4 * c, c).run::<P, _>(hidden, &mut sink);
+}
+
+/// pw2's results: plus the residual (the original still in `x`), into `x`.
+struct Pw2Sink<'a> {
+    x: &'a mut [i8],
+    c: usize,
+    zx: i64,
+    residual: Requant,
+    zo: i64,
+}
+
+impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
+    #[inline(always)]
+    fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
+        let at = t * self.c + o;
+        let v = requantize_sum(self.x[at] as i64 - self.zx, self.residual, acc as i64, rq);
+        self.x[at] = saturate_i8(v + self.zo);
+    }
 }

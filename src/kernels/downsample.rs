@@ -6,11 +6,11 @@
 //! [`OpFootprint::input_lead_bytes`] above the output.
 
 use super::layer_norm::{layer_norm_q24, LayerNormParams};
-use super::linear::{PairedRows, QLinear};
+use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{in_place_lead, OpFootprint, Placement};
 use super::pointwise::paired_offset;
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{clamp_i8, saturate_i8, Requant};
+use super::requantize::{clamp_i8, Requant};
 
 /// Constants and placement of one downsample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
                     &p.ln,
                     |a, i| a[base + i] as i32,
                     |a, i, y| {
-                        let q = saturate_i8(p.ln_requant.apply_i32(y) as i64);
+                        let q = clamp_i8(p.ln_requant.apply_i32(y));
                         a[s + paired_offset(t, ti * cin + i, n, len)] = q;
                     },
                 );
@@ -119,24 +119,24 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
 /// The 2x2 conv of `P` output pixels from their paired windows `x`.
 #[inline(always)]
 fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], out: &mut [i8]) {
-    let (cout, len) = (p.cout, 4 * p.cin);
-    let zp = p.out_zero_point;
-    let emit = |out: &mut [i8], t: usize, o: usize, acc: i32, rq: Requant| {
-        out[t * cout + o] = clamp_i8(rq.apply_i32(acc).saturating_add(zp));
-    };
-    PairedRows::new(&p.conv, len, cout).run::<P, _>(
-        x,
+    let mut sink = ConvSink {
         out,
-        |out, o, acc, rq| {
-            for (t, row) in acc.iter().enumerate() {
-                emit(out, t, o, row[0], rq[0]);
-                emit(out, t, o + 1, row[1], rq[1]);
-            }
-        },
-        |out, o, acc, rq| {
-            for (t, &a) in acc.iter().enumerate() {
-                emit(out, t, o, a, rq);
-            }
-        },
-    );
+        cout: p.cout,
+        zp: p.out_zero_point,
+    };
+    PairedRows::new(&p.conv, 4 * p.cin, p.cout).run::<P, _>(x, &mut sink);
+}
+
+/// The conv's results, requantized to the output stream.
+struct ConvSink<'a> {
+    out: &'a mut [i8],
+    cout: usize,
+    zp: i32,
+}
+
+impl<const P: usize> RowSink<P> for ConvSink<'_> {
+    #[inline(always)]
+    fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
+        self.out[t * self.cout + o] = clamp_i8(rq.apply_i32(acc).saturating_add(self.zp));
+    }
 }

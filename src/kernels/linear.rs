@@ -128,28 +128,23 @@ impl<'a> PairedRows<'a> {
     }
 
     /// Every row against the `P` paired inputs `x` (`len` each, as
-    /// [`super::pointwise::dot_tile`] takes them): `pair(out, o, acc, rq)`
-    /// gets rows `o` and `o + 1`, accumulators by pixel then row; `single`
-    /// the last row when their number is odd. `out` is where both write.
+    /// [`super::pointwise::dot_tile`] takes them), each result handed to
+    /// `sink`.
     #[inline(always)]
-    pub fn run<const P: usize, S: ?Sized>(
-        &self,
-        x: &[i8],
-        out: &mut S,
-        mut pair: impl FnMut(&mut S, usize, [[i32; 2]; P], [Requant; 2]),
-        mut single: impl FnMut(&mut S, usize, [i32; P], Requant),
-    ) {
+    pub fn run<const P: usize, S: RowSink<P>>(&self, x: &[i8], sink: &mut S) {
         let mut o = 0;
         for (w, b, rq) in self.pairs() {
             let mut acc = [b; P];
             dot_tile(&mut acc, x, w, self.len);
-            pair(out, o, acc, rq);
+            sink.pair(o, acc, rq);
             o += 2;
         }
         if let Some((w, b, rq)) = self.odd_row() {
             let mut acc = [[b]; P];
             dot_tile(&mut acc, x, w, self.len);
-            single(out, o, acc.map(|a| a[0]), rq);
+            for (t, a) in acc.iter().enumerate() {
+                sink.output(t, o, a[0], rq);
+            }
         }
     }
 
@@ -163,5 +158,21 @@ impl<'a> PairedRows<'a> {
             .requant
             .get(Requant::BYTES * o..Requant::BYTES * (o + 1))?;
         Some((w, i32_at(b, 0), requant_at(r, 0)))
+    }
+}
+
+/// Where a tiled layer's results go ([`PairedRows::run`]): a trait rather
+/// than closures so each layer's requantization inlines into its loop.
+pub trait RowSink<const P: usize> {
+    /// The accumulator of output row `o` for pixel `t`, with its multiplier.
+    fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant);
+
+    /// Rows `o` and `o + 1` for every pixel (accumulators by pixel, then row).
+    #[inline(always)]
+    fn pair(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
+        for (t, row) in acc.iter().enumerate() {
+            self.output(t, o, row[0], rq[0]);
+            self.output(t, o + 1, row[1], rq[1]);
+        }
     }
 }

@@ -63,42 +63,6 @@ pub const VARIANT: &str = if cfg!(convnext_dsp) {
     "scalar-2x2"
 };
 
-/// A tile's operands cut at the end of the whole 4-byte chunks: the chunked
-/// parts (`P` or `R` rows interleaved) and the tails (`len % 4` per row).
-struct Split<'a> {
-    xq: &'a [i8],
-    xt: &'a [i8],
-    wq: &'a [u8],
-    wt: &'a [u8],
-    tail: usize,
-}
-
-#[inline(always)]
-fn split<'a, const P: usize, const R: usize>(x: &'a [i8], w: &'a [u8], len: usize) -> Split<'a> {
-    let whole = len & !3;
-    let (xq, xt) = x[..P * len].split_at(P * whole);
-    let (wq, wt) = w[..R * len].split_at(R * whole);
-    Split {
-        xq,
-        xt,
-        wq,
-        wt,
-        tail: len - whole,
-    }
-}
-
-/// The tails, one multiply-accumulate at a time (both variants).
-#[inline(always)]
-fn tails<const P: usize, const R: usize>(a: &mut [[i32; R]; P], s: &Split) {
-    for k in 0..s.tail {
-        for (p, row) in a.iter_mut().enumerate() {
-            for (r, acc) in row.iter_mut().enumerate() {
-                *acc += s.xt[p * s.tail + k] as i32 * s.wt[r * s.tail + k] as i8 as i32;
-            }
-        }
-    }
-}
-
 /// The DSP variant: four int8 pairs per word, two SMLAD per word pair.
 pub mod packed {
     use super::super::simd32::{smlad, sxtb16, sxtb16_ror8, word, word_u8};
@@ -112,9 +76,12 @@ pub mod packed {
         w: &[u8],
         len: usize,
     ) {
-        let s = super::split::<P, R>(x, w, len);
+        let whole = len & !3;
+        let (x, w) = (&x[..P * len], &w[..R * len]);
+        let (xq, xt) = x.split_at(P * whole);
+        let (wq, wt) = w.split_at(R * whole);
         let mut a = *acc;
-        for (xc, wc) in s.xq.chunks_exact(4 * P).zip(s.wq.chunks_exact(4 * R)) {
+        for (xc, wc) in xq.chunks_exact(4 * P).zip(wq.chunks_exact(4 * R)) {
             let mut xe = [0u32; P];
             let mut xo = [0u32; P];
             for p in 0..P {
@@ -130,7 +97,14 @@ pub mod packed {
                 }
             }
         }
-        super::tails(&mut a, &s);
+        let tail = len - whole;
+        for k in 0..tail {
+            for r in 0..R {
+                for p in 0..P {
+                    a[p][r] += xt[p * tail + k] as i32 * wt[r * tail + k] as i8 as i32;
+                }
+            }
+        }
         *acc = a;
     }
 }
@@ -146,8 +120,11 @@ pub mod scalar {
         w: &[u8],
         len: usize,
     ) {
-        let s = super::split::<P, R>(x, w, len);
-        for (xc, wc) in s.xq.chunks_exact(4 * P).zip(s.wq.chunks_exact(4 * R)) {
+        let whole = len & !3;
+        let (x, w) = (&x[..P * len], &w[..R * len]);
+        let (xq, xt) = x.split_at(P * whole);
+        let (wq, wt) = w.split_at(R * whole);
+        for (xc, wc) in xq.chunks_exact(4 * P).zip(wq.chunks_exact(4 * R)) {
             for k in 0..4 {
                 for r in 0..R {
                     let wv = wc[4 * r + k] as i8 as i32;
@@ -157,7 +134,14 @@ pub mod scalar {
                 }
             }
         }
-        super::tails(acc, &s);
+        let tail = len - whole;
+        for k in 0..tail {
+            for r in 0..R {
+                for p in 0..P {
+                    acc[p][r] += xt[p * tail + k] as i32 * wt[r * tail + k] as i8 as i32;
+                }
+            }
+        }
     }
 }
 
