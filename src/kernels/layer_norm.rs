@@ -77,7 +77,8 @@ pub fn layer_norm_q24<B: ?Sized>(
     let mut v: u64 = 0;
     if exact {
         for i in 0..c {
-            let d = d_of(get(buf, i));
+            // |d| < 2^31: one 32x32 -> 64 multiply-accumulate.
+            let d = d_of(get(buf, i)) as i32 as i64;
             v += (d * d) as u64;
         }
     } else {
@@ -99,13 +100,15 @@ pub fn layer_norm_q24<B: ?Sized>(
     // m = sqrt(C) 2^52 / sq, so y = d m 2^(k + 24 - 52).
     let m = ((sqrt_c_q20(c) << 32) / sq) as i64;
     let e = k as i32 + LN_FRAC_BITS as i32 - 52;
-    if exact && e < 0 {
+    if exact && e < 0 && m < 1 << 31 {
         // C d^2 < 2^63 and m <= sqrt(C) 2^22, so |d m| < 2^54 and the
         // rounding stays far from overflow: the saturating path below would
         // not saturate either.
         let (s, round) = (-e as u32, 1i64 << (-e - 1));
+        // m < 2^31 here (C < 2^18), so each product is one 32x32 -> 64.
+        let m32 = m as i32 as i64;
         for i in 0..c {
-            let r = (d_of(get(buf, i)) * m + round) >> s;
+            let r = (d_of(get(buf, i)) as i32 as i64 * m32 + round) >> s;
             put(buf, i, r.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
         }
         return;
