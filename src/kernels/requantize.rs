@@ -25,8 +25,9 @@ impl Requant {
     /// The multiplier that maps to zero.
     pub const ZERO: Requant = Requant { mult: 0, shift: 0 };
 
-    /// Bytes of one multiplier in a parameter table.
-    pub const BYTES: usize = 8;
+    /// Bytes of one multiplier in a parameter table: the mantissa, then the
+    /// shift as one signed byte.
+    pub const BYTES: usize = 5;
 
     /// A multiplier from its mantissa and shift (what generated code writes).
     pub const fn new(mult: i32, shift: i32) -> Requant {
@@ -103,17 +104,26 @@ impl Requant {
         v
     }
 
-    /// Table form: `mult` then `shift`, little-endian.
-    pub fn to_le_bytes(self) -> [u8; 8] {
-        let (m, s) = (self.mult.to_le_bytes(), self.shift.to_le_bytes());
-        [m[0], m[1], m[2], m[3], s[0], s[1], s[2], s[3]]
+    /// Table form: `mult` little-endian, then `shift` as a signed byte.
+    /// Shifts beyond a byte behave like the byte's extremes in
+    /// [`Requant::apply`] (the result is 0, or the product shifted left by
+    /// 62), so clamping them keeps every output.
+    pub fn to_le_bytes(self) -> [u8; 5] {
+        let m = self.mult.to_le_bytes();
+        [
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            self.shift.clamp(-128, 127) as i8 as u8,
+        ]
     }
 
     /// Inverse of [`Requant::to_le_bytes`].
-    pub fn from_le_bytes(b: [u8; 8]) -> Requant {
+    pub fn from_le_bytes(b: [u8; 5]) -> Requant {
         Requant {
             mult: i32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            shift: i32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            shift: b[4] as i8 as i32,
         }
     }
 }
@@ -122,7 +132,7 @@ impl Requant {
 #[inline]
 pub fn requant_at(table: &[u8], i: usize) -> Requant {
     let b = &table[Requant::BYTES * i..Requant::BYTES * (i + 1)];
-    Requant::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    Requant::from_le_bytes([b[0], b[1], b[2], b[3], b[4]])
 }
 
 /// Encode multipliers as the table [`requant_at`] reads.
@@ -218,7 +228,7 @@ mod tests {
     #[test]
     fn tables_hold_multipliers_in_order() {
         let rs = [Requant::from_real(0.3), Requant::from_real(-7.0)];
-        let mut t = [0u8; 16];
+        let mut t = [0u8; 10];
         t.iter_mut()
             .zip(requant_table(&rs))
             .for_each(|(d, s)| *d = s);
