@@ -3,8 +3,17 @@
 //! Mainline, where it is optional, when the firmware turns on the `dsp`
 //! feature (and builds with a CPU that has it, e.g.
 //! `-C target-cpu=cortex-m33`). Everything else runs the scalar kernels.
+//!
+//! `CONVNEXT_PACKED_ON_HOST=1` makes a host build run the DSP-form kernels
+//! too (their instructions are exact Rust models there), so `cargo xtask
+//! test` checks both forms against the naive references.
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(convnext_dsp)");
+    println!("cargo::rustc-check-cfg=cfg(convnext_packed)");
+    println!("cargo:rerun-if-env-changed=CONVNEXT_PACKED_ON_HOST");
+    if std::env::var_os("CONVNEXT_PACKED_ON_HOST").is_some_and(|v| v == "1") {
+        println!("cargo:rustc-cfg=convnext_packed");
+    }
     let target = std::env::var("TARGET").unwrap_or_default();
     let dsp_feature = std::env::var_os("CARGO_FEATURE_DSP").is_some();
     if target.starts_with("thumbv7em") || (dsp_feature && target.starts_with("thumbv8m.main")) {

@@ -16,6 +16,21 @@ use convnext::kernels::{
 };
 use convnext_codegen::quantize::paired_layout;
 
+#[test]
+fn the_kernel_variant_under_test_is_the_one_asked_for() {
+    // `cargo xtask test` runs this file twice: scalar kernels, then with
+    // CONVNEXT_PACKED_ON_HOST=1 the DSP-form kernels on modelled instructions.
+    let packed = std::env::var("CONVNEXT_PACKED_ON_HOST").is_ok_and(|v| v == "1");
+    assert_eq!(
+        convnext::kernels::pointwise::VARIANT.starts_with("dsp"),
+        packed
+    );
+    assert_eq!(
+        convnext::kernels::depthwise::VARIANT.starts_with("dsp"),
+        packed
+    );
+}
+
 /// Block shapes: width or height 1, maps smaller than the ring, odd channels.
 const BLOCK_SHAPES: [(usize, usize, usize); 8] = [
     (1, 1, 3),

@@ -15,14 +15,14 @@ pub const CHUNK: usize = 64;
 /// variant this target runs).
 #[inline(always)]
 pub fn tap(acc: &mut [i32], x: &[i8], w: &[u8], zx: i32) {
-    #[cfg(convnext_dsp)]
+    #[cfg(any(convnext_dsp, convnext_packed))]
     packed::tap(acc, x, w, zx);
-    #[cfg(not(convnext_dsp))]
+    #[cfg(not(any(convnext_dsp, convnext_packed)))]
     scalar::tap(acc, x, w, zx);
 }
 
 /// Name of the variant [`tap`] runs, for profiles.
-pub const VARIANT: &str = if cfg!(convnext_dsp) {
+pub const VARIANT: &str = if cfg!(any(convnext_dsp, convnext_packed)) {
     "dsp-4ch"
 } else {
     "scalar"

@@ -50,14 +50,14 @@ pub fn dot_tile<const P: usize, const R: usize>(
     w: &[u8],
     len: usize,
 ) {
-    #[cfg(convnext_dsp)]
+    #[cfg(any(convnext_dsp, convnext_packed))]
     packed::dot_tile(acc, x, w, len);
-    #[cfg(not(convnext_dsp))]
+    #[cfg(not(any(convnext_dsp, convnext_packed)))]
     scalar::dot_tile(acc, x, w, len);
 }
 
 /// Name of the variant [`dot_tile`] runs, for profiles.
-pub const VARIANT: &str = if cfg!(convnext_dsp) {
+pub const VARIANT: &str = if cfg!(any(convnext_dsp, convnext_packed)) {
     "dsp-2x2"
 } else {
     "scalar-2x2"

@@ -96,8 +96,26 @@ fn thumb() -> bool {
         .all(|t| cargo(&["build", "--package", "convnext", "--release", "--target", t]))
 }
 
+/// Where host builds with the DSP-form kernels go (`CONVNEXT_PACKED_ON_HOST`).
+const PACKED_TARGET_DIR: &str = "target/packed";
+
+/// `cargo` with the DSP-form kernels on the host (exact instruction models).
+fn cargo_packed() -> Command {
+    let mut c = cargo_cmd();
+    c.env("CONVNEXT_PACKED_ON_HOST", "1")
+        .env("CARGO_TARGET_DIR", PACKED_TARGET_DIR);
+    c
+}
+
 fn test() -> bool {
-    cargo(&["test", "--workspace", "--release"])
+    cargo(&["test", "--workspace", "--release"]) && {
+        eprintln!("\n==> the kernel tests again, DSP-form kernels on the host");
+        cargo_packed()
+            .args(["test", "--release", "-p", "convnext"])
+            .args(["--test", "kernels_match_naive", "--lib"])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
 }
 
 /// The value after `"key":"` in a JSON text (xtask stays dependency-free).
@@ -147,6 +165,31 @@ fn boards() -> bool {
         return false;
     };
     eprintln!("host int8 logits crc32 {host_crc}");
+    eprintln!("\n==> host, DSP-form kernels: convnext eval --precision int8 --limit 100 --crc");
+    let packed = cargo_packed()
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--bin",
+            "convnext",
+            "--",
+            "eval",
+        ])
+        .args(["--model", "models/fmnist-convnext", "--precision", "int8"])
+        .args(["--limit", "100", "--crc", "--json"])
+        .output();
+    let packed_crc = match &packed {
+        Ok(o) if o.status.success() => {
+            json_str(&String::from_utf8_lossy(&o.stdout), "logits_crc32").map(str::to_string)
+        }
+        _ => None,
+    };
+    if packed_crc.as_deref() != Some(host_crc.as_str()) {
+        eprintln!("host with DSP-form kernels: crc32 {packed_crc:?} differs from {host_crc}");
+        return false;
+    }
+    eprintln!("host with DSP-form kernels: crc32 {host_crc}, the same");
     let mut rows = Vec::new();
     let mut ok = true;
     // Stack high-water per target, measured on the emulated boards (same code).
