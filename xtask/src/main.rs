@@ -124,49 +124,17 @@ fn json_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
     json[start..].split('"').next()
 }
 
-/// Run the emulated boards, check their CRCs against the host, build the
-/// real boards, and print the README's board table.
-fn boards() -> bool {
-    eprintln!("\n==> host: convnext eval --precision int8 --limit 100 --crc");
-    let host = cargo_cmd()
-        .args([
-            "run",
-            "--release",
-            "--quiet",
-            "--bin",
-            "convnext",
-            "--",
-            "eval",
-        ])
-        .args([
-            "--model",
-            "models/fmnist-convnext",
-            "--precision",
-            "int8",
-            "--limit",
-            "100",
-            "--crc",
-            "--json",
-        ])
-        .output();
-    let host = match host {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
-        Ok(o) => {
-            eprintln!("host eval failed: {}", String::from_utf8_lossy(&o.stderr));
-            return false;
-        }
-        Err(e) => {
-            eprintln!("host eval failed: {e}");
-            return false;
-        }
-    };
-    let Some(host_crc) = json_str(&host, "logits_crc32").map(str::to_string) else {
-        eprintln!("host eval printed no logits_crc32: {host}");
-        return false;
-    };
-    eprintln!("host int8 logits crc32 {host_crc}");
-    eprintln!("\n==> host, DSP-form kernels: convnext eval --precision int8 --limit 100 --crc");
-    let packed = cargo_packed()
+/// The CRC of the default model's int8 logits on the first 100 test images,
+/// from `convnext eval` run through `cargo` (`what` names it in messages).
+fn host_crc(cargo: Command, what: &str) -> Result<String, String> {
+    let crc = host_crc_of(cargo, what)?;
+    eprintln!("{what} int8 logits crc32 {crc}");
+    Ok(crc)
+}
+
+fn host_crc_of(mut cargo: Command, what: &str) -> Result<String, String> {
+    eprintln!("\n==> {what}: convnext eval --precision int8 --limit 100 --crc");
+    let out = cargo
         .args([
             "run",
             "--release",
@@ -178,18 +146,43 @@ fn boards() -> bool {
         ])
         .args(["--model", "models/fmnist-convnext", "--precision", "int8"])
         .args(["--limit", "100", "--crc", "--json"])
-        .output();
-    let packed_crc = match &packed {
-        Ok(o) if o.status.success() => {
-            json_str(&String::from_utf8_lossy(&o.stdout), "logits_crc32").map(str::to_string)
-        }
-        _ => None,
-    };
-    if packed_crc.as_deref() != Some(host_crc.as_str()) {
-        eprintln!("host with DSP-form kernels: crc32 {packed_crc:?} differs from {host_crc}");
-        return false;
+        .output()
+        .map_err(|e| format!("{what} eval failed: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} eval failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
-    eprintln!("host with DSP-form kernels: crc32 {host_crc}, the same");
+    let text = String::from_utf8_lossy(&out.stdout);
+    json_str(&text, "logits_crc32")
+        .map(str::to_string)
+        .ok_or_else(|| format!("{what} eval printed no logits_crc32: {text}"))
+}
+
+/// Run the emulated boards, check their CRCs against the host, build the
+/// real boards, and print the README's board table.
+fn boards() -> bool {
+    let host_crc = match host_crc(cargo_cmd(), "host") {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return false;
+        }
+    };
+    match host_crc_of(cargo_packed(), "host, DSP-form kernels") {
+        Ok(c) if c == host_crc => {
+            eprintln!("host with DSP-form kernels: crc32 {c}, the same")
+        }
+        Ok(c) => {
+            eprintln!("host with DSP-form kernels: crc32 {c} differs from {host_crc}");
+            return false;
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return false;
+        }
+    }
     let mut rows = Vec::new();
     let mut ok = true;
     // Stack high-water per target, measured on the emulated boards (same code).
