@@ -268,9 +268,24 @@ fn int8_and_f16_run_from_the_command_line() {
     }
 }
 
-/// Generated code a person can read: rustfmt-clean, no line over 100
-/// characters, tables in binary files, a header saying what produced it.
-fn check_generated_module(dir: &Path, name: &str, options: &str) {
+/// `convnext compile` the default model as `name` (plus `extra` flags) into a
+/// fresh folder, and check the generated code is one a person can read:
+/// rustfmt-clean, no line over 100 characters, tables in binary files, a
+/// header saying what produced it (`options` among it). Returns the folder.
+fn compile_and_check(name: &str, extra: &[&str], options: &str) -> PathBuf {
+    let dir = scratch(&format!("compile_{name}"));
+    let mut args = vec![
+        "compile",
+        "--model",
+        "models/fmnist-convnext",
+        "--out",
+        dir.to_str().unwrap(),
+        "--name",
+        name,
+    ];
+    args.extend_from_slice(extra);
+    let o = convnext(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
     let path = dir.join(format!("{name}.rs"));
     let src = std::fs::read_to_string(&path).unwrap();
     assert!(src.contains("pub const ARENA_BYTES: usize = ") && src.contains("pub fn forward("));
@@ -307,22 +322,12 @@ fn check_generated_module(dir: &Path, name: &str, options: &str) {
         "{name}.rs is not rustfmt-clean:\n{}",
         String::from_utf8_lossy(&fmt.stdout)
     );
+    dir
 }
 
 #[test]
 fn compile_writes_a_readable_module_and_table_files() {
-    let dir = scratch("compile");
-    let o = convnext(&[
-        "compile",
-        "--model",
-        "models/fmnist-convnext",
-        "--out",
-        dir.to_str().unwrap(),
-        "--name",
-        "fm",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    check_generated_module(&dir, "fm", "all int8");
+    let dir = compile_and_check("fm", &[], "all int8");
     for table in ["weight", "bias", "requant"] {
         assert!(dir
             .join(format!("fm.stage1_block0.pwconv1.{table}.bin"))
@@ -338,18 +343,9 @@ fn compile_writes_a_readable_module_and_table_files() {
 
 #[test]
 fn compile_of_a_mixed_precision_plan_is_readable_too() {
-    let dir = scratch("compile_mixed");
-    let o = convnext(&[
-        "compile",
-        "--model",
-        "models/fmnist-convnext",
-        "--out",
-        dir.to_str().unwrap(),
-        "--name",
+    compile_and_check(
         "mixed",
-        "--f16-blocks",
-        "1",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    check_generated_module(&dir, "mixed", "int8, f16 blocks: stage1_block0");
+        &["--f16-blocks", "1"],
+        "int8, f16 blocks: stage1_block0",
+    );
 }

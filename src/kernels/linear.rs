@@ -43,12 +43,6 @@ impl<B: AsRef<[u8]>> QLinear<B> {
         &self.weights.as_ref()[o * len..(o + 1) * len]
     }
 
-    /// Weight rows `o..o + R`, `len` weights each.
-    #[inline]
-    pub fn rows<const R: usize>(&self, o: usize, len: usize) -> [&[u8]; R] {
-        core::array::from_fn(|r| self.row(o + r, len))
-    }
-
     /// `bias[o] + row(o) · x`: the accumulator of output `o`.
     #[inline]
     pub fn acc(&self, o: usize, x: &[i8]) -> i32 {
