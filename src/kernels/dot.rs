@@ -10,17 +10,16 @@
 /// starting value.
 #[inline]
 pub fn dot_i8(acc: i32, a: &[i8], b: &[u8]) -> i32 {
-    #[cfg(convnext_dsp)]
+    #[cfg(any(convnext_dsp, convnext_packed))]
     {
         dsp::dot(acc, a, b)
     }
-    #[cfg(not(convnext_dsp))]
+    #[cfg(not(any(convnext_dsp, convnext_packed)))]
     {
         portable(acc, a, b)
     }
 }
 
-#[cfg_attr(convnext_dsp, allow(dead_code))]
 #[inline]
 fn portable(mut acc: i32, a: &[i8], b: &[u8]) -> i32 {
     for (x, y) in a.iter().zip(b) {
@@ -29,8 +28,9 @@ fn portable(mut acc: i32, a: &[i8], b: &[u8]) -> i32 {
     acc
 }
 
-/// The DSP form, through [`super::simd32`].
-#[cfg(convnext_dsp)]
+/// The DSP form, through [`super::simd32`] (on the host too with
+/// `CONVNEXT_PACKED_ON_HOST=1`, for the tests).
+#[cfg(any(convnext_dsp, convnext_packed))]
 mod dsp {
     use super::super::simd32::{smlad, sxtb16, sxtb16_ror8, word, word_u8};
 
