@@ -6,7 +6,7 @@
 use convnext::kernels::block::{block_in_place, BlockParams};
 use convnext::kernels::downsample::{downsample_in_place, DownsampleParams};
 use convnext::kernels::in_place_map::ring_pixels;
-use convnext::kernels::layer_norm::layer_norm_q24;
+use convnext::kernels::layer_norm::{layer_norm, Q16};
 use convnext::kernels::placement::OpFootprint;
 use convnext::kernels::requantize::requant_table;
 use convnext::kernels::stem::{stem_in_place, StemParams};
@@ -95,10 +95,15 @@ impl Rng {
     }
 }
 
-fn ln_i32(vals: &[i32], p: &LayerNormParams) -> Vec<i32> {
+fn ln_i32(vals: &[i32], p: &LayerNormParams, scale: Requant) -> Vec<i32> {
     let mut out = vec![0; vals.len()];
-    let mut buf = (vals.to_vec(), &mut out);
-    layer_norm_q24(&mut buf, vals.len(), p, |b, i| b.0[i], |b, i, y| b.1[i] = y);
+    layer_norm(
+        || vals.iter().copied(),
+        vals.len(),
+        p,
+        scale,
+        |i, y| out[i] = y,
+    );
     out
 }
 
@@ -154,8 +159,8 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
         },
         x_zero_point: -5,
         dw: dw.linear(),
-        ln: LayerNormParams::new(1000, 0),
-        ln_requant: Requant::from_real(1.0 / (1u64 << 24) as f64 * 30.0),
+        ln: LayerNormParams::new(1000),
+        ln_requant: Requant::from_real(30.0),
         pw1: pw1.linear(),
         pw1_zero_point: 3,
         act_table: &table_bytes[..],
@@ -188,9 +193,9 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
                     .apply(acc as i64)
                     .clamp(i32::MIN as i64, i32::MAX as i64) as i32;
             }
-            let y: Vec<i8> = ln_i32(&d, &p.ln)
+            let y: Vec<i8> = ln_i32(&d, &p.ln, p.ln_requant)
                 .iter()
-                .map(|&v| saturate_i8(p.ln_requant.apply(v as i64)))
+                .map(|&v| saturate_i8(v as i64))
                 .collect();
             let hid: Vec<i8> = (0..4 * c)
                 .map(|j| {
@@ -239,8 +244,8 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64
         cin,
         cout,
         at: Placement::default(),
-        ln: LayerNormParams::new(77, 0),
-        ln_requant: Requant::from_real(25.0 / (1u64 << 24) as f64),
+        ln: LayerNormParams::new(77),
+        ln_requant: Requant::from_real(25.0),
         conv: conv.linear(),
         out_zero_point: -9,
     };
@@ -256,9 +261,9 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64
                     .map(|i| x[((2 * r + ky) * in_w + 2 * col + kx) * cin + i] as i32)
                     .collect();
                 ys.extend(
-                    ln_i32(&px, &p.ln)
+                    ln_i32(&px, &p.ln, p.ln_requant)
                         .iter()
-                        .map(|&v| saturate_i8(p.ln_requant.apply(v as i64))),
+                        .map(|&v| saturate_i8(v as i64)),
                 );
             }
             for o in 0..cout {
@@ -315,7 +320,7 @@ fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, seed:
         cout,
         at: Placement::default(),
         conv: conv.linear(),
-        ln: LayerNormParams::new(5, 0),
+        ln: LayerNormParams::new(5),
         out_requant: &orq_bytes[..],
         out_offset: &off_bytes[..],
     };
@@ -339,7 +344,7 @@ fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, seed:
                     crq[o].apply(acc as i64) as i32
                 })
                 .collect();
-            for (o, y) in ln_i32(&v, &p.ln).iter().enumerate() {
+            for (o, y) in ln_i32(&v, &p.ln, Q16).iter().enumerate() {
                 want[(r * ow + col) * cout + o] =
                     saturate_i8(orq[o].apply(*y as i64) + off[o] as i64);
             }

@@ -9,6 +9,15 @@ pub fn load_i32(arena: &[i8], off: usize) -> i32 {
     i32::from_le_bytes(b.map(|v| v as u8))
 }
 
+/// The i32s stored back to back in `bytes` (a trailing partial one is
+/// ignored): one unaligned load each, no bounds checks.
+#[inline(always)]
+pub fn i32s(bytes: &[i8]) -> impl Iterator<Item = i32> + Clone + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|b| i32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8]))
+}
+
 /// Store `v` at `arena[off..off + 4]`.
 #[inline]
 pub fn store_i32(arena: &mut [i8], off: usize, v: i32) {
@@ -40,5 +49,10 @@ mod tests {
         assert_eq!(load_i32(&arena, 3), -123_456_789);
         store_f32(&mut arena, 6, -1.5e-7);
         assert_eq!(load_f32(&arena, 6), -1.5e-7);
+        store_i32(&mut arena, 1, 7);
+        assert_eq!(
+            i32s(&arena[1..]).take(2).collect::<Vec<_>>(),
+            [7, load_i32(&arena, 5)]
+        );
     }
 }

@@ -5,23 +5,25 @@
 //! Pixels go two at a time ([`TILE_PIXELS`]) so the MLP runs as 2x2 tiles
 //! ([`dot_tile`]) over paired operands. The depthwise output, the LayerNorm
 //! output and the 4C hidden vector exist for one tile at a time: scratch is
-//! the ring plus `5C` bytes per tile pixel; `x[p]` keeps its original until
-//! pw2 writes the block's output over it.
+//! the ring plus `5C` bytes per tile pixel (`4C` for the depthwise outputs as
+//! i32, which the hidden vectors later overwrite, and `C` for the normalised
+//! vector); `x[p]` keeps its original until pw2 writes the block's output
+//! over it.
 
-use super::arena::{load_i32, store_i32};
+use super::arena::{i32s, store_i32};
 use super::depthwise;
 use super::in_place_map::{InPlaceMap, TILE_PIXELS};
-use super::layer_norm::{layer_norm_q24, LayerNormParams};
+use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{OpFootprint, Placement};
-use super::pointwise::paired_offset;
+use super::pointwise::{paired_offset, paired_offset_whole};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, requantize_sum, saturate_i8, Requant};
 
 /// Constants and placement of one int8 block. `at.input_offset ==
-/// at.output_offset` is `x`; the scratch holds the ring, then `5C` bytes per
-/// tile pixel (depthwise outputs as i32, later the normalised and hidden
-/// vectors as int8).
+/// at.output_offset` is `x`; the scratch holds the ring, then `4C` bytes per
+/// tile pixel (depthwise outputs as i32, later the hidden vectors as int8),
+/// then `C` per tile pixel (the normalised vectors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockParams<B = &'static [u8]> {
     /// Shape of `x`.
@@ -35,7 +37,7 @@ pub struct BlockParams<B = &'static [u8]> {
     pub dw: QLinear<B>,
     /// LayerNorm constants.
     pub ln: LayerNormParams,
-    /// Q24 normalised value to the int8 LayerNorm output (zero point 0).
+    /// Normalised value to the int8 LayerNorm output (zero point 0).
     pub ln_requant: Requant,
     /// `[4c][c]` laid out for 2-row tiles ([`paired_offset`]), LayerNorm γ
     /// and β folded in, to the pre-activation scale.
@@ -62,8 +64,8 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
         self.map.bytes()
     }
     fn scratch_bytes(&self) -> usize {
-        // Depthwise outputs (i32, 4C a pixel), later the normalised vectors
-        // (C a pixel) then the hidden vectors (4C a pixel).
+        // Depthwise outputs (i32, 4C a pixel), later the hidden vectors
+        // (4C a pixel); the normalised vectors (C a pixel) above them.
         self.map.ring_bytes() + TILE_PIXELS * 5 * self.map.c
     }
     fn weights_bytes(&self) -> usize {
@@ -105,24 +107,23 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
             depthwise_pixel(p, arena, p0 + t, p0, s + 4 * c * t);
         }
         // 2. Keep the originals for later windows, then 3. LayerNorm each
-        // pixel into the scratch, the tile's pixels paired for pw1.
+        // pixel into the normalised vectors above the depthwise outputs,
+        // the tile's pixels paired for pw1.
         probe.enter(Phase::LayerNorm, 0);
         for t in 0..n {
-            let (x_at, st) = (x_off + m.pixel(p0 + t), s + 4 * c * t);
+            let x_at = x_off + m.pixel(p0 + t);
             arena.copy_within(x_at..x_at + c, ring_off + m.ring_slot(p0 + t));
-            layer_norm_q24(
-                arena,
-                c,
-                &p.ln,
-                |a, i| load_i32(a, st + 4 * i),
-                |a, i, y| a[s + paired_offset(t, i, n, c)] = clamp_i8(p.ln_requant.apply_i32(y)),
-            );
         }
-        // 4. pw1 + activation into the hidden vectors (paired), 5. pw2,
-        // layer scale and residual back into x.
-        let macs = (n * 4 * c * c) as u32;
         let (lo, hi) = arena.split_at_mut(s);
-        let (xn, hidden) = hi.split_at_mut(2 * c);
+        let (dw_out, xn) = hi.split_at_mut(TILE_PIXELS * 4 * c);
+        let xn = &mut xn[..n * c];
+        for t in 0..n {
+            normalise_pixel(p, &dw_out[4 * c * t..4 * c * (t + 1)], xn, t, n);
+        }
+        // 4. pw1 + activation into the hidden vectors (paired, over the
+        // depthwise outputs), 5. pw2, layer scale and residual back into x.
+        let macs = (n * 4 * c * c) as u32;
+        let hidden = dw_out;
         let x_at = x_off + m.pixel(p0);
         probe.enter(Phase::Pointwise1, macs);
         if n == 2 {
@@ -185,9 +186,36 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
     }
 }
 
+/// LayerNorm of tile pixel `t`'s depthwise outputs `d` (i32s) into its
+/// places in the `n` paired normalised vectors `xn`. Not inlined: a leaf of
+/// its own keeps the loops in registers.
+#[inline(never)]
+fn normalise_pixel<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    d: &[i8],
+    xn: &mut [i8],
+    t: usize,
+    n: usize,
+) {
+    let c = p.map.c;
+    let mut put = |at: usize, y: i32| {
+        if let Some(v) = xn.get_mut(at) {
+            *v = clamp_i8(y);
+        }
+    };
+    if c % 4 == 0 {
+        let at = |i| paired_offset_whole(t, i, n);
+        layer_norm(|| i32s(d), c, &p.ln, p.ln_requant, |i, y| put(at(i), y));
+    } else {
+        let at = |i| paired_offset(t, i, n, c);
+        layer_norm(|| i32s(d), c, &p.ln, p.ln_requant, |i, y| put(at(i), y));
+    }
+}
+
 /// pwconv1 + activation of `P` pixels: `xn` (their normalised vectors,
-/// paired) into `hidden` (paired, `4C` each).
-#[inline(always)]
+/// paired) into `hidden` (paired, `4C` each). Not inlined: a function of
+/// its own keeps the row loop and its sink in registers.
+#[inline(never)]
 fn pw1_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, xn: &[i8], hidden: &mut [i8]) {
     let c = p.map.c;
     let Ok(table) = p.act_table.as_ref().try_into() else {
@@ -242,8 +270,9 @@ impl<const P: usize> RowSink<P> for Pw1Sink<'_, P> {
 }
 
 /// pwconv2, layer scale and residual of `P` pixels: `hidden` (paired) to
-/// `x` (the tile's pixels, still holding their originals).
-#[inline(always)]
+/// `x` (the tile's pixels, still holding their originals). Not inlined, as
+/// [`pw1_tile`].
+#[inline(never)]
 fn pw2_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, hidden: &[i8], x: &mut [i8]) {
     let c = p.map.c;
     let mut sink = Pw2Sink {

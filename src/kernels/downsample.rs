@@ -5,10 +5,10 @@
 //! `i` lands below the inputs of every later pixel because the input starts
 //! [`OpFootprint::input_lead_bytes`] above the output.
 
-use super::layer_norm::{layer_norm_q24, LayerNormParams};
+use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{in_place_lead, OpFootprint, Placement};
-use super::pointwise::paired_offset;
+use super::pointwise::{paired_offset, paired_offset_whole};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, Requant};
 
@@ -27,7 +27,7 @@ pub struct DownsampleParams<B = &'static [u8]> {
     pub at: Placement,
     /// LayerNorm constants.
     pub ln: LayerNormParams,
-    /// Q24 normalised value to int8 (zero point 0).
+    /// Normalised value to int8 (zero point 0).
     pub ln_requant: Requant,
     /// `[cout][2][2][cin]` laid out for 2-row tiles ([`paired_offset`]),
     /// LayerNorm γ and β folded in, to the output scale.
@@ -86,20 +86,13 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
         // LayerNorm the window of each output pixel into the scratch, the
         // pair's windows paired for the 2x2 tiles ([`paired_offset`]).
         probe.enter(Phase::LayerNorm, 0);
+        let (lo, hi) = arena.split_at_mut(s);
+        let windows = &mut hi[..n * len];
         for t in 0..n {
             let (r, col) = ((j + t) / ow, (j + t) % ow);
             for (ti, (ky, kx)) in TAPS.into_iter().enumerate() {
                 let base = p.at.input_offset + ((2 * r + ky) * p.in_w + 2 * col + kx) * cin;
-                layer_norm_q24(
-                    arena,
-                    cin,
-                    &p.ln,
-                    |a, i| a[base + i] as i32,
-                    |a, i, y| {
-                        let q = clamp_i8(p.ln_requant.apply_i32(y));
-                        a[s + paired_offset(t, ti * cin + i, n, len)] = q;
-                    },
-                );
+                normalise_tap(p, &lo[base..base + cin], windows, (t, n), ti);
             }
         }
         // The windows are in the scratch now, so the outputs may land on
@@ -116,8 +109,36 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
     }
 }
 
-/// The 2x2 conv of `P` output pixels from their paired windows `x`.
-#[inline(always)]
+/// LayerNorm of input pixel `x`, tap `ti` of tile pixel `t` of `n`, into its
+/// places in the paired windows. Not inlined: a leaf of its own keeps the
+/// loops in registers.
+#[inline(never)]
+fn normalise_tap<B: AsRef<[u8]>>(
+    p: &DownsampleParams<B>,
+    x: &[i8],
+    windows: &mut [i8],
+    (t, n): (usize, usize),
+    ti: usize,
+) {
+    let (cin, len) = (p.cin, 4 * p.cin);
+    let mut put = |at: usize, y: i32| {
+        if let Some(v) = windows.get_mut(at) {
+            *v = clamp_i8(y);
+        }
+    };
+    let values = || x.iter().map(|&v| v as i32);
+    if cin % 4 == 0 {
+        let at = |i| paired_offset_whole(t, ti * cin + i, n);
+        layer_norm(values, cin, &p.ln, p.ln_requant, |i, y| put(at(i), y));
+    } else {
+        let at = |i| paired_offset(t, ti * cin + i, n, len);
+        layer_norm(values, cin, &p.ln, p.ln_requant, |i, y| put(at(i), y));
+    }
+}
+
+/// The 2x2 conv of `P` output pixels from their paired windows `x`. Not
+/// inlined: a function of its own keeps the row loop in registers.
+#[inline(never)]
 fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], out: &mut [i8]) {
     let mut sink = ConvSink {
         out,

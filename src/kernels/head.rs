@@ -2,12 +2,12 @@
 //! final LayerNorm (affine folded into the classifier), the classifier. The
 //! logits stay int32 at one common scale, so argmax is exact and integer.
 
-use super::arena::{load_i32, store_i32};
-use super::layer_norm::{layer_norm_q24, LayerNormParams};
+use super::arena::{i32s, store_i32};
+use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::QLinear;
 use super::placement::{OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{saturate_i8, Requant};
+use super::requantize::{clamp_i8, Requant};
 
 /// Constants and placement of the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct HeadParams<B = &'static [u8]> {
     pub x_zero_point: i32,
     /// LayerNorm constants (over the channel sums).
     pub ln: LayerNormParams,
-    /// Q24 normalised value to int8 (zero point 0).
+    /// Normalised value to int8 (zero point 0).
     pub ln_requant: Requant,
     /// `[labels][c]`, LayerNorm γ and β folded in, to the common logit scale.
     pub classifier: QLinear<B>,
@@ -72,12 +72,17 @@ pub fn head_probed<B: AsRef<[u8]>>(
     }
     let y_at = s + 4 * c;
     probe.enter(Phase::LayerNorm, 0);
-    layer_norm_q24(
-        arena,
+    let (sums, y) = arena[s..].split_at_mut(4 * c);
+    layer_norm(
+        || i32s(sums),
         c,
         &p.ln,
-        |a, i| load_i32(a, s + 4 * i),
-        |a, i, y| a[y_at + i] = saturate_i8(p.ln_requant.apply_i32(y) as i64),
+        p.ln_requant,
+        |i, v| {
+            if let Some(o) = y.get_mut(i) {
+                *o = clamp_i8(v);
+            }
+        },
     );
     probe.enter(Phase::Conv, (c * logits.len()) as u32);
     for (o, out) in logits.iter_mut().enumerate() {

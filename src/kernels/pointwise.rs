@@ -40,6 +40,24 @@ pub fn paired_offset(r: usize, k: usize, rows: usize, len: usize) -> usize {
     }
 }
 
+/// [`paired_offset`] for one or two rows (`rows`) whose length is a multiple
+/// of 4, where it is plain arithmetic.
+///
+/// ```
+/// use convnext::kernels::pointwise::{paired_offset, paired_offset_whole};
+/// for rows in 1..=2 {
+///     for r in 0..rows {
+///         for k in 0..12 {
+///             assert_eq!(paired_offset_whole(r, k, rows), paired_offset(r, k, rows, 12));
+///         }
+///     }
+/// }
+/// ```
+#[inline(always)]
+pub fn paired_offset_whole(r: usize, k: usize, rows: usize) -> usize {
+    (k & !3) * rows + 4 * r + (k & 3)
+}
+
 /// `acc[p][r] += x_p · w_r` over `len` elements, where `x` holds `P` rows
 /// and `w` holds `R` rows (`P`, `R` of 1 or 2) laid out by
 /// [`paired_offset`], with the variant this target runs.
@@ -67,9 +85,8 @@ pub const VARIANT: &str = if cfg!(any(convnext_dsp, convnext_packed)) {
 pub mod packed {
     use super::super::simd32::{smlad, sxtb16, sxtb16_ror8, word, word_u8};
 
-    /// `acc[p][r] += x_p · w_r` (see [`super::dot_tile`]). Not inlined: a
-    /// leaf of its own keeps the tile in registers.
-    #[inline(never)]
+    /// `acc[p][r] += x_p · w_r` (see [`super::dot_tile`]).
+    #[inline(always)]
     pub fn dot_tile<const P: usize, const R: usize>(
         acc: &mut [[i32; R]; P],
         x: &[i8],

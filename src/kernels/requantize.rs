@@ -62,8 +62,16 @@ impl Requant {
             let hi = ((acc as i64 * self.mult as i64) >> 32) as i32;
             (hi + (1 << (total - 33))) >> (total - 32)
         } else {
-            saturate_i32(self.apply(acc as i64))
+            self.apply_i32_wide(acc)
         }
+    }
+
+    /// The rare multipliers of [`Requant::apply_i32`], out of line so the
+    /// hot loops keep only the fast path (and their registers).
+    #[cold]
+    #[inline(never)]
+    fn apply_i32_wide(self, acc: i32) -> i32 {
+        saturate_i32(self.apply(acc as i64))
     }
 
     /// The nearest representable multiplier to `m` (codegen side).

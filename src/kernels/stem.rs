@@ -3,8 +3,8 @@
 //! starts [`OpFootprint::input_lead_bytes`] above the output, so output pixel
 //! `p` never lands on input pixels a later output still reads.
 
-use super::arena::{load_i32, store_i32};
-use super::layer_norm::{layer_norm_q24, LayerNormParams};
+use super::arena::{i32s, store_i32};
+use super::layer_norm::{layer_norm, LayerNormParams, Q16};
 use super::linear::QLinear;
 use super::placement::{in_place_lead, OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
@@ -31,7 +31,7 @@ pub struct StemParams<B = &'static [u8]> {
     pub conv: QLinear<B>,
     /// LayerNorm constants.
     pub ln: LayerNormParams,
-    /// Per channel: Q24 normalised value times γ to the output scale.
+    /// Per channel: Q16 normalised value times γ to the output scale.
     pub out_requant: B,
     /// Per channel (i32): β in output units plus the output zero point.
     pub out_offset: B,
@@ -102,15 +102,17 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
             }
             probe.enter(Phase::LayerNorm, 0);
             let out = p.at.output_offset + (r * ow + col) * cout;
-            layer_norm_q24(
-                arena,
+            let (lo, hi) = arena.split_at_mut(s);
+            let (v, out) = (&hi[..4 * cout], &mut lo[out..out + cout]);
+            layer_norm(
+                || i32s(v),
                 cout,
                 &p.ln,
-                |a, i| load_i32(a, s + 4 * i),
-                |a, i, y| {
+                Q16,
+                |i, y| {
                     let q = requant_at(p.out_requant.as_ref(), i).apply_i32(y) as i64
                         + i32_at(p.out_offset.as_ref(), i) as i64;
-                    a[out + i] = saturate_i8(q);
+                    out[i] = saturate_i8(q);
                 },
             );
         }

@@ -47,11 +47,11 @@ pub(super) fn requant(cx: &mut EmitContext, r: Requant) -> Expr {
     Expr::text(format!("Requant::new({mult}, {shift})"))
 }
 
-/// `LayerNormParams::new(eps_q, pre_shift)`.
+/// `LayerNormParams::new(eps_w)`.
 pub(super) fn layer_norm(cx: &mut EmitContext, p: LayerNormParams) -> Expr {
     cx.uses("convnext::kernels", "LayerNormParams");
-    let LayerNormParams { eps_q, pre_shift } = p;
-    Expr::text(format!("LayerNormParams::new({eps_q}, {pre_shift})"))
+    let LayerNormParams { eps_w } = p;
+    Expr::text(format!("LayerNormParams::new({eps_w})"))
 }
 
 /// `QLinear { .. }`, its three tables written as `<op>.<layer>.*.bin`.

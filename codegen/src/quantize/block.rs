@@ -3,8 +3,8 @@
 //! activation as a table, the activation zero point folded into pwconv2's
 //! bias and the layer scale γ into its multipliers.
 
+use super::LN_INPUT_STEPS;
 use super::{bias_q, fold_norm, linear, ln_params, paired_layout, quantize_rows, range, QParams};
-use super::{LN_INPUT_STEPS, Q24};
 use crate::calibrate::Ranges;
 use crate::error::Result;
 use crate::model::Block;
@@ -74,8 +74,8 @@ pub(super) fn quantize(
             s_dw.iter()
                 .map(|sd| Requant::from_real(input.scale * sd / s_d)),
         ),
-        ln: ln_params(c, block.norm.eps, s_d, 16.0 * LN_INPUT_STEPS),
-        ln_requant: Requant::from_real(1.0 / (Q24 * s_y)),
+        ln: ln_params(c, block.norm.eps, s_d),
+        ln_requant: Requant::from_real(1.0 / s_y),
         pw1: linear(
             paired_layout(&pw1_weights, 4 * c, c),
             &pw1_bias,

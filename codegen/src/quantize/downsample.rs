@@ -1,7 +1,7 @@
 //! A downsample (see `convnext::kernels::downsample`): the channels-first
 //! LayerNorm's affine folded into the 2x2 conv, laid out `[cout][2][2][cin]`.
 
-use super::{bias_q, fold_norm, linear, ln_params, paired_layout, quantize_rows, QParams, Q24};
+use super::{bias_q, fold_norm, linear, ln_params, paired_layout, quantize_rows, QParams};
 use crate::model::{LayerNorm, PatchConv};
 use convnext::kernels::downsample::DownsampleParams;
 use convnext::kernels::{Placement, Requant};
@@ -36,8 +36,8 @@ pub(super) fn quantize(
         cin,
         cout,
         at: Placement::default(),
-        ln: ln_params(cin, norm.eps, input.scale, 255.0),
-        ln_requant: Requant::from_real(1.0 / (Q24 * s_y)),
+        ln: ln_params(cin, norm.eps, input.scale),
+        ln_requant: Requant::from_real(1.0 / s_y),
         conv: linear(
             paired_layout(&weights, cout, 4 * cin),
             &bias,

@@ -3,10 +3,11 @@
 
 use super::{bias_q, fold_norm, linear, ln_params, quantize_rows, range, QParams, Q24};
 use crate::calibrate::Ranges;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Linear, Model};
 use crate::reference::Point;
 use convnext::kernels::head::HeadParams;
+use convnext::kernels::layer_norm::LN_INPUT_LIMIT;
 use convnext::kernels::{Placement, Requant};
 
 /// The head over the last `h x w` map on the `input` stream, and the real
@@ -19,6 +20,14 @@ pub(super) fn quantize(
     input: QParams,
 ) -> Result<(HeadParams<Vec<u8>>, f64)> {
     let c = *model.config.hidden_sizes.last().expect("non-empty");
+    // The pooled sums feed the LayerNorm, which clamps beyond its limit.
+    if 255 * h * w > LN_INPUT_LIMIT as usize {
+        return Err(Error::input(format!(
+            "the last feature map ({h}x{w}) is too large for the int8 head: its pooled \
+             sums exceed the LayerNorm's input range (at most {} pixels)",
+            LN_INPUT_LIMIT / 255
+        )));
+    }
     let hw = (h * w) as f64;
     let s_y = QParams::symmetric(range(ranges, Point::HeadNorm)?.abs_max() as f64).scale;
     let (wf, bf) = fold_norm(
@@ -38,8 +47,8 @@ pub(super) fn quantize(
         c,
         at: Placement::default(),
         x_zero_point: input.zero_point,
-        ln: ln_params(c, model.final_norm.eps, input.scale / hw, 255.0 * hw),
-        ln_requant: Requant::from_real(1.0 / (Q24 * s_y)),
+        ln: ln_params(c, model.final_norm.eps, input.scale / hw),
+        ln_requant: Requant::from_real(1.0 / s_y),
         classifier: linear(
             weights,
             &bias,

@@ -59,11 +59,12 @@ impl QParams {
     }
 }
 
-/// Headroom of the i32 LayerNorm inputs: the calibrated maximum maps to 2^16.
+/// Headroom of the i32 LayerNorm inputs: the calibrated maximum maps to 2^16
+/// (the kernel clamps at 2^20, `convnext::kernels::layer_norm::LN_INPUT_LIMIT`).
 const LN_INPUT_STEPS: f64 = 65536.0;
 
-/// One in Q24, the LayerNorm kernel's output format.
-const Q24: f64 = (1u64 << convnext::kernels::LN_FRAC_BITS) as f64;
+/// One in Q24: the int32 logits map the calibrated maximum to 2^24.
+const Q24: f64 = (1u64 << 24) as f64;
 
 /// A quantized op with the name it has in reports and generated code.
 #[derive(Debug, Clone)]
@@ -150,17 +151,11 @@ fn linear(
     }
 }
 
-/// LayerNorm constants for `c` inputs of scale `s_in` and magnitude up to `max_abs_q`.
-fn ln_params(c: usize, eps: f32, s_in: f64, max_abs_q: f64) -> LayerNormParams {
-    let d_max = 2.0 * c as f64 * max_abs_q;
-    let mut pre_shift = 0u32;
-    while c as f64 * (d_max / 2f64.powi(pre_shift as i32)).powi(2) >= 2f64.powi(63) {
-        pre_shift += 1;
-    }
-    let eps_q = eps as f64 * (c as f64).powi(3) / (s_in * s_in) / 4f64.powi(pre_shift as i32);
+/// LayerNorm constants for `c` inputs of scale `s_in`: `ε C² / s_in²`.
+fn ln_params(c: usize, eps: f32, s_in: f64) -> LayerNormParams {
+    let eps_w = eps as f64 * (c as f64).powi(2) / (s_in * s_in);
     LayerNormParams {
-        eps_q: eps_q.round().min(2f64.powi(62)) as u64,
-        pre_shift,
+        eps_w: eps_w.round().min(2f64.powi(62)) as u64,
     }
 }
 

@@ -2,13 +2,14 @@
 //! patchify conv folded into int8 weights over `u8 - 128` pixels; the stem
 //! LayerNorm's affine applied per channel on the way to the residual stream.
 
+use super::LN_INPUT_STEPS;
 use super::{bias_q, i32s, linear, ln_params, quantize_rows, range, requants, QParams};
-use super::{LN_INPUT_STEPS, Q24};
 use crate::calibrate::Ranges;
 use crate::error::Result;
 use crate::model::Model;
 use crate::reference::Point;
 use convnext::kernels::stem::StemParams;
+use convnext::kernels::LN_FRAC_BITS;
 use convnext::kernels::{Placement, Requant};
 use convnext::preprocess::ProcessorConfig;
 
@@ -64,25 +65,24 @@ pub(super) fn quantize(
         .iter()
         .map(|&b| (b as f64 / out.scale).round() as i32 + out.zero_point)
         .collect();
-    let stem = StemParams {
-        in_h,
-        in_w,
-        cin,
-        k,
-        cout: c0,
-        at: Placement::default(),
-        conv: linear(
-            weights,
-            &bias,
-            s_w.iter().map(|s| Requant::from_real(s / s_ln)),
-        ),
-        ln: ln_params(c0, norm.eps, s_ln, 16.0 * LN_INPUT_STEPS),
-        out_requant: requants(
-            norm.weight
-                .iter()
-                .map(|&g| Requant::from_real(g as f64 / (Q24 * out.scale))),
-        ),
-        out_offset: i32s(&out_offset),
-    };
+    let stem =
+        StemParams {
+            in_h,
+            in_w,
+            cin,
+            k,
+            cout: c0,
+            at: Placement::default(),
+            conv: linear(
+                weights,
+                &bias,
+                s_w.iter().map(|s| Requant::from_real(s / s_ln)),
+            ),
+            ln: ln_params(c0, norm.eps, s_ln),
+            out_requant: requants(norm.weight.iter().map(|&g| {
+                Requant::from_real(g as f64 / ((1u64 << LN_FRAC_BITS) as f64 * out.scale))
+            })),
+            out_offset: i32s(&out_offset),
+        };
     Ok((stem, out))
 }
