@@ -18,7 +18,7 @@ use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{OpFootprint, Placement};
 use super::pointwise::{paired_offset, paired_offset_whole};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{clamp_i8, requantize_sum, saturate_i8, Requant};
+use super::requantize::{clamp_i8, requantize_sum_i32, Requant};
 
 /// Constants and placement of one int8 block. `at.input_offset ==
 /// at.output_offset` is `x`; the scratch holds the ring, then `4C` bytes per
@@ -278,9 +278,9 @@ fn pw2_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, hidden: &[i8], x
     let mut sink = Pw2Sink {
         x,
         c,
-        zx: p.x_zero_point as i64,
+        zx: p.x_zero_point,
         residual: p.residual_requant,
-        zo: p.out_zero_point as i64,
+        zo: p.out_zero_point,
     };
     PairedRows::new(&p.pw2, 4 * c, c).run::<P, _>(hidden, &mut sink);
 }
@@ -289,16 +289,18 @@ fn pw2_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, hidden: &[i8], x
 struct Pw2Sink<'a> {
     x: &'a mut [i8],
     c: usize,
-    zx: i64,
+    zx: i32,
     residual: Requant,
-    zo: i64,
+    zo: i32,
 }
 
 impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
     #[inline(always)]
     fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
         let at = t * self.c + o;
-        let v = requantize_sum(self.x[at] as i64 - self.zx, self.residual, acc as i64, rq);
-        self.x[at] = saturate_i8(v + self.zo);
+        if let Some(x) = self.x.get_mut(at) {
+            let v = requantize_sum_i32(*x as i32 - self.zx, self.residual, acc, rq);
+            *x = clamp_i8(v.saturating_add(self.zo));
+        }
     }
 }
