@@ -10,15 +10,15 @@
 //! vector); `x[p]` keeps its original until pw2 writes the block's output
 //! over it.
 
-use super::arena::{i32s, store_i32};
-use super::depthwise;
+use super::arena::i32s;
+use super::depthwise::{Tap, Window, MAX_TAPS};
 use super::in_place_map::{InPlaceMap, TILE_PIXELS};
 use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{OpFootprint, Placement};
 use super::pointwise::{paired_offset, paired_offset_whole};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{clamp_i8, requantize_sum_i32, Requant};
+use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Requant};
 
 /// Constants and placement of one int8 block. `at.input_offset ==
 /// at.output_offset` is `x`; the scratch holds the ring, then `4C` bytes per
@@ -97,14 +97,18 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
     let x_off = p.at.input_offset;
     let ring_off = p.at.scratch_offset;
     let s = ring_off + m.ring_bytes();
+    let mut taps = [Tap::default(); MAX_TAPS];
     let mut p0 = 0;
     while p0 < hw {
         let n = (hw - p0).min(TILE_PIXELS);
         // 1. Depthwise 7x7 of each tile pixel from originals, as i32 into
         // scratch (4C bytes a pixel).
         probe.enter(Phase::Depthwise, (n * 49 * c) as u32);
-        for t in 0..n {
-            depthwise_pixel(p, arena, p0 + t, p0, s + 4 * c * t);
+        {
+            let (lo, hi) = arena.split_at_mut(s);
+            for (t, out) in hi.chunks_exact_mut((4 * c).max(1)).take(n).enumerate() {
+                depthwise_pixel(p, lo, (p0 + t, p0), &mut taps, out);
+            }
         }
         // 2. Keep the originals for later windows, then 3. LayerNorm each
         // pixel into the normalised vectors above the depthwise outputs,
@@ -141,48 +145,62 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
     }
 }
 
-/// Depthwise 7x7 of pixel `pix` (tile starting at `p0`) as i32s at `out`.
-#[inline(always)]
+/// Depthwise 7x7 of pixel `pix` (tile starting at `p0`) from the originals
+/// in `arena` (the map and the ring), as i32s into `out` (`4C` bytes).
+/// `taps` is room for the window's taps. Not inlined: a function of its own
+/// keeps the tap loop in registers.
+#[inline(never)]
 fn depthwise_pixel<B: AsRef<[u8]>>(
     p: &BlockParams<B>,
-    arena: &mut [i8],
-    pix: usize,
-    p0: usize,
-    out: usize,
+    arena: &[i8],
+    (pix, p0): (usize, usize),
+    taps: &mut [Tap; MAX_TAPS],
+    out: &mut [i8],
 ) {
     let m = p.map;
     let c = m.c;
     let (r, col) = (pix / m.w, pix % m.w);
-    let zx = p.x_zero_point;
     let (y0, y1, x0, x1) = m.window(r, col);
-    let weights = p.dw.weights.as_ref();
-    let mut ch0 = 0;
-    while ch0 < c {
-        let n = (c - ch0).min(depthwise::CHUNK);
-        let mut acc = [0i32; depthwise::CHUNK];
-        for (i, a) in acc[..n].iter_mut().enumerate() {
-            *a = p.dw.bias(ch0 + i);
-        }
-        for yy in y0..y1 {
-            for xx in x0..x1 {
-                let src = m.original(p.at.input_offset, p.at.scratch_offset, yy * m.w + xx, p0);
-                let wt = ((yy + 3 - r) * 7 + xx + 3 - col) * c + ch0;
-                depthwise::tap(
-                    &mut acc[..n],
-                    &arena[src + ch0..src + ch0 + n],
-                    &weights[wt..wt + n],
-                    zx,
-                );
+    let ring = m.ring_pixels();
+    let mut n = 0;
+    for yy in y0..y1 {
+        // The row's pixels are consecutive, and so are their ring slots
+        // (wrapping at the ring's end).
+        let q0 = yy * m.w + x0;
+        let mut slot = q0 % ring;
+        for (k, xx) in (x0..x1).enumerate() {
+            let q = q0 + k;
+            let src = if q < p0 {
+                p.at.scratch_offset + slot * c
+            } else {
+                p.at.input_offset + q * c
+            };
+            slot = if slot + 1 == ring { 0 } else { slot + 1 };
+            if let Some(t) = taps.get_mut(n) {
+                let w = ((yy + 3 - r) * 7 + xx + 3 - col) * c;
+                *t = Tap {
+                    x: src as u32,
+                    w: w as u32,
+                };
+                n += 1;
             }
         }
-        for (i, &a) in acc[..n].iter().enumerate() {
-            store_i32(
-                arena,
-                out + 4 * (ch0 + i),
-                p.dw.requant(ch0 + i).apply_i32(a),
-            );
+    }
+    let Some(window) = Window::new(arena, p.dw.weights.as_ref(), &taps[..n], c) else {
+        return;
+    };
+    window.run(p.x_zero_point, out);
+    let (bias, requant) = (p.dw.bias.as_ref(), p.dw.requant.as_ref());
+    let rows = bias
+        .chunks_exact(4)
+        .zip(requant.chunks_exact(Requant::BYTES));
+    for (o, (b, rq)) in out.chunks_exact_mut(4).zip(rows) {
+        let acc = i32::from_le_bytes([o[0] as u8, o[1] as u8, o[2] as u8, o[3] as u8]);
+        let bias = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let v = requant_at(rq, 0).apply_i32_large(acc.wrapping_add(bias));
+        for (d, s) in o.iter_mut().zip(v.to_le_bytes()) {
+            *d = s as i8;
         }
-        ch0 += n;
     }
 }
 

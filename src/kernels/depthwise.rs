@@ -1,48 +1,129 @@
-//! One tap of a 7x7 depthwise convolution: every channel's accumulator
-//! gains input times weight. The block kernel walks a pixel's valid taps
-//! (taps outside the map are skipped, not padded) with up to [`CHUNK`]
-//! channels of accumulators on the stack.
+//! A 7x7 depthwise convolution at one output pixel: for every channel,
+//! `Σ_taps (x − zx) · w` over the window's valid taps (taps outside the map
+//! are skipped, not padded).
 //!
-//! [`packed`] is the DSP form: one word of 4 inputs and one of 4 weights, the
-//! input zero point subtracted while sign-extending (SXTAB16), one
+//! Channels go four at a time with their accumulators in registers, and the
+//! taps are the inner loop, so each accumulator is loaded and stored once per
+//! pixel rather than once per tap. The window's taps (where each input pixel
+//! and its weights start) are listed once per pixel and checked once against
+//! the input and the weights ([`Window::new`]); the loads inside the loop
+//! rely on that check.
+//!
+//! [`packed`] is the DSP form: one word of 4 inputs and one of 4 weights a
+//! tap, the input zero point subtracted while sign-extending (SXTAB16), one
 //! SMLABB/SMLATT per channel. [`scalar`] is the form for cores without DSP.
 //! Both give the same bits (integer sums); the host tests check both.
 
-/// Channels of accumulators kept on the stack at once.
-pub const CHUNK: usize = 64;
+/// Taps of a 7x7 window.
+pub const MAX_TAPS: usize = 49;
 
-/// `acc[i] += (x[i] - zx) * w[i]` for every channel of one tap (the
-/// variant this target runs).
-#[inline(always)]
-pub fn tap(acc: &mut [i32], x: &[i8], w: &[u8], zx: i32) {
-    #[cfg(any(convnext_dsp, convnext_packed))]
-    packed::tap(acc, x, w, zx);
-    #[cfg(not(any(convnext_dsp, convnext_packed)))]
-    scalar::tap(acc, x, w, zx);
+/// One tap of a window: where its input pixel starts in `x` and where its
+/// weights (one per channel) start in `w`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tap {
+    /// Offset of the input pixel's `c` values in `x`.
+    pub x: u32,
+    /// Offset of the tap's `c` weights in `w`.
+    pub w: u32,
 }
 
-/// Name of the variant [`tap`] runs, for profiles.
+/// The taps of one output pixel, checked against the input and the weights.
+#[derive(Debug, Clone, Copy)]
+pub struct Window<'a> {
+    x: &'a [i8],
+    w: &'a [u8],
+    taps: &'a [Tap],
+    c: usize,
+}
+
+impl<'a> Window<'a> {
+    /// The window of `taps` over `c` channels, or `None` if a tap's `c`
+    /// values would run past `x` or `w`.
+    #[inline(always)]
+    pub fn new(x: &'a [i8], w: &'a [u8], taps: &'a [Tap], c: usize) -> Option<Self> {
+        let (mx, mw) = taps
+            .iter()
+            .fold((0, 0), |(mx, mw), t| (t.x.max(mx), t.w.max(mw)));
+        let fits = |at: u32, len: usize| (at as usize).checked_add(c).is_some_and(|e| e <= len);
+        (fits(mx, x.len()) && fits(mw, w.len())).then_some(Window { x, w, taps, c })
+    }
+
+    /// `Σ_taps (x[tap.x + ch] − zx) · w[tap.w + ch]` for every channel, as
+    /// little-endian i32s into `out` (as many as fit), with the variant this
+    /// target runs.
+    #[inline(always)]
+    pub fn run(&self, zx: i32, out: &mut [i8]) {
+        let groups = self.c / 4;
+        for (g, o) in out.chunks_exact_mut(16).take(groups).enumerate() {
+            #[cfg(any(convnext_dsp, convnext_packed))]
+            let acc = packed::group(self, 4 * g, zx);
+            #[cfg(not(any(convnext_dsp, convnext_packed)))]
+            let acc = scalar::group(self, 4 * g, zx);
+            for (d, a) in o.chunks_exact_mut(4).zip(acc) {
+                for (d, b) in d.iter_mut().zip(a.to_le_bytes()) {
+                    *d = b as i8;
+                }
+            }
+        }
+        for ch in 4 * groups..self.c {
+            let mut acc = 0i32;
+            for t in self.taps {
+                let xv = self.x.get(t.x as usize + ch).map_or(0, |&v| v as i32 - zx);
+                let wv = self.w.get(t.w as usize + ch).map_or(0, |&v| v as i8 as i32);
+                acc += xv * wv;
+            }
+            if let Some(d) = out.get_mut(4 * ch..4 * ch + 4) {
+                for (d, b) in d.iter_mut().zip(acc.to_le_bytes()) {
+                    *d = b as i8;
+                }
+            }
+        }
+    }
+
+    /// The four input bytes of `tap` at channel `ch`.
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    fn x4(&self, tap: Tap, ch: usize) -> [u8; 4] {
+        debug_assert!(ch + 4 <= self.c);
+        // SAFETY: `Window::new` checked `tap.x + c <= x.len()` for every tap,
+        // and the groups read channels `ch..ch + 4` with `ch + 4 <= c`.
+        unsafe { core::ptr::read_unaligned(self.x.as_ptr().add(tap.x as usize + ch).cast()) }
+    }
+
+    /// The four weight bytes of `tap` at channel `ch`.
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    fn w4(&self, tap: Tap, ch: usize) -> [u8; 4] {
+        debug_assert!(ch + 4 <= self.c);
+        // SAFETY: as in `x4`, with `tap.w + c <= w.len()`.
+        unsafe { core::ptr::read_unaligned(self.w.as_ptr().add(tap.w as usize + ch).cast()) }
+    }
+}
+
+/// Name of the variant [`Window::run`] runs, for profiles.
 pub const VARIANT: &str = if cfg!(any(convnext_dsp, convnext_packed)) {
     "dsp-4ch"
 } else {
-    "scalar"
+    "scalar-4ch"
 };
 
 /// The DSP variant.
 pub mod packed {
     use super::super::simd32::{
-        smlabb, smlatt, splat16, sxtab16, sxtab16_ror8, sxtb16, sxtb16_ror8, word, word_u8,
+        smlabb, smlatt, splat16, sxtab16, sxtab16_ror8, sxtb16, sxtb16_ror8,
     };
+    use super::Window;
 
-    /// See [`super::tap`].
+    /// Channels `ch..ch + 4` over every tap of `win`.
     #[inline(always)]
-    pub fn tap(acc: &mut [i32], x: &[i8], w: &[u8], zx: i32) {
+    pub fn group(win: &Window, ch: usize, zx: i32) -> [i32; 4] {
         let nz = splat16(-zx);
-        let mut ac = acc.chunks_exact_mut(4);
-        let mut xc = x.chunks_exact(4);
-        let mut wc = w.chunks_exact(4);
-        for ((a, xs), ws) in (&mut ac).zip(&mut xc).zip(&mut wc) {
-            let (xv, wv) = (word(xs), word_u8(ws));
+        let mut a = [0i32; 4];
+        for &t in win.taps {
+            let (xv, wv) = (
+                u32::from_le_bytes(win.x4(t, ch)),
+                u32::from_le_bytes(win.w4(t, ch)),
+            );
             let (xe, xo) = (sxtab16(nz, xv), sxtab16_ror8(nz, xv));
             let (we, wo) = (sxtb16(wv), sxtb16_ror8(wv));
             a[0] = smlabb(xe, we, a[0]);
@@ -50,18 +131,25 @@ pub mod packed {
             a[1] = smlabb(xo, wo, a[1]);
             a[3] = smlatt(xo, wo, a[3]);
         }
-        super::scalar::tap(ac.into_remainder(), xc.remainder(), wc.remainder(), zx);
+        a
     }
 }
 
 /// The variant for cores without DSP.
 pub mod scalar {
-    /// See [`super::tap`].
+    use super::Window;
+
+    /// Channels `ch..ch + 4` over every tap of `win`.
     #[inline(always)]
-    pub fn tap(acc: &mut [i32], x: &[i8], w: &[u8], zx: i32) {
-        for ((a, &xv), &wv) in acc.iter_mut().zip(x).zip(w) {
-            *a += (xv as i32 - zx) * wv as i8 as i32;
+    pub fn group(win: &Window, ch: usize, zx: i32) -> [i32; 4] {
+        let mut a = [0i32; 4];
+        for &t in win.taps {
+            let (xs, ws) = (win.x4(t, ch), win.w4(t, ch));
+            for i in 0..4 {
+                a[i] += (xs[i] as i8 as i32 - zx) * ws[i] as i8 as i32;
+            }
         }
+        a
     }
 }
 
@@ -70,21 +158,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn packed_and_scalar_agree_on_extreme_values_and_odd_lengths() {
-        let x: [i8; 23] = core::array::from_fn(|i| match i % 5 {
+    fn packed_and_scalar_agree_with_a_plain_sum_on_extreme_values_and_odd_widths() {
+        let x: [i8; 64] = core::array::from_fn(|i| match i % 5 {
             0 => -128,
             1 => 127,
             _ => (i * 29 % 256) as u8 as i8,
         });
-        let w: [u8; 23] = core::array::from_fn(|i| (i * 71 % 256) as u8 | 1);
+        let w: [u8; 64] = core::array::from_fn(|i| (i * 71 % 256) as u8 | 1);
+        let taps = [Tap { x: 0, w: 3 }, Tap { x: 9, w: 0 }, Tap { x: 30, w: 40 }];
         for zx in [-128, -3, 0, 127] {
-            for n in 0..=23 {
-                let mut a: [i32; 23] = core::array::from_fn(|i| (i as i32 - 11) << 20);
-                let mut b = a;
-                packed::tap(&mut a[..n], &x[..n], &w[..n], zx);
-                scalar::tap(&mut b[..n], &x[..n], &w[..n], zx);
-                assert_eq!(a, b, "zx {zx} n {n}");
+            for c in 0..=23 {
+                let win = Window::new(&x, &w, &taps, c).expect("in range");
+                let plain = |ch: usize| -> i32 {
+                    taps.iter()
+                        .map(|t| {
+                            (x[t.x as usize + ch] as i32 - zx) * w[t.w as usize + ch] as i8 as i32
+                        })
+                        .sum()
+                };
+                let mut got = [0i8; 4 * 23];
+                win.run(zx, &mut got);
+                for ch in 0..c {
+                    let v = i32::from_le_bytes(core::array::from_fn(|i| got[4 * ch + i] as u8));
+                    assert_eq!(v, plain(ch), "zx {zx} c {c} ch {ch}");
+                }
+                for g in 0..c / 4 {
+                    let (p, s) = (
+                        packed::group(&win, 4 * g, zx),
+                        scalar::group(&win, 4 * g, zx),
+                    );
+                    assert_eq!(p, s, "zx {zx} c {c} group {g}");
+                    assert_eq!(p, core::array::from_fn(|i| plain(4 * g + i)));
+                }
             }
         }
+    }
+
+    #[test]
+    fn a_tap_past_the_input_or_the_weights_is_refused() {
+        let (x, w) = ([0i8; 10], [0u8; 10]);
+        assert!(Window::new(&x, &w, &[Tap { x: 6, w: 0 }], 4).is_some());
+        assert!(Window::new(&x, &w, &[Tap { x: 7, w: 0 }], 4).is_none());
+        assert!(Window::new(&x, &w, &[Tap { x: 0, w: 7 }], 4).is_none());
+        assert!(Window::new(&x, &w, &[Tap { x: u32::MAX, w: 0 }], 4).is_none());
     }
 }
