@@ -177,7 +177,7 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
         for col in 0..w {
             let mut d = vec![0i32; c];
             for (ch, dv) in d.iter_mut().enumerate() {
-                let mut acc = dw_b[ch];
+                let mut acc = 0;
                 for ky in 0..7 {
                     for kx in 0..7 {
                         let (yy, xx) =
@@ -189,9 +189,11 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
                         }
                     }
                 }
-                *dv = dw_rq[ch]
+                // The bias is in the LayerNorm input's units, added after.
+                *dv = (dw_rq[ch]
                     .apply(acc as i64)
-                    .clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+                    .clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+                    .saturating_add(dw_b[ch]);
             }
             let y: Vec<i8> = ln_i32(&d, &p.ln, p.ln_requant)
                 .iter()

@@ -66,22 +66,6 @@ impl Requant {
         }
     }
 
-    /// [`Requant::apply_i32`] with a second inline path for multipliers from
-    /// 2^-2 up to 2^30 (the depthwise's, to the LayerNorm input scale): the
-    /// 64-bit product rounded, shifted and saturated. (Kept apart so the
-    /// pointwise loops, whose multipliers are small, stay compact.)
-    #[inline(always)]
-    pub fn apply_i32_large(self, acc: i32) -> i32 {
-        let total = 31 + self.shift;
-        if (1..=32).contains(&total) {
-            // |acc mult| < 2^62 leaves room for the rounding bit.
-            let prod = acc as i64 * self.mult as i64 + (1i64 << (total - 1));
-            saturate_i32((prod >> 1) >> (total - 1))
-        } else {
-            self.apply_i32(acc)
-        }
-    }
-
     /// The rare multipliers of [`Requant::apply_i32`], out of line so the
     /// hot loops keep only the fast path (and their registers).
     #[cold]
@@ -268,18 +252,6 @@ mod tests {
         assert_eq!(half.apply(4), 2);
         let big = Requant::from_real(8.0);
         assert_eq!(big.apply(-5), -40);
-    }
-
-    #[test]
-    fn apply_i32_large_gives_the_bits_of_apply() {
-        for shift in -40..40 {
-            for mult in [1 << 30, (1 << 30) + 12345, i32::MAX, -(1 << 30), -i32::MAX] {
-                let m = Requant::new(mult, shift);
-                for acc in [0, 1, -1, 7, -7, 1 << 20, -(1 << 20), i32::MAX, i32::MIN] {
-                    assert_eq!(m.apply_i32_large(acc), m.apply_i32(acc), "{m:?} {acc}");
-                }
-            }
-        }
     }
 
     #[test]

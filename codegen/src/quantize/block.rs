@@ -51,8 +51,10 @@ pub(super) fn quantize(
         .collect();
     let (pw2_weights, s_w2) = quantize_rows(&block.pwconv2.weight.data, c);
     let gamma = |o: usize| block.gamma.as_ref().map_or(1.0, |g| g[o] as f64);
+    // The depthwise bias is added after the requantization, in the
+    // LayerNorm input's units.
     let dw_bias: Vec<i32> = (0..c)
-        .map(|ch| bias_q(block.dw_bias[ch] as f64, input.scale * s_dw[ch]))
+        .map(|ch| bias_q(block.dw_bias[ch] as f64, s_d))
         .collect();
     let pw1_bias: Vec<i32> = (0..4 * c).map(|j| bias_q(b1f[j], s_y * s_w1[j])).collect();
     let pw2_bias: Vec<i32> = (0..c)
