@@ -18,7 +18,7 @@ use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{OpFootprint, Placement};
 use super::pointwise::{paired_offset, paired_offset_whole};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Requant};
+use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Requant, ResidualSum};
 
 /// Constants and placement of one int8 block. `at.input_offset ==
 /// at.output_offset` is `x`; the scratch holds the ring, then `4C` bytes per
@@ -275,10 +275,15 @@ struct Pw1Sink<'a, const P: usize> {
 }
 
 impl<const P: usize> Pw1Sink<'_, P> {
+    /// The activation of a pre-activation (zero point included).
+    #[inline(always)]
+    fn lookup(&self, pre: i32) -> i8 {
+        self.table[(clamp_i8(pre) as i32 + 128) as usize] as i8
+    }
+
     #[inline(always)]
     fn act(&self, acc: i32, rq: Requant) -> i8 {
-        let pre = clamp_i8(rq.apply_i32(acc).saturating_add(self.zp));
-        self.table[(pre as u8 ^ 0x80) as usize] as i8
+        self.lookup(rq.apply_i32(acc).saturating_add(self.zp))
     }
 }
 
@@ -329,6 +334,18 @@ struct Pw2Sink<'a> {
     zo: i32,
 }
 
+impl Pw2Sink<'_> {
+    /// [`RowSink::pair`] for operands without a prepared form.
+    #[cold]
+    #[inline(never)]
+    fn pair_general<const P: usize>(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
+        for (t, row) in acc.iter().enumerate() {
+            <Self as RowSink<P>>::output(self, t, o, row[0], rq[0]);
+            <Self as RowSink<P>>::output(self, t, o + 1, row[1], rq[1]);
+        }
+    }
+}
+
 impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
     #[inline(always)]
     fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
@@ -336,6 +353,24 @@ impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
         if let Some(x) = self.x.get_mut(at) {
             let v = requantize_sum_i32(*x as i32 - self.zx, self.residual, acc, rq);
             *x = clamp_i8(v.saturating_add(self.zo));
+        }
+    }
+
+    #[inline(always)]
+    fn pair(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
+        let (zx, res, zo) = (self.zx, self.residual, self.zo);
+        let (Some(r0), Some(r1)) = (
+            ResidualSum::new(zx, res, rq[0], zo),
+            ResidualSum::new(zx, res, rq[1], zo),
+        ) else {
+            return self.pair_general(o, acc, rq);
+        };
+        for (t, row) in acc.iter().enumerate() {
+            let at = t * self.c + o;
+            if let Some(x) = self.x.get_mut(at..at + 2) {
+                x[0] = clamp_i8(r0.apply(x[0], row[0]));
+                x[1] = clamp_i8(r1.apply(x[1], row[1]));
+            }
         }
     }
 }

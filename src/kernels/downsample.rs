@@ -160,4 +160,23 @@ impl<const P: usize> RowSink<P> for ConvSink<'_> {
     fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
         self.out[t * self.cout + o] = clamp_i8(rq.apply_i32(acc).saturating_add(self.zp));
     }
+
+    #[inline(always)]
+    fn pair(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
+        let zp = self.zp;
+        let (Some(h0), Some(h1)) = (rq[0].high_word(zp), rq[1].high_word(zp)) else {
+            for (t, row) in acc.iter().enumerate() {
+                <Self as RowSink<P>>::output(self, t, o, row[0], rq[0]);
+                <Self as RowSink<P>>::output(self, t, o + 1, row[1], rq[1]);
+            }
+            return;
+        };
+        for (t, row) in acc.iter().enumerate() {
+            let at = t * self.cout + o;
+            if let Some(y) = self.out.get_mut(at..at + 2) {
+                y[0] = clamp_i8(h0.apply(row[0]));
+                y[1] = clamp_i8(h1.apply(row[1]));
+            }
+        }
+    }
 }

@@ -136,6 +136,93 @@ impl Requant {
     }
 }
 
+/// A [`Requant`] plus an offset in the high-word form, prepared once per
+/// output row so the per-output work is one SMMLA and one shift
+/// ([`Requant::high_word`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HighWord {
+    mult: i32,
+    round: i32,
+    shift: u32,
+}
+
+impl Requant {
+    /// The high-word form of `apply_i32(acc) + offset`, when there is one:
+    /// with `31 + shift` in 33..=54, `s = 31 + shift - 32` is at most 22, so
+    /// `hi + 2^(s-1) + offset 2^s` (`|hi| < 2^30`, the high word of
+    /// `acc mult`; `|offset| <= 2^7`) stays below 2^31; and adding a
+    /// multiple of `2^s` before the shift is adding `offset` after it.
+    #[inline(always)]
+    pub fn high_word(self, offset: i32) -> Option<HighWord> {
+        let total = 31 + self.shift;
+        if !(33..=54).contains(&total) || !(-128..=127).contains(&offset) {
+            return None;
+        }
+        let s = total - 32;
+        Some(HighWord {
+            mult: self.mult,
+            round: (1 << (s - 1)) + (offset << s),
+            shift: s as u32,
+        })
+    }
+}
+
+impl HighWord {
+    /// `apply_i32(acc) + offset` (see [`Requant::high_word`]).
+    #[inline(always)]
+    pub fn apply(self, acc: i32) -> i32 {
+        let hi = ((acc as i64 * self.mult as i64) >> 32) as i32;
+        (hi + self.round) >> self.shift
+    }
+}
+
+/// A block's residual sum prepared once per output row:
+/// `requantize_sum_i32(x - zx, residual, acc, rq) + offset` as one SMULL,
+/// one SMLAL and a shift of the high word ([`ResidualSum::new`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResidualSum {
+    zx: i32,
+    up: u32,
+    residual: i32,
+    mult: i32,
+    round: i32,
+    shift: u32,
+}
+
+impl ResidualSum {
+    /// The prepared form, when the operands allow it: `zx` and `offset`
+    /// int8 zero points (so `|x - zx| < 2^8`), `rq` finer than `residual` by
+    /// at most 2^22 (so `(x - zx) 2^up < 2^30`), and `31 + rq.shift` at most
+    /// 53: then the high word stays below 1.5 2^30 and `offset 2^s` below
+    /// 2^28, so adding them and the rounding bit cannot overflow.
+    #[inline(always)]
+    pub fn new(zx: i32, residual: Requant, rq: Requant, offset: i32) -> Option<ResidualSum> {
+        let (ta, tb) = (31 + residual.shift, 31 + rq.shift);
+        let up = tb - ta;
+        let int8 = -128..=127;
+        if !int8.contains(&zx) || !(0..=22).contains(&up) || tb > 53 {
+            return None;
+        }
+        let hw = rq.high_word(offset)?;
+        Some(ResidualSum {
+            zx,
+            up: up as u32,
+            residual: residual.mult,
+            mult: hw.mult,
+            round: hw.round,
+            shift: hw.shift,
+        })
+    }
+
+    /// `requantize_sum_i32(x - zx, residual, acc, rq) + offset`.
+    #[inline(always)]
+    pub fn apply(self, x: i8, acc: i32) -> i32 {
+        let a = (x as i32 - self.zx) << self.up;
+        let sum = a as i64 * self.residual as i64 + acc as i64 * self.mult as i64;
+        (((sum >> 32) as i32) + self.round) >> self.shift
+    }
+}
+
 /// The multiplier at index `i` of a table written by [`requant_table`].
 #[inline]
 pub fn requant_at(table: &[u8], i: usize) -> Requant {
@@ -211,6 +298,35 @@ fn requantize_sum_wide(a: i32, ra: Requant, b: i32, rb: Requant) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prepared_forms_give_the_bits_of_the_plain_ones() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let rq = Requant::new((s as i32) | 1 << 30, (s >> 32) as i32 % 30 - 2);
+            let residual = Requant::new(((s >> 16) as i32) | 1 << 30, (s >> 40) as i32 % 6 - 3);
+            let offset = (s >> 48) as i8;
+            let acc =
+                [(s >> 3) as i32, i32::MIN, i32::MAX, (s >> 50) as i32][(s >> 5) as usize % 4];
+            if let Some(h) = rq.high_word(offset as i32) {
+                let want = rq.apply_i32(acc) + offset as i32;
+                assert_eq!(h.apply(acc), want, "{rq:?} {acc} {offset}");
+            }
+            let (x, zx) = ((s >> 24) as i8, (s >> 56) as i8);
+            if let Some(r) = ResidualSum::new(zx as i32, residual, rq, offset as i32) {
+                let (a, zo) = (x as i32 - zx as i32, offset as i32);
+                let want = requantize_sum_i32(a, residual, acc, rq) + zo;
+                assert_eq!(r.apply(x, acc), want, "{residual:?} {rq:?} {x} {zx} {acc}");
+            }
+        }
+        assert!(Requant::from_real(0.01).high_word(127).is_some());
+        assert!(Requant::from_real(0.01).high_word(128).is_none());
+        assert!(Requant::from_real(2.0).high_word(0).is_none());
+        assert!(Requant::from_real(1e-12).high_word(0).is_none());
+    }
 
     #[test]
     fn requantize_sum_i32_gives_the_bits_of_requantize_sum() {
