@@ -334,7 +334,7 @@ fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, seed:
         for col in 0..ow {
             let v: Vec<i32> = (0..cout)
                 .map(|o| {
-                    let mut acc = bias[o];
+                    let mut acc = 0;
                     for ky in 0..k {
                         for kx in 0..k {
                             for ci in 0..cin {
@@ -343,7 +343,11 @@ fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, seed:
                             }
                         }
                     }
-                    crq[o].apply(acc as i64) as i32
+                    // The bias is in the LayerNorm input's units, added after.
+                    (crq[o]
+                        .apply(acc as i64)
+                        .clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+                        .saturating_add(bias[o])
                 })
                 .collect();
             for (o, y) in ln_i32(&v, &p.ln, Q16).iter().enumerate() {

@@ -18,7 +18,9 @@ use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{OpFootprint, Placement};
 use super::pointwise::{paired_offset, paired_offset_whole};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Requant, ResidualSum};
+use super::requantize::{
+    clamp_i8, requant_at, requantize_plus, requantize_sum_i32, Requant, ResidualSum,
+};
 
 /// Constants and placement of one int8 block. `at.input_offset ==
 /// at.output_offset` is `x`; the scratch holds the ring, then `4C` bytes per
@@ -197,28 +199,11 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
     for (o, (b, rq)) in out.chunks_exact_mut(4).zip(rows) {
         let acc = i32::from_le_bytes([o[0] as u8, o[1] as u8, o[2] as u8, o[3] as u8]);
         let bias = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let v = depthwise_to_ln(acc, requant_at(rq, 0), bias);
+        let v = requantize_plus(acc, requant_at(rq, 0), bias);
         for (d, s) in o.iter_mut().zip(v.to_le_bytes()) {
             *d = s as i8;
         }
     }
-}
-
-/// A depthwise sum to the LayerNorm input scale, plus the bias (already in
-/// those units): `apply_i32(acc) + bias`, saturated. The sum of 49 taps of
-/// 9-bit inputs and 8-bit weights stays below 2^21, so shifting it left by
-/// 10 brings the depthwise's large multipliers (up to 2^8) into the
-/// high-word form ([`Requant::apply_i32`]) with the same bits.
-#[inline(always)]
-fn depthwise_to_ln(acc: i32, rq: Requant, bias: i32) -> i32 {
-    let total = 31 + rq.shift + 10;
-    let v = if acc.unsigned_abs() < 1 << 21 && (33..=62).contains(&total) {
-        let hi = (((acc << 10) as i64 * rq.mult as i64) >> 32) as i32;
-        (hi + (1 << (total - 33))) >> (total - 32)
-    } else {
-        rq.apply_i32(acc)
-    };
-    v.saturating_add(bias)
 }
 
 /// LayerNorm of tile pixel `t`'s depthwise outputs `d` (i32s) into its

@@ -268,6 +268,23 @@ pub fn requantize_sum(a: i64, ra: Requant, b: i64, rb: Requant) -> i64 {
     (pa + pb + (1i64 << (t - 1))) >> t
 }
 
+/// `apply_i32(acc) + bias`, saturated: a small sum (the depthwise's 49
+/// taps, the stem's patch) to the LayerNorm input scale, plus a bias already
+/// in those units. A sum below 2^21 shifted left by 10 brings the large
+/// multipliers of that step (up to 2^8) into the high-word form of
+/// [`Requant::apply_i32`], with the same bits.
+#[inline(always)]
+pub fn requantize_plus(acc: i32, rq: Requant, bias: i32) -> i32 {
+    let total = 31 + rq.shift + 10;
+    let v = if acc.unsigned_abs() < 1 << 21 && (33..=62).contains(&total) {
+        let hi = (((acc << 10) as i64 * rq.mult as i64) >> 32) as i32;
+        (hi + (1 << (total - 33))) >> (total - 32)
+    } else {
+        rq.apply_i32(acc)
+    };
+    v.saturating_add(bias)
+}
+
 /// [`requantize_sum`] of two i32s, saturated to i32: the same bits, with a
 /// fast path for the residual sum of a block (`a` the centred input with
 /// the stream multiplier `ra`, `b` the pw2 accumulator with its finer
@@ -326,6 +343,30 @@ mod tests {
         assert!(Requant::from_real(0.01).high_word(128).is_none());
         assert!(Requant::from_real(2.0).high_word(0).is_none());
         assert!(Requant::from_real(1e-12).high_word(0).is_none());
+    }
+
+    #[test]
+    fn requantize_plus_gives_the_bits_of_apply_plus_bias() {
+        for shift in -40..40 {
+            for mult in [1 << 30, (1 << 30) + 12345, i32::MAX, -(1 << 30), -i32::MAX] {
+                let m = Requant::new(mult, shift);
+                for acc in [
+                    0,
+                    1,
+                    -7,
+                    (1 << 21) - 1,
+                    -(1 << 21) + 1,
+                    1 << 21,
+                    i32::MAX,
+                    i32::MIN,
+                ] {
+                    for bias in [0, -5, i32::MAX, i32::MIN] {
+                        let want = m.apply_i32(acc).saturating_add(bias);
+                        assert_eq!(requantize_plus(acc, m, bias), want, "{m:?} {acc} {bias}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

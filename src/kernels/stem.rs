@@ -8,7 +8,7 @@ use super::layer_norm::{layer_norm, LayerNormParams, Q16};
 use super::linear::QLinear;
 use super::placement::{in_place_lead, OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{requant_at, saturate_i8};
+use super::requantize::{requant_at, requantize_plus, saturate_i8};
 use super::tables::i32_at;
 
 /// Constants and placement of the stem.
@@ -27,7 +27,7 @@ pub struct StemParams<B = &'static [u8]> {
     /// Arena placement: input is int8 HWC (`u8 - 128`); scratch `4 * cout`.
     pub at: Placement,
     /// `[cout][k][k][cin]`, input normalisation folded in; to the LayerNorm
-    /// input scale.
+    /// input scale, with the bias in that scale's units (added after).
     pub conv: QLinear<B>,
     /// LayerNorm constants.
     pub ln: LayerNormParams,
@@ -90,14 +90,14 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
         for col in 0..ow {
             probe.enter(Phase::Conv, (cout * k * k * cin) as u32);
             for o in 0..cout {
-                let mut acc = p.conv.bias(o);
+                let mut acc = 0;
                 let wrow = p.conv.row(o, k * k * cin);
                 for ky in 0..k {
                     let src = p.at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
                     let w = &wrow[ky * k * cin..][..k * cin];
                     acc = super::dot::dot_i8(acc, &arena[src..src + k * cin], w);
                 }
-                let v = p.conv.requant(o).apply_i32(acc);
+                let v = requantize_plus(acc, p.conv.requant(o), p.conv.bias(o));
                 store_i32(arena, s + 4 * o, v);
             }
             probe.enter(Phase::LayerNorm, 0);

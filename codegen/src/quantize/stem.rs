@@ -59,7 +59,9 @@ pub(super) fn quantize(
     let s_ln = range(ranges, Point::StemConv)?.abs_max() as f64 / LN_INPUT_STEPS;
     let out = QParams::asymmetric(range(ranges, Point::Stream(0))?);
     let norm = &model.stem_norm;
-    let bias: Vec<i32> = (0..c0).map(|o| bias_q(b_fold[o], s_w[o])).collect();
+    // The bias is added after the requantization, in the LayerNorm input's
+    // units.
+    let bias: Vec<i32> = (0..c0).map(|o| bias_q(b_fold[o], s_ln)).collect();
     let out_offset: Vec<i32> = norm
         .bias
         .iter()
