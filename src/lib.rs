@@ -7,7 +7,9 @@
 //! buffer checks and class ranking around them ([`network`]). Nothing here
 //! allocates; functions that can fail on data return a `Result`. The only
 //! `unsafe` is the audited DSP instruction wrappers in [`kernels::simd32`]
-//! (register-only `asm!`, no memory access).
+//! (register-only `asm!`, no memory access) and the depthwise's two unchecked
+//! loads, whose bounds [`kernels::depthwise::Window::new`] checks once per
+//! pixel.
 //!
 //! Codegen (`convnext-codegen`) writes a `forward()` that calls the kernels
 //! with `static` params, one per layer. The same network, built by hand from
