@@ -2,13 +2,12 @@
 //! `convnext-codegen`, and reports failures as [`Failure`].
 
 use crate::args::Args;
-use convnext::network::argmax;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
-    build_mixed_plan, choose_f16_blocks, load_calibration, logit_sqnr_db, round_weights_to_f16,
+    build_mixed_plan, choose_f16_blocks, load_calibration, round_weights_to_f16,
     DEFAULT_CALIBRATION,
 };
-use convnext_codegen::dataset::{load_test_set, read_images};
+use convnext_codegen::dataset::read_images;
 use convnext_codegen::emit::Provenance;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
@@ -30,19 +29,19 @@ impl From<Error> for Failure {
     }
 }
 
-fn usage(e: String) -> Failure {
+pub(crate) fn usage(e: String) -> Failure {
     Failure::Usage(e)
 }
 
 /// Which precision to run in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Precision {
+pub(crate) enum Precision {
     F32,
     F16,
     Int8,
 }
 
-fn precision(s: Option<&str>) -> Result<Precision, Failure> {
+pub(crate) fn precision(s: Option<&str>) -> Result<Precision, Failure> {
     match s.unwrap_or("f32") {
         "f32" => Ok(Precision::F32),
         "f16" => Ok(Precision::F16),
@@ -118,7 +117,7 @@ pub fn preprocess(argv: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
-fn calibration_method(s: Option<&str>) -> Result<Calibration, Failure> {
+pub(crate) fn calibration_method(s: Option<&str>) -> Result<Calibration, Failure> {
     match s {
         None => Ok(DEFAULT_CALIBRATION),
         Some("minmax") => Ok(Calibration::MinMax),
@@ -136,7 +135,7 @@ fn calibration_method(s: Option<&str>) -> Result<Calibration, Failure> {
 }
 
 /// `flags` plus the flags every command that builds an int8 plan takes.
-fn with_int8_flags<'a>(flags: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn with_int8_flags<'a>(flags: &[&'a str]) -> Vec<&'a str> {
     let mut all = flags.to_vec();
     all.extend(["calibration", "calibration-method", "f16-blocks"]);
     all
@@ -145,7 +144,7 @@ fn with_int8_flags<'a>(flags: &[&'a str]) -> Vec<&'a str> {
 /// Calibrate and plan the int8 network for a model folder, from the
 /// `--calibration`, `--calibration-method` and `--f16-blocks` flags. Returns
 /// the plan and the number of calibration images.
-fn int8_plan(dir: &Path, model: &Model, a: &Args) -> Result<(Plan, usize), Failure> {
+pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Args) -> Result<(Plan, usize), Failure> {
     let processor = load_processor(dir)?;
     let cal = load_calibration(dir, a.optional("calibration").map(Path::new), &processor)?;
     let method = calibration_method(a.optional("calibration-method"))?;
@@ -183,165 +182,6 @@ fn int8_logits(plan: &Plan, x: &Tensor) -> Result<Tensor, Failure> {
             .map(|&v| (v as f64 * m.logit_scale) as f32)
             .collect(),
     ))
-}
-
-/// Top-1 agreement between two sets of predictions.
-fn agreement(a: &[usize], b: &[usize]) -> f64 {
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len().max(1) as f64
-}
-
-/// `convnext eval`.
-pub fn eval(argv: &[String]) -> Result<(), Failure> {
-    let a = Args::parse(
-        argv,
-        &with_int8_flags(&["model", "limit", "precision"]),
-        &["json", "crc"],
-    )
-    .map_err(usage)?;
-    let dir = Path::new(a.required("model").map_err(usage)?);
-    let limit = match a.optional("limit") {
-        Some(s) => Some(
-            s.parse::<usize>()
-                .map_err(|_| usage(format!("--limit {s:?} is not a count")))?,
-        ),
-        None => None,
-    };
-    let method = calibration_method(a.optional("calibration-method"))?;
-    // f32 always runs (it is what agreement is measured against).
-    let only = a
-        .optional("precision")
-        .map(|p| precision(Some(p)))
-        .transpose()?;
-    let want = |p: Precision| only.is_none() || only == Some(p);
-    let model = load_model(dir)?;
-    let processor = load_processor(dir)?;
-    let mut test = load_test_set(dir)?;
-    if let Some(n) = limit {
-        test.images = test.images.take(n);
-        test.labels.truncate(n);
-    }
-    let n = test.images.count;
-    let x = test.images.pixel_values(&processor)?;
-    let no_head = || Error::Input {
-        message: format!("{} has no classifier head to evaluate", dir.display()),
-    };
-    let logits = forward(&model, &x)?.logits.ok_or_else(no_head)?;
-    let classes = logits.shape[1];
-    let accuracy = |p: &[usize]| {
-        p.iter().zip(&test.labels).filter(|(p, l)| p == l).count() as f64 / n.max(1) as f64
-    };
-    let f32_pred: Vec<usize> = logits.data.chunks_exact(classes).map(argmax).collect();
-    let mut f32_obj = serde_json::json!({ "accuracy": accuracy(&f32_pred) });
-    let ref_path = dir.join("test_logits.npy");
-    if ref_path.exists() {
-        let mut reference = npy::read(&ref_path)?.into_f32(&ref_path)?;
-        reference.data.truncate(n * classes);
-        reference.shape[0] = n.min(reference.shape[0]);
-        if reference.shape != logits.shape {
-            return Err(Failure::Model(Error::Input {
-                message: format!(
-                    "{} has shape {:?}, expected {:?}",
-                    ref_path.display(),
-                    reference.shape,
-                    logits.shape
-                ),
-            }));
-        }
-        let ref_pred: Vec<usize> = reference.data.chunks_exact(classes).map(argmax).collect();
-        f32_obj["reference_agreement"] = serde_json::json!(agreement(&f32_pred, &ref_pred));
-        f32_obj["reference_max_rel_error"] =
-            serde_json::json!(logits.relative_max_error(&reference));
-    }
-
-    let mut report = serde_json::json!({
-        "model": dir.display().to_string(),
-        "test_images": n,
-        "f32": f32_obj,
-    });
-    if want(Precision::F16) {
-        let f16_logits = forward(&round_weights_to_f16(&model), &x)?
-            .logits
-            .ok_or_else(no_head)?;
-        let f16_pred: Vec<usize> = f16_logits.data.chunks_exact(classes).map(argmax).collect();
-        report["f16"] = serde_json::json!({
-            "accuracy": accuracy(&f16_pred),
-            "agreement": agreement(&f16_pred, &f32_pred),
-            "logit_max_rel_error": f16_logits.relative_max_error(&logits),
-        });
-    }
-    if !want(Precision::Int8) {
-        return print_eval(&report, a.switch("json"), None);
-    }
-    let (plan, calibration_images) = int8_plan(dir, &model, &a)?;
-    let int8 = plan.run_u8(&test.images.pixels);
-    let int8_pred: Vec<usize> = int8.chunks_exact(classes).map(argmax).collect();
-    let mut int8_obj = serde_json::json!({
-        "accuracy": accuracy(&int8_pred),
-        "agreement": agreement(&int8_pred, &f32_pred),
-        "logit_sqnr_db": logit_sqnr_db(&int8, plan.model.logit_scale, &logits.data),
-        "calibration": method.to_string(),
-        "calibration_images": calibration_images,
-        "f16_blocks": plan.ops.iter().filter(|o| o.name.ends_with("_f16")).map(|o| o.name.clone()).collect::<Vec<_>>(),
-    });
-    if a.switch("crc") {
-        let mut crc = convnext::crc32::Crc32::new();
-        crc.update_i32(&int8);
-        int8_obj["logits_crc32"] = serde_json::json!(format!("0x{:08x}", crc.finish()));
-    }
-    report["int8"] = int8_obj;
-    print_eval(&report, a.switch("json"), Some(&plan))
-}
-
-/// Print `eval`'s report as JSON or as text.
-fn print_eval(report: &serde_json::Value, json: bool, plan: Option<&Plan>) -> Result<(), Failure> {
-    if json {
-        println!("{report}");
-        return Ok(());
-    }
-    let pct = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0) * 100.0;
-    println!(
-        "model         {}",
-        report["model"].as_str().unwrap_or_default()
-    );
-    println!("test images   {}", report["test_images"]);
-    println!("f32 accuracy  {:.2} %", pct(&report["f32"]["accuracy"]));
-    if let Some(e) = report["f32"].get("reference_max_rel_error") {
-        println!(
-            "  vs HF       top-1 agreement {:.2} %, max relative logit error {:.1e}",
-            pct(&report["f32"]["reference_agreement"]),
-            e.as_f64().unwrap_or(0.0)
-        );
-    }
-    if let Some(f16) = report.get("f16") {
-        println!(
-            "f16 accuracy  {:.2} %, agreement with f32 {:.2} %",
-            pct(&f16["accuracy"]),
-            pct(&f16["agreement"])
-        );
-    }
-    let Some(plan) = plan else {
-        return Ok(());
-    };
-    let int8 = &report["int8"];
-    println!(
-        "int8 accuracy {:.2} %, agreement with f32 {:.2} %, logit SQNR {:.1} dB ({} calibration)",
-        pct(&int8["accuracy"]),
-        pct(&int8["agreement"]),
-        int8["logit_sqnr_db"].as_f64().unwrap_or(0.0),
-        int8["calibration"].as_str().unwrap_or_default()
-    );
-    if let Some(c) = int8.get("logits_crc32") {
-        println!("int8 logits crc32 {}", c.as_str().unwrap_or_default());
-    }
-    println!(
-        "int8 memory   arena {} bytes = {:.3} x the residual-stream bound ({} bytes); weights {} bytes; {} MACs",
-        plan.arena_bytes,
-        plan.arena_bytes as f64 / plan.residual_bound_bytes as f64,
-        plan.residual_bound_bytes,
-        plan.weights_bytes(),
-        plan.macs()
-    );
-    Ok(())
 }
 
 /// `convnext report`.

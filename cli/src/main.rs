@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod eval;
 
 use std::process::ExitCode;
 
@@ -45,7 +46,7 @@ fn main() -> ExitCode {
     let rest = &argv[1..];
     let result = match cmd.as_str() {
         "run" => commands::run(rest),
-        "eval" => commands::eval(rest),
+        "eval" => eval::eval(rest),
         "report" => commands::report(rest),
         "compile" => commands::compile(rest),
         "preprocess" => commands::preprocess(rest),

@@ -120,12 +120,32 @@ pub fn round_weights_to_f16(model: &Model) -> Model {
 /// Signal-to-quantization-noise ratio (dB) of int32 logits (real value =
 /// `logit * logit_scale`) against f32 logits.
 pub fn logit_sqnr_db(int8_logits: &[i32], logit_scale: f64, f32_logits: &[f32]) -> f64 {
-    let (mut signal, mut noise) = (0f64, 0f64);
-    for (a, b) in int8_logits.iter().zip(f32_logits) {
-        signal += (*b as f64).powi(2);
-        noise += (*a as f64 * logit_scale - *b as f64).powi(2);
+    let mut s = LogitSqnr::default();
+    s.add(int8_logits, logit_scale, f32_logits);
+    s.db()
+}
+
+/// [`logit_sqnr_db`] accumulated over batches: the same number, whatever
+/// the batching.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogitSqnr {
+    signal: f64,
+    noise: f64,
+}
+
+impl LogitSqnr {
+    /// Add a batch of int32 logits and their f32 counterparts.
+    pub fn add(&mut self, int8_logits: &[i32], logit_scale: f64, f32_logits: &[f32]) {
+        for (a, b) in int8_logits.iter().zip(f32_logits) {
+            self.signal += (*b as f64).powi(2);
+            self.noise += (*a as f64 * logit_scale - *b as f64).powi(2);
+        }
     }
-    10.0 * (signal / noise.max(f64::MIN_POSITIVE)).log10()
+
+    /// The SQNR in dB of everything added so far.
+    pub fn db(&self) -> f64 {
+        10.0 * (self.signal / self.noise.max(f64::MIN_POSITIVE)).log10()
+    }
 }
 
 /// Choose the `count` blocks that gain most from f16, by measured

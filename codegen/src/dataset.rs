@@ -35,6 +35,18 @@ impl ImageSet {
         }
     }
 
+    /// Images `range` (clipped to the set).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> ImageSet {
+        let end = range.end.min(self.count);
+        let start = range.start.min(end);
+        let per = self.height * self.width * self.channels;
+        ImageSet {
+            pixels: self.pixels[start * per..end * per].to_vec(),
+            count: end - start,
+            ..*self
+        }
+    }
+
     /// Preprocess every image into `pixel_values` `(N, C, H', W')`.
     pub fn pixel_values(&self, cfg: &ProcessorConfig) -> Result<Tensor> {
         let plan = cfg

@@ -164,6 +164,32 @@ pub fn check_input(model: &Model, shape: &[usize]) -> Result<()> {
 /// Run the model on `pixel_values` `(N, C, H, W)`. Images are spread over the
 /// machine's cores.
 pub fn forward(model: &Model, pixel_values: &Tensor) -> Result<Outputs> {
+    Ok(stack(model, run_images(model, pixel_values, true)?))
+}
+
+/// The logits alone (`(N, num_labels)`, `None` without a classifier head):
+/// like [`forward`], but no image's hidden states are kept, so memory is the
+/// inputs, the logits and one image's maps per core.
+pub fn logits(model: &Model, pixel_values: &Tensor) -> Result<Option<Tensor>> {
+    let Some(cls) = &model.classifier else {
+        return Ok(None);
+    };
+    let n = pixel_values.shape.first().copied().unwrap_or(0);
+    let results = run_images(model, pixel_values, false)?;
+    let data = results
+        .into_iter()
+        .flat_map(|r| r.logits.unwrap_or_default())
+        .collect();
+    Ok(Some(Tensor::new(&[n, cls.bias.len()], data)))
+}
+
+/// Every image's outputs, spread over the machine's cores; the hidden states
+/// only when `keep_hidden`.
+fn run_images(
+    model: &Model,
+    pixel_values: &Tensor,
+    keep_hidden: bool,
+) -> Result<Vec<ImageOutputs>> {
     check_input(model, &pixel_values.shape)?;
     let (n, c, h, w) = (
         pixel_values.shape[0],
@@ -187,7 +213,11 @@ pub fn forward(model: &Model, pixel_values: &Tensor) -> Result<Outputs> {
                     (start..(start + chunk).min(n))
                         .map(|i| {
                             let img = &pixel_values.data[i * per_image..(i + 1) * per_image];
-                            forward_image(model, prep, img, c, h, w, &mut Ignore)
+                            let mut out = forward_image(model, prep, img, c, h, w, &mut Ignore);
+                            if !keep_hidden {
+                                out.hidden.clear();
+                            }
+                            out
                         })
                         .collect::<Vec<_>>()
                 })
@@ -197,7 +227,7 @@ pub fn forward(model: &Model, pixel_values: &Tensor) -> Result<Outputs> {
             results.extend(hnd.join().expect("reference worker panicked"));
         }
     });
-    Ok(stack(model, results))
+    Ok(results)
 }
 
 struct ImageOutputs {
