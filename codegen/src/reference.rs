@@ -70,8 +70,33 @@ struct Map {
 struct Prepared {
     stem: ConvT,
     downsample: Vec<Option<ConvT>>,
-    /// Per block: pwconv1ᵀ `[C][4C]`, pwconv2ᵀ `[4C][C]`.
-    pointwise: Vec<Vec<(Vec<f32>, Vec<f32>)>>,
+    /// Per block: its weights in the order the loops read them.
+    blocks: Vec<Vec<BlockT>>,
+}
+
+/// One block's weights as the loops read them: depthwise `[49][C]`,
+/// pwconv1ᵀ `[C][4C]`, pwconv2ᵀ `[4C][C]`.
+struct BlockT {
+    dw: Vec<f32>,
+    pw1: Vec<f32>,
+    pw2: Vec<f32>,
+}
+
+impl BlockT {
+    fn new(b: &Block) -> Self {
+        let c = b.dw_bias.len();
+        let mut dw = vec![0.0; 49 * c];
+        for ch in 0..c {
+            for t in 0..49 {
+                dw[t * c + ch] = b.dw_weight.data[ch * 49 + t];
+            }
+        }
+        BlockT {
+            dw,
+            pw1: transpose(&b.pwconv1),
+            pw2: transpose(&b.pwconv2),
+        }
+    }
 }
 
 /// A patch conv's weights as `[(ky, kx, cin)][cout]`.
@@ -119,15 +144,10 @@ impl Prepared {
                 .iter()
                 .map(|s| s.downsample.as_ref().map(|(_, c)| prepare_conv(c)))
                 .collect(),
-            pointwise: m
+            blocks: m
                 .stages
                 .iter()
-                .map(|s| {
-                    s.blocks
-                        .iter()
-                        .map(|b| (transpose(&b.pwconv1), transpose(&b.pwconv2)))
-                        .collect()
-                })
+                .map(|s| s.blocks.iter().map(BlockT::new).collect())
                 .collect(),
         }
     }
@@ -341,9 +361,9 @@ fn forward_image(
             });
         }
         for (b, block) in stage.blocks.iter().enumerate() {
-            let (pw1t, pw2t) = &prep.pointwise[s][b];
+            let bt = &prep.blocks[s][b];
             let act = model.config.hidden_act;
-            convnext_block(&mut x, block, act, pw1t, pw2t, (s, b), obs);
+            convnext_block(&mut x, block, act, bt, (s, b), obs);
             stream += 1;
             obs.observe(Point::Stream(stream), &x.data);
         }
@@ -442,8 +462,7 @@ fn convnext_block(
     x: &mut Map,
     b: &Block,
     act: crate::config::Activation,
-    pw1t: &[f32],
-    pw2t: &[f32],
+    bt: &BlockT,
     (s, bi): (usize, usize),
     obs: &mut dyn Observer,
 ) {
@@ -465,8 +484,9 @@ fn convnext_block(
                         continue;
                     }
                     let src = &x.data[(sy as usize * w + sx as usize) * c..][..c];
-                    for (ch, (acc, &v)) in o.iter_mut().zip(src).enumerate() {
-                        *acc += v * b.dw_weight.data[ch * 49 + ky * 7 + kx];
+                    let wt = &bt.dw[(ky * 7 + kx) * c..][..c];
+                    for ((acc, &v), &wv) in o.iter_mut().zip(src).zip(wt) {
+                        *acc += v * wv;
                     }
                 }
             }
@@ -482,18 +502,18 @@ fn convnext_block(
     for (px, res) in dw.chunks_exact(c).zip(x.data.chunks_exact_mut(c)) {
         mid.copy_from_slice(&b.pwconv1.bias);
         for (ci, &v) in px.iter().enumerate() {
-            for (m, &wv) in mid.iter_mut().zip(&pw1t[ci * hidden..][..hidden]) {
+            for (m, &wv) in mid.iter_mut().zip(&bt.pw1[ci * hidden..][..hidden]) {
                 *m += v * wv;
             }
         }
         obs.observe(Point::Pw1(s, bi), &mid);
         for m in mid.iter_mut() {
-            *m = act.apply_f64(*m as f64) as f32;
+            *m = act.apply(*m);
         }
         obs.observe(Point::Act(s, bi), &mid);
         out.copy_from_slice(&b.pwconv2.bias);
         for (hi, &v) in mid.iter().enumerate() {
-            for (o, &wv) in out.iter_mut().zip(&pw2t[hi * c..][..c]) {
+            for (o, &wv) in out.iter_mut().zip(&bt.pw2[hi * c..][..c]) {
                 *o += v * wv;
             }
         }
