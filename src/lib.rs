@@ -7,9 +7,10 @@
 //! buffer checks and class ranking around them ([`network`]). Nothing here
 //! allocates; functions that can fail on data return a `Result`. The only
 //! `unsafe` is the audited DSP instruction wrappers in [`kernels::simd32`]
-//! (register-only `asm!`, no memory access) and the depthwise's two unchecked
+//! (register-only `asm!`, no memory access), the depthwise's two unchecked
 //! loads, whose bounds [`kernels::depthwise::Window::new`] checks once per
-//! pixel.
+//! pixel, and, on x86-64 hosts, the call into the SSE2 pointwise tile (SSE2
+//! is the x86-64 baseline).
 //!
 //! Codegen (`convnext-codegen`) writes a `forward()` that calls the kernels
 //! with `static` params, one per layer. The same network, built by hand from

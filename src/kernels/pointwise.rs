@@ -70,15 +70,43 @@ pub fn dot_tile<const P: usize, const R: usize>(
 ) {
     #[cfg(any(convnext_dsp, convnext_packed))]
     packed::dot_tile(acc, x, w, len);
-    #[cfg(not(any(convnext_dsp, convnext_packed)))]
+    #[cfg(all(not(any(convnext_dsp, convnext_packed)), target_os = "none"))]
     scalar::dot_tile(acc, x, w, len);
+    #[cfg(all(not(any(convnext_dsp, convnext_packed)), not(target_os = "none")))]
+    host::dot_tile(acc, x, w, len);
+}
+
+/// The host's choice: SSE2 (every x86-64) for 2x2 tiles there, [`lanes`]
+/// otherwise.
+#[cfg(not(target_os = "none"))]
+mod host {
+    /// See [`super::dot_tile`].
+    #[inline(always)]
+    pub fn dot_tile<const P: usize, const R: usize>(
+        acc: &mut [[i32; R]; P],
+        x: &[i8],
+        w: &[u8],
+        len: usize,
+    ) {
+        // The type test is on the const parameters: it folds away.
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(acc), true) = (
+            (acc as &mut dyn core::any::Any).downcast_mut::<[[i32; 2]; 2]>(),
+            P == 2 && R == 2,
+        ) {
+            return super::sse2::dot_tile_2x2_entry(acc, x, w, len);
+        }
+        super::lanes::dot_tile(acc, x, w, len)
+    }
 }
 
 /// Name of the variant [`dot_tile`] runs, for profiles.
 pub const VARIANT: &str = if cfg!(any(convnext_dsp, convnext_packed)) {
     "dsp-2x2"
-} else {
+} else if cfg!(target_os = "none") {
     "scalar-2x2"
+} else {
+    "lanes-2x2"
 };
 
 /// The DSP variant: four int8 pairs per word, two SMLAD per word pair.
@@ -164,6 +192,157 @@ pub mod scalar {
     }
 }
 
+/// The host variant (any OS, where there is one): four i32 lanes per
+/// operand pair, one per position in a 4-byte chunk, summed at the end, which
+/// the compiler turns into SIMD multiply-adds. Firmware for cores without DSP
+/// keeps [`scalar`] (the lanes cost the Cortex-M0+ registers it has not got).
+pub mod lanes {
+    /// `acc[p][r] += x_p · w_r` (see [`super::dot_tile`]).
+    #[inline(always)]
+    pub fn dot_tile<const P: usize, const R: usize>(
+        acc: &mut [[i32; R]; P],
+        x: &[i8],
+        w: &[u8],
+        len: usize,
+    ) {
+        let whole = len & !3;
+        let (x, w) = (&x[..P * len], &w[..R * len]);
+        let (xq, xt) = x.split_at(P * whole);
+        let (wq, wt) = w.split_at(R * whole);
+        let mut lanes = [[[0i32; 4]; R]; P];
+        for (xc, wc) in xq.chunks_exact(4 * P).zip(wq.chunks_exact(4 * R)) {
+            for (p, lp) in lanes.iter_mut().enumerate() {
+                for (r, l) in lp.iter_mut().enumerate() {
+                    for k in 0..4 {
+                        l[k] += xc[4 * p + k] as i32 * wc[4 * r + k] as i8 as i32;
+                    }
+                }
+            }
+        }
+        for (a, lp) in acc.iter_mut().zip(&lanes) {
+            for (a, l) in a.iter_mut().zip(lp) {
+                *a += l.iter().sum::<i32>();
+            }
+        }
+        let tail = len - whole;
+        for k in 0..tail {
+            for r in 0..R {
+                for p in 0..P {
+                    acc[p][r] += xt[p * tail + k] as i32 * wt[r * tail + k] as i8 as i32;
+                }
+            }
+        }
+    }
+}
+
+/// 2x2 tiles with SSE2, which every x86-64 has: 16 bytes of each operand
+/// sign-extended to i16 and multiplied pairwise into i32 lanes (PMADDWD),
+/// once as laid out (pixel a x row r, pixel b x row s) and once with the
+/// rows' halves swapped (a x s, b x r). The intrinsics take no pointers;
+/// the one `unsafe` is entering the SSE2 function, which the x86-64
+/// baseline guarantees.
+#[cfg(target_arch = "x86_64")]
+pub mod sse2 {
+    use core::arch::x86_64::{
+        __m128i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_madd_epi16, _mm_set_epi64x,
+        _mm_setzero_si128, _mm_shuffle_epi32, _mm_srai_epi16, _mm_srli_si128, _mm_unpackhi_epi8,
+        _mm_unpacklo_epi8,
+    };
+
+    /// [`dot_tile_2x2`], callable from code compiled without attributes.
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    pub fn dot_tile_2x2_entry(acc: &mut [[i32; 2]; 2], x: &[i8], w: &[u8], len: usize) {
+        // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 CPU runs
+        // it, and `dot_tile_2x2` has no other requirement.
+        unsafe { dot_tile_2x2(acc, x, w, len) }
+    }
+
+    fn word64(b: &[u8]) -> i64 {
+        i64::from_le_bytes(
+            b.get(..8)
+                .and_then(|b| b.try_into().ok())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn word64_i8(b: &[i8]) -> i64 {
+        let mut v = [0u8; 8];
+        for (d, s) in v.iter_mut().zip(b) {
+            *d = *s as u8;
+        }
+        i64::from_le_bytes(v)
+    }
+
+    /// Multiply-accumulate 16 bytes of each operand into `same` and
+    /// `swapped`.
+    #[target_feature(enable = "sse2")]
+    fn step(same: &mut __m128i, swapped: &mut __m128i, xv: __m128i, wv: __m128i) {
+        let (x0, x1) = (
+            _mm_srai_epi16::<8>(_mm_unpacklo_epi8(xv, xv)),
+            _mm_srai_epi16::<8>(_mm_unpackhi_epi8(xv, xv)),
+        );
+        let (w0, w1) = (
+            _mm_srai_epi16::<8>(_mm_unpacklo_epi8(wv, wv)),
+            _mm_srai_epi16::<8>(_mm_unpackhi_epi8(wv, wv)),
+        );
+        *same = _mm_add_epi32(*same, _mm_madd_epi16(x0, w0));
+        *same = _mm_add_epi32(*same, _mm_madd_epi16(x1, w1));
+        let (s0, s1) = (_mm_shuffle_epi32::<0x4E>(w0), _mm_shuffle_epi32::<0x4E>(w1));
+        *swapped = _mm_add_epi32(*swapped, _mm_madd_epi16(x0, s0));
+        *swapped = _mm_add_epi32(*swapped, _mm_madd_epi16(x1, s1));
+    }
+
+    /// The four i32 lanes of `v`.
+    #[target_feature(enable = "sse2")]
+    fn lanes(v: __m128i) -> [i32; 4] {
+        [
+            _mm_cvtsi128_si32(v),
+            _mm_cvtsi128_si32(_mm_srli_si128::<4>(v)),
+            _mm_cvtsi128_si32(_mm_srli_si128::<8>(v)),
+            _mm_cvtsi128_si32(_mm_srli_si128::<12>(v)),
+        ]
+    }
+
+    /// `acc[p][r] += x_p · w_r` for two paired pixels and two paired rows
+    /// (see [`super::dot_tile`]).
+    #[target_feature(enable = "sse2")]
+    fn dot_tile_2x2(acc: &mut [[i32; 2]; 2], x: &[i8], w: &[u8], len: usize) {
+        let whole = len & !3;
+        let (x, w) = (&x[..2 * len], &w[..2 * len]);
+        let (xq, xt) = x.split_at(2 * whole);
+        let (wq, wt) = w.split_at(2 * whole);
+        // Lanes 0, 1: a.r; 2, 3: b.s (`same`); a.s and b.r (`swapped`).
+        let (mut same, mut swapped) = (_mm_setzero_si128(), _mm_setzero_si128());
+        let mut xs = xq.chunks_exact(16);
+        let mut ws = wq.chunks_exact(16);
+        for (xc, wc) in (&mut xs).zip(&mut ws) {
+            let xv = _mm_set_epi64x(word64_i8(&xc[8..]), word64_i8(&xc[..8]));
+            let wv = _mm_set_epi64x(word64(&wc[8..]), word64(&wc[..8]));
+            step(&mut same, &mut swapped, xv, wv);
+        }
+        let (xr, wr) = (xs.remainder(), ws.remainder());
+        if xr.len() == 8 && wr.len() == 8 {
+            let xv = _mm_set_epi64x(0, word64_i8(xr));
+            let wv = _mm_set_epi64x(0, word64(wr));
+            step(&mut same, &mut swapped, xv, wv);
+        }
+        let (sa, sw) = (lanes(same), lanes(swapped));
+        acc[0][0] += sa[0] + sa[1];
+        acc[1][1] += sa[2] + sa[3];
+        acc[0][1] += sw[0] + sw[1];
+        acc[1][0] += sw[2] + sw[3];
+        let tail = len - whole;
+        for k in 0..tail {
+            for r in 0..2 {
+                for p in 0..2 {
+                    acc[p][r] += xt[p * tail + k] as i32 * wt[r * tail + k] as i8 as i32;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +392,15 @@ mod tests {
             scalar::dot_tile(&mut b, &x2, &w2, len);
             dot_tile(&mut c, &x2, &w2, len);
             assert_eq!((a, b, c), (want, want, want), "len = {len}");
+            let mut l = [[5; 2]; 2];
+            lanes::dot_tile(&mut l, &x2, &w2, len);
+            assert_eq!(l, want, "lanes, len = {len}");
+            #[cfg(target_arch = "x86_64")]
+            {
+                let mut v = [[5; 2]; 2];
+                sse2::dot_tile_2x2_entry(&mut v, &x2, &w2, len);
+                assert_eq!(v, want, "sse2, len = {len}");
+            }
             let (mut d, mut e) = ([[5; 2]; 1], [[5; 1]; 2]);
             packed::dot_tile(&mut d, &xs[len..], &w2, len);
             scalar::dot_tile(&mut e, &x2, &ws[len..], len);
