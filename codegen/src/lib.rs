@@ -11,6 +11,7 @@ pub mod config;
 pub mod dataset;
 pub mod emit;
 pub mod error;
+pub mod gelu;
 pub mod import;
 pub mod model;
 pub mod npy;

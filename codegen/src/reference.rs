@@ -507,8 +507,12 @@ fn convnext_block(
             }
         }
         obs.observe(Point::Pw1(s, bi), &mid);
-        for m in mid.iter_mut() {
-            *m = act.apply(*m);
+        if act == crate::config::Activation::Gelu {
+            crate::gelu::gelu_in_place(&mut mid);
+        } else {
+            for m in mid.iter_mut() {
+                *m = act.apply(*m);
+            }
         }
         obs.observe(Point::Act(s, bi), &mid);
         out.copy_from_slice(&b.pwconv2.bias);
