@@ -2,6 +2,7 @@
 //! numerics the firmware uses.
 
 mod args;
+mod bench;
 mod commands;
 mod eval;
 
@@ -32,6 +33,9 @@ USAGE:
       images) in f16 weights with f32 arithmetic; the rest stays int8
       CAL.npy: (N, C, H, W) float32 pixel_values or u8 images (N, H, W[, C]); default:
       the model folder's calibration_images.npy.
+  convnext bench --model DIR --precision f32|f16|int8 [--iterations N] [--json]
+      Latency of one image on one thread (median of N runs, default 200) on the
+      folder's first test (or calibration) image.
   convnext preprocess --model DIR --input IMAGES.npy --output X.npy
       u8 images (N, H, W[, C]) to pixel_values with the model's preprocessor_config.json,
       exactly as HF's Pillow-based ConvNextImageProcessor does.
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cmd.as_str() {
         "run" => commands::run(rest),
         "eval" => eval::eval(rest),
+        "bench" => bench::bench(rest),
         "report" => commands::report(rest),
         "compile" => commands::compile(rest),
         "preprocess" => commands::preprocess(rest),

@@ -130,6 +130,13 @@ impl Plan {
         self.model.ops.iter().map(|q| &q.op)
     }
 
+    /// Run the int8 network on one u8 HWC image on the calling thread, in
+    /// `arena` (`arena_bytes` long), into `logits` (`num_labels`).
+    pub fn run_one(&self, image: &[u8], arena: &mut [i8], logits: &mut [i32]) {
+        load_input_u8(image, arena, self.input_offset);
+        run_ops(self.runtime_ops(), arena, logits);
+    }
+
     /// Run the int8 network on u8 HWC images (`input_bytes` each), spread
     /// over the machine's cores; returns int32 logits, `num_labels` per image.
     pub fn run_u8(&self, images: &[u8]) -> Vec<i32> {

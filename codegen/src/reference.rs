@@ -203,6 +203,28 @@ pub fn logits(model: &Model, pixel_values: &Tensor) -> Result<Option<Tensor>> {
     Ok(Some(Tensor::new(&[n, cls.bias.len()], data)))
 }
 
+/// The f32 reference with its weights laid out once, for one image at a
+/// time on the calling thread (latency benchmarks).
+pub struct SingleImage<'a> {
+    model: &'a Model,
+    prep: Prepared,
+}
+
+impl<'a> SingleImage<'a> {
+    /// Lay out `model`'s weights for the loops.
+    pub fn new(model: &'a Model) -> Self {
+        SingleImage {
+            model,
+            prep: Prepared::new(model),
+        }
+    }
+
+    /// The logits of one `(C, H, W)` image (`None` without a head).
+    pub fn logits(&self, chw: &[f32], (c, h, w): (usize, usize, usize)) -> Option<Vec<f32>> {
+        forward_image(self.model, &self.prep, chw, c, h, w, &mut Ignore).logits
+    }
+}
+
 /// Every image's outputs, spread over the machine's cores; the hidden states
 /// only when `keep_hidden`.
 fn run_images(
