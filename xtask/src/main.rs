@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: everything CI checks, in order, failing fast.
-//! `cargo xtask lint|thumb|test|boards` run one part.
+//! `cargo xtask lint|thumb|test|boards` run one part; `profile-qemu` and
+//! `bench-peers` are benchmarks, not checks.
 //!
 //! Board RAM is data + bss from the ELF plus the stack high-water mark that
 //! the emulated boards measure by painting (used for every board of the same
@@ -11,6 +12,7 @@ mod board_run;
 #[path = "../../boards/boards.rs"]
 mod boards;
 mod elf;
+mod peers;
 mod profile;
 
 use board_run::{cargo_in_board, instructions_per_inference, summary_line};
@@ -283,8 +285,9 @@ fn main() -> ExitCode {
         "test" => test(),
         "boards" => boards(),
         "profile-qemu" => profile::profile_qemu(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "bench-peers" => peers::bench_peers(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|profile-qemu [--board B] [--model DIR] [--json]");
+            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|profile-qemu [--board B] [--model DIR] [--json]|bench-peers [--json] [--rounds R] [--only MODELS]");
             return ExitCode::from(2);
         }
     };
