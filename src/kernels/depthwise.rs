@@ -53,19 +53,33 @@ impl<'a> Window<'a> {
     /// target runs.
     #[inline(always)]
     pub fn run(&self, zx: i32, out: &mut [i8]) {
-        let groups = self.c / 4;
-        for (g, o) in out.chunks_exact_mut(16).take(groups).enumerate() {
+        #[cfg(all(target_arch = "x86_64", not(any(convnext_dsp, convnext_packed))))]
+        {
+            let done = sse2::groups8_entry(self, zx, out);
+            self.run_from(done, zx, out);
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(any(convnext_dsp, convnext_packed)))))]
+        self.run_from(0, zx, out);
+    }
+
+    /// [`Window::run`] from channel `start` (a multiple of 4) on, four
+    /// channels at a time.
+    #[inline(always)]
+    fn run_from(&self, start: usize, zx: i32, out: &mut [i8]) {
+        let groups = self.c.saturating_sub(start) / 4;
+        let rest = out.get_mut(4 * start..).unwrap_or_default();
+        for (g, o) in rest.chunks_exact_mut(16).take(groups).enumerate() {
             #[cfg(any(convnext_dsp, convnext_packed))]
-            let acc = packed::group(self, 4 * g, zx);
+            let acc = packed::group(self, start + 4 * g, zx);
             #[cfg(not(any(convnext_dsp, convnext_packed)))]
-            let acc = scalar::group(self, 4 * g, zx);
+            let acc = scalar::group(self, start + 4 * g, zx);
             for (d, a) in o.chunks_exact_mut(4).zip(acc) {
                 for (d, b) in d.iter_mut().zip(a.to_le_bytes()) {
                     *d = b as i8;
                 }
             }
         }
-        for ch in 4 * groups..self.c {
+        for ch in start + 4 * groups..self.c {
             let mut acc = 0i32;
             for t in self.taps {
                 let xv = self.x.get(t.x as usize + ch).map_or(0, |&v| v as i32 - zx);
@@ -90,6 +104,28 @@ impl<'a> Window<'a> {
         unsafe { core::ptr::read_unaligned(self.x.as_ptr().add(tap.x as usize + ch).cast()) }
     }
 
+    /// The eight input bytes of `tap` at channel `ch` (the host's SSE2
+    /// groups).
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    fn x8(&self, tap: Tap, ch: usize) -> [u8; 8] {
+        debug_assert!(ch + 8 <= self.c);
+        // SAFETY: `Window::new` checked `tap.x + c <= x.len()` for every tap,
+        // and the SSE2 groups read channels `ch..ch + 8` with `ch + 8 <= c`.
+        unsafe { core::ptr::read_unaligned(self.x.as_ptr().add(tap.x as usize + ch).cast()) }
+    }
+
+    /// The eight weight bytes of `tap` at channel `ch`.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    fn w8(&self, tap: Tap, ch: usize) -> [u8; 8] {
+        debug_assert!(ch + 8 <= self.c);
+        // SAFETY: as in `x8`, with `tap.w + c <= w.len()`.
+        unsafe { core::ptr::read_unaligned(self.w.as_ptr().add(tap.w as usize + ch).cast()) }
+    }
+
     /// The four weight bytes of `tap` at channel `ch`.
     #[allow(unsafe_code)]
     #[inline(always)]
@@ -103,6 +139,8 @@ impl<'a> Window<'a> {
 /// Name of the variant [`Window::run`] runs, for profiles.
 pub const VARIANT: &str = if cfg!(any(convnext_dsp, convnext_packed)) {
     "dsp-4ch"
+} else if cfg!(target_arch = "x86_64") {
+    "sse2-8ch"
 } else {
     "scalar-4ch"
 };
@@ -132,6 +170,70 @@ pub mod packed {
             a[3] = smlatt(xo, wo, a[3]);
         }
         a
+    }
+}
+
+/// The host's variant on x86-64: eight channels a tap with SSE2 (which every
+/// x86-64 has): inputs and weights widened to i16, the zero point
+/// subtracted, one PMULLW (`|x - zx| <= 255` and `|w| <= 128`, so every
+/// product fits in i16), the products widened into two i32 accumulators.
+#[cfg(target_arch = "x86_64")]
+pub mod sse2 {
+    use super::Window;
+    use core::arch::x86_64::{
+        __m128i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_mullo_epi16, _mm_set1_epi16, _mm_set_epi64x,
+        _mm_setzero_si128, _mm_srai_epi16, _mm_srai_epi32, _mm_srli_si128, _mm_sub_epi16,
+        _mm_unpackhi_epi16, _mm_unpacklo_epi16, _mm_unpacklo_epi8,
+    };
+
+    /// Every whole group of eight channels of `win` into `out` (as
+    /// [`Window::run`] writes them); returns how many channels that was.
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    pub fn groups8_entry(win: &Window, zx: i32, out: &mut [i8]) -> usize {
+        if !(-128..=127).contains(&zx) {
+            return 0;
+        }
+        // SAFETY: SSE2 is part of the x86-64 baseline, and `groups8` has no
+        // other requirement.
+        unsafe { groups8(win, zx, out) }
+    }
+
+    /// The four i32 lanes of `v`.
+    #[target_feature(enable = "sse2")]
+    fn lanes(v: __m128i) -> [i32; 4] {
+        [
+            _mm_cvtsi128_si32(v),
+            _mm_cvtsi128_si32(_mm_srli_si128::<4>(v)),
+            _mm_cvtsi128_si32(_mm_srli_si128::<8>(v)),
+            _mm_cvtsi128_si32(_mm_srli_si128::<12>(v)),
+        ]
+    }
+
+    #[target_feature(enable = "sse2")]
+    fn groups8(win: &Window, zx: i32, out: &mut [i8]) -> usize {
+        let nz = _mm_set1_epi16(zx as i16);
+        let n8 = win.c / 8;
+        for (g, o) in out.chunks_exact_mut(32).take(n8).enumerate() {
+            let ch = 8 * g;
+            let (mut lo, mut hi) = (_mm_setzero_si128(), _mm_setzero_si128());
+            for &t in win.taps {
+                let xv = _mm_set_epi64x(0, i64::from_le_bytes(win.x8(t, ch)));
+                let wv = _mm_set_epi64x(0, i64::from_le_bytes(win.w8(t, ch)));
+                let x16 = _mm_sub_epi16(_mm_srai_epi16::<8>(_mm_unpacklo_epi8(xv, xv)), nz);
+                let w16 = _mm_srai_epi16::<8>(_mm_unpacklo_epi8(wv, wv));
+                let p = _mm_mullo_epi16(x16, w16);
+                lo = _mm_add_epi32(lo, _mm_srai_epi32::<16>(_mm_unpacklo_epi16(p, p)));
+                hi = _mm_add_epi32(hi, _mm_srai_epi32::<16>(_mm_unpackhi_epi16(p, p)));
+            }
+            let acc = [lanes(lo), lanes(hi)];
+            for (d, a) in o.chunks_exact_mut(4).zip(acc.iter().flatten()) {
+                for (d, b) in d.iter_mut().zip(a.to_le_bytes()) {
+                    *d = b as i8;
+                }
+            }
+        }
+        8 * n8
     }
 }
 
@@ -181,6 +283,16 @@ mod tests {
                 for ch in 0..c {
                     let v = i32::from_le_bytes(core::array::from_fn(|i| got[4 * ch + i] as u8));
                     assert_eq!(v, plain(ch), "zx {zx} c {c} ch {ch}");
+                }
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let mut v = [0i8; 4 * 23];
+                    let done = sse2::groups8_entry(&win, zx, &mut v);
+                    assert_eq!(done, c / 8 * 8);
+                    for ch in 0..done {
+                        let got = i32::from_le_bytes(core::array::from_fn(|i| v[4 * ch + i] as u8));
+                        assert_eq!(got, plain(ch), "sse2: zx {zx} c {c} ch {ch}");
+                    }
                 }
                 for g in 0..c / 4 {
                     let (p, s) = (
