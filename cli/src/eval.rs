@@ -13,6 +13,7 @@ use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::reference::logits;
 use convnext_codegen::{load_model, npy, Error, Tensor};
+use std::io::IsTerminal;
 use std::path::Path;
 
 /// Images per chunk: enough to keep every core busy, small enough that the
@@ -116,7 +117,12 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
     let (mut ref_err, mut f16_err) = (MaxRelError::default(), MaxRelError::default());
     let mut sqnr = LogitSqnr::default();
     let mut crc = convnext::crc32::Crc32::new();
+    // Progress on stderr when a person is watching (not in pipes or tests).
+    let progress = std::io::stderr().is_terminal() && !a.switch("json");
     for start in (0..n).step_by(CHUNK) {
+        if progress {
+            eprint!("\r  evaluating: {start} / {n} images");
+        }
         let images = test.images.slice(start..start + CHUNK);
         let x = images.pixel_values(&processor)?;
         let f32_logits = chunk_logits(&model, &x)?;
@@ -141,6 +147,9 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
         }
     }
 
+    if progress {
+        eprint!("\r{:60}\r", "");
+    }
     let accuracy = |p: &[usize]| {
         p.iter().zip(&test.labels).filter(|(p, l)| p == l).count() as f64 / n.max(1) as f64
     };
