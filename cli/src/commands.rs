@@ -12,6 +12,7 @@ use convnext_codegen::emit::Provenance;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::quantize::pixel_values_to_u8;
+use convnext_codegen::reference::logits;
 use convnext_codegen::{forward, load_model, npy, Error, Model, Tensor};
 use std::path::Path;
 
@@ -88,11 +89,11 @@ pub fn run(argv: &[String]) -> Result<(), Failure> {
             } else {
                 model
             };
-            let out = forward(&model, &x)?;
             match kind {
-                "pooler_output" => out.pooler_output,
-                "last_hidden_state" => out.last_hidden_state,
-                _ => out.logits.ok_or_else(|| Error::Input {
+                "pooler_output" => forward(&model, &x)?.pooler_output,
+                "last_hidden_state" => forward(&model, &x)?.last_hidden_state,
+                // Logits alone keep no image's hidden states.
+                _ => logits(&model, &x)?.ok_or_else(|| Error::Input {
                     message: format!(
                         "{} has no classifier head (a ConvNextModel checkpoint); use --output-kind pooler_output or last_hidden_state",
                         dir.display()
