@@ -223,7 +223,7 @@ fn normalise_pixel<B: AsRef<[u8]>>(
             *v = clamp_i8(y);
         }
     };
-    if c % 4 == 0 {
+    if c.is_multiple_of(4) {
         let at = |i| paired_offset_whole(t, i, n);
         layer_norm(|| i32s(d), c, &p.ln, p.ln_requant, |i, y| put(at(i), y));
     } else {

@@ -94,46 +94,34 @@ impl<'a> Window<'a> {
         }
     }
 
-    /// The four input bytes of `tap` at channel `ch`.
-    #[allow(unsafe_code)]
+    /// The `N` input bytes of `tap` at channels `ch..ch + N`.
     #[inline(always)]
-    fn x4(&self, tap: Tap, ch: usize) -> [u8; 4] {
-        debug_assert!(ch + 4 <= self.c);
-        // SAFETY: `Window::new` checked `tap.x + c <= x.len()` for every tap,
-        // and the groups read channels `ch..ch + 4` with `ch + 4 <= c`.
-        unsafe { core::ptr::read_unaligned(self.x.as_ptr().add(tap.x as usize + ch).cast()) }
+    fn xs<const N: usize>(&self, tap: Tap, ch: usize) -> [u8; N] {
+        read_checked_once(
+            self.x.as_ptr().cast(),
+            tap.x as usize + ch,
+            ch + N <= self.c,
+        )
     }
 
-    /// The eight input bytes of `tap` at channel `ch` (the host's SSE2
-    /// groups).
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
+    /// The `N` weight bytes of `tap` at channels `ch..ch + N`.
     #[inline(always)]
-    fn x8(&self, tap: Tap, ch: usize) -> [u8; 8] {
-        debug_assert!(ch + 8 <= self.c);
-        // SAFETY: `Window::new` checked `tap.x + c <= x.len()` for every tap,
-        // and the SSE2 groups read channels `ch..ch + 8` with `ch + 8 <= c`.
-        unsafe { core::ptr::read_unaligned(self.x.as_ptr().add(tap.x as usize + ch).cast()) }
+    fn ws<const N: usize>(&self, tap: Tap, ch: usize) -> [u8; N] {
+        read_checked_once(self.w.as_ptr(), tap.w as usize + ch, ch + N <= self.c)
     }
+}
 
-    /// The eight weight bytes of `tap` at channel `ch`.
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    #[inline(always)]
-    fn w8(&self, tap: Tap, ch: usize) -> [u8; 8] {
-        debug_assert!(ch + 8 <= self.c);
-        // SAFETY: as in `x8`, with `tap.w + c <= w.len()`.
-        unsafe { core::ptr::read_unaligned(self.w.as_ptr().add(tap.w as usize + ch).cast()) }
-    }
-
-    /// The four weight bytes of `tap` at channel `ch`.
-    #[allow(unsafe_code)]
-    #[inline(always)]
-    fn w4(&self, tap: Tap, ch: usize) -> [u8; 4] {
-        debug_assert!(ch + 4 <= self.c);
-        // SAFETY: as in `x4`, with `tap.w + c <= w.len()`.
-        unsafe { core::ptr::read_unaligned(self.w.as_ptr().add(tap.w as usize + ch).cast()) }
-    }
+/// `N` bytes at `base + at`, for a tap's channels `ch..ch + N` (`in_channels`
+/// says `ch + N <= c`).
+#[allow(unsafe_code)]
+#[inline(always)]
+fn read_checked_once<const N: usize>(base: *const u8, at: usize, in_channels: bool) -> [u8; N] {
+    debug_assert!(in_channels);
+    // SAFETY: `Window::new` checked `tap.x + c <= x.len()` and
+    // `tap.w + c <= w.len()` for every tap, `base` is the start of `x` or
+    // `w`, `at` is `tap.x + ch` or `tap.w + ch`, and every caller reads
+    // channels `ch..ch + N` with `ch + N <= c`.
+    unsafe { core::ptr::read_unaligned(base.add(at).cast()) }
 }
 
 /// Name of the variant [`Window::run`] runs, for profiles.
@@ -159,8 +147,8 @@ pub mod packed {
         let mut a = [0i32; 4];
         for &t in win.taps {
             let (xv, wv) = (
-                u32::from_le_bytes(win.x4(t, ch)),
-                u32::from_le_bytes(win.w4(t, ch)),
+                u32::from_le_bytes(win.xs::<4>(t, ch)),
+                u32::from_le_bytes(win.ws::<4>(t, ch)),
             );
             let (xe, xo) = (sxtab16(nz, xv), sxtab16_ror8(nz, xv));
             let (we, wo) = (sxtb16(wv), sxtb16_ror8(wv));
@@ -179,11 +167,12 @@ pub mod packed {
 /// product fits in i16), the products widened into two i32 accumulators.
 #[cfg(target_arch = "x86_64")]
 pub mod sse2 {
+    use super::super::x86::lanes;
     use super::Window;
     use core::arch::x86_64::{
-        __m128i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_mullo_epi16, _mm_set1_epi16, _mm_set_epi64x,
-        _mm_setzero_si128, _mm_srai_epi16, _mm_srai_epi32, _mm_srli_si128, _mm_sub_epi16,
-        _mm_unpackhi_epi16, _mm_unpacklo_epi16, _mm_unpacklo_epi8,
+        _mm_add_epi32, _mm_mullo_epi16, _mm_set1_epi16, _mm_set_epi64x, _mm_setzero_si128,
+        _mm_srai_epi16, _mm_srai_epi32, _mm_sub_epi16, _mm_unpackhi_epi16, _mm_unpacklo_epi16,
+        _mm_unpacklo_epi8,
     };
 
     /// Every whole group of eight channels of `win` into `out` (as
@@ -199,17 +188,6 @@ pub mod sse2 {
         unsafe { groups8(win, zx, out) }
     }
 
-    /// The four i32 lanes of `v`.
-    #[target_feature(enable = "sse2")]
-    fn lanes(v: __m128i) -> [i32; 4] {
-        [
-            _mm_cvtsi128_si32(v),
-            _mm_cvtsi128_si32(_mm_srli_si128::<4>(v)),
-            _mm_cvtsi128_si32(_mm_srli_si128::<8>(v)),
-            _mm_cvtsi128_si32(_mm_srli_si128::<12>(v)),
-        ]
-    }
-
     #[target_feature(enable = "sse2")]
     fn groups8(win: &Window, zx: i32, out: &mut [i8]) -> usize {
         let nz = _mm_set1_epi16(zx as i16);
@@ -218,8 +196,8 @@ pub mod sse2 {
             let ch = 8 * g;
             let (mut lo, mut hi) = (_mm_setzero_si128(), _mm_setzero_si128());
             for &t in win.taps {
-                let xv = _mm_set_epi64x(0, i64::from_le_bytes(win.x8(t, ch)));
-                let wv = _mm_set_epi64x(0, i64::from_le_bytes(win.w8(t, ch)));
+                let xv = _mm_set_epi64x(0, i64::from_le_bytes(win.xs::<8>(t, ch)));
+                let wv = _mm_set_epi64x(0, i64::from_le_bytes(win.ws::<8>(t, ch)));
                 let x16 = _mm_sub_epi16(_mm_srai_epi16::<8>(_mm_unpacklo_epi8(xv, xv)), nz);
                 let w16 = _mm_srai_epi16::<8>(_mm_unpacklo_epi8(wv, wv));
                 let p = _mm_mullo_epi16(x16, w16);
@@ -246,7 +224,7 @@ pub mod scalar {
     pub fn group(win: &Window, ch: usize, zx: i32) -> [i32; 4] {
         let mut a = [0i32; 4];
         for &t in win.taps {
-            let (xs, ws) = (win.x4(t, ch), win.w4(t, ch));
+            let (xs, ws) = (win.xs::<4>(t, ch), win.ws::<4>(t, ch));
             for i in 0..4 {
                 a[i] += (xs[i] as i8 as i32 - zx) * ws[i] as i8 as i32;
             }

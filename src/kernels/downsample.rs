@@ -127,7 +127,7 @@ fn normalise_tap<B: AsRef<[u8]>>(
         }
     };
     let values = || x.iter().map(|&v| v as i32);
-    if cin % 4 == 0 {
+    if cin.is_multiple_of(4) {
         let at = |i| paired_offset_whole(t, ti * cin + i, n);
         layer_norm(values, cin, &p.ln, p.ln_requant, |i, y| put(at(i), y));
     } else {

@@ -27,6 +27,8 @@ pub mod requantize;
 pub mod simd32;
 pub mod stem;
 pub mod tables;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use in_place_map::InPlaceMap;
 pub use layer_norm::{LayerNormParams, LN_FRAC_BITS};

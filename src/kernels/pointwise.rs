@@ -88,13 +88,12 @@ mod host {
         w: &[u8],
         len: usize,
     ) {
-        // The type test is on the const parameters: it folds away.
+        // P and R are constants: the test folds away.
         #[cfg(target_arch = "x86_64")]
-        if let (Some(acc), true) = (
-            (acc as &mut dyn core::any::Any).downcast_mut::<[[i32; 2]; 2]>(),
-            P == 2 && R == 2,
-        ) {
-            return super::sse2::dot_tile_2x2_entry(acc, x, w, len);
+        if P == 2 && R == 2 {
+            if let Ok(flat) = <&mut [i32; 4]>::try_from(acc.as_flattened_mut()) {
+                return super::sse2::dot_tile_2x2_entry(flat, x, w, len);
+            }
         }
         super::lanes::dot_tile(acc, x, w, len)
     }
@@ -243,16 +242,17 @@ pub mod lanes {
 /// baseline guarantees.
 #[cfg(target_arch = "x86_64")]
 pub mod sse2 {
+    use super::super::x86::lanes;
     use core::arch::x86_64::{
-        __m128i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_madd_epi16, _mm_set_epi64x,
-        _mm_setzero_si128, _mm_shuffle_epi32, _mm_srai_epi16, _mm_srli_si128, _mm_unpackhi_epi8,
-        _mm_unpacklo_epi8,
+        __m128i, _mm_add_epi32, _mm_madd_epi16, _mm_set_epi64x, _mm_setzero_si128,
+        _mm_shuffle_epi32, _mm_srai_epi16, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
     };
 
     /// [`dot_tile_2x2`], callable from code compiled without attributes.
+    /// `acc` is `[[a.r, a.s], [b.r, b.s]]` flattened.
     #[allow(unsafe_code)]
     #[inline(always)]
-    pub fn dot_tile_2x2_entry(acc: &mut [[i32; 2]; 2], x: &[i8], w: &[u8], len: usize) {
+    pub fn dot_tile_2x2_entry(acc: &mut [i32; 4], x: &[i8], w: &[u8], len: usize) {
         // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 CPU runs
         // it, and `dot_tile_2x2` has no other requirement.
         unsafe { dot_tile_2x2(acc, x, w, len) }
@@ -293,21 +293,10 @@ pub mod sse2 {
         *swapped = _mm_add_epi32(*swapped, _mm_madd_epi16(x1, s1));
     }
 
-    /// The four i32 lanes of `v`.
-    #[target_feature(enable = "sse2")]
-    fn lanes(v: __m128i) -> [i32; 4] {
-        [
-            _mm_cvtsi128_si32(v),
-            _mm_cvtsi128_si32(_mm_srli_si128::<4>(v)),
-            _mm_cvtsi128_si32(_mm_srli_si128::<8>(v)),
-            _mm_cvtsi128_si32(_mm_srli_si128::<12>(v)),
-        ]
-    }
-
     /// `acc[p][r] += x_p · w_r` for two paired pixels and two paired rows
     /// (see [`super::dot_tile`]).
     #[target_feature(enable = "sse2")]
-    fn dot_tile_2x2(acc: &mut [[i32; 2]; 2], x: &[i8], w: &[u8], len: usize) {
+    fn dot_tile_2x2(acc: &mut [i32; 4], x: &[i8], w: &[u8], len: usize) {
         let whole = len & !3;
         let (x, w) = (&x[..2 * len], &w[..2 * len]);
         let (xq, xt) = x.split_at(2 * whole);
@@ -328,15 +317,15 @@ pub mod sse2 {
             step(&mut same, &mut swapped, xv, wv);
         }
         let (sa, sw) = (lanes(same), lanes(swapped));
-        acc[0][0] += sa[0] + sa[1];
-        acc[1][1] += sa[2] + sa[3];
-        acc[0][1] += sw[0] + sw[1];
-        acc[1][0] += sw[2] + sw[3];
+        acc[0] += sa[0] + sa[1];
+        acc[3] += sa[2] + sa[3];
+        acc[1] += sw[0] + sw[1];
+        acc[2] += sw[2] + sw[3];
         let tail = len - whole;
         for k in 0..tail {
             for r in 0..2 {
                 for p in 0..2 {
-                    acc[p][r] += xt[p * tail + k] as i32 * wt[r * tail + k] as i8 as i32;
+                    acc[2 * p + r] += xt[p * tail + k] as i32 * wt[r * tail + k] as i8 as i32;
                 }
             }
         }
@@ -397,9 +386,9 @@ mod tests {
             assert_eq!(l, want, "lanes, len = {len}");
             #[cfg(target_arch = "x86_64")]
             {
-                let mut v = [[5; 2]; 2];
+                let mut v = [5; 4];
                 sse2::dot_tile_2x2_entry(&mut v, &x2, &w2, len);
-                assert_eq!(v, want, "sse2, len = {len}");
+                assert_eq!(v, *want.as_flattened(), "sse2, len = {len}");
             }
             let (mut d, mut e) = ([[5; 2]; 1], [[5; 1]; 2]);
             packed::dot_tile(&mut d, &xs[len..], &w2, len);
