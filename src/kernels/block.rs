@@ -19,7 +19,7 @@ use super::placement::{OpFootprint, Placement};
 use super::pointwise::{paired_offset, paired_offset_whole};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{
-    clamp_i8, requant_at, requantize_plus, requantize_sum_i32, Requant, ResidualSum,
+    clamp_i8, requant_at, requantize_plus, requantize_sum, saturate_i32, Requant, ResidualSum,
 };
 
 /// Constants and placement of one int8 block. `at.input_offset ==
@@ -319,25 +319,21 @@ struct Pw2Sink<'a> {
     zo: i32,
 }
 
-impl Pw2Sink<'_> {
-    /// [`RowSink::pair`] for operands without a prepared form.
-    #[cold]
-    #[inline(never)]
-    fn pair_general<const P: usize>(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
-        for (t, row) in acc.iter().enumerate() {
-            <Self as RowSink<P>>::output(self, t, o, row[0], rq[0]);
-            <Self as RowSink<P>>::output(self, t, o + 1, row[1], rq[1]);
-        }
-    }
-}
-
 impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
     #[inline(always)]
     fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
         let at = t * self.c + o;
         if let Some(x) = self.x.get_mut(at) {
-            let v = requantize_sum_i32(*x as i32 - self.zx, self.residual, acc, rq);
-            *x = clamp_i8(v.saturating_add(self.zo));
+            *x = clamp_i8(
+                match ResidualSum::new(self.zx, self.residual, rq, self.zo) {
+                    Some(r) => r.apply(*x, acc),
+                    None => {
+                        let a = *x as i64 - self.zx as i64;
+                        let v = saturate_i32(requantize_sum(a, self.residual, acc as i64, rq));
+                        v.saturating_add(self.zo)
+                    }
+                },
+            );
         }
     }
 
@@ -348,7 +344,7 @@ impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
             ResidualSum::new(zx, res, rq[0], zo),
             ResidualSum::new(zx, res, rq[1], zo),
         ) else {
-            return self.pair_general(o, acc, rq);
+            return self.each(o, acc, rq);
         };
         for (t, row) in acc.iter().enumerate() {
             let at = t * self.c + o;

@@ -165,11 +165,7 @@ impl<const P: usize> RowSink<P> for ConvSink<'_> {
     fn pair(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
         let zp = self.zp;
         let (Some(h0), Some(h1)) = (rq[0].high_word(zp), rq[1].high_word(zp)) else {
-            for (t, row) in acc.iter().enumerate() {
-                <Self as RowSink<P>>::output(self, t, o, row[0], rq[0]);
-                <Self as RowSink<P>>::output(self, t, o + 1, row[1], rq[1]);
-            }
-            return;
+            return self.each(o, acc, rq);
         };
         for (t, row) in acc.iter().enumerate() {
             let at = t * self.cout + o;

@@ -162,8 +162,16 @@ pub trait RowSink<const P: usize> {
     fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant);
 
     /// Rows `o` and `o + 1` for every pixel (accumulators by pixel, then row).
+    /// Sinks with a faster form for a pair override it and fall back to
+    /// [`RowSink::each`].
     #[inline(always)]
     fn pair(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
+        self.each(o, acc, rq)
+    }
+
+    /// [`RowSink::pair`] one output at a time.
+    #[inline(always)]
+    fn each(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
         for (t, row) in acc.iter().enumerate() {
             self.output(t, o, row[0], rq[0]);
             self.output(t, o + 1, row[1], rq[1]);

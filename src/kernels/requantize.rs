@@ -176,9 +176,10 @@ impl HighWord {
     }
 }
 
-/// A block's residual sum prepared once per output row:
-/// `requantize_sum_i32(x - zx, residual, acc, rq) + offset` as one SMULL,
-/// one SMLAL and a shift of the high word ([`ResidualSum::new`]).
+/// A block's residual sum prepared once per output row: `round((x - zx)
+/// residual + acc rq) + offset` ([`requantize_sum`], same bits) as one SMULL,
+/// one SMLAL and a shift of the high word ([`ResidualSum::new`]): `x - zx`
+/// shifted left onto `rq`'s finer fixed point, where it stays exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResidualSum {
     zx: i32,
@@ -214,7 +215,7 @@ impl ResidualSum {
         })
     }
 
-    /// `requantize_sum_i32(x - zx, residual, acc, rq) + offset`.
+    /// `requantize_sum(x - zx, residual, acc, rq) + offset`.
     #[inline(always)]
     pub fn apply(self, x: i8, acc: i32) -> i32 {
         let a = (x as i32 - self.zx) << self.up;
@@ -285,33 +286,6 @@ pub fn requantize_plus(acc: i32, rq: Requant, bias: i32) -> i32 {
     v.saturating_add(bias)
 }
 
-/// [`requantize_sum`] of two i32s, saturated to i32: the same bits, with a
-/// fast path for the residual sum of a block (`a` the centred input with
-/// the stream multiplier `ra`, `b` the pw2 accumulator with its finer
-/// multiplier `rb`): `a` shifted left onto `b`'s fixed point (exact while it
-/// stays within 2^31), both products summed in 64 bits (SMULL, SMLAL), and
-/// the high word plus a rounding bit shifted, as in [`Requant::apply_i32`].
-#[inline(always)]
-pub fn requantize_sum_i32(a: i32, ra: Requant, b: i32, rb: Requant) -> i32 {
-    let (ta, tb) = (31 + ra.shift, 31 + rb.shift);
-    let up = tb - ta;
-    // |a| < 2^9 in a block; the bound keeps a 2^up in i32 for any a.
-    if (33..=62).contains(&tb) && (0..=22).contains(&up) && a.unsigned_abs() < 1 << 8 {
-        let sum = (a << up) as i64 * ra.mult as i64 + b as i64 * rb.mult as i64;
-        let hi = (sum >> 32) as i32;
-        (hi + (1 << (tb - 33))) >> (tb - 32)
-    } else {
-        requantize_sum_wide(a, ra, b, rb)
-    }
-}
-
-/// The rare operands of [`requantize_sum_i32`], out of line.
-#[cold]
-#[inline(never)]
-fn requantize_sum_wide(a: i32, ra: Requant, b: i32, rb: Requant) -> i32 {
-    saturate_i32(requantize_sum(a as i64, ra, b as i64, rb))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,7 +309,7 @@ mod tests {
             let (x, zx) = ((s >> 24) as i8, (s >> 56) as i8);
             if let Some(r) = ResidualSum::new(zx as i32, residual, rq, offset as i32) {
                 let (a, zo) = (x as i32 - zx as i32, offset as i32);
-                let want = requantize_sum_i32(a, residual, acc, rq) + zo;
+                let want = saturate_i32(requantize_sum(a as i64, residual, acc as i64, rq)) + zo;
                 assert_eq!(r.apply(x, acc), want, "{residual:?} {rq:?} {x} {zx} {acc}");
             }
         }
@@ -366,29 +340,6 @@ mod tests {
                     }
                 }
             }
-        }
-    }
-
-    #[test]
-    fn requantize_sum_i32_gives_the_bits_of_requantize_sum() {
-        let mut s = 0x2545_F491_4F6C_DD1Du64;
-        for _ in 0..200_000 {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let ra = Requant::new((s as i32) | 1 << 30, (s >> 32) as i32 % 8 - 3);
-            let rb = Requant::new(((s >> 16) as i32) | 1 << 30, (s >> 40) as i32 % 40 - 4);
-            let a = match s % 4 {
-                0 => (s >> 20) as i32 % 300,
-                1 => [-256, -255, 255, 256, 0][(s >> 9) as usize % 5],
-                _ => (s >> 24) as i32 % 128,
-            };
-            let b = [(s >> 3) as i32, i32::MIN, i32::MAX, (s >> 50) as i32][(s >> 5) as usize % 4];
-            assert_eq!(
-                requantize_sum_i32(a, ra, b, rb) as i64,
-                requantize_sum(a as i64, ra, b as i64, rb).clamp(i32::MIN as i64, i32::MAX as i64),
-                "{a} {ra:?} {b} {rb:?}"
-            );
         }
     }
 
