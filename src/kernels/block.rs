@@ -19,7 +19,7 @@ use super::placement::{OpFootprint, Placement};
 use super::pointwise::{paired_offset, paired_offset_whole};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{
-    clamp_i8, requant_at, requantize_plus, requantize_sum, saturate_i32, Requant, ResidualSum,
+    clamp_i8, requant_at, requantize_plus, requantize_sum_i32, Requant, ResidualSum,
 };
 
 /// Constants and placement of one int8 block. `at.input_offset ==
@@ -324,16 +324,12 @@ impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
     fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
         let at = t * self.c + o;
         if let Some(x) = self.x.get_mut(at) {
-            *x = clamp_i8(
-                match ResidualSum::new(self.zx, self.residual, rq, self.zo) {
-                    Some(r) => r.apply(*x, acc),
-                    None => {
-                        let a = *x as i64 - self.zx as i64;
-                        let v = saturate_i32(requantize_sum(a, self.residual, acc as i64, rq));
-                        v.saturating_add(self.zo)
-                    }
-                },
-            );
+            let v = match ResidualSum::new(self.zx, self.residual, rq, self.zo) {
+                Some(r) => r.apply(*x, acc),
+                None => requantize_sum_i32(*x as i32 - self.zx, self.residual, acc, rq)
+                    .saturating_add(self.zo),
+            };
+            *x = clamp_i8(v);
         }
     }
 

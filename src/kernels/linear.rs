@@ -169,8 +169,10 @@ pub trait RowSink<const P: usize> {
         self.each(o, acc, rq)
     }
 
-    /// [`RowSink::pair`] one output at a time.
-    #[inline(always)]
+    /// [`RowSink::pair`] one output at a time: the fallback, kept out of
+    /// line so the fast forms keep their registers.
+    #[cold]
+    #[inline(never)]
     fn each(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
         for (t, row) in acc.iter().enumerate() {
             self.output(t, o, row[0], rq[0]);

@@ -254,6 +254,14 @@ pub fn saturate_i32(v: i64) -> i32 {
     v.clamp(i32::MIN as i64, i32::MAX as i64) as i32
 }
 
+/// [`requantize_sum`] of two i32s saturated to i32, out of line: for the rare
+/// operands [`ResidualSum`] has no prepared form for.
+#[cold]
+#[inline(never)]
+pub fn requantize_sum_i32(a: i32, ra: Requant, b: i32, rb: Requant) -> i32 {
+    saturate_i32(requantize_sum(a as i64, ra, b as i64, rb))
+}
+
 /// `round(a * ra + b * rb)` with one rounding: both products are brought to
 /// the finer of the two fixed-point positions before the sum.
 #[inline]
