@@ -156,8 +156,7 @@ impl Plan {
                 s.spawn(move || {
                     let mut arena = vec![0i8; self.arena_bytes];
                     for (img, l) in imgs.chunks_exact(per).zip(logits.chunks_exact_mut(labels)) {
-                        load_input_u8(img, &mut arena, self.input_offset);
-                        run_ops(self.runtime_ops(), &mut arena, l);
+                        self.run_one(img, &mut arena, l);
                     }
                 });
             }

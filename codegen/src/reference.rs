@@ -221,7 +221,7 @@ impl<'a> SingleImage<'a> {
 
     /// The logits of one `(C, H, W)` image (`None` without a head).
     pub fn logits(&self, chw: &[f32], (c, h, w): (usize, usize, usize)) -> Option<Vec<f32>> {
-        forward_image(self.model, &self.prep, chw, c, h, w, &mut Ignore).logits
+        forward_image(self.model, &self.prep, chw, (c, h, w), false, &mut Ignore).logits
     }
 }
 
@@ -255,11 +255,7 @@ fn run_images(
                     (start..(start + chunk).min(n))
                         .map(|i| {
                             let img = &pixel_values.data[i * per_image..(i + 1) * per_image];
-                            let mut out = forward_image(model, prep, img, c, h, w, &mut Ignore);
-                            if !keep_hidden {
-                                out.hidden.clear();
-                            }
-                            out
+                            forward_image(model, prep, img, (c, h, w), keep_hidden, &mut Ignore)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -338,17 +334,18 @@ pub fn observe_images(model: &Model, pixel_values: &Tensor, obs: &mut dyn Observ
     );
     let prep = Prepared::new(model);
     for img in pixel_values.data.chunks_exact(c * h * w) {
-        forward_image(model, &prep, img, c, h, w, obs);
+        forward_image(model, &prep, img, (c, h, w), false, obs);
     }
 }
 
+/// One image through the model; each stage's output is kept (copied into
+/// `hidden`) only when `keep_hidden`.
 fn forward_image(
     model: &Model,
     prep: &Prepared,
     chw: &[f32],
-    c: usize,
-    h: usize,
-    w: usize,
+    (c, h, w): (usize, usize, usize),
+    keep_hidden: bool,
     obs: &mut dyn Observer,
 ) -> ImageOutputs {
     let mut hwc = vec![0.0; c * h * w];
@@ -374,7 +371,7 @@ fn forward_image(
             stream += 1;
             obs.observe(Point::Stream(stream), &x.data);
         }
-        if s == 0 {
+        if s == 0 && keep_hidden {
             hidden.push(Map {
                 h: x.h,
                 w: x.w,
@@ -389,12 +386,14 @@ fn forward_image(
             stream += 1;
             obs.observe(Point::Stream(stream), &x.data);
         }
-        hidden.push(Map {
-            h: x.h,
-            w: x.w,
-            c: x.c,
-            data: x.data.clone(),
-        });
+        if keep_hidden {
+            hidden.push(Map {
+                h: x.h,
+                w: x.w,
+                c: x.c,
+                data: x.data.clone(),
+            });
+        }
     }
     let mut pooled = vec![0f64; x.c];
     for px in x.data.chunks_exact(x.c) {
