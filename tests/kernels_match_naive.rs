@@ -32,7 +32,7 @@ fn the_kernel_variant_under_test_is_the_one_asked_for() {
 }
 
 /// Block shapes: width or height 1, maps smaller than the ring, odd channels.
-const BLOCK_SHAPES: [(usize, usize, usize); 8] = [
+const BLOCK_SHAPES: [(usize, usize, usize); 9] = [
     (1, 1, 3),
     (5, 1, 7),
     (1, 9, 5),
@@ -41,6 +41,7 @@ const BLOCK_SHAPES: [(usize, usize, usize); 8] = [
     (4, 13, 9),
     (14, 14, 12),
     (3, 3, 6),
+    (3, 5, 4),
 ];
 
 fn i32_bytes(v: &[i32]) -> Vec<u8> {
@@ -135,6 +136,10 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
         rng.i32s(4 * c, 3000),
         rng.requants(4 * c, 0.001, 0.01),
     );
+    // One multiplier too large for the prepared per-row forms: its row takes
+    // the general requantization.
+    let mut pw1_rq = pw1_rq;
+    pw1_rq[4 * c - 2] = Requant::from_real(0.3);
     let (pw2_w, pw2_b, pw2_rq) = (
         rng.u8s(4 * c * c),
         rng.i32s(c, 3000),
@@ -142,7 +147,7 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
     );
     let ring = ring_pixels(h, w) * c;
     let x = rng.i8s(h * w * c);
-    let mut arena = vec![0i8; h * w * c + ring + 2 * 5 * c + 7];
+    let mut arena = vec![0i8; h * w * c + ring + 2 * 6 * c + 7];
     arena[..x.len()].copy_from_slice(&x);
     let (dw, pw1, pw2) = (
         Tables::new(&dw_w, &dw_b, &dw_rq),

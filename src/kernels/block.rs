@@ -3,29 +3,29 @@
 //! ring of originals that makes the depthwise in place).
 //!
 //! Pixels go two at a time ([`TILE_PIXELS`]) so the MLP runs as 2x2 tiles
-//! ([`dot_tile`]) over paired operands. The depthwise output, the LayerNorm
+//! ([`super::mlp`]) over paired operands. The depthwise output, the LayerNorm
 //! output and the 4C hidden vector exist for one tile at a time: scratch is
-//! the ring plus `5C` bytes per tile pixel (`4C` for the depthwise outputs as
-//! i32, which the hidden vectors later overwrite, and `C` for the normalised
-//! vector); `x[p]` keeps its original until pw2 writes the block's output
-//! over it.
+//! the ring plus `6C` bytes per tile pixel (`4C` for the depthwise outputs as
+//! i32, which the hidden vectors later overwrite, and `2C` for the
+//! normalised vector, widened to i16 when `C` is a multiple of 4); `x[p]`
+//! keeps its original until pw2 writes the block's output over it.
 
 use super::arena::i32s;
 use super::depthwise::{Tap, Window, MAX_TAPS};
 use super::in_place_map::{InPlaceMap, TILE_PIXELS};
 use super::layer_norm::{layer_norm, LayerNormParams};
-use super::linear::{PairedRows, QLinear, RowSink};
+use super::linear::QLinear;
+use super::mlp::{pw1_tile, pw1_wide, pw2_tile};
 use super::placement::{OpFootprint, Placement};
-use super::pointwise::{paired_offset, paired_offset_whole};
+use super::pointwise::paired_offset;
+use super::pointwise_wide::wide_offset;
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{
-    clamp_i8, requant_at, requantize_plus, requantize_sum_i32, Requant, ResidualSum,
-};
+use super::requantize::{clamp_i8, requant_at, requantize_plus, Requant};
 
 /// Constants and placement of one int8 block. `at.input_offset ==
 /// at.output_offset` is `x`; the scratch holds the ring, then `4C` bytes per
 /// tile pixel (depthwise outputs as i32, later the hidden vectors as int8),
-/// then `C` per tile pixel (the normalised vectors).
+/// then `2C` per tile pixel (the normalised vectors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockParams<B = &'static [u8]> {
     /// Shape of `x`.
@@ -67,8 +67,8 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
     }
     fn scratch_bytes(&self) -> usize {
         // Depthwise outputs (i32, 4C a pixel), later the hidden vectors
-        // (4C a pixel); the normalised vectors (C a pixel) above them.
-        self.map.ring_bytes() + TILE_PIXELS * 5 * self.map.c
+        // (4C a pixel); the normalised vectors (i16, 2C a pixel) above them.
+        self.map.ring_bytes() + TILE_PIXELS * 6 * self.map.c
     }
     fn weights_bytes(&self) -> usize {
         self.dw.weights_bytes()
@@ -122,7 +122,7 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
         }
         let (lo, hi) = arena.split_at_mut(s);
         let (dw_out, xn) = hi.split_at_mut(TILE_PIXELS * 4 * c);
-        let xn = &mut xn[..n * c];
+        let xn = &mut xn[..2 * n * c];
         for t in 0..n {
             normalise_pixel(p, &dw_out[4 * c * t..4 * c * (t + 1)], xn, t, n);
         }
@@ -132,10 +132,12 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
         let hidden = dw_out;
         let x_at = x_off + m.pixel(p0);
         probe.enter(Phase::Pointwise1, macs);
-        if n == 2 {
-            pw1_tile::<_, 2>(p, xn, hidden);
-        } else {
-            pw1_tile::<_, 1>(p, xn, hidden);
+        let wide = c.is_multiple_of(4);
+        match (wide, n) {
+            (true, 2) => pw1_wide::<_, 2>(p, xn, hidden),
+            (true, _) => pw1_wide::<_, 1>(p, xn, hidden),
+            (false, 2) => pw1_tile::<_, 2>(p, xn, hidden),
+            (false, _) => pw1_tile::<_, 1>(p, xn, hidden),
         }
         probe.enter(Phase::Pointwise2, macs);
         if n == 2 {
@@ -207,8 +209,10 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
 }
 
 /// LayerNorm of tile pixel `t`'s depthwise outputs `d` (i32s) into its
-/// places in the `n` paired normalised vectors `xn`. Not inlined: a leaf of
-/// its own keeps the loops in registers.
+/// places in the `n` normalised vectors `xn`: widened to i16 as
+/// [`wide_offset`] lays them out when `C` is a multiple of 4, else int8
+/// paired ([`paired_offset`]). Not inlined: a leaf of its own keeps the
+/// loops in registers.
 #[inline(never)]
 fn normalise_pixel<B: AsRef<[u8]>>(
     p: &BlockParams<B>,
@@ -218,136 +222,23 @@ fn normalise_pixel<B: AsRef<[u8]>>(
     n: usize,
 ) {
     let c = p.map.c;
-    let mut put = |at: usize, y: i32| {
-        if let Some(v) = xn.get_mut(at) {
-            *v = clamp_i8(y);
-        }
-    };
     if c.is_multiple_of(4) {
-        let at = |i| paired_offset_whole(t, i, n);
-        layer_norm(|| i32s(d), c, &p.ln, p.ln_requant, |i, y| put(at(i), y));
+        let put = |i: usize, y: i32| {
+            let at = wide_offset(t, i, n);
+            if let Some(v) = xn.get_mut(at..at + 2) {
+                let [lo, hi] = (clamp_i8(y) as i16).to_le_bytes();
+                v[0] = lo as i8;
+                v[1] = hi as i8;
+            }
+        };
+        layer_norm(|| i32s(d), c, &p.ln, p.ln_requant, put);
     } else {
+        let mut put = |at: usize, y: i32| {
+            if let Some(v) = xn.get_mut(at) {
+                *v = clamp_i8(y);
+            }
+        };
         let at = |i| paired_offset(t, i, n, c);
         layer_norm(|| i32s(d), c, &p.ln, p.ln_requant, |i, y| put(at(i), y));
-    }
-}
-
-/// pwconv1 + activation of `P` pixels: `xn` (their normalised vectors,
-/// paired) into `hidden` (paired, `4C` each). Not inlined: a function of
-/// its own keeps the row loop and its sink in registers.
-#[inline(never)]
-fn pw1_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, xn: &[i8], hidden: &mut [i8]) {
-    let c = p.map.c;
-    let Ok(table) = p.act_table.as_ref().try_into() else {
-        return;
-    };
-    let mut sink = Pw1Sink::<P> {
-        hidden,
-        table,
-        zp: p.pw1_zero_point,
-        h4: 4 * c,
-    };
-    PairedRows::new(&p.pw1, c, 4 * c).run(xn, &mut sink);
-}
-
-/// pw1's results: requantized, through the activation table, into the
-/// paired hidden vectors.
-struct Pw1Sink<'a, const P: usize> {
-    hidden: &'a mut [i8],
-    table: &'a [u8; 256],
-    zp: i32,
-    h4: usize,
-}
-
-impl<const P: usize> Pw1Sink<'_, P> {
-    /// The activation of a pre-activation (zero point included).
-    #[inline(always)]
-    fn lookup(&self, pre: i32) -> i8 {
-        self.table[(clamp_i8(pre) as i32 + 128) as usize] as i8
-    }
-
-    #[inline(always)]
-    fn act(&self, acc: i32, rq: Requant) -> i8 {
-        self.lookup(rq.apply_i32(acc).saturating_add(self.zp))
-    }
-}
-
-impl<const P: usize> RowSink<P> for Pw1Sink<'_, P> {
-    #[inline(always)]
-    fn output(&mut self, t: usize, j: usize, acc: i32, rq: Requant) {
-        let v = self.act(acc, rq);
-        self.hidden[paired_offset(t, j, P, self.h4)] = v;
-    }
-
-    #[inline(always)]
-    fn pair(&mut self, j: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
-        // 4C is a multiple of 4, so rows j and j + 1 of pixel t sit side by
-        // side in the paired layout.
-        let base = if P == 2 { (j & !3) * 2 + (j & 3) } else { j };
-        for (t, row) in acc.iter().enumerate() {
-            let (a, b) = (self.act(row[0], rq[0]), self.act(row[1], rq[1]));
-            if let Some(h) = self.hidden.get_mut(base + 4 * t..base + 4 * t + 2) {
-                h[0] = a;
-                h[1] = b;
-            }
-        }
-    }
-}
-
-/// pwconv2, layer scale and residual of `P` pixels: `hidden` (paired) to
-/// `x` (the tile's pixels, still holding their originals). Not inlined, as
-/// [`pw1_tile`].
-#[inline(never)]
-fn pw2_tile<B: AsRef<[u8]>, const P: usize>(p: &BlockParams<B>, hidden: &[i8], x: &mut [i8]) {
-    let c = p.map.c;
-    let mut sink = Pw2Sink {
-        x,
-        c,
-        zx: p.x_zero_point,
-        residual: p.residual_requant,
-        zo: p.out_zero_point,
-    };
-    PairedRows::new(&p.pw2, 4 * c, c).run::<P, _>(hidden, &mut sink);
-}
-
-/// pw2's results: plus the residual (the original still in `x`), into `x`.
-struct Pw2Sink<'a> {
-    x: &'a mut [i8],
-    c: usize,
-    zx: i32,
-    residual: Requant,
-    zo: i32,
-}
-
-impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
-    #[inline(always)]
-    fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
-        let at = t * self.c + o;
-        if let Some(x) = self.x.get_mut(at) {
-            let v = match ResidualSum::new(self.zx, self.residual, rq, self.zo) {
-                Some(r) => r.apply(*x, acc),
-                None => requantize_sum_i32(*x as i32 - self.zx, self.residual, acc, rq)
-                    .saturating_add(self.zo),
-            };
-            *x = clamp_i8(v);
-        }
-    }
-
-    #[inline(always)]
-    fn pair(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
-        let (zx, res, zo) = (self.zx, self.residual, self.zo);
-        let (Some(r0), Some(r1)) = (
-            ResidualSum::new(zx, res, rq[0], zo),
-            ResidualSum::new(zx, res, rq[1], zo),
-        ) else {
-            return self.each(o, acc, rq);
-        };
-        for (t, row) in acc.iter().enumerate() {
-            let at = t * self.c + o;
-            if let Some(x) = self.x.get_mut(at..at + 2) {
-                x[0] = clamp_i8(r0.apply(x[0], row[0]));
-                x[1] = clamp_i8(r1.apply(x[1], row[1]));
-            }
-        }
     }
 }

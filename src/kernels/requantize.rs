@@ -176,6 +176,47 @@ impl HighWord {
     }
 }
 
+/// A [`Requant`] in the halved form: `apply_i32(acc) + offset` is
+/// `((hi >> sh) + 1 + 2 offset) >> 1`, `hi` the high word of `acc mult` (one
+/// SMMUL). The rounding bit of [`Requant::apply_i32`]'s fast path is the last
+/// bit before the final halving, so a per-layer constant `1 + 2 offset`
+/// carries both the rounding and the offset, and the shift takes the
+/// multiplier's own amount from a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Halved {
+    mult: i32,
+    sh: u32,
+}
+
+impl Requant {
+    /// The halved form, for `31 + shift` in 33..=62 (the fast path of
+    /// [`Requant::apply_i32`]).
+    #[inline(always)]
+    pub fn halved(self) -> Option<Halved> {
+        let sh = self.shift.wrapping_sub(2) as u32;
+        (sh <= 29).then_some(Halved {
+            mult: self.mult,
+            sh,
+        })
+    }
+}
+
+impl Halved {
+    /// The constant that adds `offset` (an int8 zero point, so nothing can
+    /// overflow: `|hi >> sh| <= 2^30`) in [`Halved::apply`].
+    #[inline(always)]
+    pub fn plus(offset: i8) -> i32 {
+        1 + 2 * offset as i32
+    }
+
+    /// `apply_i32(acc) + offset`, `plus` from [`Halved::plus`].
+    #[inline(always)]
+    pub fn apply(self, acc: i32, plus: i32) -> i32 {
+        let hi = ((acc as i64 * self.mult as i64) >> 32) as i32;
+        ((hi >> self.sh) + plus) >> 1
+    }
+}
+
 /// A block's residual sum prepared once per output row: `round((x - zx)
 /// residual + acc rq) + offset` ([`requantize_sum`], same bits) as one SMULL,
 /// one SMLAL and a shift of the high word ([`ResidualSum::new`]): `x - zx`
@@ -310,6 +351,14 @@ mod tests {
             let offset = (s >> 48) as i8;
             let acc =
                 [(s >> 3) as i32, i32::MIN, i32::MAX, (s >> 50) as i32][(s >> 5) as usize % 4];
+            if let Some(h) = rq.halved() {
+                let want = rq.apply_i32(acc) + offset as i32;
+                assert_eq!(
+                    h.apply(acc, Halved::plus(offset)),
+                    want,
+                    "{rq:?} {acc} {offset}"
+                );
+            }
             if let Some(h) = rq.high_word(offset as i32) {
                 let want = rq.apply_i32(acc) + offset as i32;
                 assert_eq!(h.apply(acc), want, "{rq:?} {acc} {offset}");
@@ -325,6 +374,10 @@ mod tests {
         assert!(Requant::from_real(0.01).high_word(128).is_none());
         assert!(Requant::from_real(2.0).high_word(0).is_none());
         assert!(Requant::from_real(1e-12).high_word(0).is_none());
+        assert!(Requant::from_real(0.2).halved().is_some());
+        assert!(Requant::from_real(0.3).halved().is_none());
+        assert!(Requant::new(1 << 30, 31).halved().is_some());
+        assert!(Requant::new(1 << 30, 32).halved().is_none());
     }
 
     #[test]

@@ -1,0 +1,233 @@
+//! The MLP half of a block: pwconv1 + activation into the hidden vectors,
+//! then pwconv2, layer scale and residual back into the stream, for the one
+//! or two pixels of a tile ([`super::block`]).
+//!
+//! pw1 has two forms. When `C` is a multiple of 4 its input is the widened
+//! (i16) LayerNorm output ([`pw1_wide`], [`super::pointwise_wide`]) and each
+//! group of four rows writes its activations with one prepared multiplier
+//! form ([`Halved`]); otherwise it runs over the int8 paired layout
+//! ([`pw1_tile`]).
+
+use super::block::BlockParams;
+use super::linear::{PairedRows, RowSink};
+use super::pointwise::paired_offset;
+use super::pointwise_wide::dot_wide;
+use super::requantize::{clamp_i8, requantize_sum_i32, Halved, Requant, ResidualSum};
+use super::tables::i32_at;
+
+/// pwconv1 + activation of `P` pixels whose normalised vectors are widened
+/// (`xw`, [`super::pointwise_wide::wide_offset`]), into `hidden` (paired,
+/// `4C` each); `C` a multiple of 4. Not inlined: a function of its own keeps
+/// the row loop in registers.
+#[inline(never)]
+pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
+    p: &BlockParams<B>,
+    xw: &[i8],
+    hidden: &mut [i8],
+) {
+    let c = p.map.c;
+    let Ok(table) = <&[u8; 256]>::try_from(p.act_table.as_ref()) else {
+        return;
+    };
+    // The zero point is int8 by construction; were it not, every row takes
+    // the general path.
+    let plus = i8::try_from(p.pw1_zero_point).ok().map(Halved::plus);
+    let (w, b, r) = (
+        p.pw1.weights.as_ref(),
+        p.pw1.bias.as_ref(),
+        p.pw1.requant.as_ref(),
+    );
+    // The widened vectors, cut once to what every pair reads.
+    let Some(xw) = xw.get(..2 * P * c) else {
+        return;
+    };
+    // Four rows a turn: in the paired hidden layout their activations fill
+    // 4 bytes of each pixel, side by side.
+    let quads = hidden
+        .chunks_exact_mut(4 * P)
+        .zip(w.chunks_exact((4 * c).max(1)))
+        .zip(b.chunks_exact(16))
+        .zip(r.chunks_exact(4 * Requant::BYTES));
+    for (((out, wq), bq), rq) in quads {
+        for (half, w) in wq.chunks_exact(2 * c).enumerate() {
+            let rows = [
+                Requant::from_le_bytes(bytes5(rq, 2 * half)),
+                Requant::from_le_bytes(bytes5(rq, 2 * half + 1)),
+            ];
+            let mut acc = [[i32_at(bq, 2 * half), i32_at(bq, 2 * half + 1)]; P];
+            dot_wide(&mut acc, xw, w);
+            let (Some(h0), Some(h1), Some(plus)) = (rows[0].halved(), rows[1].halved(), plus)
+            else {
+                activate_each(out, half, acc, rows, p.pw1_zero_point, table);
+                continue;
+            };
+            for (t, a) in acc.iter().enumerate() {
+                let pre = [h0.apply(a[0], plus), h1.apply(a[1], plus)];
+                if let Some(o) = out.get_mut(4 * t + 2 * half..4 * t + 2 * half + 2) {
+                    o[0] = table[(clamp_i8(pre[0]) as i32 + 128) as usize] as i8;
+                    o[1] = table[(clamp_i8(pre[1]) as i32 + 128) as usize] as i8;
+                }
+            }
+        }
+    }
+}
+
+/// Bytes of multiplier `i` of a requant table chunk.
+#[inline(always)]
+fn bytes5(table: &[u8], i: usize) -> [u8; 5] {
+    let mut b = [0; 5];
+    if let Some(s) = table.get(Requant::BYTES * i..Requant::BYTES * (i + 1)) {
+        b.copy_from_slice(s);
+    }
+    b
+}
+
+/// [`pw1_wide`]'s rows whose multipliers have no halved form: the general
+/// requantization, out of line.
+#[cold]
+#[inline(never)]
+fn activate_each<const P: usize>(
+    out: &mut [i8],
+    half: usize,
+    acc: [[i32; 2]; P],
+    rows: [Requant; 2],
+    zp: i32,
+    table: &[u8; 256],
+) {
+    for (t, a) in acc.iter().enumerate() {
+        for r in 0..2 {
+            let pre = clamp_i8(rows[r].apply_i32(a[r]).saturating_add(zp));
+            if let Some(o) = out.get_mut(4 * t + 2 * half + r) {
+                *o = table[(pre as i32 + 128) as usize] as i8;
+            }
+        }
+    }
+}
+
+/// pwconv1 + activation of `P` pixels: `xn` (their normalised vectors,
+/// paired) into `hidden` (paired, `4C` each). Not inlined: a function of
+/// its own keeps the row loop and its sink in registers.
+#[inline(never)]
+pub(super) fn pw1_tile<B: AsRef<[u8]>, const P: usize>(
+    p: &BlockParams<B>,
+    xn: &[i8],
+    hidden: &mut [i8],
+) {
+    let c = p.map.c;
+    let Ok(table) = p.act_table.as_ref().try_into() else {
+        return;
+    };
+    let mut sink = Pw1Sink::<P> {
+        hidden,
+        table,
+        zp: p.pw1_zero_point,
+        h4: 4 * c,
+    };
+    PairedRows::new(&p.pw1, c, 4 * c).run(xn, &mut sink);
+}
+
+/// pw1's results: requantized, through the activation table, into the
+/// paired hidden vectors.
+struct Pw1Sink<'a, const P: usize> {
+    hidden: &'a mut [i8],
+    table: &'a [u8; 256],
+    zp: i32,
+    h4: usize,
+}
+
+impl<const P: usize> Pw1Sink<'_, P> {
+    /// The activation of a pre-activation (zero point included).
+    #[inline(always)]
+    fn lookup(&self, pre: i32) -> i8 {
+        self.table[(clamp_i8(pre) as i32 + 128) as usize] as i8
+    }
+
+    #[inline(always)]
+    fn act(&self, acc: i32, rq: Requant) -> i8 {
+        self.lookup(rq.apply_i32(acc).saturating_add(self.zp))
+    }
+}
+
+impl<const P: usize> RowSink<P> for Pw1Sink<'_, P> {
+    #[inline(always)]
+    fn output(&mut self, t: usize, j: usize, acc: i32, rq: Requant) {
+        let v = self.act(acc, rq);
+        self.hidden[paired_offset(t, j, P, self.h4)] = v;
+    }
+
+    #[inline(always)]
+    fn pair(&mut self, j: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
+        // 4C is a multiple of 4, so rows j and j + 1 of pixel t sit side by
+        // side in the paired layout.
+        let base = if P == 2 { (j & !3) * 2 + (j & 3) } else { j };
+        for (t, row) in acc.iter().enumerate() {
+            let (a, b) = (self.act(row[0], rq[0]), self.act(row[1], rq[1]));
+            if let Some(h) = self.hidden.get_mut(base + 4 * t..base + 4 * t + 2) {
+                h[0] = a;
+                h[1] = b;
+            }
+        }
+    }
+}
+
+/// pwconv2, layer scale and residual of `P` pixels: `hidden` (paired) to
+/// `x` (the tile's pixels, still holding their originals). Not inlined, as
+/// [`pw1_tile`].
+#[inline(never)]
+pub(super) fn pw2_tile<B: AsRef<[u8]>, const P: usize>(
+    p: &BlockParams<B>,
+    hidden: &[i8],
+    x: &mut [i8],
+) {
+    let c = p.map.c;
+    let mut sink = Pw2Sink {
+        x,
+        c,
+        zx: p.x_zero_point,
+        residual: p.residual_requant,
+        zo: p.out_zero_point,
+    };
+    PairedRows::new(&p.pw2, 4 * c, c).run::<P, _>(hidden, &mut sink);
+}
+
+/// pw2's results: plus the residual (the original still in `x`), into `x`.
+struct Pw2Sink<'a> {
+    x: &'a mut [i8],
+    c: usize,
+    zx: i32,
+    residual: Requant,
+    zo: i32,
+}
+
+impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
+    #[inline(always)]
+    fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
+        let at = t * self.c + o;
+        if let Some(x) = self.x.get_mut(at) {
+            let v = match ResidualSum::new(self.zx, self.residual, rq, self.zo) {
+                Some(r) => r.apply(*x, acc),
+                None => requantize_sum_i32(*x as i32 - self.zx, self.residual, acc, rq)
+                    .saturating_add(self.zo),
+            };
+            *x = clamp_i8(v);
+        }
+    }
+
+    #[inline(always)]
+    fn pair(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
+        let (zx, res, zo) = (self.zx, self.residual, self.zo);
+        let (Some(r0), Some(r1)) = (
+            ResidualSum::new(zx, res, rq[0], zo),
+            ResidualSum::new(zx, res, rq[1], zo),
+        ) else {
+            return self.each(o, acc, rq);
+        };
+        for (t, row) in acc.iter().enumerate() {
+            let at = t * self.c + o;
+            if let Some(x) = self.x.get_mut(at..at + 2) {
+                x[0] = clamp_i8(r0.apply(x[0], row[0]));
+                x[1] = clamp_i8(r1.apply(x[1], row[1]));
+            }
+        }
+    }
+}
