@@ -12,7 +12,9 @@ use super::block::BlockParams;
 use super::linear::{PairedRows, RowSink};
 use super::pointwise::paired_offset;
 use super::pointwise_wide::dot_wide;
-use super::requantize::{clamp_i8, requantize_sum_i32, Halved, Requant, ResidualSum};
+use super::requantize::{
+    clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer,
+};
 use super::tables::i32_at;
 
 /// pwconv1 + activation of `P` pixels whose normalised vectors are widened
@@ -41,45 +43,32 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
     let Some(xw) = xw.get(..2 * P * c) else {
         return;
     };
-    // Four rows a turn: in the paired hidden layout their activations fill
-    // 4 bytes of each pixel, side by side.
-    let quads = hidden
-        .chunks_exact_mut(4 * P)
-        .zip(w.chunks_exact((4 * c).max(1)))
-        .zip(b.chunks_exact(16))
-        .zip(r.chunks_exact(4 * Requant::BYTES));
-    for (((out, wq), bq), rq) in quads {
-        for (half, w) in wq.chunks_exact(2 * c).enumerate() {
-            let rows = [
-                Requant::from_le_bytes(bytes5(rq, 2 * half)),
-                Requant::from_le_bytes(bytes5(rq, 2 * half + 1)),
-            ];
-            let mut acc = [[i32_at(bq, 2 * half), i32_at(bq, 2 * half + 1)]; P];
-            dot_wide(&mut acc, xw, w);
-            let (Some(h0), Some(h1), Some(plus)) = (rows[0].halved(), rows[1].halved(), plus)
-            else {
-                activate_each(out, half, acc, rows, p.pw1_zero_point, table);
-                continue;
-            };
-            for (t, a) in acc.iter().enumerate() {
-                let pre = [h0.apply(a[0], plus), h1.apply(a[1], plus)];
-                if let Some(o) = out.get_mut(4 * t + 2 * half..4 * t + 2 * half + 2) {
-                    o[0] = table[(clamp_i8(pre[0]) as i32 + 128) as usize] as i8;
-                    o[1] = table[(clamp_i8(pre[1]) as i32 + 128) as usize] as i8;
-                }
+    // Two rows a turn; their multipliers are read after the dot product, so
+    // only pointers stay live across its loop.
+    let pairs = w
+        .chunks_exact((2 * c).max(1))
+        .zip(b.chunks_exact(8))
+        .zip(r.chunks_exact(2 * Requant::BYTES))
+        .take(2 * c);
+    for (k, ((w, b), r)) in pairs.enumerate() {
+        let mut acc = [[i32_at(b, 0), i32_at(b, 1)]; P];
+        dot_wide(&mut acc, xw, w);
+        let rows = [requant_at(r, 0), requant_at(r, 1)];
+        // In the paired hidden layout, rows 2k and 2k + 1 of pixel t sit
+        // side by side, pixels 4 bytes apart.
+        let base = (k >> 1) * 4 * P + (k & 1) * 2;
+        let (Some(h0), Some(h1), Some(plus)) = (rows[0].halved(), rows[1].halved(), plus) else {
+            activate_each(hidden, base, acc, rows, p.pw1_zero_point, table);
+            continue;
+        };
+        for (t, a) in acc.iter().enumerate() {
+            let pre = [h0.apply(a[0], plus), h1.apply(a[1], plus)];
+            if let Some(o) = hidden.get_mut(base + 4 * t..base + 4 * t + 2) {
+                o[0] = table[(clamp_i8(pre[0]) as i32 + 128) as usize] as i8;
+                o[1] = table[(clamp_i8(pre[1]) as i32 + 128) as usize] as i8;
             }
         }
     }
-}
-
-/// Bytes of multiplier `i` of a requant table chunk.
-#[inline(always)]
-fn bytes5(table: &[u8], i: usize) -> [u8; 5] {
-    let mut b = [0; 5];
-    if let Some(s) = table.get(Requant::BYTES * i..Requant::BYTES * (i + 1)) {
-        b.copy_from_slice(s);
-    }
-    b
 }
 
 /// [`pw1_wide`]'s rows whose multipliers have no halved form: the general
@@ -88,7 +77,7 @@ fn bytes5(table: &[u8], i: usize) -> [u8; 5] {
 #[inline(never)]
 fn activate_each<const P: usize>(
     out: &mut [i8],
-    half: usize,
+    base: usize,
     acc: [[i32; 2]; P],
     rows: [Requant; 2],
     zp: i32,
@@ -97,7 +86,7 @@ fn activate_each<const P: usize>(
     for (t, a) in acc.iter().enumerate() {
         for r in 0..2 {
             let pre = clamp_i8(rows[r].apply_i32(a[r]).saturating_add(zp));
-            if let Some(o) = out.get_mut(4 * t + 2 * half + r) {
+            if let Some(o) = out.get_mut(base + 4 * t + r) {
                 *o = table[(pre as i32 + 128) as usize] as i8;
             }
         }
@@ -180,12 +169,14 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, const P: usize>(
     x: &mut [i8],
 ) {
     let c = p.map.c;
+    let (zx, residual, zo) = (p.x_zero_point, p.residual_requant, p.out_zero_point);
     let mut sink = Pw2Sink {
         x,
         c,
-        zx: p.x_zero_point,
-        residual: p.residual_requant,
-        zo: p.out_zero_point,
+        zx,
+        residual,
+        zo,
+        layer: ResidualLayer::new(zx, residual, zo),
     };
     PairedRows::new(&p.pw2, 4 * c, c).run::<P, _>(hidden, &mut sink);
 }
@@ -197,15 +188,18 @@ struct Pw2Sink<'a> {
     zx: i32,
     residual: Requant,
     zo: i32,
+    /// The prepared form, when the zero points allow it.
+    layer: Option<ResidualLayer>,
 }
 
 impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
     #[inline(always)]
     fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
         let at = t * self.c + o;
+        let row = self.layer.and_then(|l| Some((l, l.row(rq)?)));
         if let Some(x) = self.x.get_mut(at) {
-            let v = match ResidualSum::new(self.zx, self.residual, rq, self.zo) {
-                Some(r) => r.apply(*x, acc),
+            let v = match row {
+                Some((l, r)) => l.apply(r, *x, acc),
                 None => requantize_sum_i32(*x as i32 - self.zx, self.residual, acc, rq)
                     .saturating_add(self.zo),
             };
@@ -215,18 +209,17 @@ impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
 
     #[inline(always)]
     fn pair(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
-        let (zx, res, zo) = (self.zx, self.residual, self.zo);
-        let (Some(r0), Some(r1)) = (
-            ResidualSum::new(zx, res, rq[0], zo),
-            ResidualSum::new(zx, res, rq[1], zo),
-        ) else {
+        let Some(l) = self.layer else {
+            return self.each(o, acc, rq);
+        };
+        let (Some(r0), Some(r1)) = (l.row(rq[0]), l.row(rq[1])) else {
             return self.each(o, acc, rq);
         };
         for (t, row) in acc.iter().enumerate() {
             let at = t * self.c + o;
             if let Some(x) = self.x.get_mut(at..at + 2) {
-                x[0] = clamp_i8(r0.apply(x[0], row[0]));
-                x[1] = clamp_i8(r1.apply(x[1], row[1]));
+                x[0] = clamp_i8(l.apply(r0, x[0], row[0]));
+                x[1] = clamp_i8(l.apply(r1, x[1], row[1]));
             }
         }
     }

@@ -265,6 +265,67 @@ impl ResidualSum {
     }
 }
 
+/// A block's residual sum in the halved form ([`Halved`]), prepared once
+/// per layer ([`ResidualLayer::new`]) and once per output row
+/// ([`ResidualLayer::row`]): the same bits as [`ResidualSum`], with no
+/// rounding constant to build per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResidualLayer {
+    zx: i32,
+    residual: i32,
+    ta: i32,
+    plus: i32,
+}
+
+/// One output row of a [`ResidualLayer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResidualRow {
+    mult: i32,
+    up: u32,
+    sh: u32,
+}
+
+impl ResidualLayer {
+    /// The layer's constants: `x`'s zero point `zx`, the stream's multiplier
+    /// `residual` and the output zero point `offset`, both zero points int8.
+    #[inline(always)]
+    pub fn new(zx: i32, residual: Requant, offset: i32) -> Option<ResidualLayer> {
+        let int8 = -128..=127;
+        if !int8.contains(&zx) || !int8.contains(&offset) {
+            return None;
+        }
+        Some(ResidualLayer {
+            zx,
+            residual: residual.mult,
+            ta: 31 + residual.shift,
+            plus: 1 + 2 * offset,
+        })
+    }
+
+    /// Row constants for multiplier `rq`, under [`ResidualSum::new`]'s
+    /// conditions (`rq` finer than the residual by at most 2^22, `31 +
+    /// rq.shift` in 33..=53).
+    #[inline(always)]
+    pub fn row(&self, rq: Requant) -> Option<ResidualRow> {
+        let tb = 31 + rq.shift;
+        let up = tb.wrapping_sub(self.ta) as u32;
+        let sh = tb.wrapping_sub(33) as u32;
+        (up <= 22 && sh <= 20).then_some(ResidualRow {
+            mult: rq.mult,
+            up,
+            sh,
+        })
+    }
+
+    /// `requantize_sum(x - zx, residual, acc, rq) + offset` for `row`'s `rq`.
+    #[inline(always)]
+    pub fn apply(&self, row: ResidualRow, x: i8, acc: i32) -> i32 {
+        let a = (x as i32 - self.zx) << row.up;
+        let sum = a as i64 * self.residual as i64 + acc as i64 * row.mult as i64;
+        ((((sum >> 32) as i32) >> row.sh) + self.plus) >> 1
+    }
+}
+
 /// The multiplier at index `i` of a table written by [`requant_table`].
 #[inline]
 pub fn requant_at(table: &[u8], i: usize) -> Requant {
@@ -364,10 +425,19 @@ mod tests {
                 assert_eq!(h.apply(acc), want, "{rq:?} {acc} {offset}");
             }
             let (x, zx) = ((s >> 24) as i8, (s >> 56) as i8);
+            let (a, zo) = (x as i32 - zx as i32, offset as i32);
+            let want = || saturate_i32(requantize_sum(a as i64, residual, acc as i64, rq)) + zo;
             if let Some(r) = ResidualSum::new(zx as i32, residual, rq, offset as i32) {
-                let (a, zo) = (x as i32 - zx as i32, offset as i32);
-                let want = saturate_i32(requantize_sum(a as i64, residual, acc as i64, rq)) + zo;
-                assert_eq!(r.apply(x, acc), want, "{residual:?} {rq:?} {x} {zx} {acc}");
+                assert_eq!(r.apply(x, acc), want(), "{residual:?} {rq:?} {x} {zx} {acc}");
+            }
+            let layer = ResidualLayer::new(zx as i32, residual, zo);
+            let row = layer.and_then(|l| l.row(rq));
+            assert_eq!(
+                row.is_some(),
+                ResidualSum::new(zx as i32, residual, rq, zo).is_some()
+            );
+            if let (Some(l), Some(r)) = (layer, row) {
+                assert_eq!(l.apply(r, x, acc), want(), "{residual:?} {rq:?} {x} {zx} {acc}");
             }
         }
         assert!(Requant::from_real(0.01).high_word(127).is_some());
