@@ -9,8 +9,9 @@
 //! `unsafe` is the audited DSP instruction wrappers in [`kernels::simd32`]
 //! (register-only `asm!`, no memory access), the depthwise's two unchecked
 //! loads, whose bounds [`kernels::depthwise::Window::new`] checks once per
-//! pixel, and, on x86-64 hosts, the call into the SSE2 pointwise tile (SSE2
-//! is the x86-64 baseline).
+//! pixel, pw1's 2x2 DSP loop (one `asm!` block whose slices are checked on
+//! entry, [`kernels::pointwise_wide`]), and, on x86-64 hosts, the calls into
+//! the SSE2 pointwise tiles (SSE2 is the x86-64 baseline).
 //!
 //! Codegen (`convnext-codegen`) writes a `forward()` that calls the kernels
 //! with `static` params, one per layer. The same network, built by hand from
@@ -62,7 +63,7 @@
 //! ```
 //!
 //! Builds for `thumbv6m-none-eabi`, `thumbv7em-none-eabihf` (SXTB16/SMLAD dot
-//! products), `thumbv8m.main-none-eabihf` and the host; MSRV 1.85. The
+//! products), `thumbv8m.main-none-eabihf` and the host; MSRV 1.87. The
 //! `defmt` feature derives `defmt::Format` for the public types.
 #![cfg_attr(not(test), no_std)]
 

@@ -12,9 +12,7 @@ use super::block::BlockParams;
 use super::linear::{PairedRows, RowSink};
 use super::pointwise::paired_offset;
 use super::pointwise_wide::dot_wide;
-use super::requantize::{
-    clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer,
-};
+use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer};
 use super::tables::i32_at;
 
 /// pwconv1 + activation of `P` pixels whose normalised vectors are widened

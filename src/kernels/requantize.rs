@@ -428,7 +428,11 @@ mod tests {
             let (a, zo) = (x as i32 - zx as i32, offset as i32);
             let want = || saturate_i32(requantize_sum(a as i64, residual, acc as i64, rq)) + zo;
             if let Some(r) = ResidualSum::new(zx as i32, residual, rq, offset as i32) {
-                assert_eq!(r.apply(x, acc), want(), "{residual:?} {rq:?} {x} {zx} {acc}");
+                assert_eq!(
+                    r.apply(x, acc),
+                    want(),
+                    "{residual:?} {rq:?} {x} {zx} {acc}"
+                );
             }
             let layer = ResidualLayer::new(zx as i32, residual, zo);
             let row = layer.and_then(|l| l.row(rq));
@@ -437,7 +441,11 @@ mod tests {
                 ResidualSum::new(zx as i32, residual, rq, zo).is_some()
             );
             if let (Some(l), Some(r)) = (layer, row) {
-                assert_eq!(l.apply(r, x, acc), want(), "{residual:?} {rq:?} {x} {zx} {acc}");
+                assert_eq!(
+                    l.apply(r, x, acc),
+                    want(),
+                    "{residual:?} {rq:?} {x} {zx} {acc}"
+                );
             }
         }
         assert!(Requant::from_real(0.01).high_word(127).is_some());
