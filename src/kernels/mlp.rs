@@ -11,9 +11,8 @@
 use super::block::BlockParams;
 use super::linear::{PairedRows, RowSink};
 use super::pointwise::paired_offset;
-use super::pointwise_wide::dot_wide;
+use super::pointwise_wide::dot_pairs;
 use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer};
-use super::tables::i32_at;
 
 /// pwconv1 + activation of `P` pixels whose normalised vectors are widened
 /// (`xw`, [`super::pointwise_wide::wide_offset`]), into `hidden` (paired,
@@ -41,29 +40,42 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
     let Some(xw) = xw.get(..2 * P * c) else {
         return;
     };
-    // Two rows a turn; their multipliers are read after the dot product, so
-    // only pointers stay live across its loop.
-    let pairs = w
-        .chunks_exact((2 * c).max(1))
-        .zip(b.chunks_exact(8))
-        .zip(r.chunks_exact(2 * Requant::BYTES))
-        .take(2 * c);
-    for (k, ((w, b), r)) in pairs.enumerate() {
-        let mut acc = [[i32_at(b, 0), i32_at(b, 1)]; P];
-        dot_wide(&mut acc, xw, w);
-        let rows = [requant_at(r, 0), requant_at(r, 1)];
-        // In the paired hidden layout, rows 2k and 2k + 1 of pixel t sit
-        // side by side, pixels 4 bytes apart.
-        let base = (k >> 1) * 4 * P + (k & 1) * 2;
-        let (Some(h0), Some(h1), Some(plus)) = (rows[0].halved(), rows[1].halved(), plus) else {
-            activate_each(hidden, base, acc, rows, p.pw1_zero_point, table);
-            continue;
-        };
-        for (t, a) in acc.iter().enumerate() {
-            let pre = [h0.apply(a[0], plus), h1.apply(a[1], plus)];
-            if let Some(o) = hidden.get_mut(base + 4 * t..base + 4 * t + 2) {
-                o[0] = table[(clamp_i8(pre[0]) as i32 + 128) as usize] as i8;
-                o[1] = table[(clamp_i8(pre[1]) as i32 + 128) as usize] as i8;
+    // Rows go in batches of BATCH pairs: first every pair's dot products
+    // (one loop on DSP cores, nothing else live across it), then every
+    // pair's activations, in a loop of their own.
+    const BATCH: usize = 8;
+    let batches = w
+        .chunks((2 * c * BATCH).max(1))
+        .zip(b.chunks(8 * BATCH))
+        .zip(r.chunks(2 * Requant::BYTES * BATCH));
+    for (batch, ((wb, bb), rb)) in batches.enumerate() {
+        let mut accs = [[[0i32; 2]; P]; BATCH];
+        let n = dot_pairs(&mut accs, xw, wb, bb, c);
+        // Two pairs (four rows) fill 4 bytes of each pixel in the paired
+        // hidden layout; BATCH is even, so a batch starts a group of four.
+        let quads = hidden
+            .get_mut(batch * BATCH / 2 * 4 * P..)
+            .unwrap_or_default()
+            .chunks_exact_mut(4 * P)
+            .zip(accs[..n].chunks_exact(2))
+            .zip(rb.chunks_exact(4 * Requant::BYTES));
+        for ((out, acc), r) in quads {
+            for (half, (acc, r)) in acc
+                .iter()
+                .zip(r.chunks_exact(2 * Requant::BYTES))
+                .enumerate()
+            {
+                let rows = [requant_at(r, 0), requant_at(r, 1)];
+                let (Some(h0), Some(h1), Some(plus)) = (rows[0].halved(), rows[1].halved(), plus)
+                else {
+                    activate_each(out, 2 * half, *acc, rows, p.pw1_zero_point, table);
+                    continue;
+                };
+                for (o, a) in out.chunks_exact_mut(4).zip(acc) {
+                    let pre = [h0.apply(a[0], plus), h1.apply(a[1], plus)];
+                    o[2 * half] = table[(clamp_i8(pre[0]) as i32 + 128) as usize] as i8;
+                    o[2 * half + 1] = table[(clamp_i8(pre[1]) as i32 + 128) as usize] as i8;
+                }
             }
         }
     }

@@ -10,6 +10,8 @@
 //! Rows are laid out as [`super::pointwise::paired_offset`] lays them out,
 //! for two rows whose length is a multiple of 4.
 
+use super::tables::i32_at;
+
 /// Byte offset of the i16 of channel `i` of pixel `t` in the widened input
 /// of `pixels` pixels (each `len` long, a multiple of 4): per 4 channels,
 /// each pixel's 8 bytes in turn; inside them channels 0, 2, 1, 3 (the halves
@@ -43,6 +45,39 @@ pub fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
     scalar::dot_wide(acc, x, w);
     #[cfg(all(not(any(convnext_dsp, convnext_packed)), not(target_os = "none")))]
     host::dot_wide(acc, x, w);
+}
+
+/// Row pairs in turn: for each `j`, `out[j] = bias pair j + x · (pair j of
+/// w)` (each pair `2 len` bytes of `w` as [`dot_wide`] takes them, its two
+/// biases 8 bytes of `bias`), for as many pairs as `out`, `w` and `bias` hold;
+/// returns how many that was. On DSP cores, with two pixels and `len` a
+/// multiple of 8, the whole run is one `asm!` loop ([`dsp`]), so nothing the
+/// caller keeps is spilled around each pair's inner loop.
+#[inline(always)]
+pub fn dot_pairs<const P: usize>(
+    out: &mut [[[i32; 2]; P]],
+    x: &[i8],
+    w: &[u8],
+    bias: &[u8],
+    len: usize,
+) -> usize {
+    #[cfg(convnext_dsp)]
+    if P == 2 && len.is_multiple_of(8) {
+        if let Some(x) = x.get(..4 * len) {
+            return dsp::dot_pairs_2x2(out.as_flattened_mut(), x, w, bias);
+        }
+    }
+    let mut n = 0;
+    let pairs = out
+        .iter_mut()
+        .zip(w.chunks_exact((2 * len).max(1)))
+        .zip(bias.chunks_exact(8));
+    for ((o, w), b) in pairs {
+        *o = [[i32_at(b, 0), i32_at(b, 1)]; P];
+        dot_wide(o, x, w);
+        n += 1;
+    }
+    n
 }
 
 /// Name of the variant [`dot_wide`] runs, for profiles.
@@ -208,6 +243,117 @@ mod dsp {
         let _ = (xp, wp);
         *acc = [[a0, a1], [b0, b1]];
     }
+
+    /// [`super::dot_pairs`] for two pixels: `x` is both pixels' widened
+    /// vectors (`32 turns` bytes, `turns` 8-channel blocks), each pair of
+    /// rows `16 turns` bytes of `w`; `out` takes two entries a pair (pixel
+    /// a's two rows, then pixel b's).
+    #[inline(always)]
+    pub fn dot_pairs_2x2(out: &mut [[i32; 2]], x: &[i8], w: &[u8], bias: &[u8]) -> usize {
+        let turns = x.len() / 32;
+        let pairs = (out.len() / 2)
+            .min(w.len() / (16 * turns).max(1))
+            .min(bias.len() / 8);
+        if turns == 0 || pairs == 0 {
+            return 0;
+        }
+        let x = &x[..32 * turns];
+        let xs = x.as_ptr();
+        let xend = x.as_ptr_range().end;
+        let mut wp = w.as_ptr();
+        let op = out.as_mut_ptr();
+        let opend = out[..2 * pairs].as_mut_ptr_range().end;
+        // SAFETY: for each of `pairs` (at least 1) pairs the loop reads 8
+        // bytes of `bias`, 16 `turns` bytes of `w` (continuing where the last
+        // pair stopped) and all of `x` (from `xs` to `xend`, `turns` at
+        // least 1), and writes 16 bytes (two `[i32; 2]`) of `out`; `pairs`
+        // is at most what `out`, `w` and `bias` hold (checked above), and the
+        // loop stops when the output pointer reaches `opend`. LDR and STR
+        // allow unaligned addresses on every core with the DSP extension.
+        // The five words pushed are popped before the block ends.
+        unsafe {
+            asm!(
+                "str {t1}, [sp, #-4]!",
+                "str {t0}, [sp, #-4]!",
+                "str {w0}, [sp, #-4]!",
+                "str {xo}, [sp, #-4]!",
+                "str {xe}, [sp, #-4]!",
+                // Stack: xend, x start, bias, output, output end.
+                "3:",
+                "ldr {t0}, [sp, #8]",
+                "ldr {a0}, [{t0}], #4",
+                "ldr {a1}, [{t0}], #4",
+                "str {t0}, [sp, #8]",
+                "mov {b0}, {a0}",
+                "mov {b1}, {a1}",
+                "ldr {xp}, [sp, #4]",
+                "2:",
+                "ldr {w0}, [{wp}], #4",
+                "ldr {w1}, [{wp}], #4",
+                "ldr {xe}, [{xp}], #4",
+                "ldr {xo}, [{xp}], #4",
+                "sxtb16 {t0}, {w0}",
+                "sxtb16 {w0}, {w0}, ror #8",
+                "sxtb16 {t1}, {w1}",
+                "sxtb16 {w1}, {w1}, ror #8",
+                "smlad {a0}, {xe}, {t0}, {a0}",
+                "smlad {a1}, {xe}, {t1}, {a1}",
+                "smlad {a0}, {xo}, {w0}, {a0}",
+                "smlad {a1}, {xo}, {w1}, {a1}",
+                "ldr {xe}, [{xp}], #4",
+                "ldr {xo}, [{xp}], #4",
+                "smlad {b0}, {xe}, {t0}, {b0}",
+                "smlad {b1}, {xe}, {t1}, {b1}",
+                "smlad {b0}, {xo}, {w0}, {b0}",
+                "smlad {b1}, {xo}, {w1}, {b1}",
+                "ldr {w0}, [{wp}], #4",
+                "ldr {w1}, [{wp}], #4",
+                "ldr {xe}, [{xp}], #4",
+                "ldr {xo}, [{xp}], #4",
+                "sxtb16 {t0}, {w0}",
+                "sxtb16 {w0}, {w0}, ror #8",
+                "sxtb16 {t1}, {w1}",
+                "sxtb16 {w1}, {w1}, ror #8",
+                "smlad {a0}, {xe}, {t0}, {a0}",
+                "smlad {a1}, {xe}, {t1}, {a1}",
+                "smlad {a0}, {xo}, {w0}, {a0}",
+                "smlad {a1}, {xo}, {w1}, {a1}",
+                "ldr {xe}, [{xp}], #4",
+                "ldr {xo}, [{xp}], #4",
+                "smlad {b0}, {xe}, {t0}, {b0}",
+                "smlad {b1}, {xe}, {t1}, {b1}",
+                "smlad {b0}, {xo}, {w0}, {b0}",
+                "smlad {b1}, {xo}, {w1}, {b1}",
+                "ldr {xe}, [sp]",
+                "cmp {xp}, {xe}",
+                "bne 2b",
+                "ldr {t0}, [sp, #12]",
+                "str {a0}, [{t0}], #4",
+                "str {a1}, [{t0}], #4",
+                "str {b0}, [{t0}], #4",
+                "str {b1}, [{t0}], #4",
+                "str {t0}, [sp, #12]",
+                "ldr {t1}, [sp, #16]",
+                "cmp {t0}, {t1}",
+                "bne 3b",
+                "add sp, #20",
+                a0 = out(reg) _,
+                a1 = out(reg) _,
+                b0 = out(reg) _,
+                b1 = out(reg) _,
+                xp = out(reg) _,
+                wp = inout(reg) wp,
+                xe = inout(reg) xend => _,
+                xo = inout(reg) xs => _,
+                w0 = inout(reg) bias.as_ptr() => _,
+                w1 = out(reg) _,
+                t0 = inout(reg) op => _,
+                t1 = inout(reg) opend => _,
+            );
+        }
+        let _ = wp;
+        pairs
+    }
 }
 
 /// Plain multiply-accumulates over the same layout: cores without DSP, and
@@ -328,6 +474,35 @@ pub mod sse2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_pairs_runs_each_pair_from_its_biases() {
+        let len = 16;
+        // Widened int8 values: each high byte the sign of its low byte.
+        let x: [i8; 64] = core::array::from_fn(|i| {
+            let v = ((i / 2) as i8).wrapping_mul(37);
+            if i % 2 == 0 {
+                v
+            } else {
+                v >> 7
+            }
+        });
+        let w: [u8; 96] = core::array::from_fn(|i| (i as u8).wrapping_mul(91));
+        let bias: Vec<u8> = [5i32, -7, 1 << 20, -3, 9, 11]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        // Room for four pairs, tables for three: three are run.
+        let mut out = [[[0i32; 2]; 2]; 4];
+        assert_eq!(dot_pairs(&mut out, &x, &w, &bias, len), 3);
+        for (j, o) in out.iter().take(3).enumerate() {
+            let b = [i32_at(&bias, 2 * j), i32_at(&bias, 2 * j + 1)];
+            let mut want = [b; 2];
+            scalar::dot_wide(&mut want, &x, &w[32 * j..32 * (j + 1)]);
+            assert_eq!(*o, want, "pair {j}");
+        }
+        assert_eq!(out[3], [[0; 2]; 2]);
+    }
 
     #[test]
     fn wide_offsets_are_a_permutation_of_the_even_bytes() {
