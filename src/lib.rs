@@ -9,8 +9,8 @@
 //! `unsafe` is the audited DSP instruction wrappers in [`kernels::simd32`]
 //! (register-only `asm!`, no memory access), the depthwise's two unchecked
 //! loads, whose bounds [`kernels::depthwise::Window::new`] checks once per
-//! pixel, pw1's 2x2 DSP loop (one `asm!` block whose slices are checked on
-//! entry, [`kernels::pointwise_wide`]), and, on x86-64 hosts, the calls into
+//! pixel, the pointwise DSP pair loop (one `asm!` block whose slices are
+//! checked on entry, `kernels/pair_loop.rs`), and, on x86-64 hosts, the calls into
 //! the SSE2 pointwise tiles (SSE2 is the x86-64 baseline).
 //!
 //! Codegen (`convnext-codegen`) writes a `forward()` that calls the kernels

@@ -76,9 +76,21 @@ pub fn layer_norm<I: Iterator<Item = i32>>(
             put(i, fast.apply(clamp_input(q)));
         }
     } else {
-        for (i, q) in values().enumerate() {
-            put(i, map.apply(clamp_input(q)));
-        }
+        general_output(&mut values(), map, &mut put);
+    }
+}
+
+/// The output pass for the rare pixels whose map has no high-word form: one
+/// copy for every caller (through `dyn`), out of the hot functions.
+#[cold]
+#[inline(never)]
+fn general_output(
+    values: &mut dyn Iterator<Item = i32>,
+    map: PixelMap,
+    put: &mut dyn FnMut(usize, i32),
+) {
+    for (i, q) in values.enumerate() {
+        put(i, map.apply(clamp_input(q)));
     }
 }
 

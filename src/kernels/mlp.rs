@@ -10,6 +10,7 @@
 
 use super::block::BlockParams;
 use super::linear::{PairedRows, RowSink};
+use super::pointwise::dot_pairs as dot_pairs_i8;
 use super::pointwise::paired_offset;
 use super::pointwise_wide::dot_pairs;
 use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer};
@@ -180,15 +181,84 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, const P: usize>(
 ) {
     let c = p.map.c;
     let (zx, residual, zo) = (p.x_zero_point, p.residual_requant, p.out_zero_point);
+    let layer = ResidualLayer::new(zx, residual, zo);
+    if let (Some(layer), true) = (layer, c.is_multiple_of(2)) {
+        return pw2_pairs::<_, P>(p, layer, hidden, x);
+    }
     let mut sink = Pw2Sink {
         x,
         c,
         zx,
         residual,
         zo,
-        layer: ResidualLayer::new(zx, residual, zo),
+        layer,
     };
     PairedRows::new(&p.pw2, 4 * c, c).run::<P, _>(hidden, &mut sink);
+}
+
+/// [`pw2_tile`] when `C` is even (no odd last row) and the zero points allow
+/// the prepared residual form: batches of 8 row pairs, first their dot
+/// products ([`dot_pairs`]), then their outputs.
+#[inline(always)]
+fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
+    p: &BlockParams<B>,
+    layer: ResidualLayer,
+    hidden: &[i8],
+    x: &mut [i8],
+) {
+    let c = p.map.c;
+    let (w, b, r) = (
+        p.pw2.weights.as_ref(),
+        p.pw2.bias.as_ref(),
+        p.pw2.requant.as_ref(),
+    );
+    const BATCH: usize = 8;
+    let batches = w
+        .chunks((8 * c * BATCH).max(1))
+        .zip(b.chunks(8 * BATCH))
+        .zip(r.chunks(2 * Requant::BYTES * BATCH))
+        .take(c.div_ceil(2 * BATCH));
+    for (batch, ((wb, bb), rb)) in batches.enumerate() {
+        let mut accs = [[[0i32; 2]; P]; BATCH];
+        let n = dot_pairs_i8(&mut accs, hidden, wb, bb, 4 * c);
+        let rows = accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n);
+        for (j, (acc, r)) in rows.enumerate() {
+            // One row at a time over the pixels: fewer constants live.
+            for (i, rq) in r.chunks_exact(Requant::BYTES).enumerate() {
+                let o = 2 * (batch * BATCH + j) + i;
+                let rq = requant_at(rq, 0);
+                let Some(row) = layer.row(rq) else {
+                    residual_each(p, x, o, acc.map(|a| a[i]), rq);
+                    continue;
+                };
+                for (t, a) in acc.iter().enumerate() {
+                    if let Some(v) = x.get_mut(t * c + o) {
+                        *v = clamp_i8(layer.apply(row, *v, a[i]));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`pw2_pairs`]'s rows whose multipliers have no prepared form: the
+/// general residual sum, out of line.
+#[cold]
+#[inline(never)]
+fn residual_each<B: AsRef<[u8]>, const P: usize>(
+    p: &BlockParams<B>,
+    x: &mut [i8],
+    o: usize,
+    acc: [i32; P],
+    rq: Requant,
+) {
+    let c = p.map.c;
+    for (t, &a) in acc.iter().enumerate() {
+        if let Some(v) = x.get_mut(t * c + o) {
+            let s = requantize_sum_i32(*v as i32 - p.x_zero_point, p.residual_requant, a, rq);
+            *v = clamp_i8(s.saturating_add(p.out_zero_point));
+        }
+    }
 }
 
 /// pw2's results: plus the residual (the original still in `x`), into `x`.

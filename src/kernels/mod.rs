@@ -21,6 +21,8 @@ pub mod in_place_map;
 pub mod layer_norm;
 pub mod linear;
 mod mlp;
+#[cfg(convnext_dsp)]
+mod pair_loop;
 pub mod placement;
 pub mod pointwise;
 pub mod pointwise_wide;

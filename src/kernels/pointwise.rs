@@ -11,6 +11,8 @@
 //! [`scalar`] the form for cores without DSP (and the host). [`dot_tile`]
 //! picks the one this target runs; the host tests check both.
 
+use super::tables::i32_at;
+
 /// Offset of element `k` of row `r` in `rows` rows of `len` laid out for
 /// 2-row tiles: rows go in pairs; inside a pair the two rows' whole 4-byte
 /// chunks alternate (`a0..a3 b0..b3 a4..a7 b4..b7 ...`), then row `a`'s
@@ -74,6 +76,40 @@ pub fn dot_tile<const P: usize, const R: usize>(
     scalar::dot_tile(acc, x, w, len);
     #[cfg(all(not(any(convnext_dsp, convnext_packed)), not(target_os = "none")))]
     host::dot_tile(acc, x, w, len);
+}
+
+/// Row pairs in turn: for each `j`, `out[j] = bias pair j + x · (pair j of
+/// w)` (each pair `2 len` bytes of `w` as [`dot_tile`] takes them, its two
+/// biases 8 bytes of `bias`), for as many pairs as `out`, `w` and `bias` hold;
+/// returns how many that was. On DSP cores, with two pixels and `len` a
+/// multiple of 8, the whole run is one `asm!` loop
+/// ([`super::pair_loop`]), so nothing the caller keeps is spilled around
+/// each pair's inner loop.
+#[inline(always)]
+pub fn dot_pairs<const P: usize>(
+    out: &mut [[[i32; 2]; P]],
+    x: &[i8],
+    w: &[u8],
+    bias: &[u8],
+    len: usize,
+) -> usize {
+    #[cfg(convnext_dsp)]
+    if P == 2 && len.is_multiple_of(8) {
+        if let Some(x) = x.get(..2 * len) {
+            return super::pair_loop::i8_2x2(out.as_flattened_mut(), x, w, bias);
+        }
+    }
+    let mut n = 0;
+    let pairs = out
+        .iter_mut()
+        .zip(w.chunks_exact((2 * len).max(1)))
+        .zip(bias.chunks_exact(8));
+    for ((o, w), b) in pairs {
+        *o = [[i32_at(b, 0), i32_at(b, 1)]; P];
+        dot_tile(o, x, w, len);
+        n += 1;
+    }
+    n
 }
 
 /// The host's choice: SSE2 (every x86-64) for 2x2 tiles there, [`lanes`]

@@ -3,8 +3,8 @@
 //! by all `4C` rows. The LayerNorm writes it as i16 in the order SXTB16
 //! unpacks the weights ([`wide_offset`]), so a 2x2 tile step loads two words
 //! per pixel and one per weight row, sign-extends only the weights, and
-//! spends 20 instructions on 16 MACs (18 when unrolled twice) on Armv7E-M
-//! against 22 for two int8 operands ([`super::pointwise`]). It costs `2C`
+//! spends 18 instructions on 16 MACs (plus the loop's 3 every two steps) on
+//! Armv7E-M against 20 for two int8 operands ([`super::pointwise`]). It costs `2C`
 //! bytes of scratch per tile pixel instead of `C`.
 //!
 //! Rows are laid out as [`super::pointwise::paired_offset`] lays them out,
@@ -51,8 +51,9 @@ pub fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
 /// w)` (each pair `2 len` bytes of `w` as [`dot_wide`] takes them, its two
 /// biases 8 bytes of `bias`), for as many pairs as `out`, `w` and `bias` hold;
 /// returns how many that was. On DSP cores, with two pixels and `len` a
-/// multiple of 8, the whole run is one `asm!` loop ([`dsp`]), so nothing the
-/// caller keeps is spilled around each pair's inner loop.
+/// multiple of 8, the whole run is one `asm!` loop
+/// ([`super::pair_loop`]), so nothing the caller keeps is spilled around
+/// each pair's inner loop.
 #[inline(always)]
 pub fn dot_pairs<const P: usize>(
     out: &mut [[[i32; 2]; P]],
@@ -64,7 +65,7 @@ pub fn dot_pairs<const P: usize>(
     #[cfg(convnext_dsp)]
     if P == 2 && len.is_multiple_of(8) {
         if let Some(x) = x.get(..4 * len) {
-            return dsp::dot_pairs_2x2(out.as_flattened_mut(), x, w, bias);
+            return super::pair_loop::wide_2x2(out.as_flattened_mut(), x, w, bias);
         }
     }
     let mut n = 0;
@@ -138,221 +139,12 @@ pub mod packed {
             step(acc, &x[xt..], &w[wt..]);
         }
         let (x, w) = (&x[..xt], &w[..wt]);
-        #[cfg(convnext_dsp)]
-        if P == 2 {
-            if let Ok(acc) = <&mut [[i32; 2]; 2]>::try_from(&mut acc[..]) {
-                return super::dsp::dot_wide_2x2_even(acc, x, w, turns);
-            }
-        }
         let mut a = *acc;
         for (xc, wc) in x.chunks_exact(16 * P).zip(w.chunks_exact(16)) {
             step(&mut a, xc, wc);
             step(&mut a, &xc[8 * P..], &wc[8..]);
         }
         *acc = a;
-    }
-}
-
-/// The DSP variant's 2x2 loop as one `asm!` block: the loop needs 12
-/// registers (4 accumulators, 4 unpacked weight halves, 2 input words, 2
-/// pointers), all the compiler can give it, so its end stays on the stack.
-/// Each turn is two 4-channel steps of [`packed`]'s, 39 instructions for 32
-/// MACs (LLVM's own schedule of the same steps took 46).
-#[cfg(convnext_dsp)]
-#[allow(unsafe_code)]
-mod dsp {
-    use core::arch::asm;
-
-    /// `acc[p][r] += x_p · w_r` over the first `turns` 8-channel blocks of
-    /// `x` (32 bytes each) and `w` (16 bytes each).
-    #[inline(always)]
-    pub fn dot_wide_2x2_even(acc: &mut [[i32; 2]; 2], x: &[i8], w: &[u8], turns: usize) {
-        let (Some(x), Some(_)) = (x.get(..32 * turns), w.get(..16 * turns)) else {
-            return;
-        };
-        if turns == 0 {
-            return;
-        }
-        let [[mut a0, mut a1], [mut b0, mut b1]] = *acc;
-        let (mut xp, mut wp) = (x.as_ptr(), w.as_ptr());
-        let end = x.as_ptr_range().end;
-        // SAFETY: each turn reads 32 bytes through `xp` and 16 through `wp`,
-        // `turns` (at least 1) times, and the slices hold that many (checked
-        // above); the loop stops when `xp` reaches the end of `x`. LDR allows
-        // unaligned addresses on every core with the DSP extension. The one
-        // word pushed (the end) is popped before the block ends.
-        unsafe {
-            asm!(
-                "push {{{xe}}}",
-                "2:",
-                "ldr {w0}, [{wp}], #4",
-                "ldr {w1}, [{wp}], #4",
-                "ldr {xe}, [{xp}], #4",
-                "ldr {xo}, [{xp}], #4",
-                "sxtb16 {t0}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "sxtb16 {t1}, {w1}",
-                "sxtb16 {w1}, {w1}, ror #8",
-                "smlad {a0}, {xe}, {t0}, {a0}",
-                "smlad {a1}, {xe}, {t1}, {a1}",
-                "smlad {a0}, {xo}, {w0}, {a0}",
-                "smlad {a1}, {xo}, {w1}, {a1}",
-                "ldr {xe}, [{xp}], #4",
-                "ldr {xo}, [{xp}], #4",
-                "smlad {b0}, {xe}, {t0}, {b0}",
-                "smlad {b1}, {xe}, {t1}, {b1}",
-                "smlad {b0}, {xo}, {w0}, {b0}",
-                "smlad {b1}, {xo}, {w1}, {b1}",
-                "ldr {w0}, [{wp}], #4",
-                "ldr {w1}, [{wp}], #4",
-                "ldr {xe}, [{xp}], #4",
-                "ldr {xo}, [{xp}], #4",
-                "sxtb16 {t0}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "sxtb16 {t1}, {w1}",
-                "sxtb16 {w1}, {w1}, ror #8",
-                "smlad {a0}, {xe}, {t0}, {a0}",
-                "smlad {a1}, {xe}, {t1}, {a1}",
-                "smlad {a0}, {xo}, {w0}, {a0}",
-                "smlad {a1}, {xo}, {w1}, {a1}",
-                "ldr {xe}, [{xp}], #4",
-                "ldr {xo}, [{xp}], #4",
-                "smlad {b0}, {xe}, {t0}, {b0}",
-                "smlad {b1}, {xe}, {t1}, {b1}",
-                "smlad {b0}, {xo}, {w0}, {b0}",
-                "smlad {b1}, {xo}, {w1}, {b1}",
-                "ldr {xe}, [sp]",
-                "cmp {xp}, {xe}",
-                "bne 2b",
-                "add sp, #4",
-                a0 = inout(reg) a0,
-                a1 = inout(reg) a1,
-                b0 = inout(reg) b0,
-                b1 = inout(reg) b1,
-                xp = inout(reg) xp,
-                wp = inout(reg) wp,
-                xe = inout(reg) end => _,
-                xo = out(reg) _,
-                w0 = out(reg) _,
-                w1 = out(reg) _,
-                t0 = out(reg) _,
-                t1 = out(reg) _,
-                options(readonly),
-            );
-        }
-        let _ = (xp, wp);
-        *acc = [[a0, a1], [b0, b1]];
-    }
-
-    /// [`super::dot_pairs`] for two pixels: `x` is both pixels' widened
-    /// vectors (`32 turns` bytes, `turns` 8-channel blocks), each pair of
-    /// rows `16 turns` bytes of `w`; `out` takes two entries a pair (pixel
-    /// a's two rows, then pixel b's).
-    #[inline(always)]
-    pub fn dot_pairs_2x2(out: &mut [[i32; 2]], x: &[i8], w: &[u8], bias: &[u8]) -> usize {
-        let turns = x.len() / 32;
-        let pairs = (out.len() / 2)
-            .min(w.len() / (16 * turns).max(1))
-            .min(bias.len() / 8);
-        if turns == 0 || pairs == 0 {
-            return 0;
-        }
-        let x = &x[..32 * turns];
-        let xs = x.as_ptr();
-        let xend = x.as_ptr_range().end;
-        let mut wp = w.as_ptr();
-        let op = out.as_mut_ptr();
-        let opend = out[..2 * pairs].as_mut_ptr_range().end;
-        // SAFETY: for each of `pairs` (at least 1) pairs the loop reads 8
-        // bytes of `bias`, 16 `turns` bytes of `w` (continuing where the last
-        // pair stopped) and all of `x` (from `xs` to `xend`, `turns` at
-        // least 1), and writes 16 bytes (two `[i32; 2]`) of `out`; `pairs`
-        // is at most what `out`, `w` and `bias` hold (checked above), and the
-        // loop stops when the output pointer reaches `opend`. LDR and STR
-        // allow unaligned addresses on every core with the DSP extension.
-        // The five words pushed are popped before the block ends.
-        unsafe {
-            asm!(
-                "str {t1}, [sp, #-4]!",
-                "str {t0}, [sp, #-4]!",
-                "str {w0}, [sp, #-4]!",
-                "str {xo}, [sp, #-4]!",
-                "str {xe}, [sp, #-4]!",
-                // Stack: xend, x start, bias, output, output end.
-                "3:",
-                "ldr {t0}, [sp, #8]",
-                "ldr {a0}, [{t0}], #4",
-                "ldr {a1}, [{t0}], #4",
-                "str {t0}, [sp, #8]",
-                "mov {b0}, {a0}",
-                "mov {b1}, {a1}",
-                "ldr {xp}, [sp, #4]",
-                "2:",
-                "ldr {w0}, [{wp}], #4",
-                "ldr {w1}, [{wp}], #4",
-                "ldr {xe}, [{xp}], #4",
-                "ldr {xo}, [{xp}], #4",
-                "sxtb16 {t0}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "sxtb16 {t1}, {w1}",
-                "sxtb16 {w1}, {w1}, ror #8",
-                "smlad {a0}, {xe}, {t0}, {a0}",
-                "smlad {a1}, {xe}, {t1}, {a1}",
-                "smlad {a0}, {xo}, {w0}, {a0}",
-                "smlad {a1}, {xo}, {w1}, {a1}",
-                "ldr {xe}, [{xp}], #4",
-                "ldr {xo}, [{xp}], #4",
-                "smlad {b0}, {xe}, {t0}, {b0}",
-                "smlad {b1}, {xe}, {t1}, {b1}",
-                "smlad {b0}, {xo}, {w0}, {b0}",
-                "smlad {b1}, {xo}, {w1}, {b1}",
-                "ldr {w0}, [{wp}], #4",
-                "ldr {w1}, [{wp}], #4",
-                "ldr {xe}, [{xp}], #4",
-                "ldr {xo}, [{xp}], #4",
-                "sxtb16 {t0}, {w0}",
-                "sxtb16 {w0}, {w0}, ror #8",
-                "sxtb16 {t1}, {w1}",
-                "sxtb16 {w1}, {w1}, ror #8",
-                "smlad {a0}, {xe}, {t0}, {a0}",
-                "smlad {a1}, {xe}, {t1}, {a1}",
-                "smlad {a0}, {xo}, {w0}, {a0}",
-                "smlad {a1}, {xo}, {w1}, {a1}",
-                "ldr {xe}, [{xp}], #4",
-                "ldr {xo}, [{xp}], #4",
-                "smlad {b0}, {xe}, {t0}, {b0}",
-                "smlad {b1}, {xe}, {t1}, {b1}",
-                "smlad {b0}, {xo}, {w0}, {b0}",
-                "smlad {b1}, {xo}, {w1}, {b1}",
-                "ldr {xe}, [sp]",
-                "cmp {xp}, {xe}",
-                "bne 2b",
-                "ldr {t0}, [sp, #12]",
-                "str {a0}, [{t0}], #4",
-                "str {a1}, [{t0}], #4",
-                "str {b0}, [{t0}], #4",
-                "str {b1}, [{t0}], #4",
-                "str {t0}, [sp, #12]",
-                "ldr {t1}, [sp, #16]",
-                "cmp {t0}, {t1}",
-                "bne 3b",
-                "add sp, #20",
-                a0 = out(reg) _,
-                a1 = out(reg) _,
-                b0 = out(reg) _,
-                b1 = out(reg) _,
-                xp = out(reg) _,
-                wp = inout(reg) wp,
-                xe = inout(reg) xend => _,
-                xo = inout(reg) xs => _,
-                w0 = inout(reg) bias.as_ptr() => _,
-                w1 = out(reg) _,
-                t0 = inout(reg) op => _,
-                t1 = inout(reg) opend => _,
-            );
-        }
-        let _ = wp;
-        pairs
     }
 }
 
