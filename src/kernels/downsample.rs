@@ -1,7 +1,7 @@
 //! Downsample: LayerNorm (affine folded into the conv), then a 2x2 stride-2
 //! convolution, in place. Output pixels go in pairs: both windows are
 //! normalised into the scratch (`8 cin` bytes), then the conv runs as 2x2
-//! tiles ([`dot_tile`]) and writes the outputs to their place. Output pixel
+//! tiles ([`super::pointwise::dot_tile`]) and writes the outputs to their place. Output pixel
 //! `i` lands below the inputs of every later pixel because the input starts
 //! [`OpFootprint::input_lead_bytes`] above the output.
 

@@ -36,7 +36,7 @@ pub const Q16: Requant = Requant::new(1 << 30, -(LN_FRAC_BITS as i32) - 1);
 
 /// Inputs beyond ±`LN_INPUT_LIMIT` are clamped (codegen maps the calibrated
 /// maximum to 2^16, so this is 16x headroom). It keeps every sum below in
-/// range: `|S| < 2^31` for up to [`WIDE_C`] channels.
+/// range: `|S| < 2^31` for up to `WIDE_C` (2048) channels.
 pub const LN_INPUT_LIMIT: i32 = (1 << 20) - 1;
 
 /// Up to this many channels `C Σq²` and `S²` stay below 2^62 (u64 sums);

@@ -83,7 +83,7 @@ pub fn dot_tile<const P: usize, const R: usize>(
 /// biases 8 bytes of `bias`), for as many pairs as `out`, `w` and `bias` hold;
 /// returns how many that was. On DSP cores, with two pixels and `len` a
 /// multiple of 8, the whole run is one `asm!` loop
-/// ([`super::pair_loop`]), so nothing the caller keeps is spilled around
+/// (`kernels/pair_loop.rs`), so nothing the caller keeps is spilled around
 /// each pair's inner loop.
 #[inline(always)]
 pub fn dot_pairs<const P: usize>(
@@ -284,7 +284,7 @@ pub mod sse2 {
         _mm_shuffle_epi32, _mm_srai_epi16, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
     };
 
-    /// [`dot_tile_2x2`], callable from code compiled without attributes.
+    /// `dot_tile_2x2`, callable from code compiled without attributes.
     /// `acc` is `[[a.r, a.s], [b.r, b.s]]` flattened.
     #[allow(unsafe_code)]
     #[inline(always)]

@@ -52,7 +52,7 @@ pub fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
 /// biases 8 bytes of `bias`), for as many pairs as `out`, `w` and `bias` hold;
 /// returns how many that was. On DSP cores, with two pixels and `len` a
 /// multiple of 8, the whole run is one `asm!` loop
-/// ([`super::pair_loop`]), so nothing the caller keeps is spilled around
+/// (`kernels/pair_loop.rs`), so nothing the caller keeps is spilled around
 /// each pair's inner loop.
 #[inline(always)]
 pub fn dot_pairs<const P: usize>(
@@ -187,7 +187,7 @@ pub mod sse2 {
         _mm_unpacklo_epi64,
     };
 
-    /// [`dot_wide_2x2`], callable from code compiled without attributes.
+    /// `dot_wide_2x2`, callable from code compiled without attributes.
     /// `acc` is `[[a.r, a.s], [b.r, b.s]]` flattened.
     #[allow(unsafe_code)]
     #[inline(always)]
