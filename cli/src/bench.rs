@@ -2,8 +2,8 @@
 //! the int8 plan on one of the model folder's images, as `cargo xtask
 //! bench-peers` compares it with ONNX Runtime.
 
-use crate::args::Args;
-use crate::commands::{int8_plan, precision, usage, with_int8_flags, Failure, Precision};
+use crate::commands::{int8_plan, Failure};
+use crate::options::{BenchArgs, Precision};
 use convnext_codegen::dataset::{read_images, ImageSet};
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::quantize::pixel_values_to_u8;
@@ -46,28 +46,16 @@ fn time_ms(iterations: usize, mut f: impl FnMut()) -> (f64, f64) {
 }
 
 /// `convnext bench`.
-pub fn bench(argv: &[String]) -> Result<(), Failure> {
-    let a = Args::parse(
-        argv,
-        &with_int8_flags(&["model", "precision", "iterations"]),
-        &["json"],
-    )
-    .map_err(usage)?;
-    let dir = Path::new(a.required("model").map_err(usage)?);
-    let p = precision(Some(a.required("precision").map_err(usage)?))?;
-    let iterations = match a.optional("iterations") {
-        Some(s) => s
-            .parse::<usize>()
-            .map_err(|_| usage(format!("--iterations {s:?} is not a count")))?,
-        None => 200,
-    };
+pub fn bench(a: &BenchArgs) -> Result<(), Failure> {
+    let dir = a.model.as_path();
+    let (p, iterations) = (a.precision, a.iterations.max(1));
     let model = load_model(dir)?;
     let processor = load_processor(dir)?;
     let image = one_image(dir)?;
     let x = image.pixel_values(&processor)?;
     let (median, min) = match p {
         Precision::Int8 => {
-            let (plan, _) = int8_plan(dir, &model, &a)?;
+            let (plan, _) = int8_plan(dir, &model, &a.int8)?;
             let u8s = pixel_values_to_u8(&x, &plan.model.processor);
             let mut arena = vec![0i8; plan.arena_bytes];
             let mut logits = vec![0i32; plan.model.num_labels];
@@ -94,7 +82,7 @@ pub fn bench(argv: &[String]) -> Result<(), Failure> {
         Precision::F16 => "f16",
         Precision::Int8 => "int8",
     };
-    if a.switch("json") {
+    if a.json {
         println!(
             "{}",
             serde_json::json!({

@@ -1,11 +1,13 @@
 //! The subcommands. Each parses its flags, does its job through
 //! `convnext-codegen`, and reports failures as [`Failure`].
 
-use crate::args::Args;
+use crate::options::{
+    CompileArgs, Int8Args, OutputKind, Precision, PreprocessArgs, ReportArgs, RunArgs,
+};
+use clap::ValueEnum;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
     build_mixed_plan, choose_f16_blocks, load_calibration, round_weights_to_f16,
-    DEFAULT_CALIBRATION,
 };
 use convnext_codegen::dataset::read_images;
 use convnext_codegen::emit::Provenance;
@@ -34,53 +36,24 @@ pub(crate) fn usage(e: String) -> Failure {
     Failure::Usage(e)
 }
 
-/// Which precision to run in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Precision {
-    F32,
-    F16,
-    Int8,
-}
-
-pub(crate) fn precision(s: Option<&str>) -> Result<Precision, Failure> {
-    match s.unwrap_or("f32") {
-        "f32" => Ok(Precision::F32),
-        "f16" => Ok(Precision::F16),
-        "int8" => Ok(Precision::Int8),
-        other => Err(usage(format!(
-            "--precision {other:?}: expected f32, f16 or int8"
-        ))),
-    }
-}
-
 /// `convnext run`.
-pub fn run(argv: &[String]) -> Result<(), Failure> {
-    let a = Args::parse(
-        argv,
-        &with_int8_flags(&["model", "precision", "input", "output", "output-kind"]),
-        &[],
-    )
-    .map_err(usage)?;
-    let dir = Path::new(a.required("model").map_err(usage)?);
-    let input = Path::new(a.required("input").map_err(usage)?);
-    let output = Path::new(a.required("output").map_err(usage)?);
-    let kind = a.optional("output-kind").unwrap_or("logits");
-    if !["logits", "pooler_output", "last_hidden_state"].contains(&kind) {
-        return Err(usage(format!(
-            "--output-kind {kind:?}: expected logits, pooler_output or last_hidden_state"
-        )));
-    }
-    let p = precision(a.optional("precision"))?;
+pub fn run(a: &RunArgs) -> Result<(), Failure> {
+    let (dir, input, output) = (a.model.as_path(), a.input.as_path(), a.output.as_path());
+    let (p, kind) = (a.precision, a.output_kind);
     let model = load_model(dir)?;
     let x = npy::read(input)?.into_f32(input)?;
     let y = match p {
         Precision::Int8 => {
-            if kind != "logits" {
+            if kind != OutputKind::Logits {
                 return Err(Failure::Model(Error::Input {
-                    message: format!("--precision int8 computes logits only, not {kind}"),
+                    message: format!(
+                        "--precision int8 computes logits only, not {}",
+                        kind.to_possible_value()
+                            .map_or(String::new(), |v| v.get_name().to_string())
+                    ),
                 }));
             }
-            let (plan, _) = int8_plan(dir, &model, &a)?;
+            let (plan, _) = int8_plan(dir, &model, &a.int8)?;
             int8_logits(&plan, &x)?
         }
         Precision::F16 | Precision::F32 => {
@@ -90,10 +63,10 @@ pub fn run(argv: &[String]) -> Result<(), Failure> {
                 model
             };
             match kind {
-                "pooler_output" => forward(&model, &x)?.pooler_output,
-                "last_hidden_state" => forward(&model, &x)?.last_hidden_state,
+                OutputKind::PoolerOutput => forward(&model, &x)?.pooler_output,
+                OutputKind::LastHiddenState => forward(&model, &x)?.last_hidden_state,
                 // Logits alone keep no image's hidden states.
-                _ => logits(&model, &x)?.ok_or_else(|| Error::Input {
+                OutputKind::Logits => logits(&model, &x)?.ok_or_else(|| Error::Input {
                     message: format!(
                         "{} has no classifier head (a ConvNextModel checkpoint); use --output-kind pooler_output or last_hidden_state",
                         dir.display()
@@ -107,22 +80,19 @@ pub fn run(argv: &[String]) -> Result<(), Failure> {
 }
 
 /// `convnext preprocess`.
-pub fn preprocess(argv: &[String]) -> Result<(), Failure> {
-    let a = Args::parse(argv, &["model", "input", "output"], &[]).map_err(usage)?;
-    let dir = Path::new(a.required("model").map_err(usage)?);
-    let input = Path::new(a.required("input").map_err(usage)?);
-    let output = Path::new(a.required("output").map_err(usage)?);
+pub fn preprocess(a: &PreprocessArgs) -> Result<(), Failure> {
+    let (dir, input, output) = (a.model.as_path(), a.input.as_path(), a.output.as_path());
     let cfg = load_processor(dir)?;
     let x = read_images(input)?.pixel_values(&cfg)?;
     npy::write_f32(output, &x)?;
     Ok(())
 }
 
-pub(crate) fn calibration_method(s: Option<&str>) -> Result<Calibration, Failure> {
+/// `--calibration-method`'s value.
+pub(crate) fn calibration_method(s: &str) -> Result<Calibration, Failure> {
     match s {
-        None => Ok(DEFAULT_CALIBRATION),
-        Some("minmax") => Ok(Calibration::MinMax),
-        Some(p) => p
+        "minmax" => Ok(Calibration::MinMax),
+        p => p
             .strip_prefix("percentile:")
             .and_then(|v| v.parse::<f64>().ok())
             .filter(|v| (0.5..=1.0).contains(v))
@@ -135,27 +105,14 @@ pub(crate) fn calibration_method(s: Option<&str>) -> Result<Calibration, Failure
     }
 }
 
-/// `flags` plus the flags every command that builds an int8 plan takes.
-pub(crate) fn with_int8_flags<'a>(flags: &[&'a str]) -> Vec<&'a str> {
-    let mut all = flags.to_vec();
-    all.extend(["calibration", "calibration-method", "f16-blocks"]);
-    all
-}
-
 /// Calibrate and plan the int8 network for a model folder, from the
 /// `--calibration`, `--calibration-method` and `--f16-blocks` flags. Returns
 /// the plan and the number of calibration images.
-pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Args) -> Result<(Plan, usize), Failure> {
+pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<(Plan, usize), Failure> {
     let processor = load_processor(dir)?;
-    let cal = load_calibration(dir, a.optional("calibration").map(Path::new), &processor)?;
-    let method = calibration_method(a.optional("calibration-method"))?;
-    let f16_count = match a.optional("f16-blocks") {
-        Some(v) => v
-            .parse::<usize>()
-            .map_err(|_| usage(format!("--f16-blocks {v:?} is not a count")))?,
-        None => 0,
-    };
-    let chosen = choose_f16_blocks(model, &processor, &cal, method, f16_count)?;
+    let cal = load_calibration(dir, a.calibration.as_deref(), &processor)?;
+    let method = calibration_method(&a.calibration_method)?;
+    let chosen = choose_f16_blocks(model, &processor, &cal, method, a.f16_blocks)?;
     let blocks: Vec<(usize, usize)> = chosen.iter().map(|(b, _)| *b).collect();
     Ok((
         build_mixed_plan(model, &processor, &cal, method, &blocks)?,
@@ -164,7 +121,7 @@ pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Args) -> Result<(Plan, us
 }
 
 /// int8 logits for float pixel_values, dequantized to f32.
-fn int8_logits(plan: &Plan, x: &Tensor) -> Result<Tensor, Failure> {
+pub(crate) fn int8_logits(plan: &Plan, x: &Tensor) -> Result<Tensor, Failure> {
     let m = &plan.model;
     let want = [m.input_c, m.input_h, m.input_w];
     if x.shape.len() != 4 || x.shape[1..] != want {
@@ -186,17 +143,15 @@ fn int8_logits(plan: &Plan, x: &Tensor) -> Result<Tensor, Failure> {
 }
 
 /// `convnext report`.
-pub fn report(argv: &[String]) -> Result<(), Failure> {
-    let a =
-        Args::parse(argv, &with_int8_flags(&["model", "precision"]), &["json"]).map_err(usage)?;
-    let dir = Path::new(a.required("model").map_err(usage)?);
-    if precision(a.optional("precision"))? != Precision::Int8 {
+pub fn report(a: &ReportArgs) -> Result<(), Failure> {
+    let dir = a.model.as_path();
+    if a.precision != Precision::Int8 {
         return Err(usage(
             "report describes the int8 plan: use --precision int8".into(),
         ));
     }
     let model = load_model(dir)?;
-    let (plan, _) = int8_plan(dir, &model, &a)?;
+    let (plan, _) = int8_plan(dir, &model, &a.int8)?;
     let ops: Vec<serde_json::Value> = plan
         .ops
         .iter()
@@ -224,7 +179,7 @@ pub fn report(argv: &[String]) -> Result<(), Failure> {
         "macs": plan.macs(),
         "ops": ops,
     });
-    if a.switch("json") {
+    if a.json {
         println!("{j}");
         return Ok(());
     }
@@ -251,21 +206,20 @@ pub fn report(argv: &[String]) -> Result<(), Failure> {
 }
 
 /// `convnext compile`.
-pub fn compile(argv: &[String]) -> Result<(), Failure> {
-    let a = Args::parse(argv, &with_int8_flags(&["model", "out", "name"]), &[]).map_err(usage)?;
-    let dir = Path::new(a.required("model").map_err(usage)?);
-    let out = Path::new(a.required("out").map_err(usage)?);
-    let name = a.optional("name").unwrap_or("model");
+pub fn compile(a: &CompileArgs) -> Result<(), Failure> {
+    let (dir, out, name) = (a.model.as_path(), a.out.as_path(), a.name.as_str());
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(usage(format!("--name {name:?}: use letters, digits and _")));
     }
     let model = load_model(dir)?;
-    let (plan, images) = int8_plan(dir, &model, &a)?;
+    let (plan, images) = int8_plan(dir, &model, &a.int8)?;
     let source = a
-        .optional("calibration")
-        .unwrap_or("calibration_images.npy");
-    let method = calibration_method(a.optional("calibration-method"))?;
-    let provenance = Provenance::new(dir, source, images, method, &plan);
+        .int8
+        .calibration
+        .as_deref()
+        .map_or("calibration_images.npy".into(), |p| p.display().to_string());
+    let method = calibration_method(&a.int8.calibration_method)?;
+    let provenance = Provenance::new(dir, &source, images, method, &plan);
     let e = convnext_codegen::emit::emit(&plan, out, name, &provenance, &model.config.labels)?;
     println!(
         "wrote {} and {} weight files: arena {} bytes, weights {} bytes, {} MACs",

@@ -2,10 +2,8 @@
 //! set, streamed in chunks of [`CHUNK`] images so memory does not grow with
 //! the test set (each chunk is spread over the machine's cores).
 
-use crate::args::Args;
-use crate::commands::{
-    calibration_method, int8_plan, precision, usage, with_int8_flags, Failure, Precision,
-};
+use crate::commands::{calibration_method, int8_plan, Failure};
+use crate::options::{EvalArgs, Precision};
 use convnext::network::argmax;
 use convnext_codegen::compile::{round_weights_to_f16, LogitSqnr};
 use convnext_codegen::dataset::load_test_set;
@@ -14,7 +12,6 @@ use convnext_codegen::processor::load_processor;
 use convnext_codegen::reference::logits;
 use convnext_codegen::{load_model, npy, Error, Tensor};
 use std::io::IsTerminal;
-use std::path::Path;
 
 /// Images per chunk: enough to keep every core busy, small enough that the
 /// chunk's pixel values and logits stay a few MB at 224x224.
@@ -55,27 +52,12 @@ fn peak_memory_bytes() -> Option<u64> {
 }
 
 /// `convnext eval`.
-pub fn eval(argv: &[String]) -> Result<(), Failure> {
-    let a = Args::parse(
-        argv,
-        &with_int8_flags(&["model", "limit", "precision"]),
-        &["json", "crc"],
-    )
-    .map_err(usage)?;
-    let dir = Path::new(a.required("model").map_err(usage)?);
-    let limit = match a.optional("limit") {
-        Some(s) => Some(
-            s.parse::<usize>()
-                .map_err(|_| usage(format!("--limit {s:?} is not a count")))?,
-        ),
-        None => None,
-    };
-    let method = calibration_method(a.optional("calibration-method"))?;
+pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
+    let dir = a.model.as_path();
+    let limit = a.limit;
+    let method = calibration_method(&a.int8.calibration_method)?;
     // f32 always runs (it is what agreement is measured against).
-    let only = a
-        .optional("precision")
-        .map(|p| precision(Some(p)))
-        .transpose()?;
+    let only = a.precision;
     let want = |p: Precision| only.is_none() || only == Some(p);
     let model = load_model(dir)?;
     let Some(classes) = model.classifier.as_ref().map(|c| c.bias.len()) else {
@@ -108,7 +90,7 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
     };
     let f16_model = want(Precision::F16).then(|| round_weights_to_f16(&model));
     let plan = if want(Precision::Int8) {
-        Some(int8_plan(dir, &model, &a)?)
+        Some(int8_plan(dir, &model, &a.int8)?)
     } else {
         None
     };
@@ -118,7 +100,7 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
     let mut sqnr = LogitSqnr::default();
     let mut crc = convnext::crc32::Crc32::new();
     // Progress on stderr when a person is watching (not in pipes or tests).
-    let progress = std::io::stderr().is_terminal() && !a.switch("json");
+    let progress = std::io::stderr().is_terminal() && !a.json;
     for start in (0..n).step_by(CHUNK) {
         if progress {
             eprint!("\r  evaluating: {start} / {n} images");
@@ -179,7 +161,7 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
             "calibration_images": calibration_images,
             "f16_blocks": plan.ops.iter().filter(|o| o.name.ends_with("_f16")).map(|o| o.name.clone()).collect::<Vec<_>>(),
         });
-        if a.switch("crc") {
+        if a.crc {
             int8_obj["logits_crc32"] = serde_json::json!(format!("0x{:08x}", crc.finish()));
         }
         report["int8"] = int8_obj;
@@ -187,7 +169,7 @@ pub fn eval(argv: &[String]) -> Result<(), Failure> {
     if let Some(b) = peak_memory_bytes() {
         report["peak_memory_bytes"] = serde_json::json!(b);
     }
-    print_eval(&report, a.switch("json"), plan.as_ref().map(|(p, _)| p))
+    print_eval(&report, a.json, plan.as_ref().map(|(p, _)| p))
 }
 
 /// Predictions gathered chunk by chunk.

@@ -125,11 +125,143 @@ fn base_model_without_head_refuses_logits_but_gives_pooler_output() {
 fn usage_errors_exit_2_and_name_the_flag() {
     let o = convnext(&["run", "--model"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--model needs a value"));
+    assert!(stderr(&o).contains("a value is required for '--model <DIR>'"));
     let o = convnext(&["run", "--modle", "x"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unknown flag --modle"));
-    let o = convnext(&["frobnicate"]);
+    assert!(stderr(&o).contains("unexpected argument '--modle'"));
+    assert!(stderr(&o).contains("a similar argument exists: '--model'"));
+    let o = convnext(&["clasify"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("a similar subcommand exists: 'classify'"));
+    let o = convnext(&["eval", "--model", "m", "--precision", "int4"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("[possible values: f32, f16, int8]"));
+    let o = convnext(&[]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn help_on_every_subcommand_shows_an_example_and_version_answers() {
+    for cmd in [
+        "classify",
+        "run",
+        "eval",
+        "report",
+        "compile",
+        "bench",
+        "preprocess",
+    ] {
+        let o = convnext(&[cmd, "--help"]);
+        assert!(o.status.success(), "{cmd}: {}", stderr(&o));
+        let help = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            help.contains("Usage: convnext ") && help.contains("Example"),
+            "{cmd}: {help}"
+        );
+    }
+    let o = convnext(&["--version"]);
+    assert!(o.status.success());
+    let v = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(v.trim(), format!("convnext {}", env!("CARGO_PKG_VERSION")));
+}
+
+/// The bundled example pictures and the label each shows (from its name).
+fn example_pictures() -> Vec<(PathBuf, String)> {
+    let dir = root().join("models/fmnist-convnext/examples");
+    let mut v: Vec<(PathBuf, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .map(|p| {
+            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (p, stem)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn classify_names_the_class_of_every_bundled_picture_in_every_precision() {
+    let pictures = example_pictures();
+    assert_eq!(pictures.len(), 10, "one picture per class");
+    let mut args = vec![
+        "classify",
+        "--model",
+        "models/fmnist-convnext",
+        "--json",
+        "--top",
+        "2",
+    ];
+    let paths: Vec<String> = pictures
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    args.extend(paths.iter().map(String::as_str));
+    for precision in ["f32", "f16", "int8"] {
+        let mut a = args.clone();
+        a.extend(["--precision", precision]);
+        let o = convnext(&a);
+        assert!(o.status.success(), "{precision}: {}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["precision"], precision);
+        let images = j["images"].as_array().unwrap();
+        assert_eq!(images.len(), pictures.len());
+        for (img, (path, want)) in images.iter().zip(&pictures) {
+            assert_eq!(img["image"], path.display().to_string());
+            assert_eq!(img["size"], serde_json::json!([28, 28]));
+            let top = img["top"].as_array().unwrap();
+            assert_eq!(top.len(), 2);
+            // Names like "t-shirt-top" for "T-shirt/top".
+            let label = top[0]["label"].as_str().unwrap();
+            assert_eq!(
+                &label.to_lowercase().replace(['/', ' '], "-"),
+                want,
+                "{precision}"
+            );
+            let (p0, p1) = (
+                top[0]["probability"].as_f64().unwrap(),
+                top[1]["probability"].as_f64().unwrap(),
+            );
+            assert!(
+                p0 > 0.5 && p1 <= p0 && p1 > 0.0,
+                "{precision} {want}: {p0} {p1}"
+            );
+        }
+    }
+    // The text form: one line per picture, its label first.
+    let o = convnext(&["classify", "--model", "models/fmnist-convnext", &paths[0]]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with(&format!("{}: Ankle boot ", paths[0])),
+        "{text}"
+    );
+}
+
+#[test]
+fn classify_says_which_file_is_not_an_image_or_has_the_wrong_shape() {
+    let out = scratch("classify_bad");
+    let fake = out.join("photo.png");
+    std::fs::write(&fake, b"not a png at all").unwrap();
+    let o = convnext(&[
+        "classify",
+        "--model",
+        "models/fmnist-convnext",
+        fake.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("photo.png") && stderr(&o).contains("not a PNG, JPEG or BMP"));
+    let missing = out.join("missing.jpg");
+    let o = convnext(&[
+        "classify",
+        "--model",
+        "models/fmnist-convnext",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("missing.jpg: cannot open"));
+    let o = convnext(&["classify", "--model", "models/fmnist-convnext"]);
     assert_eq!(o.status.code(), Some(2));
 }
 

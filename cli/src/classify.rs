@@ -1,0 +1,149 @@
+//! `convnext classify`: image files to labels. Each file is decoded (PNG,
+//! JPEG, BMP), brought to the model's channel count as Pillow's `convert`
+//! does, preprocessed with the runtime's Pillow-exact code as the model
+//! folder's `preprocessor_config.json` says, and classified; the top labels
+//! come with their softmax probabilities.
+
+use crate::commands::{int8_logits, int8_plan, Failure};
+use crate::options::{ClassifyArgs, Precision};
+use convnext_codegen::compile::round_weights_to_f16;
+use convnext_codegen::dataset::ImageSet;
+use convnext_codegen::processor::load_processor;
+use convnext_codegen::reference::logits;
+use convnext_codegen::{load_model, Error, Model, Tensor};
+use std::path::Path;
+
+/// One decoded image as the model takes it: `height x width x channels` u8.
+fn decode(path: &Path, channels: usize) -> Result<ImageSet, Error> {
+    let bad = |what: String| Error::Input {
+        message: format!("{}: {what}", path.display()),
+    };
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| bad(format!("cannot open: {e}")))?
+        .with_guessed_format()
+        .map_err(|e| bad(format!("cannot read: {e}")))?;
+    let img = reader.decode().map_err(|e| {
+        bad(format!(
+            "not a PNG, JPEG or BMP image this build decodes: {e}"
+        ))
+    })?;
+    let (width, height) = (img.width() as usize, img.height() as usize);
+    let pixels = match channels {
+        1 => luma_like_pillow(&img.to_rgb8().into_raw()),
+        3 => img.to_rgb8().into_raw(),
+        c => {
+            return Err(bad(format!(
+                "the model takes {c}-channel images; classify handles 1 (grey) and 3 (RGB)"
+            )))
+        }
+    };
+    Ok(ImageSet {
+        pixels,
+        count: 1,
+        height,
+        width,
+        channels,
+    })
+}
+
+/// RGB to grey as Pillow's `convert("L")` computes it (ITU-R 601-2 luma in
+/// 16-bit fixed point, rounded): a grey image stays as it is.
+fn luma_like_pillow(rgb: &[u8]) -> Vec<u8> {
+    rgb.chunks_exact(3)
+        .map(|p| {
+            let (r, g, b) = (p[0] as u32, p[1] as u32, p[2] as u32);
+            ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) as u8
+        })
+        .collect()
+}
+
+/// Probabilities of one image's logits (a numerically safe softmax).
+fn softmax(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+    let e: Vec<f64> = logits.iter().map(|&v| (v as f64 - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|v| v / sum).collect()
+}
+
+/// The label of class `i` (`id2label`, or `LABEL_i` as HF names them).
+fn label(model: &Model, i: usize) -> String {
+    match model.config.labels.get(i) {
+        Some(l) if !l.is_empty() => l.clone(),
+        _ => format!("LABEL_{i}"),
+    }
+}
+
+/// `convnext classify`.
+pub fn classify(a: &ClassifyArgs) -> Result<(), Failure> {
+    let dir = a.model.as_path();
+    let model = load_model(dir)?;
+    if model.classifier.is_none() {
+        return Err(Failure::Model(Error::Input {
+            message: format!("{} has no classifier head to classify with", dir.display()),
+        }));
+    }
+    let processor = load_processor(dir)?;
+    let f16;
+    let run_model = match a.precision {
+        Precision::F16 => {
+            f16 = round_weights_to_f16(&model);
+            &f16
+        }
+        _ => &model,
+    };
+    let plan = match a.precision {
+        Precision::Int8 => Some(int8_plan(dir, &model, &a.int8)?.0),
+        _ => None,
+    };
+    let mut results = Vec::new();
+    for path in &a.images {
+        let img = decode(path, model.config.num_channels)?;
+        let x = img.pixel_values(&processor)?;
+        let y: Tensor = match &plan {
+            Some(plan) => int8_logits(plan, &x)?,
+            None => logits(run_model, &x)?.ok_or_else(|| Error::Input {
+                message: format!("{} has no classifier head", dir.display()),
+            })?,
+        };
+        let p = softmax(&y.data);
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        // Highest first; ties by class index, so the output is stable.
+        order.sort_by(|&i, &j| p[j].total_cmp(&p[i]).then(i.cmp(&j)));
+        let top: Vec<(String, f64)> = order
+            .iter()
+            .take(a.top.max(1))
+            .map(|&i| (label(&model, i), p[i]))
+            .collect();
+        results.push((path, img.width, img.height, top));
+    }
+    if a.json {
+        let images: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(path, w, h, top)| {
+                serde_json::json!({
+                    "image": path.display().to_string(),
+                    "size": [w, h],
+                    "top": top.iter().map(|(l, p)| serde_json::json!({"label": l, "probability": p})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let precision = format!("{:?}", a.precision).to_lowercase();
+        println!(
+            "{}",
+            serde_json::json!({
+                "model": dir.display().to_string(),
+                "precision": precision,
+                "images": images,
+            })
+        );
+        return Ok(());
+    }
+    for (path, _, _, top) in &results {
+        let shown: Vec<String> = top
+            .iter()
+            .map(|(l, p)| format!("{l} {:.1}%", 100.0 * p))
+            .collect();
+        println!("{}: {}", path.display(), shown.join(", "));
+    }
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! The command line, declared with clap: every subcommand, its flags, their
+//! types and help. Usage errors exit 2 (clap's), bad data exits 1
+//! (`main`).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use convnext_codegen::compile::DEFAULT_CALIBRATION;
+use std::path::PathBuf;
+
+/// ConvNeXt inference for microcontrollers, on the host: classify, evaluate
+/// and inspect a checkpoint with the numerics the firmware uses.
+#[derive(Debug, Parser)]
+#[command(name = "convnext", version, propagate_version = true)]
+#[command(after_help = "\
+Start here:
+  convnext classify --model models/fmnist-convnext models/fmnist-convnext/examples/*.png
+  convnext eval --model models/fmnist-convnext
+  convnext report --model models/fmnist-convnext")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Classify image files (PNG, JPEG, BMP): the top labels by name.
+    Classify(ClassifyArgs),
+    /// Run a batch of float pixel_values (.npy) and write an output (.npy).
+    Run(RunArgs),
+    /// Accuracy, agreement with f32 and logit SQNR on the model folder's test set.
+    Eval(EvalArgs),
+    /// The int8 plan per op: MACs, weight bytes, arena bytes, against the bound.
+    Report(ReportArgs),
+    /// Emit the int8 network as Rust source and weight tables.
+    Compile(CompileArgs),
+    /// Latency of one image on one thread.
+    Bench(BenchArgs),
+    /// u8 images (.npy) to pixel_values (.npy), exactly as HF preprocesses.
+    Preprocess(PreprocessArgs),
+}
+
+/// Numerics to run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Precision {
+    /// The float reference (matches HF transformers).
+    F32,
+    /// f16 weights, f32 arithmetic.
+    F16,
+    /// The firmware's integer-only network.
+    Int8,
+}
+
+/// Which output `run` writes (HF's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum OutputKind {
+    /// (N, num_labels) classifier logits.
+    Logits,
+    /// (N, C) pooled, normalised features (HF `pooler_output`).
+    PoolerOutput,
+    /// (N, C, H, W) last stage's map (HF `last_hidden_state`).
+    LastHiddenState,
+}
+
+/// Flags of every command that builds an int8 plan.
+#[derive(Debug, Clone, Args)]
+pub struct Int8Args {
+    /// Calibration images: (N, C, H, W) float32 pixel_values or u8 images
+    /// (N, H, W[, C]) [default: the model folder's calibration_images.npy]
+    #[arg(long, value_name = "CAL.npy")]
+    pub calibration: Option<PathBuf>,
+    /// How activation ranges are chosen: minmax or percentile:P (0.5 <= P <= 1)
+    #[arg(long, value_name = "METHOD", default_value_t = DEFAULT_CALIBRATION.to_string())]
+    pub calibration_method: String,
+    /// Keep the K blocks int8 hurts most (on the calibration images) in f16
+    /// weights with f32 arithmetic
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub f16_blocks: usize,
+}
+
+/// `convnext classify`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  convnext classify --model models/fmnist-convnext models/fmnist-convnext/examples/*.png
+  convnext classify --model models/fmnist-convnext --precision int8 --top 3 --json shoe.png")]
+pub struct ClassifyArgs {
+    /// Model folder (config.json, model.safetensors, preprocessor_config.json)
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Image files
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// Numerics to classify with
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+    /// How many labels to show per image
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    pub top: usize,
+    /// One JSON object on stdout instead of text
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub int8: Int8Args,
+}
+
+/// `convnext run`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+X is (N, C, H, W) float32 pixel_values; Y is (N, num_labels) float32 logits, or
+the HF output --output-kind names (int8 gives logits only).
+
+Example:
+  convnext run --model models/fmnist-convnext --precision int8 --input x.npy --output y.npy")]
+pub struct RunArgs {
+    /// Model folder
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Numerics to run in
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+    /// Input pixel_values
+    #[arg(long, value_name = "X.npy")]
+    pub input: PathBuf,
+    /// Where the output goes
+    #[arg(long, value_name = "Y.npy")]
+    pub output: PathBuf,
+    /// Which output to write
+    #[arg(long, value_enum, default_value_t = OutputKind::Logits)]
+    pub output_kind: OutputKind,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub int8: Int8Args,
+}
+
+/// `convnext eval`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+f32 always runs (agreement is measured against it), then f16 and int8, or the
+one --precision names. Reads the model folder's test_images.npy and
+test_labels.npy, and compares f32 with test_logits.npy (HF's) when present.
+
+Example:
+  convnext eval --model models/fmnist-convnext --precision int8 --json")]
+pub struct EvalArgs {
+    /// Model folder
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Evaluate only this precision (besides f32)
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
+    /// One JSON object on stdout instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// The first N test images only
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Add the CRC-32 of the int8 logits (what the boards print)
+    #[arg(long)]
+    pub crc: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub int8: Int8Args,
+}
+
+/// `convnext report`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Example:
+  convnext report --model models/fmnist-convnext --json")]
+pub struct ReportArgs {
+    /// Model folder
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// The plan to describe (only int8 has one)
+    #[arg(long, value_enum, default_value_t = Precision::Int8)]
+    pub precision: Precision,
+    /// One JSON object on stdout instead of text
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub int8: Int8Args,
+}
+
+/// `convnext compile`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Board crates do the same from build.rs with convnext_codegen::build_script.
+
+Example:
+  convnext compile --model models/fmnist-convnext --out src/generated --name fashion")]
+pub struct CompileArgs {
+    /// Model folder
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Folder for NAME.rs and its weight files
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Module name (letters, digits and _)
+    #[arg(long, default_value = "model")]
+    pub name: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub int8: Int8Args,
+}
+
+/// `convnext bench`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Times the folder's first test (or calibration) image: the median of N runs.
+
+Example:
+  convnext bench --model models/fmnist-convnext --precision int8 --iterations 500")]
+pub struct BenchArgs {
+    /// Model folder
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Numerics to time
+    #[arg(long, value_enum)]
+    pub precision: Precision,
+    /// Runs to take the median of
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub iterations: usize,
+    /// One JSON object on stdout instead of text
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub int8: Int8Args,
+}
+
+/// `convnext preprocess`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Example:
+  convnext preprocess --model models/fmnist-convnext --input images.npy --output x.npy")]
+pub struct PreprocessArgs {
+    /// Model folder (its preprocessor_config.json)
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// u8 images, (N, H, W[, C])
+    #[arg(long, value_name = "IMAGES.npy")]
+    pub input: PathBuf,
+    /// Where the float32 (N, C, H, W) pixel_values go
+    #[arg(long, value_name = "X.npy")]
+    pub output: PathBuf,
+}
