@@ -5,57 +5,13 @@
 //! come with their softmax probabilities.
 
 use crate::commands::{int8_logits, int8_plan, Failure};
+use crate::eval::label;
 use crate::options::{ClassifyArgs, Precision};
+use crate::pictures::decode;
 use convnext_codegen::compile::round_weights_to_f16;
-use convnext_codegen::dataset::ImageSet;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::reference::logits;
-use convnext_codegen::{load_model, Error, Model, Tensor};
-use std::path::Path;
-
-/// One decoded image as the model takes it: `height x width x channels` u8.
-fn decode(path: &Path, channels: usize) -> Result<ImageSet, Error> {
-    let bad = |what: String| Error::Input {
-        message: format!("{}: {what}", path.display()),
-    };
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| bad(format!("cannot open: {e}")))?
-        .with_guessed_format()
-        .map_err(|e| bad(format!("cannot read: {e}")))?;
-    let img = reader.decode().map_err(|e| {
-        bad(format!(
-            "not a PNG, JPEG or BMP image this build decodes: {e}"
-        ))
-    })?;
-    let (width, height) = (img.width() as usize, img.height() as usize);
-    let pixels = match channels {
-        1 => luma_like_pillow(&img.to_rgb8().into_raw()),
-        3 => img.to_rgb8().into_raw(),
-        c => {
-            return Err(bad(format!(
-                "the model takes {c}-channel images; classify handles 1 (grey) and 3 (RGB)"
-            )))
-        }
-    };
-    Ok(ImageSet {
-        pixels,
-        count: 1,
-        height,
-        width,
-        channels,
-    })
-}
-
-/// RGB to grey as Pillow's `convert("L")` computes it (ITU-R 601-2 luma in
-/// 16-bit fixed point, rounded): a grey image stays as it is.
-fn luma_like_pillow(rgb: &[u8]) -> Vec<u8> {
-    rgb.chunks_exact(3)
-        .map(|p| {
-            let (r, g, b) = (p[0] as u32, p[1] as u32, p[2] as u32);
-            ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) as u8
-        })
-        .collect()
-}
+use convnext_codegen::{load_model, Error, Tensor};
 
 /// Probabilities of one image's logits (a numerically safe softmax).
 fn softmax(logits: &[f32]) -> Vec<f64> {
@@ -63,14 +19,6 @@ fn softmax(logits: &[f32]) -> Vec<f64> {
     let e: Vec<f64> = logits.iter().map(|&v| (v as f64 - max).exp()).collect();
     let sum: f64 = e.iter().sum();
     e.iter().map(|v| v / sum).collect()
-}
-
-/// The label of class `i` (`id2label`, or `LABEL_i` as HF names them).
-fn label(model: &Model, i: usize) -> String {
-    match model.config.labels.get(i) {
-        Some(l) if !l.is_empty() => l.clone(),
-        _ => format!("LABEL_{i}"),
-    }
 }
 
 /// `convnext classify`.

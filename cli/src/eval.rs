@@ -3,10 +3,10 @@
 //! the test set (each chunk is spread over the machine's cores).
 
 use crate::commands::{calibration_method, int8_plan, Failure};
+use crate::labelled::{Chunk, Labelled};
 use crate::options::{EvalArgs, Precision};
 use convnext::network::argmax;
 use convnext_codegen::compile::{round_weights_to_f16, LogitSqnr};
-use convnext_codegen::dataset::load_test_set;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::reference::logits;
@@ -66,14 +66,17 @@ pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
         }));
     };
     let processor = load_processor(dir)?;
-    let mut test = load_test_set(dir)?;
+    let mut test = match (&a.data, &a.images, &a.labels) {
+        (Some(d), _, _) => Labelled::folder(d, &model)?,
+        (None, Some(x), Some(y)) => Labelled::npy(x, y, classes)?,
+        _ => Labelled::model_test_set(dir)?,
+    };
     if let Some(n) = limit {
-        test.images = test.images.take(n);
-        test.labels.truncate(n);
+        test.truncate(n);
     }
-    let n = test.images.count;
+    let n = test.len();
     let ref_path = dir.join("test_logits.npy");
-    let reference = if ref_path.exists() {
+    let reference = if test.is_model_test_set && ref_path.exists() {
         let r = npy::read(&ref_path)?.into_f32(&ref_path)?;
         if r.shape.len() != 2 || r.shape[1] != classes || r.shape[0] < n {
             return Err(Failure::Model(Error::Input {
@@ -99,19 +102,15 @@ pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
     let (mut ref_err, mut f16_err) = (MaxRelError::default(), MaxRelError::default());
     let mut sqnr = LogitSqnr::default();
     let mut crc = convnext::crc32::Crc32::new();
-    // Progress on stderr when a person is watching (not in pipes or tests).
-    let progress = std::io::stderr().is_terminal() && !a.json;
+    let bar = progress_bar(n as u64, "evaluating", a.quiet || a.json);
     for start in (0..n).step_by(CHUNK) {
-        if progress {
-            eprint!("\r  evaluating: {start} / {n} images");
-        }
-        let images = test.images.slice(start..start + CHUNK);
-        let x = images.pixel_values(&processor)?;
+        let end = (start + CHUNK).min(n);
+        let Chunk { x, u8s } = test.chunk(start..end, &model, &processor)?;
         let f32_logits = chunk_logits(&model, &x)?;
         pred.f32
             .extend(f32_logits.data.chunks_exact(classes).map(argmax));
         if let Some(r) = &reference {
-            let rows = &r.data[start * classes..(start + images.count) * classes];
+            let rows = &r.data[start * classes..end * classes];
             pred.reference
                 .extend(rows.chunks_exact(classes).map(argmax));
             ref_err.add(&f32_logits.data, rows);
@@ -122,16 +121,24 @@ pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
             f16_err.add(&l.data, &f32_logits.data);
         }
         if let Some((plan, _)) = &plan {
-            let int8 = plan.run_u8(&images.pixels);
+            let m = &plan.model;
+            if x.shape[1..] != [m.input_c, m.input_h, m.input_w] {
+                return Err(Failure::Model(Error::Input {
+                    message: format!(
+                        "the images preprocess to {:?}, the int8 plan was calibrated for {:?}; calibrate at this size with --calibration",
+                        &x.shape[1..],
+                        [m.input_c, m.input_h, m.input_w]
+                    ),
+                }));
+            }
+            let int8 = plan.run_u8(&u8s);
             pred.int8.extend(int8.chunks_exact(classes).map(argmax));
             sqnr.add(&int8, plan.model.logit_scale, &f32_logits.data);
             crc.update_i32(&int8);
         }
+        bar.inc((end - start) as u64);
     }
-
-    if progress {
-        eprint!("\r{:60}\r", "");
-    }
+    bar.finish_and_clear();
     let accuracy = |p: &[usize]| {
         p.iter().zip(&test.labels).filter(|(p, l)| p == l).count() as f64 / n.max(1) as f64
     };
@@ -166,10 +173,96 @@ pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
         }
         report["int8"] = int8_obj;
     }
+    // Per class, the confusion matrix of the network that ships (int8 when
+    // it ran), and the images int8 and f32 disagree on.
+    let names: Vec<String> = (0..classes).map(|i| label(&model, i)).collect();
+    let (shipped, shipped_name) = if pred.int8.is_empty() {
+        (&pred.f32, "f32")
+    } else {
+        (&pred.int8, "int8")
+    };
+    report["per_class"] = per_class(&test.labels, &names, &pred);
+    report["confusion"] = serde_json::json!({
+        "precision": shipped_name,
+        "labels": names,
+        "matrix": confusion(&test.labels, shipped, classes),
+    });
+    if !pred.int8.is_empty() {
+        let d: Vec<serde_json::Value> = (0..n)
+            .filter(|&i| pred.int8[i] != pred.f32[i])
+            .map(|i| {
+                serde_json::json!({
+                    "image": test.name(i),
+                    "label": names[test.labels[i]],
+                    "f32": names[pred.f32[i]],
+                    "int8": names[pred.int8[i]],
+                })
+            })
+            .collect();
+        report["int8_f32_disagreements"] = serde_json::json!(d);
+    }
     if let Some(b) = peak_memory_bytes() {
         report["peak_memory_bytes"] = serde_json::json!(b);
     }
     print_eval(&report, a.json, plan.as_ref().map(|(p, _)| p))
+}
+
+/// A progress bar on stderr, drawn only when a person is watching (not in
+/// pipes, tests or `--quiet`).
+pub(crate) fn progress_bar(len: u64, what: &str, quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("  {msg} {bar:30} {pos}/{len} images, {eta} left")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// The label of class `i` (`id2label`, or `LABEL_i` as HF names them).
+pub(crate) fn label(model: &convnext_codegen::Model, i: usize) -> String {
+    match model.config.labels.get(i) {
+        Some(l) if !l.is_empty() => l.clone(),
+        _ => format!("LABEL_{i}"),
+    }
+}
+
+/// Accuracy of every precision that ran, class by class.
+fn per_class(labels: &[usize], names: &[String], pred: &Predictions) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = names
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            let of: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+            let acc = |p: &[usize]| {
+                (!p.is_empty() && !of.is_empty())
+                    .then(|| of.iter().filter(|&&i| p[i] == c).count() as f64 / of.len() as f64)
+            };
+            let mut row =
+                serde_json::json!({ "label": name, "images": of.len(), "f32": acc(&pred.f32) });
+            if !pred.f16.is_empty() {
+                row["f16"] = serde_json::json!(acc(&pred.f16));
+            }
+            if !pred.int8.is_empty() {
+                row["int8"] = serde_json::json!(acc(&pred.int8));
+            }
+            row
+        })
+        .collect();
+    serde_json::json!(rows)
+}
+
+/// `m[true][predicted]` counts.
+fn confusion(labels: &[usize], pred: &[usize], classes: usize) -> Vec<Vec<usize>> {
+    let mut m = vec![vec![0; classes]; classes];
+    for (&l, &p) in labels.iter().zip(pred) {
+        m[l][p] += 1;
+    }
+    m
 }
 
 /// Predictions gathered chunk by chunk.
@@ -238,6 +331,7 @@ fn print_eval(report: &serde_json::Value, json: bool, plan: Option<&Plan>) -> Re
             plan.macs()
         );
     }
+    print_classes(report);
     if let Some(b) = report.get("peak_memory_bytes").and_then(|b| b.as_u64()) {
         println!(
             "peak memory   {:.0} MB (streamed in chunks of {CHUNK} images)",
@@ -245,4 +339,67 @@ fn print_eval(report: &serde_json::Value, json: bool, plan: Option<&Plan>) -> Re
         );
     }
     Ok(())
+}
+
+/// The per-class accuracies, the confusion matrix and the first
+/// disagreements, as text.
+fn print_classes(report: &serde_json::Value) {
+    let pct = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or("-".to_string(), |v| format!("{:.1} %", 100.0 * v))
+    };
+    let Some(rows) = report["per_class"].as_array() else {
+        return;
+    };
+    println!(
+        "\n{:<16} {:>7} {:>9} {:>9} {:>9}",
+        "class", "images", "f32", "f16", "int8"
+    );
+    for r in rows {
+        println!(
+            "{:<16} {:>7} {:>9} {:>9} {:>9}",
+            r["label"].as_str().unwrap_or_default(),
+            r["images"].as_u64().unwrap_or_default(),
+            pct(&r["f32"]),
+            pct(&r["f16"]),
+            pct(&r["int8"])
+        );
+    }
+    let c = &report["confusion"];
+    if let Some(m) = c["matrix"].as_array() {
+        println!(
+            "\nconfusion ({}): rows are the true class, columns the predicted one",
+            c["precision"].as_str().unwrap_or_default()
+        );
+        for (i, row) in m.iter().enumerate() {
+            let cells: Vec<String> = row
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .map(|v| format!("{:>6}", v.as_u64().unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            println!("{i:>3} {}", cells.join(""));
+        }
+    }
+    if let Some(d) = report["int8_f32_disagreements"].as_array() {
+        println!("\nint8 and f32 disagree on {} images", d.len());
+        for x in d.iter().take(10) {
+            let s = |k: &str| match &x[k] {
+                serde_json::Value::String(v) => v.clone(),
+                v => v.to_string(),
+            };
+            println!(
+                "  {}: label {}, f32 {}, int8 {}",
+                s("image"),
+                s("label"),
+                s("f32"),
+                s("int8")
+            );
+        }
+        if d.len() > 10 {
+            println!("  ... (--json lists all)");
+        }
+    }
 }

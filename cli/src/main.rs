@@ -5,7 +5,9 @@ mod bench;
 mod classify;
 mod commands;
 mod eval;
+mod labelled;
 mod options;
+mod pictures;
 
 use clap::Parser;
 use options::{Cli, Command};

@@ -140,10 +140,14 @@ pub struct RunArgs {
 #[command(after_help = "\
 f32 always runs (agreement is measured against it), then f16 and int8, or the
 one --precision names. Reads the model folder's test_images.npy and
-test_labels.npy, and compares f32 with test_logits.npy (HF's) when present.
+test_labels.npy (and compares f32 with HF's test_logits.npy when present), or
+your data: --data DIR or --images X.npy --labels Y.npy. Reports accuracy per
+class, the confusion matrix of the int8 network, and the images int8 and f32
+disagree on (all of them with --json).
 
-Example:
-  convnext eval --model models/fmnist-convnext --precision int8 --json")]
+Examples:
+  convnext eval --model models/fmnist-convnext --precision int8 --json
+  convnext eval --model models/fmnist-convnext --data my_pictures/")]
 pub struct EvalArgs {
     /// Model folder
     #[arg(long, value_name = "DIR")]
@@ -160,6 +164,19 @@ pub struct EvalArgs {
     /// Add the CRC-32 of the int8 logits (what the boards print)
     #[arg(long)]
     pub crc: bool,
+    /// Your pictures, one sub-folder per label (DIR/<label>/*.png; a label
+    /// as in id2label, case and / or spaces aside, or its index)
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["images", "labels"])]
+    pub data: Option<PathBuf>,
+    /// Your u8 images, (N, H, W[, C]) (with --labels)
+    #[arg(long, value_name = "X.npy", requires = "labels")]
+    pub images: Option<PathBuf>,
+    /// Their class indices, (N,) (with --images)
+    #[arg(long, value_name = "Y.npy", requires = "images")]
+    pub labels: Option<PathBuf>,
+    /// No progress bar
+    #[arg(long)]
+    pub quiet: bool,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub int8: Int8Args,

@@ -479,3 +479,116 @@ fn compile_of_a_mixed_precision_plan_is_readable_too() {
     // README quotes it); the header must name one.
     compile_and_check("mixed", &["--f16-blocks", "1"], "int8, f16 blocks: stage");
 }
+
+/// `eval --json` on the default model with `extra` flags.
+fn eval_json(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["eval", "--model", "models/fmnist-convnext", "--json"];
+    args.extend(extra);
+    let o = convnext(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn eval_on_a_picture_folder_gives_the_numbers_of_the_same_images_as_npy() {
+    let out = scratch("eval_user_data");
+    let model = root().join("models/fmnist-convnext");
+    let test = convnext_codegen::dataset::load_test_set(&model).unwrap();
+    let n = 150;
+    let images = test.images.take(n);
+    let labels = &test.labels[..n];
+    let names = [
+        "t-shirt-top",
+        "Trouser",
+        "pullover",
+        "DRESS",
+        "Coat",
+        "5",
+        "Shirt",
+        "sneaker",
+        "Bag",
+        "ankle boot",
+    ];
+    // Pictures as PNG, sorted by label (sub-folder names in every accepted
+    // spelling); the same images in that order as .npy.
+    let data = out.join("pictures");
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (names[labels[i]], i));
+    let mut pixels = Vec::new();
+    for &i in &order {
+        let sub = data.join(names[labels[i]]);
+        std::fs::create_dir_all(&sub).unwrap();
+        let img = &images.pixels[i * 784..(i + 1) * 784];
+        image::save_buffer(
+            sub.join(format!("{i:04}.png")),
+            img,
+            28,
+            28,
+            image::ExtendedColorType::L8,
+        )
+        .unwrap();
+        pixels.extend_from_slice(img);
+    }
+    let (x, y) = (out.join("x.npy"), out.join("y.npy"));
+    npy::write_u8(&x, &[n, 28, 28], &pixels).unwrap();
+    let sorted: Vec<u8> = order.iter().map(|&i| labels[i] as u8).collect();
+    npy::write_u8(&y, &[n], &sorted).unwrap();
+
+    let from_folder = eval_json(&["--data", data.to_str().unwrap(), "--crc"]);
+    let from_npy = eval_json(&[
+        "--images",
+        x.to_str().unwrap(),
+        "--labels",
+        y.to_str().unwrap(),
+        "--crc",
+    ]);
+    assert_eq!(from_folder["test_images"], n);
+    for key in ["f32", "f16", "int8", "per_class", "confusion"] {
+        assert_eq!(from_folder[key], from_npy[key], "{key}");
+    }
+    // The same images in the model's own order: the same accuracies and
+    // matrix (the CRC follows the order, so it is not compared).
+    let own = eval_json(&["--limit", "150"]);
+    assert_eq!(own["int8"]["accuracy"], from_npy["int8"]["accuracy"]);
+    assert_eq!(own["confusion"], from_npy["confusion"]);
+    let m = &own["confusion"]["matrix"];
+    let total: u64 = (0..10)
+        .flat_map(|r| (0..10).map(move |c| (r, c)))
+        .map(|(r, c)| m[r][c].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, n as u64);
+    assert_eq!(own["per_class"][0]["label"], "T-shirt/top");
+    // Every disagreement names its file in the folder form.
+    for d in from_folder["int8_f32_disagreements"].as_array().unwrap() {
+        assert!(d["image"].as_str().unwrap().ends_with(".png"));
+        assert_ne!(d["f32"], d["int8"]);
+    }
+    assert_eq!(
+        from_folder["int8_f32_disagreements"]
+            .as_array()
+            .unwrap()
+            .len(),
+        own["int8_f32_disagreements"].as_array().unwrap().len()
+    );
+
+    // A sub-folder that names no label is an error that lists the labels.
+    std::fs::create_dir_all(data.join("socks")).unwrap();
+    let o = convnext(&[
+        "eval",
+        "--model",
+        "models/fmnist-convnext",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("\"socks\" names no label") && stderr(&o).contains("Ankle boot"));
+    // --images needs --labels.
+    let o = convnext(&[
+        "eval",
+        "--model",
+        "models/fmnist-convnext",
+        "--images",
+        x.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
