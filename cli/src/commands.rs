@@ -2,12 +2,13 @@
 //! `convnext-codegen`, and reports failures as [`Failure`].
 
 use crate::options::{
-    CompileArgs, Int8Args, OutputKind, Precision, PreprocessArgs, ReportArgs, RunArgs,
+    CalibrateArgs, CompileArgs, Int8Args, OutputKind, Precision, PreprocessArgs, ReportArgs,
+    RunArgs,
 };
 use clap::ValueEnum;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
-    build_mixed_plan, choose_f16_blocks, load_calibration, round_weights_to_f16,
+    build_mixed_plan, calibrate_to_save, choose_f16_blocks, load_calibration, round_weights_to_f16,
 };
 use convnext_codegen::dataset::read_images;
 use convnext_codegen::emit::Provenance;
@@ -15,6 +16,7 @@ use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::quantize::pixel_values_to_u8;
 use convnext_codegen::reference::logits;
+use convnext_codegen::saved_calibration::SavedCalibration;
 use convnext_codegen::{forward, load_model, npy, Error, Model, Tensor};
 use std::path::Path;
 
@@ -110,6 +112,10 @@ pub(crate) fn calibration_method(s: &str) -> Result<Calibration, Failure> {
 /// the plan and the number of calibration images.
 pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<(Plan, usize), Failure> {
     let processor = load_processor(dir)?;
+    if let Some(file) = &a.calibration_file {
+        let saved = SavedCalibration::read(file, dir)?;
+        return Ok((saved.plan(model, &processor)?, saved.images));
+    }
     let cal = load_calibration(dir, a.calibration.as_deref(), &processor)?;
     let method = calibration_method(&a.calibration_method)?;
     let chosen = choose_f16_blocks(model, &processor, &cal, method, a.f16_blocks)?;
@@ -213,12 +219,20 @@ pub fn compile(a: &CompileArgs) -> Result<(), Failure> {
     }
     let model = load_model(dir)?;
     let (plan, images) = int8_plan(dir, &model, &a.int8)?;
-    let source = a
-        .int8
-        .calibration
-        .as_deref()
-        .map_or("calibration_images.npy".into(), |p| p.display().to_string());
-    let method = calibration_method(&a.int8.calibration_method)?;
+    let (source, method) = match &a.int8.calibration_file {
+        Some(f) => {
+            let saved = SavedCalibration::read(f, dir)?;
+            let name = f.file_name().unwrap_or_default().to_string_lossy();
+            (format!("{} (saved in {name})", saved.source), saved.method)
+        }
+        None => (
+            a.int8
+                .calibration
+                .as_deref()
+                .map_or("calibration_images.npy".into(), |p| p.display().to_string()),
+            calibration_method(&a.int8.calibration_method)?,
+        ),
+    };
     let provenance = Provenance::new(dir, &source, images, method, &plan);
     let e = convnext_codegen::emit::emit(&plan, out, name, &provenance, &model.config.labels)?;
     println!(
@@ -228,6 +242,37 @@ pub fn compile(a: &CompileArgs) -> Result<(), Failure> {
         plan.arena_bytes,
         plan.weights_bytes(),
         plan.macs()
+    );
+    Ok(())
+}
+
+/// `convnext calibrate`.
+pub fn calibrate(a: &CalibrateArgs) -> Result<(), Failure> {
+    let dir = a.model.as_path();
+    let model = load_model(dir)?;
+    let processor = load_processor(dir)?;
+    let cal = load_calibration(dir, a.calibration.as_deref(), &processor)?;
+    let method = calibration_method(&a.calibration_method)?;
+    let source = a
+        .calibration
+        .as_deref()
+        .and_then(|p| p.file_name())
+        .map_or("calibration_images.npy".into(), |n| {
+            n.to_string_lossy().into_owned()
+        });
+    let saved = calibrate_to_save(dir, &model, &processor, &cal, &source, method, a.f16_blocks)?;
+    saved.write(&a.out)?;
+    println!(
+        "wrote {}: {} ranges from {} images of {:?} ({method}){}",
+        a.out.display(),
+        saved.ranges.len(),
+        saved.images,
+        saved.input,
+        if saved.f16_blocks.is_empty() {
+            String::new()
+        } else {
+            format!(", f16 blocks {:?}", saved.f16_blocks)
+        }
     );
     Ok(())
 }

@@ -10,6 +10,7 @@ use convnext_codegen::compile::{round_weights_to_f16, LogitSqnr};
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::reference::logits;
+use convnext_codegen::saved_calibration::SavedCalibration;
 use convnext_codegen::{load_model, npy, Error, Tensor};
 use std::io::IsTerminal;
 
@@ -55,7 +56,11 @@ fn peak_memory_bytes() -> Option<u64> {
 pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
     let dir = a.model.as_path();
     let limit = a.limit;
-    let method = calibration_method(&a.int8.calibration_method)?;
+    // The range rule the plan was made with (a saved calibration's own).
+    let method = match &a.int8.calibration_file {
+        Some(f) => SavedCalibration::read(f, dir)?.method,
+        None => calibration_method(&a.int8.calibration_method)?,
+    };
     // f32 always runs (it is what agreement is measured against).
     let only = a.precision;
     let want = |p: Precision| only.is_none() || only == Some(p);

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval::eval(a),
         Command::Report(a) => commands::report(a),
         Command::Compile(a) => commands::compile(a),
+        Command::Calibrate(a) => commands::calibrate(a),
         Command::Bench(a) => bench::bench(a),
         Command::Preprocess(a) => commands::preprocess(a),
     };

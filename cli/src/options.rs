@@ -34,6 +34,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Emit the int8 network as Rust source and weight tables.
     Compile(CompileArgs),
+    /// Calibrate once and save the ranges, to reuse everywhere.
+    Calibrate(CalibrateArgs),
     /// Latency of one image on one thread.
     Bench(BenchArgs),
     /// u8 images (.npy) to pixel_values (.npy), exactly as HF preprocesses.
@@ -77,6 +79,9 @@ pub struct Int8Args {
     /// weights with f32 arithmetic
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub f16_blocks: usize,
+    /// A saved calibration (convnext calibrate --out): no recalibrating
+    #[arg(long, value_name = "FILE.json", conflicts_with_all = ["calibration", "f16_blocks"])]
+    pub calibration_file: Option<PathBuf>,
 }
 
 /// `convnext classify`.
@@ -264,4 +269,34 @@ pub struct PreprocessArgs {
     /// Where the float32 (N, C, H, W) pixel_values go
     #[arg(long, value_name = "X.npy")]
     pub output: PathBuf,
+}
+
+/// `convnext calibrate`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Writes the calibrated activation ranges, the input size, the method, the f16
+blocks chosen and the checkpoint's fingerprint as JSON. classify, run, eval,
+report, compile and bench take it as --calibration-file FILE.json, and a
+board's build.rs as convnext_codegen::build_script::generate_with_calibration,
+so the firmware and the host quantize identically without recalibrating.
+
+Example:
+  convnext calibrate --model models/fmnist-convnext --calibration my_images.npy --out cal.json")]
+pub struct CalibrateArgs {
+    /// Model folder
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Where the calibration goes
+    #[arg(long, value_name = "FILE.json")]
+    pub out: PathBuf,
+    /// Calibration images: (N, C, H, W) float32 pixel_values or u8 images
+    /// (N, H, W[, C]) [default: the model folder's calibration_images.npy]
+    #[arg(long, value_name = "CAL.npy")]
+    pub calibration: Option<PathBuf>,
+    /// How activation ranges are chosen: minmax or percentile:P (0.5 <= P <= 1)
+    #[arg(long, value_name = "METHOD", default_value_t = DEFAULT_CALIBRATION.to_string())]
+    pub calibration_method: String,
+    /// Keep the K blocks int8 hurts most in f16 (saved with the ranges)
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub f16_blocks: usize,
 }

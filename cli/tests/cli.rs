@@ -592,3 +592,81 @@ fn eval_on_a_picture_folder_gives_the_numbers_of_the_same_images_as_npy() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn a_saved_calibration_gives_every_command_the_same_int8_network() {
+    let out = scratch("calibrate");
+    let file = out.join("cal.json");
+    let o = convnext(&[
+        "calibrate",
+        "--model",
+        "models/fmnist-convnext",
+        "--f16-blocks",
+        "1",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(j["format"], "convnext-calibration/1");
+    assert_eq!(j["images"], 512);
+    assert_eq!(j["f16_blocks"].as_array().unwrap().len(), 1);
+
+    // Recalibrating and reusing the file give the same logits bit for bit.
+    let fresh = eval_json(&[
+        "--precision",
+        "int8",
+        "--limit",
+        "100",
+        "--crc",
+        "--f16-blocks",
+        "1",
+    ]);
+    let reused = eval_json(&[
+        "--precision",
+        "int8",
+        "--limit",
+        "100",
+        "--crc",
+        "--calibration-file",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(fresh["int8"], reused["int8"]);
+    // report plans the same network.
+    let report = |extra: &[&str]| {
+        let mut a = vec!["report", "--model", "models/fmnist-convnext", "--json"];
+        a.extend(extra);
+        let o = convnext(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let ops = report(&["--calibration-file", file.to_str().unwrap()])["ops"].clone();
+    let f16: Vec<&str> = ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["name"].as_str().filter(|n| n.ends_with("_f16")))
+        .collect();
+    assert_eq!(serde_json::json!(f16), fresh["int8"]["f16_blocks"]);
+    // It belongs to one checkpoint, and does not mix with recalibration flags.
+    let fx = root().join("tests/fixtures/models/gray_28");
+    let o = convnext(&[
+        "report",
+        "--model",
+        fx.to_str().unwrap(),
+        "--calibration-file",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cal.json") && stderr(&o).contains("another checkpoint"));
+    let o = convnext(&[
+        "report",
+        "--model",
+        "models/fmnist-convnext",
+        "--calibration-file",
+        file.to_str().unwrap(),
+        "--f16-blocks",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

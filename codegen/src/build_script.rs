@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::import::load_model;
 use crate::plan::Plan;
 use crate::processor::load_processor;
+use crate::saved_calibration::SavedCalibration;
 use std::path::Path;
 
 /// Import, calibrate (on the folder's `calibration_images.npy`), quantize,
@@ -40,6 +41,39 @@ pub fn generate(model_dir: &Path, out_dir: &Path, name: &str) -> Result<(Emitted
         DEFAULT_CALIBRATION,
         &plan,
     );
+    let emitted = emit(&plan, out_dir, name, &provenance, &model.config.labels)?;
+    Ok((emitted, plan))
+}
+
+/// As [`generate`], with the quantization of a saved calibration
+/// (`convnext calibrate --out FILE`): no calibration images are read and
+/// nothing is recalibrated, so the board and the host (`--calibration-file
+/// FILE`) quantize identically. Tells cargo to rerun when the model folder
+/// or the file changes.
+pub fn generate_with_calibration(
+    model_dir: &Path,
+    calibration_file: &Path,
+    out_dir: &Path,
+    name: &str,
+) -> Result<(Emitted, Plan)> {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        println!("cargo:rerun-if-changed={}", model_dir.join(f).display());
+    }
+    println!("cargo:rerun-if-changed={}", calibration_file.display());
+    let model = load_model(model_dir)?;
+    let processor = load_processor(model_dir)?;
+    let saved = SavedCalibration::read(calibration_file, model_dir)?;
+    let plan = saved.plan(&model, &processor)?;
+    let checkpoint = model_dir.file_name().map_or(model_dir, Path::new);
+    let file = calibration_file
+        .file_name()
+        .map_or(calibration_file, Path::new);
+    let source = format!("{} (saved in {})", saved.source, file.display());
+    let provenance = Provenance::new(checkpoint, &source, saved.images, saved.method, &plan);
     let emitted = emit(&plan, out_dir, name, &provenance, &model.config.labels)?;
     Ok((emitted, plan))
 }

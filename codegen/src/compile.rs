@@ -7,6 +7,7 @@ use crate::model::Model;
 use crate::npy;
 use crate::plan::Plan;
 use crate::quantize::quantize;
+use crate::saved_calibration::{fingerprint, SavedCalibration};
 use crate::tensor::Tensor;
 use convnext::preprocess::ProcessorConfig;
 use std::path::Path;
@@ -73,6 +74,37 @@ pub fn build_mixed_plan(
         f16_blocks,
     )?;
     Ok(Plan::new(q))
+}
+
+/// Calibrate `model` on `calibration` and choose its `f16_count` f16 blocks,
+/// as a [`SavedCalibration`] to write and reuse: `source` names the images
+/// in the file, `model_dir` gives the checkpoint's fingerprint.
+pub fn calibrate_to_save(
+    model_dir: &Path,
+    model: &Model,
+    processor: &ProcessorConfig,
+    calibration: &Tensor,
+    source: &str,
+    method: Calibration,
+    f16_count: usize,
+) -> Result<SavedCalibration> {
+    let f16_blocks = choose_f16_blocks(model, processor, calibration, method, f16_count)?
+        .into_iter()
+        .map(|(b, _)| b)
+        .collect();
+    Ok(SavedCalibration {
+        method,
+        images: calibration.shape[0],
+        source: source.to_string(),
+        input: [
+            calibration.shape[1],
+            calibration.shape[2],
+            calibration.shape[3],
+        ],
+        fingerprint: fingerprint(model_dir)?,
+        f16_blocks,
+        ranges: calibrate(model, calibration, method)?,
+    })
 }
 
 /// A copy of `model` with every weight rounded to f16: what f16 storage with

@@ -20,6 +20,7 @@ pub mod processor;
 pub mod quantize;
 pub mod reference;
 pub mod safetensors;
+pub mod saved_calibration;
 pub mod tensor;
 
 pub use config::{Activation, ModelConfig};

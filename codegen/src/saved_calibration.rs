@@ -1,0 +1,227 @@
+//! A calibration saved to a JSON file and reused: the ranges `calibrate`
+//! measured, the input size they were measured at, how, on what, which
+//! blocks stay in f16, and a fingerprint of the checkpoint they belong to.
+//! A board's `build.rs` and the host then quantize identically without the
+//! calibration images and without recalibrating (`convnext calibrate`
+//! writes one; `--calibration-file` and
+//! [`crate::build_script::generate_with_calibration`] read it).
+
+use crate::calibrate::{Calibration, Range, Ranges};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::plan::Plan;
+use crate::quantize::quantize;
+use crate::reference::Point;
+use convnext::preprocess::ProcessorConfig;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// The format's name and version, the file's first key.
+const FORMAT: &str = "convnext-calibration/1";
+
+/// What a calibration file holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedCalibration {
+    /// The range rule used.
+    pub method: Calibration,
+    /// How many images were observed.
+    pub images: usize,
+    /// Where they came from (a file name, for the generated header).
+    pub source: String,
+    /// `(C, H, W)` of the images: the int8 plan's input size.
+    pub input: [usize; 3],
+    /// CRC-32 of the checkpoint's `model.safetensors` and `config.json`.
+    pub fingerprint: u32,
+    /// Blocks `(stage, block)` kept in f16.
+    pub f16_blocks: Vec<(usize, usize)>,
+    /// Every observed tensor's range.
+    pub ranges: Ranges,
+}
+
+/// CRC-32 of a model folder's weights and config: what a saved calibration
+/// must belong to.
+pub fn fingerprint(model_dir: &Path) -> Result<u32> {
+    let mut crc = convnext::crc32::Crc32::new();
+    for f in ["model.safetensors", "config.json"] {
+        let p = model_dir.join(f);
+        let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+        crc.update(&bytes);
+    }
+    Ok(crc.finish())
+}
+
+/// A point's name in the file.
+fn point_name(p: Point) -> String {
+    match p {
+        Point::StemConv => "stem_conv".into(),
+        Point::Stream(i) => format!("stream.{i}"),
+        Point::Dw(s, b) => format!("dw.{s}.{b}"),
+        Point::BlockNorm(s, b) => format!("block_norm.{s}.{b}"),
+        Point::Pw1(s, b) => format!("pw1.{s}.{b}"),
+        Point::Act(s, b) => format!("act.{s}.{b}"),
+        Point::DownNorm(s) => format!("down_norm.{s}"),
+        Point::HeadNorm => "head_norm".into(),
+        Point::Logits => "logits".into(),
+    }
+}
+
+/// The point a name in the file stands for.
+fn parse_point(name: &str) -> Option<Point> {
+    let mut parts = name.split('.');
+    let kind = parts.next()?;
+    let nums: Vec<usize> = parts.map(|n| n.parse().ok()).collect::<Option<_>>()?;
+    Some(match (kind, nums.as_slice()) {
+        ("stem_conv", []) => Point::StemConv,
+        ("stream", [i]) => Point::Stream(*i),
+        ("dw", [s, b]) => Point::Dw(*s, *b),
+        ("block_norm", [s, b]) => Point::BlockNorm(*s, *b),
+        ("pw1", [s, b]) => Point::Pw1(*s, *b),
+        ("act", [s, b]) => Point::Act(*s, *b),
+        ("down_norm", [s]) => Point::DownNorm(*s),
+        ("head_norm", []) => Point::HeadNorm,
+        ("logits", []) => Point::Logits,
+        _ => return None,
+    })
+}
+
+impl SavedCalibration {
+    /// The file's JSON.
+    pub fn to_json(&self) -> Value {
+        let ranges: serde_json::Map<String, Value> = self
+            .ranges
+            .iter()
+            .map(|(p, r)| (point_name(*p), json!([r.min, r.max])))
+            .collect();
+        json!({
+            "format": FORMAT,
+            "method": self.method.to_string(),
+            "images": self.images,
+            "source": self.source,
+            "input": self.input,
+            "model_fingerprint": format!("0x{:08x}", self.fingerprint),
+            "f16_blocks": self.f16_blocks.iter().map(|(s, b)| json!([s, b])).collect::<Vec<_>>(),
+            "ranges": ranges,
+        })
+    }
+
+    /// Write the file.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(&self.to_json()).unwrap_or_default();
+        std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
+    }
+
+    /// Read a file written by [`SavedCalibration::write`] for the model in
+    /// `model_dir` (its fingerprint must match).
+    pub fn read(path: &Path, model_dir: &Path) -> Result<SavedCalibration> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let bad = |m: String| Error::format(path, m);
+        let v: Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+        if v["format"] != FORMAT {
+            return Err(bad(format!(
+                "not a calibration file (\"format\" is {}, expected {FORMAT:?})",
+                v["format"]
+            )));
+        }
+        let method = match v["method"].as_str() {
+            Some("minmax") => Calibration::MinMax,
+            Some(m) => m
+                .strip_prefix("percentile:")
+                .and_then(|p| p.parse().ok())
+                .map(Calibration::Percentile)
+                .ok_or_else(|| bad(format!("unknown \"method\" {m:?}")))?,
+            None => return Err(bad("no \"method\"".into())),
+        };
+        let count = |k: &str| {
+            v[k].as_u64()
+                .map(|n| n as usize)
+                .ok_or_else(|| bad(format!("\"{k}\" must be a count")))
+        };
+        let input: Vec<usize> = v["input"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|n| n.as_u64().map(|n| n as usize))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let [c, h, w] = input[..] else {
+            return Err(bad("\"input\" must be [C, H, W]".into()));
+        };
+        let fingerprint = v["model_fingerprint"]
+            .as_str()
+            .and_then(|s| u32::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+            .ok_or_else(|| bad("no \"model_fingerprint\"".into()))?;
+        let actual = crate::saved_calibration::fingerprint(model_dir)?;
+        if actual != fingerprint {
+            return Err(bad(format!(
+                "was made for another checkpoint (fingerprint 0x{fingerprint:08x}, {} is 0x{actual:08x}); recalibrate with convnext calibrate",
+                model_dir.display()
+            )));
+        }
+        let mut f16_blocks = Vec::new();
+        for b in v["f16_blocks"].as_array().into_iter().flatten() {
+            let sb: Vec<usize> = b
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|n| n.as_u64().map(|n| n as usize))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let [s, b] = sb[..] else {
+                return Err(bad(format!(
+                    "\"f16_blocks\" entry {b} is not [stage, block]"
+                )));
+            };
+            f16_blocks.push((s, b));
+        }
+        let mut ranges = Ranges::new();
+        let map = v["ranges"]
+            .as_object()
+            .ok_or_else(|| bad("no \"ranges\"".into()))?;
+        for (name, r) in map {
+            let point = parse_point(name).ok_or_else(|| bad(format!("unknown range {name:?}")))?;
+            let (min, max) = match (r[0].as_f64(), r[1].as_f64()) {
+                (Some(a), Some(b)) if a.is_finite() && b.is_finite() && a <= b => (a, b),
+                _ => return Err(bad(format!("range {name:?} must be [min, max], finite"))),
+            };
+            ranges.insert(
+                point,
+                Range {
+                    min: min as f32,
+                    max: max as f32,
+                },
+            );
+        }
+        Ok(SavedCalibration {
+            method,
+            images: count("images")?,
+            source: v["source"].as_str().unwrap_or_default().to_string(),
+            input: [c, h, w],
+            fingerprint,
+            f16_blocks,
+            ranges,
+        })
+    }
+
+    /// Quantize and plan `model` with these ranges.
+    pub fn plan(&self, model: &Model, processor: &ProcessorConfig) -> Result<Plan> {
+        if self.input[0] != model.config.num_channels {
+            return Err(Error::input(format!(
+                "the calibration was made on {}-channel images, the model takes {}",
+                self.input[0], model.config.num_channels
+            )));
+        }
+        // A range the model needs but the file lacks is the quantizer's
+        // error, naming the tensor.
+        let q = quantize(
+            model,
+            processor,
+            &self.ranges,
+            self.input[1],
+            self.input[2],
+            &self.f16_blocks,
+        )?;
+        Ok(Plan::new(q))
+    }
+}
