@@ -14,7 +14,7 @@ use convnext_codegen::dataset::read_images;
 use convnext_codegen::emit::Provenance;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::quantize::pixel_values_to_u8;
+use convnext_codegen::quantize::{pixel_values_to_u8, u8_loss};
 use convnext_codegen::reference::logits;
 use convnext_codegen::saved_calibration::SavedCalibration;
 use convnext_codegen::{forward, load_model, npy, Error, Model, Tensor};
@@ -137,6 +137,14 @@ pub(crate) fn int8_logits(plan: &Plan, x: &Tensor) -> Result<Tensor, Failure> {
                 want[0], want[1], want[2], x.shape
             ),
         }));
+    }
+    let loss = u8_loss(x, &m.processor);
+    if loss.is_lossy() {
+        eprintln!(
+            "warning: the int8 network takes u8 images, and these pixel_values are not u8 images under the model's normalisation: {:.2} % of values fall outside [0, 255] and are clipped, and values are rounded to the nearest level by up to {:.2} of a level. Feed images preprocessed by this model's processor (convnext preprocess, or classify for picture files), or use --precision f32 or f16 for other inputs.",
+            100.0 * loss.clipped,
+            loss.max_rounding
+        );
     }
     let u8s = pixel_values_to_u8(x, &m.processor);
     let l = plan.run_u8(&u8s);

@@ -397,7 +397,32 @@ fn int8_and_f16_run_from_the_command_line() {
             agree += (convnext::network::argmax(g) == convnext::network::argmax(w)) as usize;
         }
         assert!(agree >= 31, "{precision}: {agree}/32 agree with HF");
+        assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
     }
+    // pixel_values that are not u8 images (another normalisation): int8
+    // says what it loses.
+    let mut other = npy::read(&x).unwrap().into_f32(&x).unwrap();
+    other.data.iter_mut().for_each(|v| *v = *v * 1.7 + 0.013);
+    let (x2, y2) = (dir.join("other.npy"), dir.join("other_y.npy"));
+    npy::write_f32(&x2, &other).unwrap();
+    let o = convnext(&[
+        "run",
+        "--model",
+        "models/fmnist-convnext",
+        "--precision",
+        "int8",
+        "--input",
+        x2.to_str().unwrap(),
+        "--output",
+        y2.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("warning: the int8 network takes u8 images")
+            && e.contains("% of values fall outside [0, 255]"),
+        "{e}"
+    );
 }
 
 /// `convnext compile` the default model as `name` (plus `extra` flags) into a

@@ -281,3 +281,48 @@ pub fn pixel_values_to_u8(x: &crate::tensor::Tensor, p: &ProcessorConfig) -> Vec
     }
     out
 }
+
+/// How far float `pixel_values` are from u8 images under the processor's
+/// normalisation, which is all the int8 network can take: the fraction of
+/// values outside `[0, 255]` once un-normalised (clipped), and the largest
+/// distance to the nearest u8 level (rounded away), in levels. Both are 0
+/// for processor output (up to f32 rounding, below 1e-3 of a level).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct U8Loss {
+    /// Fraction of values clipped.
+    pub clipped: f64,
+    /// Largest rounding error, in u8 levels (at most 0.5 for unclipped values).
+    pub max_rounding: f64,
+}
+
+impl U8Loss {
+    /// Whether `pixel_values_to_u8` loses anything a user would notice.
+    pub fn is_lossy(&self) -> bool {
+        self.clipped > 0.0 || self.max_rounding > 1e-3
+    }
+}
+
+/// [`U8Loss`] of `x` `(N, C, H, W)` under `p`.
+pub fn u8_loss(x: &crate::tensor::Tensor, p: &ProcessorConfig) -> U8Loss {
+    let (c, hw) = (x.shape[1], x.shape[2] * x.shape[3]);
+    let r = if p.do_rescale { p.rescale_factor } else { 1.0 };
+    let (mut clipped, mut max_rounding) = (0usize, 0.0f64);
+    for (k, &v) in x.data.iter().enumerate() {
+        let ch = (k / hw) % c.max(1);
+        let (m, s) = if p.do_normalize {
+            (p.image_mean[ch] as f64, p.image_std[ch] as f64)
+        } else {
+            (0.0, 1.0)
+        };
+        let u = (v as f64 * s + m) / r;
+        if !(-0.5..=255.5).contains(&u) || u.is_nan() {
+            clipped += 1;
+        } else {
+            max_rounding = max_rounding.max((u - u.round()).abs());
+        }
+    }
+    U8Loss {
+        clipped: clipped as f64 / x.data.len().max(1) as f64,
+        max_rounding,
+    }
+}
