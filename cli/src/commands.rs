@@ -1,6 +1,7 @@
 //! The subcommands. Each parses its flags, does its job through
 //! `convnext-codegen`, and reports failures as [`Failure`].
 
+use crate::fit::{self, kib};
 use crate::options::{
     CalibrateArgs, CompileArgs, Int8Args, OutputKind, Precision, PreprocessArgs, ReportArgs,
     RunArgs,
@@ -172,6 +173,7 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         .map(|o| {
             serde_json::json!({
                 "name": o.name,
+                "output_shape": o.output_shape,
                 "macs": o.macs,
                 "weights_bytes": o.weights_bytes,
                 "arena_live_bytes": o.arena_live_bytes,
@@ -180,6 +182,7 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         })
         .collect();
     let m = &plan.model;
+    let fit = fit::check(a, &plan)?;
     let j = serde_json::json!({
         "model": dir.display().to_string(),
         "precision": "int8",
@@ -192,30 +195,40 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         "layerwise_arena_bytes": plan.layerwise_arena_bytes,
         "macs": plan.macs(),
         "ops": ops,
+        "fit": fit,
     });
     if a.json {
         println!("{j}");
         return Ok(());
     }
+    let mmac = |m: u64| m as f64 / 1e6;
     println!(
-        "{:<22} {:>12} {:>14} {:>12} {:>12}",
-        "op", "MACs", "weights bytes", "arena live", "layerwise"
+        "{:<22} {:>14} {:>9} {:>13} {:>12} {:>12}",
+        "op", "output", "MMAC", "weights KiB", "arena KiB", "layerwise"
     );
     for o in &plan.ops {
+        let [c, h, w] = o.output_shape;
         println!(
-            "{:<22} {:>12} {:>14} {:>12} {:>12}",
-            o.name, o.macs, o.weights_bytes, o.arena_live_bytes, o.layerwise_bytes
+            "{:<22} {:>14} {:>9.3} {:>13.1} {:>12.2} {:>12.2}",
+            o.name,
+            format!("{c}x{h}x{w}"),
+            mmac(o.macs),
+            kib(o.weights_bytes),
+            kib(o.arena_live_bytes),
+            kib(o.layerwise_bytes)
         );
     }
     println!(
-        "total: {} MACs, {} weight bytes; arena {} bytes = {:.3} x the residual-stream bound {} (layer by layer: {})",
-        plan.macs(),
-        plan.weights_bytes(),
+        "total: {:.2} MMAC, {:.1} KiB of parameters; arena {:.2} KiB ({} bytes) = {:.3} x the residual-stream bound {:.2} KiB (layer by layer: {:.2} KiB)",
+        mmac(plan.macs()),
+        kib(plan.weights_bytes()),
+        kib(plan.arena_bytes),
         plan.arena_bytes,
         plan.arena_bytes as f64 / plan.residual_bound_bytes as f64,
-        plan.residual_bound_bytes,
-        plan.layerwise_arena_bytes
+        kib(plan.residual_bound_bytes),
+        kib(plan.layerwise_arena_bytes)
     );
+    fit::print(&fit);
     Ok(())
 }
 

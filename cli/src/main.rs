@@ -2,9 +2,13 @@
 //! the same numerics the firmware uses.
 
 mod bench;
+#[path = "../../boards/boards.rs"]
+#[allow(dead_code)]
+mod boards;
 mod classify;
 mod commands;
 mod eval;
+mod fit;
 mod labelled;
 mod options;
 mod pictures;

@@ -190,8 +190,14 @@ pub struct EvalArgs {
 /// `convnext report`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Example:
-  convnext report --model models/fmnist-convnext --json")]
+Sizes in KiB (1024 bytes) and MMAC (10^6 multiply-accumulates). A fit check
+counts flash as the parameter tables plus 48 KiB for the runtime's code and
+constants, and RAM as the arena plus 2 KiB of stack (both measured on the
+default model's Cortex-M4F firmware, rounded up).
+
+Examples:
+  convnext report --model models/fmnist-convnext --board rpi-pico
+  convnext report --model my_model --flash 256 --ram 64 --json")]
 pub struct ReportArgs {
     /// Model folder
     #[arg(long, value_name = "DIR")]
@@ -199,6 +205,16 @@ pub struct ReportArgs {
     /// The plan to describe (only int8 has one)
     #[arg(long, value_enum, default_value_t = Precision::Int8)]
     pub precision: Precision,
+    /// Check the fit on a board of boards/boards.rs (qemu-an386, qemu-an500,
+    /// qemu-an505, qemu-an385, stm32f746g-disco, nrf52840-dk, rpi-pico)
+    #[arg(long, value_name = "BOARD", conflicts_with_all = ["flash", "ram"])]
+    pub board: Option<String>,
+    /// Check the fit in this much flash, KiB (with --ram)
+    #[arg(long, value_name = "KIB", requires = "ram")]
+    pub flash: Option<f64>,
+    /// Check the fit in this much RAM, KiB (with --flash)
+    #[arg(long, value_name = "KIB", requires = "flash")]
+    pub ram: Option<f64>,
     /// One JSON object on stdout instead of text
     #[arg(long)]
     pub json: bool,

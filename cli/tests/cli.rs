@@ -367,6 +367,51 @@ fn report_json_has_the_contract_keys_and_the_arena_within_the_bound() {
     assert!(
         j["arena_bytes"].as_f64().unwrap() <= 1.3 * j["residual_bound_bytes"].as_f64().unwrap()
     );
+    assert_eq!(ops[0]["output_shape"], serde_json::json!([40, 14, 14]));
+    assert_eq!(
+        ops.last().unwrap()["output_shape"],
+        serde_json::json!([10, 1, 1])
+    );
+    assert!(j["fit"].is_null());
+}
+
+#[test]
+fn report_says_whether_the_model_fits_a_board_and_by_how_much_it_does_not() {
+    let report = |extra: &[&str]| {
+        let mut a = vec!["report", "--model", "models/fmnist-convnext"];
+        a.extend(extra);
+        convnext(&a)
+    };
+    let o = report(&["--board", "rpi-pico", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let fit = &j["fit"];
+    assert_eq!(fit["fits"], true);
+    assert_eq!(fit["flash_kib"], 2048.0);
+    assert_eq!(fit["ram_kib"], 264.0);
+    let params_kib = j["weights_bytes"].as_f64().unwrap() / 1024.0;
+    assert_eq!(fit["flash_need_kib"].as_f64().unwrap(), params_kib + 48.0);
+
+    // 256 KiB of flash and 8 KiB of RAM: short of both, by the difference.
+    let o = report(&["--flash", "256", "--ram", "8"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let flash_short = params_kib + 48.0 - 256.0;
+    assert!(
+        text.contains(&format!("does not fit, by {flash_short:.1} KiB")),
+        "{text}"
+    );
+    assert!(
+        text.contains("RAM") && text.matches("does not fit").count() == 2,
+        "{text}"
+    );
+    assert!(text.contains("MMAC") && text.contains("40x14x14"), "{text}");
+
+    let o = report(&["--board", "pico"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("rpi-pico"));
+    let o = report(&["--flash", "256"]);
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]

@@ -23,6 +23,19 @@ pub struct OpReport {
     pub arena_live_bytes: usize,
     /// Bytes a layer-by-layer schedule would hold live for it.
     pub layerwise_bytes: usize,
+    /// Output shape `(C, H, W)` (the head's: `(num_labels, 1, 1)`).
+    pub output_shape: [usize; 3],
+}
+
+/// Output shape `(C, H, W)` of `op`.
+fn output_shape(op: &Op<Vec<u8>>) -> [usize; 3] {
+    match op {
+        Op::Stem(s) => [s.cout, s.in_h / s.k.max(1), s.in_w / s.k.max(1)],
+        Op::Block(b) => [b.map.c, b.map.h, b.map.w],
+        Op::BlockF16(b) => [b.map.c, b.map.h, b.map.w],
+        Op::Downsample(d) => [d.cout, d.in_h / 2, d.in_w / 2],
+        Op::Head(h) => [h.classifier.outputs(), 1, 1],
+    }
 }
 
 /// A quantized model with its memory plan: every op's [`Placement`] is set.
@@ -95,6 +108,7 @@ impl Plan {
                 weights_bytes: f.weights_bytes(),
                 arena_live_bytes: live,
                 layerwise_bytes: naive,
+                output_shape: output_shape(&q.op),
             });
             at.scratch_offset = tensor_top;
             q.op.set_placement(at);
