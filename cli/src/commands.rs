@@ -167,10 +167,22 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
     }
     let model = load_model(dir)?;
     let (plan, _) = int8_plan(dir, &model, &a.int8)?;
+    // Per-op SQNR on the calibration images (the folder's, with a saved
+    // calibration, when it has them).
+    let processor = load_processor(dir)?;
+    let cal = match (&a.int8.calibration, &a.int8.calibration_file) {
+        (None, Some(_)) if !dir.join("calibration_images.npy").exists() => None,
+        (c, _) => Some(load_calibration(dir, c.as_deref(), &processor)?),
+    };
+    let sqnr = match &cal {
+        Some(c) => plan.op_sqnr(&model, c)?,
+        None => Vec::new(),
+    };
     let ops: Vec<serde_json::Value> = plan
         .ops
         .iter()
-        .map(|o| {
+        .enumerate()
+        .map(|(i, o)| {
             serde_json::json!({
                 "name": o.name,
                 "output_shape": o.output_shape,
@@ -178,9 +190,28 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
                 "weights_bytes": o.weights_bytes,
                 "arena_live_bytes": o.arena_live_bytes,
                 "layerwise_bytes": o.layerwise_bytes,
+                "sqnr_db": sqnr.get(i),
             })
         })
         .collect();
+    let sensitivity = match (&cal, a.sensitivity) {
+        (Some(c), true) => {
+            let method = calibration_method(&a.int8.calibration_method)?;
+            let blocks: usize = model.stages.iter().map(|s| s.blocks.len()).sum();
+            let ranked = choose_f16_blocks(&model, &processor, c, method, blocks)?;
+            serde_json::json!(ranked
+                .iter()
+                .map(|((s, b), db)| serde_json::json!({
+                    "block": format!("stage{}_block{b}", s + 1),
+                    "logit_sqnr_db_with_it_in_f16": db,
+                }))
+                .collect::<Vec<_>>())
+        }
+        _ => serde_json::Value::Null,
+    };
+    if let Some(out) = &a.svg {
+        write_svgs(out, &plan, &sqnr)?;
+    }
     let m = &plan.model;
     let fit = fit::check(a, &plan)?;
     let j = serde_json::json!({
@@ -196,6 +227,7 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         "macs": plan.macs(),
         "ops": ops,
         "fit": fit,
+        "f16_sensitivity": sensitivity,
     });
     if a.json {
         println!("{j}");
@@ -203,19 +235,20 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
     }
     let mmac = |m: u64| m as f64 / 1e6;
     println!(
-        "{:<22} {:>14} {:>9} {:>13} {:>12} {:>12}",
-        "op", "output", "MMAC", "weights KiB", "arena KiB", "layerwise"
+        "{:<22} {:>14} {:>9} {:>13} {:>12} {:>12} {:>10}",
+        "op", "output", "MMAC", "weights KiB", "arena KiB", "layerwise", "SQNR dB"
     );
-    for o in &plan.ops {
+    for (i, o) in plan.ops.iter().enumerate() {
         let [c, h, w] = o.output_shape;
         println!(
-            "{:<22} {:>14} {:>9.3} {:>13.1} {:>12.2} {:>12.2}",
+            "{:<22} {:>14} {:>9.3} {:>13.1} {:>12.2} {:>12.2} {:>10}",
             o.name,
             format!("{c}x{h}x{w}"),
             mmac(o.macs),
             kib(o.weights_bytes),
             kib(o.arena_live_bytes),
-            kib(o.layerwise_bytes)
+            kib(o.layerwise_bytes),
+            sqnr.get(i).map_or("-".into(), |d| format!("{d:.1}"))
         );
     }
     println!(
@@ -228,7 +261,81 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         kib(plan.residual_bound_bytes),
         kib(plan.layerwise_arena_bytes)
     );
+    if let Some(rank) = sensitivity.as_array() {
+        println!("\nmixed precision: logit SQNR with one block in f16, best first");
+        for r in rank {
+            println!(
+                "  {:<18} {:.1} dB",
+                r["block"].as_str().unwrap_or_default(),
+                r["logit_sqnr_db_with_it_in_f16"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
     fit::print(&fit);
+    if let Some(out) = &a.svg {
+        println!("\nwrote {0}/arena.svg and {0}/sqnr.svg", out.display());
+    }
+    Ok(())
+}
+
+/// The report's two pictures into `out`.
+fn write_svgs(out: &Path, plan: &Plan, sqnr: &[f64]) -> Result<(), Failure> {
+    use crate::svg::{bars, Series};
+    std::fs::create_dir_all(out).map_err(|e| {
+        Failure::Model(Error::Input {
+            message: format!("{}: cannot create: {e}", out.display()),
+        })
+    })?;
+    let names: Vec<String> = plan.ops.iter().map(|o| o.name.clone()).collect();
+    let arena = bars(
+        "Arena bytes live during each op",
+        "bytes",
+        &names,
+        &[
+            Series {
+                name: "in-place plan",
+                color: "teal",
+                values: plan
+                    .ops
+                    .iter()
+                    .map(|o| Some(o.arena_live_bytes as f64))
+                    .collect(),
+            },
+            Series {
+                name: "layer by layer",
+                color: "#bbbbbb",
+                values: plan
+                    .ops
+                    .iter()
+                    .map(|o| Some(o.layerwise_bytes as f64))
+                    .collect(),
+            },
+        ],
+        Some(("residual-stream bound", plan.residual_bound_bytes as f64)),
+    );
+    let sq = bars(
+        "int8 output against f32, per op (SQNR on the calibration images)",
+        "dB",
+        &names,
+        &[Series {
+            name: "SQNR",
+            color: "steelblue",
+            values: names
+                .iter()
+                .enumerate()
+                .map(|(i, _)| sqnr.get(i).copied())
+                .collect(),
+        }],
+        None,
+    );
+    for (file, text) in [("arena.svg", arena), ("sqnr.svg", sq)] {
+        let p = out.join(file);
+        std::fs::write(&p, text).map_err(|e| {
+            Failure::Model(Error::Input {
+                message: format!("{}: cannot write: {e}", p.display()),
+            })
+        })?;
+    }
     Ok(())
 }
 

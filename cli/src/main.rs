@@ -12,6 +12,7 @@ mod fit;
 mod labelled;
 mod options;
 mod pictures;
+mod svg;
 
 use clap::Parser;
 use options::{Cli, Command};

@@ -190,7 +190,10 @@ pub struct EvalArgs {
 /// `convnext report`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
-Sizes in KiB (1024 bytes) and MMAC (10^6 multiply-accumulates). A fit check
+Sizes in KiB (1024 bytes) and MMAC (10^6 multiply-accumulates). SQNR is each
+op's int8 output against the f32 reference's same tensor on the calibration
+images (errors accumulate along the schedule, as in TFLite's quantization
+debugger; a drop points at the op that adds the noise). A fit check
 counts flash as the parameter tables plus 48 KiB for the runtime's code and
 constants, and RAM as the arena plus 2 KiB of stack (both measured on the
 default model's Cortex-M4F firmware, rounded up).
@@ -215,6 +218,14 @@ pub struct ReportArgs {
     /// Check the fit in this much RAM, KiB (with --flash)
     #[arg(long, value_name = "KIB", requires = "flash")]
     pub ram: Option<f64>,
+    /// Also rank the blocks by how much keeping each in f16 would help
+    /// (mixed precision; one plan per block, slower)
+    #[arg(long)]
+    pub sensitivity: bool,
+    /// Write arena.svg (live bytes per op against the bound and the
+    /// layer-by-layer plan) and sqnr.svg (per-op SQNR) into DIR
+    #[arg(long, value_name = "DIR")]
+    pub svg: Option<PathBuf>,
     /// One JSON object on stdout instead of text
     #[arg(long)]
     pub json: bool,

@@ -407,6 +407,66 @@ fn report_says_whether_the_model_fits_a_board_and_by_how_much_it_does_not() {
     );
     assert!(text.contains("MMAC") && text.contains("40x14x14"), "{text}");
 
+    // The pictures: one bar per op and series, holding the JSON's numbers.
+    let svg = scratch("report_svg");
+    let o = report(&["--json", "--svg", svg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ops = j["ops"].as_array().unwrap();
+    let arena = std::fs::read_to_string(svg.join("arena.svg")).unwrap();
+    let sqnr = std::fs::read_to_string(svg.join("sqnr.svg")).unwrap();
+    for text in [&arena, &sqnr] {
+        assert!(
+            text.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+                && text.trim_end().ends_with("</svg>")
+        );
+        assert_eq!(text.matches('<').count(), text.matches('>').count());
+    }
+    for o in ops {
+        let name = o["name"].as_str().unwrap();
+        let live = format!(
+            "data-series=\"in-place plan\" data-op=\"{name}\" data-value=\"{}\"",
+            o["arena_live_bytes"]
+        );
+        assert!(arena.contains(&live), "{live}");
+        let db = o["sqnr_db"].as_f64().unwrap();
+        assert!((15.0..60.0).contains(&db), "{name}: {db} dB");
+        let key = format!("data-series=\"SQNR\" data-op=\"{name}\" data-value=\"");
+        let at = sqnr.find(&key).unwrap_or_else(|| panic!("{key}")) + key.len();
+        let value: f64 = sqnr[at..].split('"').next().unwrap().parse().unwrap();
+        assert!((value - db).abs() < 1e-9, "{name}: {value} {db}");
+    }
+    assert_eq!(
+        arena.matches("data-series=\"layer by layer\"").count(),
+        ops.len()
+    );
+    assert!(arena.contains(&format!(
+        "data-series=\"residual-stream bound\" data-value=\"{}\"",
+        j["residual_bound_bytes"]
+    )));
+
+    // The mixed-precision ranking, on a small checkpoint: every block, best
+    // first.
+    let fx = root().join("tests/fixtures/models/gray_28");
+    let o = convnext(&[
+        "report",
+        "--model",
+        fx.to_str().unwrap(),
+        "--calibration",
+        fx.join("inputs.npy").to_str().unwrap(),
+        "--sensitivity",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rank = j["f16_sensitivity"].as_array().unwrap();
+    assert_eq!(rank.len(), 3, "{rank:?}");
+    let dbs: Vec<f64> = rank
+        .iter()
+        .map(|r| r["logit_sqnr_db_with_it_in_f16"].as_f64().unwrap())
+        .collect();
+    assert!(dbs.windows(2).all(|w| w[0] >= w[1]), "{dbs:?}");
+
     let o = report(&["--board", "pico"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("rpi-pico"));

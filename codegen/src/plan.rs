@@ -6,7 +6,9 @@
 //! Scratch (the depthwise ring, per-pixel temporaries) sits above the tensors
 //! live during the op, sized by the op itself (`scratch_bytes`).
 
+use crate::error::{Error, Result};
 use crate::quantize::QuantizedModel;
+use crate::tensor::Tensor;
 use convnext::kernels::Placement;
 use convnext::network::{load_input_u8, run_ops, Op};
 
@@ -176,5 +178,141 @@ impl Plan {
             }
         });
         out
+    }
+}
+
+/// The residual stream and the logits of one image through the f32
+/// reference, in schedule order (what each int8 op's output approximates).
+#[derive(Default)]
+struct Streams {
+    streams: Vec<Vec<f32>>,
+    logits: Vec<f32>,
+}
+
+impl crate::reference::Observer for Streams {
+    fn observe(&mut self, point: crate::reference::Point, values: &[f32]) {
+        use crate::reference::Point;
+        match point {
+            Point::Stream(i) => {
+                self.streams
+                    .resize(self.streams.len().max(i + 1), Vec::new());
+                self.streams[i] = values.to_vec();
+            }
+            Point::Logits => self.logits = values.to_vec(),
+            _ => {}
+        }
+    }
+}
+
+impl Plan {
+    /// Signal-to-quantization-noise ratio (dB) of every op's output against
+    /// the f32 reference's same tensor, over `pixel_values` `(N, C, H, W)`
+    /// at the plan's input size: TFLite's quantization debugger's per-layer
+    /// view. An op's int8 output is dequantized from the arena right after
+    /// it runs (the head's int32 logits with the logit scale). Errors
+    /// accumulate along the schedule, so a drop from one op to the next
+    /// points at the op that adds the noise.
+    pub fn op_sqnr(&self, model: &crate::model::Model, pixel_values: &Tensor) -> Result<Vec<f64>> {
+        let shape = [self.model.input_c, self.model.input_h, self.model.input_w];
+        if pixel_values.shape.len() != 4 || pixel_values.shape[1..] != shape {
+            return Err(Error::input(format!(
+                "per-op SQNR needs (N, {}, {}, {}) images, got {:?}",
+                shape[0], shape[1], shape[2], pixel_values.shape
+            )));
+        }
+        let images = crate::quantize::pixel_values_to_u8(pixel_values, &self.model.processor);
+        let per = shape.iter().product::<usize>();
+        let n = images.len() / per.max(1);
+        let ops = self.model.ops.len();
+        // Images spread over the cores; each thread sums its own.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .clamp(1, n.max(1));
+        let chunk = n.div_ceil(threads).max(1);
+        let sums: Vec<(Vec<f64>, Vec<f64>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .step_by(chunk)
+                .map(|start| {
+                    let end = (start + chunk).min(n);
+                    let (images, x) = (&images, &pixel_values.data);
+                    s.spawn(move || self.sqnr_sums(model, x, images, start..end, shape))
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        let (mut signal, mut noise) = (vec![0.0f64; ops], vec![0.0f64; ops]);
+        for (sg, ns) in &sums {
+            for i in 0..ops {
+                signal[i] += sg[i];
+                noise[i] += ns[i];
+            }
+        }
+        Ok(signal
+            .iter()
+            .zip(&noise)
+            .map(|(s, n)| 10.0 * (s / n.max(f64::MIN_POSITIVE)).log10())
+            .collect())
+    }
+}
+
+impl Plan {
+    /// Per-op `(Σ f32², Σ (int8 - f32)²)` over images `range` (see
+    /// [`Plan::op_sqnr`]).
+    fn sqnr_sums(
+        &self,
+        model: &crate::model::Model,
+        x: &[f32],
+        images: &[u8],
+        range: std::ops::Range<usize>,
+        shape: [usize; 3],
+    ) -> (Vec<f64>, Vec<f64>) {
+        let per = shape.iter().product::<usize>();
+        let ops = &self.model.ops;
+        let (mut signal, mut noise) = (vec![0.0f64; ops.len()], vec![0.0f64; ops.len()]);
+        let mut arena = vec![0i8; self.arena_bytes];
+        let mut logits = vec![0i32; self.model.num_labels];
+        for k in range {
+            let one = Tensor::new(
+                &[1, shape[0], shape[1], shape[2]],
+                x[k * per..(k + 1) * per].to_vec(),
+            );
+            let mut f = Streams::default();
+            crate::reference::observe_images(model, &one, &mut f);
+            load_input_u8(
+                &images[k * per..(k + 1) * per],
+                &mut arena,
+                self.input_offset,
+            );
+            for (i, q) in ops.iter().enumerate() {
+                q.op.run(
+                    &mut arena,
+                    &mut logits,
+                    &mut convnext::kernels::probe::NoProbe,
+                );
+                let (got, want): (Vec<f64>, &[f32]) = match q.output {
+                    Some(qp) => {
+                        let at = q.op.placement().output_offset;
+                        let n = q.op.footprint().output_bytes();
+                        let deq = arena[at..at + n]
+                            .iter()
+                            .map(|&v| qp.scale * (v as i32 - qp.zero_point) as f64)
+                            .collect();
+                        (deq, f.streams.get(i).map_or(&[][..], Vec::as_slice))
+                    }
+                    None => (
+                        logits
+                            .iter()
+                            .map(|&v| v as f64 * self.model.logit_scale)
+                            .collect(),
+                        &f.logits,
+                    ),
+                };
+                for (g, w) in got.iter().zip(want) {
+                    signal[i] += (*w as f64).powi(2);
+                    noise[i] += (g - *w as f64).powi(2);
+                }
+            }
+        }
+        (signal, noise)
     }
 }

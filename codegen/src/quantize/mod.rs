@@ -73,6 +73,9 @@ pub struct QuantizedOp {
     pub name: String,
     /// The runtime op, owning its tables; placed by the planner.
     pub op: Op<Vec<u8>>,
+    /// Quantization of its int8 output (the residual stream it writes);
+    /// `None` for the head, whose output is the int32 logits.
+    pub output: Option<QParams>,
 }
 
 /// A whole int8 network for one input size.
@@ -212,6 +215,7 @@ pub fn quantize(
     ops.push(QuantizedOp {
         name: "stem".into(),
         op: Op::Stem(stem),
+        output: Some(stream),
     });
     let mut stream_index = 0;
     for (s, stage) in model.stages.iter().enumerate() {
@@ -223,6 +227,7 @@ pub fn quantize(
             ops.push(QuantizedOp {
                 name: format!("stage{}_downsample", s + 1),
                 op: Op::Downsample(d),
+                output: Some(out),
             });
             (stream, h, w) = (out, h / 2, w / 2);
         }
@@ -238,7 +243,11 @@ pub fn quantize(
                 let b = block::quantize(block, cfg.hidden_act, ranges, at, stream, out)?;
                 (name, Op::Block(b))
             };
-            ops.push(QuantizedOp { name, op });
+            ops.push(QuantizedOp {
+                name,
+                op,
+                output: Some(out),
+            });
             stream = out;
         }
     }
@@ -247,6 +256,7 @@ pub fn quantize(
     ops.push(QuantizedOp {
         name: "head".into(),
         op: Op::Head(head),
+        output: None,
     });
     Ok(QuantizedModel {
         ops,
