@@ -13,6 +13,7 @@ mod labelled;
 mod options;
 mod pictures;
 mod svg;
+mod tour;
 
 use clap::Parser;
 use options::{Cli, Command};
@@ -22,14 +23,15 @@ fn main() -> ExitCode {
     // Usage errors print clap's message and exit 2; --help and --version 0.
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Classify(a) => classify::classify(a),
-        Command::Run(a) => commands::run(a),
-        Command::Eval(a) => eval::eval(a),
-        Command::Report(a) => commands::report(a),
-        Command::Compile(a) => commands::compile(a),
-        Command::Calibrate(a) => commands::calibrate(a),
-        Command::Bench(a) => bench::bench(a),
-        Command::Preprocess(a) => commands::preprocess(a),
+        None => tour::tour(),
+        Some(Command::Classify(a)) => classify::classify(a),
+        Some(Command::Run(a)) => commands::run(a),
+        Some(Command::Eval(a)) => eval::eval(a),
+        Some(Command::Report(a)) => commands::report(a),
+        Some(Command::Compile(a)) => commands::compile(a),
+        Some(Command::Calibrate(a)) => commands::calibrate(a),
+        Some(Command::Bench(a)) => bench::bench(a),
+        Some(Command::Preprocess(a)) => commands::preprocess(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

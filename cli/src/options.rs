@@ -11,14 +11,17 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "convnext", version, propagate_version = true)]
 #[command(after_help = "\
+With no command, from the repository root: a short tour on the default model.
+
 Start here:
   convnext classify --model models/fmnist-convnext models/fmnist-convnext/examples/*.png
   convnext eval --model models/fmnist-convnext
   convnext report --model models/fmnist-convnext")]
 pub struct Cli {
-    /// What to do.
+    /// What to do (none: a short tour on the bundled default model, from
+    /// the repository root).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.

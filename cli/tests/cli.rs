@@ -136,8 +136,6 @@ fn usage_errors_exit_2_and_name_the_flag() {
     let o = convnext(&["eval", "--model", "m", "--precision", "int4"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("[possible values: f32, f16, int8]"));
-    let o = convnext(&[]);
-    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]
@@ -799,4 +797,40 @@ fn a_saved_calibration_gives_every_command_the_same_int8_network() {
         "2",
     ]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn no_command_from_the_root_is_a_tour_of_the_default_model() {
+    let o = convnext(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    // Both pictures named right, in f32 and in int8.
+    assert_eq!(
+        text.matches("examples/sneaker.png: Sneaker ").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("examples/coat.png: Coat ").count(),
+        2,
+        "{text}"
+    );
+    for want in [
+        "f32 accuracy",
+        "int8 accuracy",
+        "fits, ",
+        "calibration.json: the saved calibration",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    let svg = root().join("target/convnext-tour/report/arena.svg");
+    assert!(std::fs::read_to_string(svg).unwrap().starts_with("<svg "));
+    // Elsewhere, it says how to start instead.
+    let away = scratch("tour_elsewhere");
+    let o = Command::new(env!("CARGO_BIN_EXE_convnext"))
+        .current_dir(&away)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("convnext --help"));
 }
