@@ -119,12 +119,15 @@ pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<(Plan
     }
     let cal = load_calibration(dir, a.calibration.as_deref(), &processor)?;
     let method = calibration_method(&a.calibration_method)?;
+    let spin = crate::eval::spinner(format!(
+        "calibrating int8 on {} images ({method}; convnext calibrate saves this step)",
+        cal.shape[0]
+    ));
     let chosen = choose_f16_blocks(model, &processor, &cal, method, a.f16_blocks)?;
     let blocks: Vec<(usize, usize)> = chosen.iter().map(|(b, _)| *b).collect();
-    Ok((
-        build_mixed_plan(model, &processor, &cal, method, &blocks)?,
-        cal.shape[0],
-    ))
+    let plan = build_mixed_plan(model, &processor, &cal, method, &blocks)?;
+    spin.finish_and_clear();
+    Ok((plan, cal.shape[0]))
 }
 
 /// int8 logits for float pixel_values, dequantized to f32.
@@ -388,7 +391,9 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<(), Failure> {
         .map_or("calibration_images.npy".into(), |n| {
             n.to_string_lossy().into_owned()
         });
+    let spin = crate::eval::spinner(format!("calibrating on {} images ({method})", cal.shape[0]));
     let saved = calibrate_to_save(dir, &model, &processor, &cal, &source, method, a.f16_blocks)?;
+    spin.finish_and_clear();
     saved.write(&a.out)?;
     println!(
         "wrote {}: {} ranges from {} images of {:?} ({method}){}",

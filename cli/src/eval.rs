@@ -228,6 +228,18 @@ pub(crate) fn progress_bar(len: u64, what: &str, quiet: bool) -> indicatif::Prog
     bar
 }
 
+/// A spinner on stderr for a step with no count (calibrating), drawn only
+/// on a terminal; clear it with `finish_and_clear`.
+pub(crate) fn spinner(what: String) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let s = indicatif::ProgressBar::new_spinner();
+    s.set_message(what);
+    s.enable_steady_tick(std::time::Duration::from_millis(120));
+    s
+}
+
 /// The label of class `i` (`id2label`, or `LABEL_i` as HF names them).
 pub(crate) fn label(model: &convnext_codegen::Model, i: usize) -> String {
     match model.config.labels.get(i) {
