@@ -6,7 +6,7 @@ use crate::commands::{int8_plan, Failure};
 use crate::options::{BenchArgs, Precision};
 use convnext_codegen::dataset::{read_images, ImageSet};
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::quantize::pixel_values_to_u8;
+use convnext_codegen::quantize::input_bytes;
 use convnext_codegen::reference::SingleImage;
 use convnext_codegen::{load_model, Error};
 use std::path::Path;
@@ -56,7 +56,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), Failure> {
     let (median, min) = match p {
         Precision::Int8 => {
             let (plan, _) = int8_plan(dir, &model, &a.int8)?;
-            let u8s = pixel_values_to_u8(&x, &plan.model.processor);
+            let u8s = input_bytes(&x, &plan.model);
             let mut arena = vec![0i8; plan.arena_bytes];
             let mut logits = vec![0i32; plan.model.num_labels];
             time_ms(iterations, || plan.run_one(&u8s, &mut arena, &mut logits))

@@ -3,19 +3,20 @@
 
 use crate::fit::{self, kib};
 use crate::options::{
-    CalibrateArgs, CompileArgs, Int8Args, OutputKind, Precision, PreprocessArgs, ReportArgs,
-    RunArgs,
+    CalibrateArgs, CompileArgs, InputQuant, Int8Args, OutputKind, Precision, PreprocessArgs,
+    ReportArgs, RunArgs,
 };
 use clap::ValueEnum;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
-    build_mixed_plan, calibrate_to_save, choose_f16_blocks, load_calibration, round_weights_to_f16,
+    build_plan_with_input, calibrate_to_save, choose_f16_blocks_with_input, load_calibration,
+    round_weights_to_f16,
 };
 use convnext_codegen::dataset::read_images;
 use convnext_codegen::emit::Provenance;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::quantize::{pixel_values_to_u8, u8_loss};
+use convnext_codegen::quantize::{input_bytes, u8_loss, InputQuantization};
 use convnext_codegen::reference::logits;
 use convnext_codegen::saved_calibration::SavedCalibration;
 use convnext_codegen::{forward, load_model, npy, Error, Model, Tensor};
@@ -123,11 +124,21 @@ pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<(Plan
         "calibrating int8 on {} images ({method}; convnext calibrate saves this step)",
         cal.shape[0]
     ));
-    let chosen = choose_f16_blocks(model, &processor, &cal, method, a.f16_blocks)?;
+    let input = input_quantization(a.input_quantization, &cal);
+    let chosen =
+        choose_f16_blocks_with_input(model, &processor, &cal, method, a.f16_blocks, input)?;
     let blocks: Vec<(usize, usize)> = chosen.iter().map(|(b, _)| *b).collect();
-    let plan = build_mixed_plan(model, &processor, &cal, method, &blocks)?;
+    let plan = build_plan_with_input(model, &processor, &cal, method, &blocks, input)?;
     spin.finish_and_clear();
     Ok((plan, cal.shape[0]))
+}
+
+/// The input quantization `q` asks for, calibrated on `cal` if need be.
+fn input_quantization(q: InputQuant, cal: &Tensor) -> InputQuantization {
+    match q {
+        InputQuant::Camera => InputQuantization::Camera,
+        InputQuant::Calibrated => InputQuantization::calibrated_on(cal),
+    }
 }
 
 /// int8 logits for float pixel_values, dequantized to f32.
@@ -143,15 +154,14 @@ pub(crate) fn int8_logits(plan: &Plan, x: &Tensor) -> Result<Tensor, Failure> {
         }));
     }
     let loss = u8_loss(x, &m.processor);
-    if loss.is_lossy() {
+    if m.input == InputQuantization::Camera && loss.is_lossy() {
         eprintln!(
-            "warning: the int8 network takes u8 images, and these pixel_values are not u8 images under the model's normalisation: {:.2} % of values fall outside [0, 255] and are clipped, and values are rounded to the nearest level by up to {:.2} of a level. Feed images preprocessed by this model's processor (convnext preprocess, or classify for picture files), or use --precision f32 or f16 for other inputs.",
+            "warning: the int8 network takes u8 images, and these pixel_values are not u8 images under the model's normalisation: {:.2} % of values fall outside [0, 255] and are clipped, and values are rounded to the nearest level by up to {:.2} of a level. Feed images preprocessed by this model's processor (convnext preprocess, or classify for picture files); for other inputs, calibrate on such inputs with --input-quantization calibrated (or run f32 or f16).",
             100.0 * loss.clipped,
             loss.max_rounding
         );
     }
-    let u8s = pixel_values_to_u8(x, &m.processor);
-    let l = plan.run_u8(&u8s);
+    let l = plan.run_u8(&input_bytes(x, m));
     Ok(Tensor::new(
         &[x.shape[0], m.num_labels],
         l.iter()
@@ -201,7 +211,14 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         (Some(c), true) => {
             let method = calibration_method(&a.int8.calibration_method)?;
             let blocks: usize = model.stages.iter().map(|s| s.blocks.len()).sum();
-            let ranked = choose_f16_blocks(&model, &processor, c, method, blocks)?;
+            let ranked = choose_f16_blocks_with_input(
+                &model,
+                &processor,
+                c,
+                method,
+                blocks,
+                plan.model.input,
+            )?;
             serde_json::json!(ranked
                 .iter()
                 .map(|((s, b), db)| serde_json::json!({
@@ -392,7 +409,17 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<(), Failure> {
             n.to_string_lossy().into_owned()
         });
     let spin = crate::eval::spinner(format!("calibrating on {} images ({method})", cal.shape[0]));
-    let saved = calibrate_to_save(dir, &model, &processor, &cal, &source, method, a.f16_blocks)?;
+    let input = input_quantization(a.input_quantization, &cal);
+    let saved = calibrate_to_save(
+        dir,
+        &model,
+        &processor,
+        &cal,
+        &source,
+        method,
+        a.f16_blocks,
+        input,
+    )?;
     spin.finish_and_clear();
     saved.write(&a.out)?;
     println!(

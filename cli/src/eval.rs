@@ -9,6 +9,7 @@ use convnext::network::argmax;
 use convnext_codegen::compile::{round_weights_to_f16, LogitSqnr};
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
+use convnext_codegen::quantize::{input_bytes, InputQuantization};
 use convnext_codegen::reference::logits;
 use convnext_codegen::saved_calibration::SavedCalibration;
 use convnext_codegen::{load_model, npy, Error, Tensor};
@@ -136,7 +137,11 @@ pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
                     ),
                 }));
             }
-            let int8 = plan.run_u8(&u8s);
+            // A calibrated input has its own bytes.
+            let int8 = match m.input {
+                InputQuantization::Camera => plan.run_u8(&u8s),
+                InputQuantization::Calibrated(_) => plan.run_u8(&input_bytes(&x, m)),
+            };
             pred.int8.extend(int8.chunks_exact(classes).map(argmax));
             sqnr.add(&int8, plan.model.logit_scale, &f32_logits.data);
             crc.update_i32(&int8);

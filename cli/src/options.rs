@@ -68,6 +68,16 @@ pub enum OutputKind {
     LastHiddenState,
 }
 
+/// How the int8 network's input is quantized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputQuant {
+    /// u8 pixels, as a camera gives them (exact for images)
+    Camera,
+    /// A scale and zero point calibrated on the calibration pixel_values,
+    /// for inputs that are not u8 images
+    Calibrated,
+}
+
 /// Flags of every command that builds an int8 plan.
 #[derive(Debug, Clone, Args)]
 pub struct Int8Args {
@@ -82,8 +92,15 @@ pub struct Int8Args {
     /// weights with f32 arithmetic
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub f16_blocks: usize,
+    /// How the network's input is quantized
+    #[arg(long, value_enum, default_value_t = InputQuant::Camera)]
+    pub input_quantization: InputQuant,
     /// A saved calibration (convnext calibrate --out): no recalibrating
-    #[arg(long, value_name = "FILE.json", conflicts_with_all = ["calibration", "f16_blocks"])]
+    #[arg(
+        long,
+        value_name = "FILE.json",
+        conflicts_with_all = ["calibration", "f16_blocks", "input_quantization"]
+    )]
     pub calibration_file: Option<PathBuf>,
 }
 
@@ -329,4 +346,7 @@ pub struct CalibrateArgs {
     /// Keep the K blocks int8 hurts most in f16 (saved with the ranges)
     #[arg(long, value_name = "K", default_value_t = 0)]
     pub f16_blocks: usize,
+    /// How the network's input is quantized (saved with the ranges)
+    #[arg(long, value_enum, default_value_t = InputQuant::Camera)]
+    pub input_quantization: InputQuant,
 }

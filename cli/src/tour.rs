@@ -5,7 +5,9 @@
 //! the boards, writes the report's pictures, and says where everything went.
 
 use crate::commands::{self, Failure};
-use crate::options::{CalibrateArgs, ClassifyArgs, EvalArgs, Int8Args, Precision, ReportArgs};
+use crate::options::{
+    CalibrateArgs, ClassifyArgs, EvalArgs, InputQuant, Int8Args, Precision, ReportArgs,
+};
 use convnext_codegen::compile::DEFAULT_CALIBRATION;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +35,7 @@ pub fn tour() -> Result<(), Failure> {
         calibration: None,
         calibration_method: DEFAULT_CALIBRATION.to_string(),
         f16_blocks: 0,
+        input_quantization: InputQuant::Camera,
         calibration_file: (precision == Precision::Int8).then(|| cal.clone()),
     };
 
@@ -47,6 +50,7 @@ pub fn tour() -> Result<(), Failure> {
         calibration: None,
         calibration_method: DEFAULT_CALIBRATION.to_string(),
         f16_blocks: 0,
+        input_quantization: InputQuant::Camera,
     })?;
 
     let pictures: Vec<PathBuf> = ["sneaker.png", "coat.png"]

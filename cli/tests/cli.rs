@@ -834,3 +834,126 @@ fn no_command_from_the_root_is_a_tour_of_the_default_model() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("convnext --help"));
 }
+
+#[test]
+fn inputs_that_are_not_images_run_in_int8_with_a_calibrated_input_quantization() {
+    let dir = scratch("calibrated_input");
+    let model = root().join("models/fmnist-convnext");
+    // Another normalisation (what a different training pipeline might feed):
+    // stretched and shifted, so the u8 path would clip and round.
+    let other = |x: &std::path::Path, name: &str| {
+        let mut t = npy::read(x).unwrap().into_f32(x).unwrap();
+        t.data.iter_mut().for_each(|v| *v = *v * 1.7 + 0.013);
+        let p = dir.join(name);
+        npy::write_f32(&p, &t).unwrap();
+        p
+    };
+    let x = other(&preprocessed_test_images(&dir, 64), "x.npy");
+    let cal_images = dir.join("cal_images.npy");
+    let o = convnext(&[
+        "preprocess",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        model.join("calibration_images.npy").to_str().unwrap(),
+        "--output",
+        cal_images.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cal = other(&cal_images, "cal.npy");
+    let run = |name: &str, extra: &[&str]| {
+        let y = dir.join(name);
+        let mut a = vec![
+            "run",
+            "--model",
+            "models/fmnist-convnext",
+            "--input",
+            x.to_str().unwrap(),
+            "--output",
+            y.to_str().unwrap(),
+        ];
+        a.extend(extra);
+        let o = convnext(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        (npy::read(&y).unwrap().into_f32(&y).unwrap(), stderr(&o))
+    };
+    let (f32_logits, _) = run("f32.npy", &["--precision", "f32"]);
+    let sqnr = |q: &convnext_codegen::Tensor| {
+        let s: f64 = f32_logits.data.iter().map(|v| (*v as f64).powi(2)).sum();
+        let n: f64 = q
+            .data
+            .iter()
+            .zip(&f32_logits.data)
+            .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+            .sum();
+        10.0 * (s / n).log10()
+    };
+    let (camera, warned) = run("camera.npy", &["--precision", "int8"]);
+    assert!(
+        warned.contains("--input-quantization calibrated"),
+        "{warned}"
+    );
+    let cal_flag = cal.to_str().unwrap();
+    let (calibrated, quiet) = run(
+        "calibrated.npy",
+        &[
+            "--precision",
+            "int8",
+            "--calibration",
+            cal_flag,
+            "--input-quantization",
+            "calibrated",
+        ],
+    );
+    assert!(!quiet.contains("warning"), "{quiet}");
+    let (cam_db, cal_db) = (sqnr(&camera), sqnr(&calibrated));
+    println!("logit SQNR: u8 input {cam_db:.1} dB, calibrated input {cal_db:.1} dB");
+    assert!(
+        cal_db > 20.0 && cal_db > cam_db + 3.0,
+        "camera {cam_db:.1} dB, calibrated {cal_db:.1} dB"
+    );
+
+    // The choice is saved with the calibration, and the generated firmware says so.
+    let file = dir.join("cal.json");
+    let o = convnext(&[
+        "calibrate",
+        "--model",
+        "models/fmnist-convnext",
+        "--calibration",
+        cal_flag,
+        "--input-quantization",
+        "calibrated",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(j["input_quantization"]["scale"].as_f64().unwrap() > 0.0);
+    let (reused, _) = run(
+        "reused.npy",
+        &[
+            "--precision",
+            "int8",
+            "--calibration-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(reused.data, calibrated.data);
+    let out = dir.join("generated");
+    let o = convnext(&[
+        "compile",
+        "--model",
+        "models/fmnist-convnext",
+        "--out",
+        out.to_str().unwrap(),
+        "--calibration-file",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let src = std::fs::read_to_string(out.join("model.rs")).unwrap();
+    assert!(
+        src.contains("input calibrated: byte = round(x / "),
+        "{}",
+        &src[..600]
+    );
+}

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::npy;
 use crate::plan::Plan;
-use crate::quantize::quantize;
+use crate::quantize::{quantize, InputQuantization};
 use crate::saved_calibration::{fingerprint, SavedCalibration};
 use crate::tensor::Tensor;
 use convnext::preprocess::ProcessorConfig;
@@ -64,6 +64,27 @@ pub fn build_mixed_plan(
     method: Calibration,
     f16_blocks: &[(usize, usize)],
 ) -> Result<Plan> {
+    build_plan_with_input(
+        model,
+        processor,
+        calibration,
+        method,
+        f16_blocks,
+        InputQuantization::Camera,
+    )
+}
+
+/// As [`build_mixed_plan`], with the input quantized as `input` says
+/// ([`InputQuantization::calibrated_on`] the calibration images for inputs
+/// that are not u8 images).
+pub fn build_plan_with_input(
+    model: &Model,
+    processor: &ProcessorConfig,
+    calibration: &Tensor,
+    method: Calibration,
+    f16_blocks: &[(usize, usize)],
+    input: InputQuantization,
+) -> Result<Plan> {
     let ranges = calibrate(model, calibration, method)?;
     let q = quantize(
         model,
@@ -72,13 +93,15 @@ pub fn build_mixed_plan(
         calibration.shape[2],
         calibration.shape[3],
         f16_blocks,
+        input,
     )?;
     Ok(Plan::new(q))
 }
 
 /// Calibrate `model` on `calibration` and choose its `f16_count` f16 blocks,
 /// as a [`SavedCalibration`] to write and reuse: `source` names the images
-/// in the file, `model_dir` gives the checkpoint's fingerprint.
+/// in the file, `model_dir` gives the checkpoint's fingerprint, `input` how
+/// the network's input is quantized.
 pub fn calibrate_to_save(
     model_dir: &Path,
     model: &Model,
@@ -87,11 +110,13 @@ pub fn calibrate_to_save(
     source: &str,
     method: Calibration,
     f16_count: usize,
+    input: InputQuantization,
 ) -> Result<SavedCalibration> {
-    let f16_blocks = choose_f16_blocks(model, processor, calibration, method, f16_count)?
-        .into_iter()
-        .map(|(b, _)| b)
-        .collect();
+    let f16_blocks =
+        choose_f16_blocks_with_input(model, processor, calibration, method, f16_count, input)?
+            .into_iter()
+            .map(|(b, _)| b)
+            .collect();
     Ok(SavedCalibration {
         method,
         images: calibration.shape[0],
@@ -103,6 +128,7 @@ pub fn calibrate_to_save(
         ],
         fingerprint: fingerprint(model_dir)?,
         f16_blocks,
+        input_quantization: input,
         ranges: calibrate(model, calibration, method)?,
     })
 }
@@ -191,19 +217,42 @@ pub fn choose_f16_blocks(
     method: Calibration,
     count: usize,
 ) -> Result<Vec<((usize, usize), f64)>> {
+    choose_f16_blocks_with_input(
+        model,
+        processor,
+        calibration,
+        method,
+        count,
+        InputQuantization::Camera,
+    )
+}
+
+/// [`choose_f16_blocks`] for networks whose input is quantized as `input`
+/// says.
+pub fn choose_f16_blocks_with_input(
+    model: &Model,
+    processor: &ProcessorConfig,
+    calibration: &Tensor,
+    method: Calibration,
+    count: usize,
+    input: InputQuantization,
+) -> Result<Vec<((usize, usize), f64)>> {
     if count == 0 {
         return Ok(Vec::new());
     }
     let ranges = crate::calibrate::calibrate(model, calibration, method)?;
     let (h, w) = (calibration.shape[2], calibration.shape[3]);
-    let images = crate::quantize::pixel_values_to_u8(calibration, processor);
+    let mut images = Vec::new();
     let f32_logits = crate::reference::forward(model, calibration)?
         .logits
         .ok_or_else(|| Error::input("mixed precision needs a classifier head"))?;
     let mut scored = Vec::new();
     for (s, stage) in model.stages.iter().enumerate() {
         for b in 0..stage.blocks.len() {
-            let plan = Plan::new(quantize(model, processor, &ranges, h, w, &[(s, b)])?);
+            let plan = Plan::new(quantize(model, processor, &ranges, h, w, &[(s, b)], input)?);
+            if images.is_empty() {
+                images = crate::quantize::input_bytes(calibration, &plan.model);
+            }
             let q = plan.run_u8(&images);
             scored.push((
                 (s, b),

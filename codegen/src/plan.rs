@@ -220,7 +220,7 @@ impl Plan {
                 shape[0], shape[1], shape[2], pixel_values.shape
             )));
         }
-        let images = crate::quantize::pixel_values_to_u8(pixel_values, &self.model.processor);
+        let images = crate::quantize::input_bytes(pixel_values, &self.model);
         let per = shape.iter().product::<usize>();
         let n = images.len() / per.max(1);
         let ops = self.model.ops.len();

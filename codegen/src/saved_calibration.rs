@@ -10,7 +10,7 @@ use crate::calibrate::{Calibration, Range, Ranges};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::plan::Plan;
-use crate::quantize::quantize;
+use crate::quantize::{quantize, InputQuantization, QParams};
 use crate::reference::Point;
 use convnext::preprocess::ProcessorConfig;
 use serde_json::{json, Value};
@@ -34,6 +34,8 @@ pub struct SavedCalibration {
     pub fingerprint: u32,
     /// Blocks `(stage, block)` kept in f16.
     pub f16_blocks: Vec<(usize, usize)>,
+    /// How the network's input is quantized.
+    pub input_quantization: InputQuantization,
     /// Every observed tensor's range.
     pub ranges: Ranges,
 }
@@ -100,6 +102,10 @@ impl SavedCalibration {
             "input": self.input,
             "model_fingerprint": format!("0x{:08x}", self.fingerprint),
             "f16_blocks": self.f16_blocks.iter().map(|(s, b)| json!([s, b])).collect::<Vec<_>>(),
+            "input_quantization": match self.input_quantization {
+                InputQuantization::Camera => json!("camera"),
+                InputQuantization::Calibrated(q) => json!({"scale": q.scale, "zero_point": q.zero_point}),
+            },
             "ranges": ranges,
         })
     }
@@ -175,6 +181,23 @@ impl SavedCalibration {
             };
             f16_blocks.push((s, b));
         }
+        let input = match &v["input_quantization"] {
+            Value::Null => InputQuantization::Camera,
+            Value::String(s) if s == "camera" => InputQuantization::Camera,
+            q => match (q["scale"].as_f64(), q["zero_point"].as_i64()) {
+                (Some(scale), Some(zp)) if scale > 0.0 && scale.is_finite() && (-128..=127).contains(&zp) => {
+                    InputQuantization::Calibrated(QParams {
+                        scale,
+                        zero_point: zp as i32,
+                    })
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "\"input_quantization\" must be \"camera\" or {{\"scale\": s > 0, \"zero_point\": int8}}, got {q}"
+                    )))
+                }
+            },
+        };
         let mut ranges = Ranges::new();
         let map = v["ranges"]
             .as_object()
@@ -200,6 +223,7 @@ impl SavedCalibration {
             input: [c, h, w],
             fingerprint,
             f16_blocks,
+            input_quantization: input,
             ranges,
         })
     }
@@ -221,6 +245,7 @@ impl SavedCalibration {
             self.input[1],
             self.input[2],
             &self.f16_blocks,
+            self.input_quantization,
         )?;
         Ok(Plan::new(q))
     }

@@ -6,6 +6,7 @@ use convnext_codegen::build_script::{generate, generate_with_calibration};
 use convnext_codegen::compile::{calibrate_to_save, load_calibration, DEFAULT_CALIBRATION};
 use convnext_codegen::load_model;
 use convnext_codegen::processor::load_processor;
+use convnext_codegen::quantize::InputQuantization;
 use convnext_codegen::saved_calibration::SavedCalibration;
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,7 @@ fn generated_source_from_a_saved_calibration_is_the_freshly_calibrated_one() {
         "calibration_images.npy",
         DEFAULT_CALIBRATION,
         0,
+        InputQuantization::Camera,
     )
     .unwrap();
     let file = out.join("cal.json");
@@ -92,6 +94,7 @@ fn a_calibration_for_another_checkpoint_or_a_damaged_file_is_refused_by_name() {
         "inputs.npy",
         DEFAULT_CALIBRATION,
         0,
+        InputQuantization::Camera,
     )
     .unwrap();
     let file = out.join("gray.json");

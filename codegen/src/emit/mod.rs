@@ -20,6 +20,7 @@ mod stem;
 use crate::calibrate::Calibration;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
+use crate::quantize::InputQuantization;
 use convnext::network::Op;
 use rust_text::{item, Expr};
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,10 +65,19 @@ impl Provenance {
         Provenance {
             checkpoint: model_dir.display().to_string(),
             calibration: format!("{images} images from {source}, {method}"),
-            options: if f16.is_empty() {
-                "all int8".into()
-            } else {
-                format!("int8, f16 blocks: {}", f16.join(", "))
+            options: {
+                let ops = if f16.is_empty() {
+                    "all int8".to_string()
+                } else {
+                    format!("int8, f16 blocks: {}", f16.join(", "))
+                };
+                match plan.model.input {
+                    InputQuantization::Camera => ops,
+                    InputQuantization::Calibrated(q) => format!(
+                        "{ops}; input calibrated: byte = round(x / {:e}) + {} + 128",
+                        q.scale, q.zero_point
+                    ),
+                }
             },
         }
     }

@@ -78,6 +78,55 @@ pub struct QuantizedOp {
     pub output: Option<QParams>,
 }
 
+/// How the int8 network's input bytes are made from `pixel_values`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InputQuantization {
+    /// The u8 pixels the processor takes (a camera's bytes), its rescale and
+    /// normalisation folded into the stem: exact for images, the default.
+    Camera,
+    /// `pixel_values` quantized with a scale and zero point calibrated on
+    /// the calibration images, for inputs that are not u8 images (another
+    /// normalisation, other sensors); the bytes are `q + 128`.
+    Calibrated(QParams),
+}
+
+impl InputQuantization {
+    /// The calibrated form for `calibration` `pixel_values` (their min and
+    /// max, zero included).
+    pub fn calibrated_on(calibration: &crate::tensor::Tensor) -> InputQuantization {
+        let (min, max) = calibration
+            .data
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((0.0f32, 0.0f32), |(a, b), &v| (a.min(v), b.max(v)));
+        InputQuantization::Calibrated(QParams::asymmetric(Range { min, max }))
+    }
+
+    /// The input's per-channel affine: real value = `a[c] q + b[c]` for an
+    /// int8 input `q` (the byte minus 128).
+    fn affine(&self, processor: &ProcessorConfig, c: usize) -> (f64, f64) {
+        match self {
+            InputQuantization::Camera => {
+                let r = if processor.do_rescale {
+                    processor.rescale_factor
+                } else {
+                    1.0
+                };
+                let (mean, std) = if processor.do_normalize {
+                    (
+                        processor.image_mean[c] as f64,
+                        processor.image_std[c] as f64,
+                    )
+                } else {
+                    (0.0, 1.0)
+                };
+                (r / std, (128.0 * r - mean) / std)
+            }
+            InputQuantization::Calibrated(q) => (q.scale, -q.scale * q.zero_point as f64),
+        }
+    }
+}
+
 /// A whole int8 network for one input size.
 #[derive(Debug, Clone)]
 pub struct QuantizedModel {
@@ -95,6 +144,8 @@ pub struct QuantizedModel {
     pub logit_scale: f64,
     /// Preprocessing whose rescale/normalize the stem absorbed.
     pub processor: ProcessorConfig,
+    /// How input bytes are made ([`input_bytes`]).
+    pub input: InputQuantization,
 }
 
 /// Per-output-channel symmetric int8 (as two's-complement bytes): rows of
@@ -202,6 +253,7 @@ pub fn quantize(
     input_h: usize,
     input_w: usize,
     f16_blocks: &[(usize, usize)],
+    input: InputQuantization,
 ) -> Result<QuantizedModel> {
     let cfg = &model.config;
     let Some(classifier) = &model.classifier else {
@@ -210,7 +262,7 @@ pub fn quantize(
         ));
     };
     let mut ops = Vec::new();
-    let (stem, mut stream) = stem::quantize(model, processor, ranges, input_h, input_w)?;
+    let (stem, mut stream) = stem::quantize(model, processor, ranges, (input_h, input_w), input)?;
     let (mut h, mut w) = (stem.out_h(), stem.out_w());
     ops.push(QuantizedOp {
         name: "stem".into(),
@@ -266,6 +318,7 @@ pub fn quantize(
         num_labels,
         logit_scale,
         processor: *processor,
+        input,
     })
 }
 
@@ -334,5 +387,26 @@ pub fn u8_loss(x: &crate::tensor::Tensor, p: &ProcessorConfig) -> U8Loss {
     U8Loss {
         clipped: clipped as f64 / x.data.len().max(1) as f64,
         max_rounding,
+    }
+}
+
+/// The int8 network's input bytes for `x` `(N, C, H, W)`: HWC, one byte per
+/// value, as the firmware's `forward` takes them ([`InputQuantization`]).
+pub fn input_bytes(x: &crate::tensor::Tensor, m: &QuantizedModel) -> Vec<u8> {
+    match m.input {
+        InputQuantization::Camera => pixel_values_to_u8(x, &m.processor),
+        InputQuantization::Calibrated(q) => {
+            let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3]);
+            let mut out = vec![0u8; n * c * hw];
+            for i in 0..n {
+                for ch in 0..c {
+                    for px in 0..hw {
+                        let v = x.data[(i * c + ch) * hw + px];
+                        out[(i * hw + px) * c + ch] = (q.quantize(v as f64) as i16 + 128) as u8;
+                    }
+                }
+            }
+            out
+        }
     }
 }

@@ -1,9 +1,12 @@
-//! The stem (see `convnext::kernels::stem`): the input normalisation and the
-//! patchify conv folded into int8 weights over `u8 - 128` pixels; the stem
+//! The stem (see `convnext::kernels::stem`): the input's affine (the
+//! processor's normalisation of `u8 - 128` pixels, or a calibrated input
+//! scale) and the patchify conv folded into int8 weights; the stem
 //! LayerNorm's affine applied per channel on the way to the residual stream.
 
 use super::LN_INPUT_STEPS;
-use super::{bias_q, i32s, linear, ln_params, quantize_rows, range, requants, QParams};
+use super::{
+    bias_q, i32s, linear, ln_params, quantize_rows, range, requants, InputQuantization, QParams,
+};
 use crate::calibrate::Ranges;
 use crate::error::Result;
 use crate::model::Model;
@@ -18,29 +21,14 @@ pub(super) fn quantize(
     model: &Model,
     processor: &ProcessorConfig,
     ranges: &Ranges,
-    in_h: usize,
-    in_w: usize,
+    (in_h, in_w): (usize, usize),
+    input: InputQuantization,
 ) -> Result<(StemParams<Vec<u8>>, QParams)> {
     let cfg = &model.config;
     let (cin, k, c0) = (cfg.num_channels, cfg.patch_size, cfg.hidden_sizes[0]);
-    // Fold rescale + normalize so the input is `u8 - 128`.
-    let r = if processor.do_rescale {
-        processor.rescale_factor
-    } else {
-        1.0
-    };
-    let (mean, std): (Vec<f64>, Vec<f64>) = (0..cin)
-        .map(|c| {
-            if processor.do_normalize {
-                (
-                    processor.image_mean[c] as f64,
-                    processor.image_std[c] as f64,
-                )
-            } else {
-                (0.0, 1.0)
-            }
-        })
-        .unzip();
+    // Fold the input's affine (rescale + normalize of `u8 - 128`, or the
+    // calibrated input scale) into the conv.
+    let (a, b): (Vec<f64>, Vec<f64>) = (0..cin).map(|c| input.affine(processor, c)).unzip();
     let sw = &model.stem.weight.data;
     let mut w_fold = vec![0f32; cin * k * k * c0];
     let mut b_fold: Vec<f64> = model.stem.bias.iter().map(|&v| v as f64).collect();
@@ -49,8 +37,8 @@ pub(super) fn quantize(
             for ky in 0..k {
                 for kx in 0..k {
                     let wv = sw[((o * cin + c) * k + ky) * k + kx] as f64;
-                    w_fold[((o * k + ky) * k + kx) * cin + c] = (wv * r / std[c]) as f32;
-                    b_fold[o] += wv * (128.0 * r - mean[c]) / std[c];
+                    w_fold[((o * k + ky) * k + kx) * cin + c] = (wv * a[c]) as f32;
+                    b_fold[o] += wv * b[c];
                 }
             }
         }
