@@ -10,7 +10,7 @@ use clap::ValueEnum;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
     build_plan_with_input, calibrate_to_save, choose_f16_blocks_with_input, load_calibration,
-    round_weights_to_f16,
+    round_weights_to_f16, CalibrationChoices,
 };
 use convnext_codegen::dataset::read_images;
 use convnext_codegen::emit::Provenance;
@@ -410,16 +410,12 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<(), Failure> {
         });
     let spin = crate::eval::spinner(format!("calibrating on {} images ({method})", cal.shape[0]));
     let input = input_quantization(a.input_quantization, &cal);
-    let saved = calibrate_to_save(
-        dir,
-        &model,
-        &processor,
-        &cal,
-        &source,
+    let choices = CalibrationChoices {
         method,
-        a.f16_blocks,
+        f16_count: a.f16_blocks,
         input,
-    )?;
+    };
+    let saved = calibrate_to_save(dir, &model, &processor, &cal, &source, choices)?;
     spin.finish_and_clear();
     saved.write(&a.out)?;
     println!(

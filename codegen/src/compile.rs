@@ -98,20 +98,34 @@ pub fn build_plan_with_input(
     Ok(Plan::new(q))
 }
 
-/// Calibrate `model` on `calibration` and choose its `f16_count` f16 blocks,
-/// as a [`SavedCalibration`] to write and reuse: `source` names the images
-/// in the file, `model_dir` gives the checkpoint's fingerprint, `input` how
-/// the network's input is quantized.
+/// What a saved calibration is made for: the range rule, how many blocks
+/// stay in f16, and how the input is quantized.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CalibrationChoices {
+    /// The range rule.
+    pub method: Calibration,
+    /// Blocks to keep in f16 (the most sensitive ones).
+    pub f16_count: usize,
+    /// The input's quantization.
+    pub input: InputQuantization,
+}
+
+/// Calibrate `model` on `calibration` as `choices` say, as a
+/// [`SavedCalibration`] to write and reuse: `source` names the images in the
+/// file, `model_dir` gives the checkpoint's fingerprint.
 pub fn calibrate_to_save(
     model_dir: &Path,
     model: &Model,
     processor: &ProcessorConfig,
     calibration: &Tensor,
     source: &str,
-    method: Calibration,
-    f16_count: usize,
-    input: InputQuantization,
+    choices: CalibrationChoices,
 ) -> Result<SavedCalibration> {
+    let CalibrationChoices {
+        method,
+        f16_count,
+        input,
+    } = choices;
     let f16_blocks =
         choose_f16_blocks_with_input(model, processor, calibration, method, f16_count, input)?
             .into_iter()

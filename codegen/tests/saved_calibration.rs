@@ -3,12 +3,21 @@
 //! checkpoint, or a damaged one, is refused with its name.
 
 use convnext_codegen::build_script::{generate, generate_with_calibration};
-use convnext_codegen::compile::{calibrate_to_save, load_calibration, DEFAULT_CALIBRATION};
+use convnext_codegen::compile::{
+    calibrate_to_save, load_calibration, CalibrationChoices, DEFAULT_CALIBRATION,
+};
 use convnext_codegen::load_model;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::quantize::InputQuantization;
 use convnext_codegen::saved_calibration::SavedCalibration;
 use std::path::{Path, PathBuf};
+
+/// The default choices: all int8, u8 camera input.
+const CAMERA: CalibrationChoices = CalibrationChoices {
+    method: DEFAULT_CALIBRATION,
+    f16_count: 0,
+    input: InputQuantization::Camera,
+};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -37,9 +46,7 @@ fn generated_source_from_a_saved_calibration_is_the_freshly_calibrated_one() {
         &processor,
         &cal,
         "calibration_images.npy",
-        DEFAULT_CALIBRATION,
-        0,
-        InputQuantization::Camera,
+        CAMERA,
     )
     .unwrap();
     let file = out.join("cal.json");
