@@ -93,17 +93,7 @@ fn a_calibration_for_another_checkpoint_or_a_damaged_file_is_refused_by_name() {
     let model = load_model(&other).unwrap();
     let processor = load_processor(&other).unwrap();
     let cal = load_calibration(&other, Some(&other.join("inputs.npy")), &processor).unwrap();
-    let saved = calibrate_to_save(
-        &other,
-        &model,
-        &processor,
-        &cal,
-        "inputs.npy",
-        DEFAULT_CALIBRATION,
-        0,
-        InputQuantization::Camera,
-    )
-    .unwrap();
+    let saved = calibrate_to_save(&other, &model, &processor, &cal, "inputs.npy", CAMERA).unwrap();
     let file = out.join("gray.json");
     saved.write(&file).unwrap();
     let e = SavedCalibration::read(&file, &dir).unwrap_err().to_string();
