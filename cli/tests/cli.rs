@@ -957,3 +957,31 @@ fn inputs_that_are_not_images_run_in_int8_with_a_calibrated_input_quantization()
         &src[..600]
     );
 }
+
+#[test]
+fn bench_times_one_image_on_one_thread() {
+    for precision in ["f32", "int8"] {
+        let o = convnext(&[
+            "bench",
+            "--model",
+            "models/fmnist-convnext",
+            "--precision",
+            precision,
+            "--iterations",
+            "5",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{precision}: {}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["precision"], precision);
+        assert_eq!(
+            (j["threads"].as_u64(), j["iterations"].as_u64()),
+            (Some(1), Some(5))
+        );
+        let (median, min) = (
+            j["median_ms"].as_f64().unwrap(),
+            j["min_ms"].as_f64().unwrap(),
+        );
+        assert!(min > 0.0 && min <= median, "{min} {median}");
+    }
+}
