@@ -342,10 +342,11 @@ pub fn requantize_sum(a: i64, ra: Requant, b: i64, rb: Requant) -> i64 {
 /// [`Requant::apply_i32`], with the same bits.
 #[inline(always)]
 pub fn requantize_plus(acc: i32, rq: Requant, bias: i32) -> i32 {
-    let total = 31 + rq.shift + 10;
-    let v = if acc.unsigned_abs() < 1 << 21 && (33..=62).contains(&total) {
+    // `31 + shift + 10` in 33..=62, as the halved form ([`Halved`]) takes it.
+    let sh = rq.shift.wrapping_add(8) as u32;
+    let v = if acc.unsigned_abs() < 1 << 21 && sh <= 29 {
         let hi = (((acc << 10) as i64 * rq.mult as i64) >> 32) as i32;
-        (hi + (1 << (total - 33))) >> (total - 32)
+        ((hi >> sh) + 1) >> 1
     } else {
         rq.apply_i32(acc)
     };
