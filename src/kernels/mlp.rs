@@ -74,12 +74,19 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
                 };
                 for (o, a) in out.chunks_exact_mut(4).zip(acc) {
                     let pre = [h0.apply(a[0], plus), h1.apply(a[1], plus)];
-                    o[2 * half] = table[(clamp_i8(pre[0]) as i32 + 128) as usize] as i8;
-                    o[2 * half + 1] = table[(clamp_i8(pre[1]) as i32 + 128) as usize] as i8;
+                    o[2 * half] = activation(table, pre[0]);
+                    o[2 * half + 1] = activation(table, pre[1]);
                 }
             }
         }
     }
+}
+
+/// The activation table's entry for a pre-activation (zero point
+/// included), saturated to int8 first.
+#[inline(always)]
+fn activation(table: &[u8; 256], pre: i32) -> i8 {
+    table[(clamp_i8(pre) as i32 + 128) as usize] as i8
 }
 
 /// [`pw1_wide`]'s rows whose multipliers have no halved form: the general
@@ -96,9 +103,8 @@ fn activate_each<const P: usize>(
 ) {
     for (t, a) in acc.iter().enumerate() {
         for r in 0..2 {
-            let pre = clamp_i8(rows[r].apply_i32(a[r]).saturating_add(zp));
             if let Some(o) = out.get_mut(base + 4 * t + r) {
-                *o = table[(pre as i32 + 128) as usize] as i8;
+                *o = activation(table, rows[r].apply_i32(a[r]).saturating_add(zp));
             }
         }
     }
@@ -136,15 +142,9 @@ struct Pw1Sink<'a, const P: usize> {
 }
 
 impl<const P: usize> Pw1Sink<'_, P> {
-    /// The activation of a pre-activation (zero point included).
-    #[inline(always)]
-    fn lookup(&self, pre: i32) -> i8 {
-        self.table[(clamp_i8(pre) as i32 + 128) as usize] as i8
-    }
-
     #[inline(always)]
     fn act(&self, acc: i32, rq: Requant) -> i8 {
-        self.lookup(rq.apply_i32(acc).saturating_add(self.zp))
+        activation(self.table, rq.apply_i32(acc).saturating_add(self.zp))
     }
 }
 

@@ -99,6 +99,20 @@ pub fn dot_pairs<const P: usize>(
             return super::pair_loop::i8_2x2(out.as_flattened_mut(), x, w, bias);
         }
     }
+    each_pair(out, w, bias, len, |o, w| dot_tile(o, x, w, len))
+}
+
+/// The portable form of the `dot_pairs` loops (here and in
+/// [`super::pointwise_wide`]): each pair's accumulators from its two biases,
+/// then `dot` over its `2 len` weight bytes; returns the pairs run.
+#[inline(always)]
+pub(super) fn each_pair<const P: usize>(
+    out: &mut [[[i32; 2]; P]],
+    w: &[u8],
+    bias: &[u8],
+    len: usize,
+    mut dot: impl FnMut(&mut [[i32; 2]; P], &[u8]),
+) -> usize {
     let mut n = 0;
     let pairs = out
         .iter_mut()
@@ -106,7 +120,7 @@ pub fn dot_pairs<const P: usize>(
         .zip(bias.chunks_exact(8));
     for ((o, w), b) in pairs {
         *o = [[i32_at(b, 0), i32_at(b, 1)]; P];
-        dot_tile(o, x, w, len);
+        dot(o, w);
         n += 1;
     }
     n

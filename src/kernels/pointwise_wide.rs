@@ -10,8 +10,6 @@
 //! Rows are laid out as [`super::pointwise::paired_offset`] lays them out,
 //! for two rows whose length is a multiple of 4.
 
-use super::tables::i32_at;
-
 /// Byte offset of the i16 of channel `i` of pixel `t` in the widened input
 /// of `pixels` pixels (each `len` long, a multiple of 4): per 4 channels,
 /// each pixel's 8 bytes in turn; inside them channels 0, 2, 1, 3 (the halves
@@ -68,17 +66,7 @@ pub fn dot_pairs<const P: usize>(
             return super::pair_loop::wide_2x2(out.as_flattened_mut(), x, w, bias);
         }
     }
-    let mut n = 0;
-    let pairs = out
-        .iter_mut()
-        .zip(w.chunks_exact((2 * len).max(1)))
-        .zip(bias.chunks_exact(8));
-    for ((o, w), b) in pairs {
-        *o = [[i32_at(b, 0), i32_at(b, 1)]; P];
-        dot_wide(o, x, w);
-        n += 1;
-    }
-    n
+    super::pointwise::each_pair(out, w, bias, len, |o, w| dot_wide(o, x, w))
 }
 
 /// Name of the variant [`dot_wide`] runs, for profiles.
@@ -265,6 +253,7 @@ pub mod sse2 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tables::i32_at;
     use super::*;
 
     #[test]
