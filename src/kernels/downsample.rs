@@ -10,7 +10,7 @@ use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{in_place_lead, OpFootprint, Placement};
 use super::pointwise::{paired_offset, paired_offset_whole};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{clamp_i8, Halved, Requant};
+use super::requantize::{clamp_i8, Requant};
 
 /// Constants and placement of one downsample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,16 +163,15 @@ impl<const P: usize> RowSink<P> for ConvSink<'_> {
 
     #[inline(always)]
     fn pair(&mut self, o: usize, acc: [[i32; 2]; P], rq: [Requant; 2]) {
-        let (Some(h0), Some(h1), Ok(zp)) = (rq[0].halved(), rq[1].halved(), i8::try_from(self.zp))
-        else {
+        let zp = self.zp;
+        let (Some(h0), Some(h1)) = (rq[0].high_word(zp), rq[1].high_word(zp)) else {
             return self.each(o, acc, rq);
         };
-        let plus = Halved::plus(zp);
         for (t, row) in acc.iter().enumerate() {
             let at = t * self.cout + o;
             if let Some(y) = self.out.get_mut(at..at + 2) {
-                y[0] = clamp_i8(h0.apply(row[0], plus));
-                y[1] = clamp_i8(h1.apply(row[1], plus));
+                y[0] = clamp_i8(h0.apply(row[0]));
+                y[1] = clamp_i8(h1.apply(row[1]));
             }
         }
     }
