@@ -55,7 +55,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), Failure> {
     let x = image.pixel_values(&processor)?;
     let (median, min) = match p {
         Precision::Int8 => {
-            let (plan, _) = int8_plan(dir, &model, &a.int8)?;
+            let plan = int8_plan(dir, &model, &a.int8)?.plan;
             let u8s = input_bytes(&x, &plan.model);
             let mut arena = vec![0i8; plan.arena_bytes];
             let mut logits = vec![0i32; plan.model.num_labels];

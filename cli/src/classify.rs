@@ -40,7 +40,7 @@ pub fn classify(a: &ClassifyArgs) -> Result<(), Failure> {
         _ => &model,
     };
     let plan = match a.precision {
-        Precision::Int8 => Some(int8_plan(dir, &model, &a.int8)?.0),
+        Precision::Int8 => Some(int8_plan(dir, &model, &a.int8)?.plan),
         _ => None,
     };
     let mut results = Vec::new();

@@ -57,8 +57,7 @@ pub fn run(a: &RunArgs) -> Result<(), Failure> {
                     ),
                 }));
             }
-            let (plan, _) = int8_plan(dir, &model, &a.int8)?;
-            int8_logits(&plan, &x)?
+            int8_logits(&int8_plan(dir, &model, &a.int8)?.plan, &x)?
         }
         Precision::F16 | Precision::F32 => {
             let model = if p == Precision::F16 {
@@ -94,30 +93,42 @@ pub fn preprocess(a: &PreprocessArgs) -> Result<(), Failure> {
 
 /// `--calibration-method`'s value.
 pub(crate) fn calibration_method(s: &str) -> Result<Calibration, Failure> {
-    match s {
-        "minmax" => Ok(Calibration::MinMax),
-        p => p
-            .strip_prefix("percentile:")
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| (0.5..=1.0).contains(v))
-            .map(Calibration::Percentile)
-            .ok_or_else(|| {
-                usage(format!(
-                    "--calibration-method {p:?}: expected minmax or percentile:P (0.5 <= P <= 1)"
-                ))
-            }),
-    }
+    s.parse()
+        .map_err(|e| usage(format!("--calibration-method {e}")))
+}
+
+/// An int8 plan and where its quantization came from.
+pub(crate) struct Int8Plan {
+    /// The planned network.
+    pub plan: Plan,
+    /// How many calibration images it was calibrated on.
+    pub images: usize,
+    /// The range rule.
+    pub method: Calibration,
+    /// The calibration's source, for reports and generated headers.
+    pub source: String,
+    /// The calibration pixel_values, when they were loaded (not for a saved
+    /// calibration).
+    pub calibration: Option<Tensor>,
 }
 
 /// Calibrate and plan the int8 network for a model folder, from the
-/// `--calibration`, `--calibration-method` and `--f16-blocks` flags. Returns
-/// the plan and the number of calibration images.
-pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<(Plan, usize), Failure> {
+/// `--calibration`, `--calibration-method`, `--f16-blocks` and
+/// `--input-quantization` flags, or read a `--calibration-file`.
+pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<Int8Plan, Failure> {
     let processor = load_processor(dir)?;
     if let Some(file) = &a.calibration_file {
         let saved = SavedCalibration::read(file, dir)?;
-        return Ok((saved.plan(model, &processor)?, saved.images));
+        let name = file.file_name().unwrap_or_default().to_string_lossy();
+        return Ok(Int8Plan {
+            plan: saved.plan(model, &processor)?,
+            images: saved.images,
+            method: saved.method,
+            source: format!("{} (saved in {name})", saved.source),
+            calibration: None,
+        });
     }
+    let a = &a.calibrate;
     let cal = load_calibration(dir, a.calibration.as_deref(), &processor)?;
     let method = calibration_method(&a.calibration_method)?;
     let spin = crate::eval::spinner(format!(
@@ -130,7 +141,16 @@ pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<(Plan
     let blocks: Vec<(usize, usize)> = chosen.iter().map(|(b, _)| *b).collect();
     let plan = build_plan_with_input(model, &processor, &cal, method, &blocks, input)?;
     spin.finish_and_clear();
-    Ok((plan, cal.shape[0]))
+    Ok(Int8Plan {
+        plan,
+        images: cal.shape[0],
+        method,
+        source: a
+            .calibration
+            .as_deref()
+            .map_or("calibration_images.npy".into(), |p| p.display().to_string()),
+        calibration: Some(cal),
+    })
 }
 
 /// The input quantization `q` asks for, calibrated on `cal` if need be.
@@ -179,13 +199,18 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         ));
     }
     let model = load_model(dir)?;
-    let (plan, _) = int8_plan(dir, &model, &a.int8)?;
+    let Int8Plan {
+        plan, calibration, ..
+    } = int8_plan(dir, &model, &a.int8)?;
     // Per-op SQNR on the calibration images (the folder's, with a saved
     // calibration, when it has them).
     let processor = load_processor(dir)?;
-    let cal = match (&a.int8.calibration, &a.int8.calibration_file) {
-        (None, Some(_)) if !dir.join("calibration_images.npy").exists() => None,
-        (c, _) => Some(load_calibration(dir, c.as_deref(), &processor)?),
+    let cal = match calibration {
+        Some(c) => Some(c),
+        None if dir.join("calibration_images.npy").exists() => {
+            Some(load_calibration(dir, None, &processor)?)
+        }
+        None => None,
     };
     let sqnr = match &cal {
         Some(c) => plan.op_sqnr(&model, c)?,
@@ -209,7 +234,7 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         .collect();
     let sensitivity = match (&cal, a.sensitivity) {
         (Some(c), true) => {
-            let method = calibration_method(&a.int8.calibration_method)?;
+            let method = calibration_method(&a.int8.calibrate.calibration_method)?;
             let blocks: usize = model.stages.iter().map(|s| s.blocks.len()).sum();
             let ranked = choose_f16_blocks_with_input(
                 &model,
@@ -366,21 +391,13 @@ pub fn compile(a: &CompileArgs) -> Result<(), Failure> {
         return Err(usage(format!("--name {name:?}: use letters, digits and _")));
     }
     let model = load_model(dir)?;
-    let (plan, images) = int8_plan(dir, &model, &a.int8)?;
-    let (source, method) = match &a.int8.calibration_file {
-        Some(f) => {
-            let saved = SavedCalibration::read(f, dir)?;
-            let name = f.file_name().unwrap_or_default().to_string_lossy();
-            (format!("{} (saved in {name})", saved.source), saved.method)
-        }
-        None => (
-            a.int8
-                .calibration
-                .as_deref()
-                .map_or("calibration_images.npy".into(), |p| p.display().to_string()),
-            calibration_method(&a.int8.calibration_method)?,
-        ),
-    };
+    let Int8Plan {
+        plan,
+        images,
+        method,
+        source,
+        ..
+    } = int8_plan(dir, &model, &a.int8)?;
     let provenance = Provenance::new(dir, &source, images, method, &plan);
     let e = convnext_codegen::emit::emit(&plan, out, name, &provenance, &model.config.labels)?;
     println!(
@@ -395,8 +412,8 @@ pub fn compile(a: &CompileArgs) -> Result<(), Failure> {
 }
 
 /// `convnext calibrate`.
-pub fn calibrate(a: &CalibrateArgs) -> Result<(), Failure> {
-    let dir = a.model.as_path();
+pub fn calibrate(args: &CalibrateArgs) -> Result<(), Failure> {
+    let (dir, a) = (args.model.as_path(), &args.calibrate);
     let model = load_model(dir)?;
     let processor = load_processor(dir)?;
     let cal = load_calibration(dir, a.calibration.as_deref(), &processor)?;
@@ -417,10 +434,10 @@ pub fn calibrate(a: &CalibrateArgs) -> Result<(), Failure> {
     };
     let saved = calibrate_to_save(dir, &model, &processor, &cal, &source, choices)?;
     spin.finish_and_clear();
-    saved.write(&a.out)?;
+    saved.write(&args.out)?;
     println!(
         "wrote {}: {} ranges from {} images of {:?} ({method}){}",
-        a.out.display(),
+        args.out.display(),
         saved.ranges.len(),
         saved.images,
         saved.input,

@@ -2,7 +2,7 @@
 //! set, streamed in chunks of [`CHUNK`] images so memory does not grow with
 //! the test set (each chunk is spread over the machine's cores).
 
-use crate::commands::{calibration_method, int8_plan, Failure};
+use crate::commands::{int8_plan, Failure, Int8Plan};
 use crate::labelled::{Chunk, Labelled};
 use crate::options::{EvalArgs, Precision};
 use convnext::network::argmax;
@@ -11,7 +11,6 @@ use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::quantize::{input_bytes, InputQuantization};
 use convnext_codegen::reference::logits;
-use convnext_codegen::saved_calibration::SavedCalibration;
 use convnext_codegen::{load_model, npy, Error, Tensor};
 use std::io::IsTerminal;
 
@@ -57,11 +56,6 @@ fn peak_memory_bytes() -> Option<u64> {
 pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
     let dir = a.model.as_path();
     let limit = a.limit;
-    // The range rule the plan was made with (a saved calibration's own).
-    let method = match &a.int8.calibration_file {
-        Some(f) => SavedCalibration::read(f, dir)?.method,
-        None => calibration_method(&a.int8.calibration_method)?,
-    };
     // f32 always runs (it is what agreement is measured against).
     let only = a.precision;
     let want = |p: Precision| only.is_none() || only == Some(p);
@@ -126,7 +120,7 @@ pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
             pred.f16.extend(l.data.chunks_exact(classes).map(argmax));
             f16_err.add(&l.data, &f32_logits.data);
         }
-        if let Some((plan, _)) = &plan {
+        if let Some(Int8Plan { plan, .. }) = &plan {
             let m = &plan.model;
             if x.shape[1..] != [m.input_c, m.input_h, m.input_w] {
                 return Err(Failure::Model(Error::Input {
@@ -169,7 +163,13 @@ pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
             "logit_max_rel_error": f16_err.value(),
         });
     }
-    if let Some((plan, calibration_images)) = &plan {
+    if let Some(Int8Plan {
+        plan,
+        images: calibration_images,
+        method,
+        ..
+    }) = &plan
+    {
         let mut int8_obj = serde_json::json!({
             "accuracy": accuracy(&pred.int8),
             "agreement": agreement(&pred.int8, &pred.f32),
@@ -214,7 +214,7 @@ pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
     if let Some(b) = peak_memory_bytes() {
         report["peak_memory_bytes"] = serde_json::json!(b);
     }
-    print_eval(&report, a.json, plan.as_ref().map(|(p, _)| p))
+    print_eval(&report, a.json, plan.as_ref().map(|p| &p.plan))
 }
 
 /// A progress bar on stderr, drawn only when a person is watching (not in

@@ -78,9 +78,10 @@ pub enum InputQuant {
     Calibrated,
 }
 
-/// Flags of every command that builds an int8 plan.
+/// How to calibrate: the flags of `calibrate` and of every command that
+/// builds an int8 plan.
 #[derive(Debug, Clone, Args)]
-pub struct Int8Args {
+pub struct CalibrationFlags {
     /// Calibration images: (N, C, H, W) float32 pixel_values or u8 images
     /// (N, H, W[, C]) [default: the model folder's calibration_images.npy]
     #[arg(long, value_name = "CAL.npy")]
@@ -95,6 +96,27 @@ pub struct Int8Args {
     /// How the network's input is quantized
     #[arg(long, value_enum, default_value_t = InputQuant::Camera)]
     pub input_quantization: InputQuant,
+}
+
+impl CalibrationFlags {
+    /// The defaults: the folder's images, the default rule, all int8, u8
+    /// input.
+    pub fn defaults() -> CalibrationFlags {
+        CalibrationFlags {
+            calibration: None,
+            calibration_method: DEFAULT_CALIBRATION.to_string(),
+            f16_blocks: 0,
+            input_quantization: InputQuant::Camera,
+        }
+    }
+}
+
+/// Flags of every command that builds an int8 plan.
+#[derive(Debug, Clone, Args)]
+pub struct Int8Args {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub calibrate: CalibrationFlags,
     /// A saved calibration (convnext calibrate --out): no recalibrating
     #[arg(
         long,
@@ -336,17 +358,7 @@ pub struct CalibrateArgs {
     /// Where the calibration goes
     #[arg(long, value_name = "FILE.json")]
     pub out: PathBuf,
-    /// Calibration images: (N, C, H, W) float32 pixel_values or u8 images
-    /// (N, H, W[, C]) [default: the model folder's calibration_images.npy]
-    #[arg(long, value_name = "CAL.npy")]
-    pub calibration: Option<PathBuf>,
-    /// How activation ranges are chosen: minmax or percentile:P (0.5 <= P <= 1)
-    #[arg(long, value_name = "METHOD", default_value_t = DEFAULT_CALIBRATION.to_string())]
-    pub calibration_method: String,
-    /// Keep the K blocks int8 hurts most in f16 (saved with the ranges)
-    #[arg(long, value_name = "K", default_value_t = 0)]
-    pub f16_blocks: usize,
-    /// How the network's input is quantized (saved with the ranges)
-    #[arg(long, value_enum, default_value_t = InputQuant::Camera)]
-    pub input_quantization: InputQuant,
+    /// What to calibrate on and for (all saved with the ranges)
+    #[command(flatten)]
+    pub calibrate: CalibrationFlags,
 }

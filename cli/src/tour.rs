@@ -6,9 +6,8 @@
 
 use crate::commands::{self, Failure};
 use crate::options::{
-    CalibrateArgs, ClassifyArgs, EvalArgs, InputQuant, Int8Args, Precision, ReportArgs,
+    CalibrateArgs, CalibrationFlags, ClassifyArgs, EvalArgs, Int8Args, Precision, ReportArgs,
 };
-use convnext_codegen::compile::DEFAULT_CALIBRATION;
 use std::path::{Path, PathBuf};
 
 /// Where the default model sits, from the repository root.
@@ -32,10 +31,7 @@ pub fn tour() -> Result<(), Failure> {
     })?;
     let cal = out.join("calibration.json");
     let saved = |precision| Int8Args {
-        calibration: None,
-        calibration_method: DEFAULT_CALIBRATION.to_string(),
-        f16_blocks: 0,
-        input_quantization: InputQuant::Camera,
+        calibrate: CalibrationFlags::defaults(),
         calibration_file: (precision == Precision::Int8).then(|| cal.clone()),
     };
 
@@ -47,10 +43,7 @@ pub fn tour() -> Result<(), Failure> {
     commands::calibrate(&CalibrateArgs {
         model: model.clone(),
         out: cal.clone(),
-        calibration: None,
-        calibration_method: DEFAULT_CALIBRATION.to_string(),
-        f16_blocks: 0,
-        input_quantization: InputQuant::Camera,
+        calibrate: CalibrationFlags::defaults(),
     })?;
 
     let pictures: Vec<PathBuf> = ["sneaker.png", "coat.png"]

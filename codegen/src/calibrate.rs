@@ -27,6 +27,23 @@ impl std::fmt::Display for Calibration {
     }
 }
 
+impl std::str::FromStr for Calibration {
+    type Err = String;
+
+    /// The CLI's spelling back: `minmax` or `percentile:P` with
+    /// `0.5 <= P <= 1`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s == "minmax" {
+            return Ok(Calibration::MinMax);
+        }
+        s.strip_prefix("percentile:")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| (0.5..=1.0).contains(v))
+            .map(Calibration::Percentile)
+            .ok_or_else(|| format!("{s:?}: expected minmax or percentile:P (0.5 <= P <= 1)"))
+    }
+}
+
 /// The range chosen for one tensor.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Range {

@@ -86,6 +86,16 @@ fn parse_point(name: &str) -> Option<Point> {
     })
 }
 
+/// A JSON array's non-negative integers (anything else is left out, so a
+/// wrong entry shows as a wrong length).
+fn counts(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_u64().map(|n| n as usize))
+        .collect()
+}
+
 impl SavedCalibration {
     /// The file's JSON.
     pub fn to_json(&self) -> Value {
@@ -128,29 +138,17 @@ impl SavedCalibration {
                 v["format"]
             )));
         }
-        let method = match v["method"].as_str() {
-            Some("minmax") => Calibration::MinMax,
-            Some(m) => m
-                .strip_prefix("percentile:")
-                .and_then(|p| p.parse().ok())
-                .map(Calibration::Percentile)
-                .ok_or_else(|| bad(format!("unknown \"method\" {m:?}")))?,
-            None => return Err(bad("no \"method\"".into())),
-        };
+        let method = v["method"]
+            .as_str()
+            .ok_or_else(|| bad("no \"method\"".into()))?
+            .parse::<Calibration>()
+            .map_err(|e| bad(format!("\"method\" {e}")))?;
         let count = |k: &str| {
             v[k].as_u64()
                 .map(|n| n as usize)
                 .ok_or_else(|| bad(format!("\"{k}\" must be a count")))
         };
-        let input: Vec<usize> = v["input"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|n| n.as_u64().map(|n| n as usize))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let [c, h, w] = input[..] else {
+        let [c, h, w] = counts(&v["input"])[..] else {
             return Err(bad("\"input\" must be [C, H, W]".into()));
         };
         let fingerprint = v["model_fingerprint"]
@@ -166,15 +164,7 @@ impl SavedCalibration {
         }
         let mut f16_blocks = Vec::new();
         for b in v["f16_blocks"].as_array().into_iter().flatten() {
-            let sb: Vec<usize> = b
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|n| n.as_u64().map(|n| n as usize))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let [s, b] = sb[..] else {
+            let [s, b] = counts(b)[..] else {
                 return Err(bad(format!(
                     "\"f16_blocks\" entry {b} is not [stage, block]"
                 )));
