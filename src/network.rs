@@ -2,7 +2,7 @@
 //! and what generated firmware runs as straight-line calls. Also the
 //! buffer checks of a forward pass and turning logits into classes.
 
-use crate::kernels::block::{block_in_place_probed, BlockParams};
+use crate::kernels::block::{block_in_place_probed, block_in_place_tiled, BlockParams};
 use crate::kernels::block_f16::{block_f16_in_place_probed, BlockF16Params};
 use crate::kernels::downsample::{downsample_in_place_probed, DownsampleParams};
 use crate::kernels::head::{head_probed, HeadParams};
@@ -67,6 +67,23 @@ impl<B: AsRef<[u8]>> Op<B> {
             Op::BlockF16(p) => block_f16_in_place_probed(p, arena, probe),
             Op::Downsample(p) => downsample_in_place_probed(p, arena, probe),
             Op::Head(p) => head_probed(p, arena, logits, probe),
+        }
+    }
+
+    /// [`Op::run`] with the host's wider block tiles where `arena` has
+    /// their scratch ([`Op::host_scratch_bytes`]); the same bits.
+    pub fn run_tiled(&self, arena: &mut [i8], logits: &mut [i32], probe: &mut impl Probe) {
+        match self {
+            Op::Block(p) => block_in_place_tiled(p, arena, probe),
+            _ => self.run(arena, logits, probe),
+        }
+    }
+
+    /// Scratch bytes [`Op::run_tiled`] uses for its wider tiles.
+    pub fn host_scratch_bytes(&self) -> usize {
+        match self {
+            Op::Block(p) => p.scratch_bytes_tiled(crate::kernels::in_place_map::HOST_TILE_PIXELS),
+            _ => self.footprint().scratch_bytes(),
         }
     }
 }
@@ -204,6 +221,19 @@ pub fn run_ops<'o, B: AsRef<[u8]> + 'o>(
 ) {
     for op in ops {
         op.run(arena, logits, &mut NoProbe);
+    }
+}
+
+/// [`run_ops`] with the host's wider block tiles where `arena` is large
+/// enough for them ([`Op::run_tiled`]): the host simulation's fast form,
+/// the same bits.
+pub fn run_ops_tiled<'o, B: AsRef<[u8]> + 'o>(
+    ops: impl IntoIterator<Item = &'o Op<B>>,
+    arena: &mut [i8],
+    logits: &mut [i32],
+) {
+    for op in ops {
+        op.run_tiled(arena, logits, &mut NoProbe);
     }
 }
 

@@ -57,7 +57,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), Failure> {
         Precision::Int8 => {
             let plan = int8_plan(dir, &model, &a.int8)?.plan;
             let u8s = input_bytes(&x, &plan.model);
-            let mut arena = vec![0i8; plan.arena_bytes];
+            let mut arena = vec![0i8; plan.host_arena_bytes];
             let mut logits = vec![0i32; plan.model.num_labels];
             time_ms(iterations, || plan.run_one(&u8s, &mut arena, &mut logits))
         }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::quantize::QuantizedModel;
 use crate::tensor::Tensor;
 use convnext::kernels::Placement;
-use convnext::network::{load_input_u8, run_ops, Op};
+use convnext::network::{load_input_u8, run_ops_tiled, Op};
 
 /// Cost of one op, for the report.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,8 +49,11 @@ pub struct Plan {
     pub input_offset: usize,
     /// Input bytes (`H * W * C`).
     pub input_bytes: usize,
-    /// Total arena bytes.
+    /// Total arena bytes (the firmware's, and the generated `ARENA_BYTES`).
     pub arena_bytes: usize,
+    /// Arena bytes of the host's runs ([`Plan::run_one`]): the same
+    /// placement, with scratch for the host's wider block tiles.
+    pub host_arena_bytes: usize,
     /// The largest tensor that must be resident (input or any stream).
     pub residual_bound_bytes: usize,
     /// What a layer-by-layer schedule would need.
@@ -92,6 +95,7 @@ impl Plan {
             next += lead;
         }
         let (mut arena_bytes, mut residual_bound, mut layerwise) = (0usize, 0usize, 0usize);
+        let mut host_arena_bytes = 0usize;
         let mut ops = Vec::with_capacity(model.ops.len());
         for q in &mut model.ops {
             let naive = layerwise_bytes(&q.op);
@@ -102,6 +106,7 @@ impl Plan {
                 (at.input_offset + f.input_bytes()).max(at.output_offset + f.output_bytes());
             let live = tensor_top + f.scratch_bytes();
             arena_bytes = arena_bytes.max(live);
+            host_arena_bytes = host_arena_bytes.max(tensor_top + q.op.host_scratch_bytes());
             residual_bound = residual_bound.max(f.input_bytes()).max(f.output_bytes());
             layerwise = layerwise.max(naive);
             ops.push(OpReport {
@@ -125,6 +130,7 @@ impl Plan {
             input_offset,
             input_bytes,
             arena_bytes,
+            host_arena_bytes: host_arena_bytes.max(arena_bytes),
             residual_bound_bytes: residual_bound,
             layerwise_arena_bytes: layerwise,
             ops,
@@ -147,10 +153,12 @@ impl Plan {
     }
 
     /// Run the int8 network on one u8 HWC image on the calling thread, in
-    /// `arena` (`arena_bytes` long), into `logits` (`num_labels`).
+    /// `arena` (`host_arena_bytes` long for the host's wider tiles; an
+    /// `arena_bytes` one runs the firmware's tiles), into `logits`
+    /// (`num_labels`). The same bits either way.
     pub fn run_one(&self, image: &[u8], arena: &mut [i8], logits: &mut [i32]) {
         load_input_u8(image, arena, self.input_offset);
-        run_ops(self.runtime_ops(), arena, logits);
+        run_ops_tiled(self.runtime_ops(), arena, logits);
     }
 
     /// Run the int8 network on u8 HWC images (`input_bytes` each), spread
@@ -170,7 +178,7 @@ impl Plan {
                 .zip(out.chunks_mut(chunk * labels))
             {
                 s.spawn(move || {
-                    let mut arena = vec![0i8; self.arena_bytes];
+                    let mut arena = vec![0i8; self.host_arena_bytes];
                     for (img, l) in imgs.chunks_exact(per).zip(logits.chunks_exact_mut(labels)) {
                         self.run_one(img, &mut arena, l);
                     }

@@ -12,7 +12,7 @@
 
 use super::arena::i32s;
 use super::depthwise::{Tap, Window, MAX_TAPS};
-use super::in_place_map::{InPlaceMap, TILE_PIXELS};
+use super::in_place_map::{InPlaceMap, HOST_TILE_PIXELS, TILE_PIXELS};
 use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::QLinear;
 use super::mlp::{pw1_tile, pw1_wide, pw2_tile};
@@ -67,9 +67,7 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
         self.map.bytes()
     }
     fn scratch_bytes(&self) -> usize {
-        // Depthwise outputs (i32, 4C a pixel), later the hidden vectors
-        // (4C a pixel); the normalised vectors (i16, 2C a pixel) above them.
-        self.map.ring_bytes() + TILE_PIXELS * 6 * self.map.c
+        self.scratch_bytes_tiled(TILE_PIXELS)
     }
     fn weights_bytes(&self) -> usize {
         self.dw.weights_bytes()
@@ -80,6 +78,27 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
     fn macs(&self) -> u64 {
         let InPlaceMap { h, w, c } = self.map;
         self.map.depthwise_macs() + (h * w * 8 * c * c) as u64
+    }
+}
+
+impl<B: AsRef<[u8]>> BlockParams<B> {
+    /// Scratch bytes for tiles of `tile` pixels: the ring, then the
+    /// depthwise outputs (i32, 4C a pixel), later the hidden vectors (4C a
+    /// pixel), and the normalised vectors (i16, 2C a pixel) above them.
+    pub fn scratch_bytes_tiled(&self, tile: usize) -> usize {
+        self.map.ring_bytes() + tile * 6 * self.map.c
+    }
+
+    /// The tile the host runs in an arena of `len` bytes:
+    /// [`HOST_TILE_PIXELS`] where the scratch fits (and the MLP's widened
+    /// form applies), else [`TILE_PIXELS`].
+    pub fn host_tile(&self, len: usize) -> usize {
+        let end = self.at.scratch_offset + self.scratch_bytes_tiled(HOST_TILE_PIXELS);
+        if cfg!(target_os = "none") || !self.map.c.is_multiple_of(4) || len < end {
+            TILE_PIXELS
+        } else {
+            HOST_TILE_PIXELS
+        }
     }
 }
 
@@ -94,6 +113,27 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
+    block_tiles(p, arena, TILE_PIXELS, probe)
+}
+
+/// [`block_in_place`] with the host's wider tiles where `arena` has the
+/// scratch for them ([`BlockParams::host_tile`]); the same bits.
+pub fn block_in_place_tiled<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    arena: &mut [i8],
+    probe: &mut impl Probe,
+) {
+    block_tiles(p, arena, p.host_tile(arena.len()), probe)
+}
+
+/// The block in tiles of `tile` pixels (the last ones in tiles of at most
+/// [`TILE_PIXELS`]).
+fn block_tiles<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    arena: &mut [i8],
+    tile: usize,
+    probe: &mut impl Probe,
+) {
     let m = p.map;
     let c = m.c;
     let hw = m.h * m.w;
@@ -103,7 +143,10 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
     let mut taps = [Tap::default(); MAX_TAPS];
     let mut p0 = 0;
     while p0 < hw {
-        let n = (hw - p0).min(TILE_PIXELS);
+        let mut n = (hw - p0).min(tile);
+        if n < tile {
+            n = n.min(TILE_PIXELS);
+        }
         // 1. Depthwise 7x7 of each tile pixel from originals, as i32 into
         // scratch (4C bytes a pixel).
         probe.enter(Phase::Depthwise, (n * 49 * c) as u32);
@@ -122,7 +165,7 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
             arena.copy_within(x_at..x_at + c, ring_off + m.ring_slot(p0 + t));
         }
         let (lo, hi) = arena.split_at_mut(s);
-        let (dw_out, xn) = hi.split_at_mut(TILE_PIXELS * 4 * c);
+        let (dw_out, xn) = hi.split_at_mut(tile * 4 * c);
         let xn = &mut xn[..2 * n * c];
         for t in 0..n {
             normalise_pixel(p, &dw_out[4 * c * t..4 * c * (t + 1)], xn, t, n);
@@ -135,16 +178,20 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
         probe.enter(Phase::Pointwise1, macs);
         let wide = c.is_multiple_of(4);
         match (wide, n) {
+            #[cfg(not(target_os = "none"))]
+            (true, HOST_TILE_PIXELS) => pw1_wide::<_, HOST_TILE_PIXELS>(p, xn, hidden),
             (true, 2) => pw1_wide::<_, 2>(p, xn, hidden),
             (true, _) => pw1_wide::<_, 1>(p, xn, hidden),
             (false, 2) => pw1_tile::<_, 2>(p, xn, hidden),
             (false, _) => pw1_tile::<_, 1>(p, xn, hidden),
         }
         probe.enter(Phase::Pointwise2, macs);
-        if n == 2 {
-            pw2_tile::<_, 2>(p, hidden, &mut lo[x_at..x_at + 2 * c]);
-        } else {
-            pw2_tile::<_, 1>(p, hidden, &mut lo[x_at..x_at + c]);
+        let x = &mut lo[x_at..x_at + n * c];
+        match n {
+            #[cfg(not(target_os = "none"))]
+            HOST_TILE_PIXELS => pw2_tile::<_, HOST_TILE_PIXELS>(p, hidden, x),
+            2 => pw2_tile::<_, 2>(p, hidden, x),
+            _ => pw2_tile::<_, 1>(p, hidden, x),
         }
         p0 += n;
     }

@@ -28,6 +28,14 @@ pub struct InPlaceMap {
 /// their MLPs as one 2-pixel tile).
 pub const TILE_PIXELS: usize = 2;
 
+/// Pixels per tile of the host's int8 blocks when their arena has room
+/// ([`crate::kernels::block::block_in_place_tiled`]): each weight loaded
+/// feeds 8 pixels (SIMD lanes on x86-64) instead of 2. Firmware keeps
+/// [`TILE_PIXELS`] and its smaller scratch. The ring does not depend on the
+/// tile: the next tile's windows read only the last `L` originals, and the
+/// ring holds the last `R >= L` copied, whatever the tile.
+pub const HOST_TILE_PIXELS: usize = 8;
+
 /// Pixels of originals an in-place 7x7 depthwise keeps for an `h x w` map:
 /// the farthest a window looks back, `3W + 3` on maps of 4x4 and up, and at
 /// least one tile (the tile's own originals are kept for the residual).

@@ -11,6 +11,8 @@
 
 pub mod activation;
 pub mod arena;
+#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+mod avx2;
 pub mod block;
 pub mod block_f16;
 pub mod depthwise;

@@ -66,6 +66,12 @@ pub fn dot_pairs<const P: usize>(
             return super::pair_loop::wide_2x2(out.as_flattened_mut(), x, w, bias);
         }
     }
+    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+    if P == super::in_place_map::HOST_TILE_PIXELS {
+        if let Some(n) = super::avx2::pairs_wide(out.as_flattened_mut(), x, w, bias, len) {
+            return n;
+        }
+    }
     super::pointwise::each_pair(out, w, bias, len, |o, w| dot_wide(o, x, w))
 }
 

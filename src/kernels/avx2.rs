@@ -1,0 +1,284 @@
+//! The host's pointwise row-pair loops for 8-pixel tiles
+//! ([`super::in_place_map::HOST_TILE_PIXELS`]) with AVX2, chosen at run time
+//! (CPUID and XGETBV, once; [`available`]). The 8 pixels' 4-channel chunks
+//! sit side by side (the layouts [`super::pointwise_wide::wide_offset`] and
+//! [`super::pointwise::paired_offset_whole`] give for 8 pixels), so one
+//! 256-bit register holds 4 pixels' chunk as i16 and each weight row's chunk
+//! is broadcast to every pixel: VPMADDWD multiplies 32 pairs, a weight word
+//! feeds 8 pixels. Integer sums are exact in any order, so these give the
+//! bits of the portable loops, which run where AVX2 is missing; the tests
+//! below check both against a plain sum.
+//!
+//! The `unsafe` here: entering `#[target_feature(enable = "avx2")]` code
+//! once [`available`] said yes, 32- and 16-byte unaligned loads from
+//! references of exactly that size, and CPUID/XGETBV.
+
+#![allow(unsafe_code)]
+
+use super::tables::i32_at;
+use core::arch::x86_64::{
+    __cpuid, __cpuid_count, __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16,
+    _mm256_hadd_epi32, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi64x,
+    _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srai_epi16,
+    _mm256_storeu_si256, _mm_loadu_si128, _xgetbv,
+};
+use core::sync::atomic::{AtomicU8, Ordering};
+
+/// Pixels of the tiles these loops take.
+const PIXELS: usize = 8;
+
+/// Whether this CPU runs AVX2 and the OS saves its registers: asked once,
+/// then remembered.
+pub fn available() -> bool {
+    // 0: not asked yet, 1: no, 2: yes.
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    match STATE.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let yes = detect();
+            STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            yes
+        }
+    }
+}
+
+/// CPUID leaf 1 (OSXSAVE, AVX), XCR0 (XMM and YMM state saved), leaf 7
+/// (AVX2). (CPUID is a safe intrinsic from Rust 1.89 on, unsafe before.)
+#[allow(unused_unsafe)]
+fn detect() -> bool {
+    // SAFETY: CPUID exists on every x86-64 CPU.
+    let (max, l1) = unsafe { (__cpuid(0).eax, __cpuid(1)) };
+    let (osxsave, avx) = (l1.ecx & 1 << 27 != 0, l1.ecx & 1 << 28 != 0);
+    if max < 7 || !osxsave || !avx {
+        return false;
+    }
+    // SAFETY: OSXSAVE set means XGETBV is enabled.
+    let xcr0 = unsafe { xcr0() };
+    // SAFETY: leaf 7 exists (`max >= 7`).
+    let l7 = unsafe { __cpuid_count(7, 0) };
+    xcr0 & 6 == 6 && l7.ebx & 1 << 5 != 0
+}
+
+#[target_feature(enable = "xsave")]
+unsafe fn xcr0() -> u64 {
+    _xgetbv(0)
+}
+
+#[inline(always)]
+fn load32(b: &[u8; 32]) -> __m256i {
+    // SAFETY: `b` is 32 readable bytes; the load allows any alignment.
+    unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
+}
+
+#[inline(always)]
+fn load16(b: &[u8; 16]) -> __m128i {
+    // SAFETY: `b` is 16 readable bytes; the load allows any alignment.
+    unsafe { _mm_loadu_si128(b.as_ptr().cast()) }
+}
+
+/// The 8 i32 lanes of `v`.
+#[inline(always)]
+fn lanes(v: __m256i) -> [i32; 8] {
+    let mut out = [0u8; 32];
+    // SAFETY: `out` is 32 writable bytes; the store allows any alignment.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
+    core::array::from_fn(|i| i32_at(&out, i))
+}
+
+/// `u8` views of `i8` chunks (same size and alignment).
+fn bytes(x: &[i8]) -> &[u8] {
+    // SAFETY: i8 and u8 have the same size and alignment, every bit
+    // pattern is valid for both, and the borrow is carried over.
+    unsafe { core::slice::from_raw_parts(x.as_ptr().cast(), x.len()) }
+}
+
+/// Row pairs over 8 pixels of widened input (pw1): `out` takes 8 entries a
+/// pair (pixel order), each the pair's biases plus the pixel's dot products;
+/// `x` is 64 bytes per 4 channels ([`super::pointwise_wide::wide_offset`]),
+/// each pair `2 len` bytes of `w` (paired), its biases 8 bytes of `bias`.
+/// `None` without AVX2 or when `len` is not a multiple of 4; else the pairs
+/// run, as many as `out`, `w` and `bias` hold.
+pub fn pairs_wide(
+    out: &mut [[i32; 2]],
+    x: &[i8],
+    w: &[u8],
+    bias: &[u8],
+    len: usize,
+) -> Option<usize> {
+    if !available() || !len.is_multiple_of(4) {
+        return None;
+    }
+    let x = bytes(x.get(..16 * len)?);
+    // SAFETY: `available` said this CPU runs AVX2.
+    Some(unsafe { pairs::<true>(out, x, w, bias, len) })
+}
+
+/// [`pairs_wide`] for int8 input (pw2): `x` is 32 bytes per 4 channels
+/// ([`super::pointwise::paired_offset_whole`] for 8 pixels).
+pub fn pairs_i8(
+    out: &mut [[i32; 2]],
+    x: &[i8],
+    w: &[u8],
+    bias: &[u8],
+    len: usize,
+) -> Option<usize> {
+    if !available() || !len.is_multiple_of(4) {
+        return None;
+    }
+    let x = bytes(x.get(..8 * len)?);
+    // SAFETY: `available` said this CPU runs AVX2.
+    Some(unsafe { pairs::<false>(out, x, w, bias, len) })
+}
+
+/// Both loops; `WIDE` picks the input form.
+#[target_feature(enable = "avx2")]
+unsafe fn pairs<const WIDE: bool>(
+    out: &mut [[i32; 2]],
+    x: &[u8],
+    w: &[u8],
+    bias: &[u8],
+    len: usize,
+) -> usize {
+    // Each 64-bit lane of the broadcast holds a pair's chunk: row r's 4
+    // weights, then row s's. A shuffle puts each weight in the high byte
+    // of an i16 (low byte 0) in the order the input's i16s come, and an
+    // arithmetic shift by 8 sign-extends it: widened input (pw1) keeps
+    // SXTB16's order 0, 2, 1, 3; int8 input widens in order 0, 1, 2, 3.
+    let z = -128i8;
+    let (m0, m1) = if WIDE {
+        (
+            _mm256_setr_epi8(
+                z, 0, z, 2, z, 1, z, 3, z, 0, z, 2, z, 1, z, 3, z, 0, z, 2, z, 1, z, 3, z, 0, z, 2,
+                z, 1, z, 3,
+            ),
+            _mm256_setr_epi8(
+                z, 4, z, 6, z, 5, z, 7, z, 4, z, 6, z, 5, z, 7, z, 4, z, 6, z, 5, z, 7, z, 4, z, 6,
+                z, 5, z, 7,
+            ),
+        )
+    } else {
+        (
+            _mm256_setr_epi8(
+                z, 0, z, 1, z, 2, z, 3, z, 0, z, 1, z, 2, z, 3, z, 0, z, 1, z, 2, z, 3, z, 0, z, 1,
+                z, 2, z, 3,
+            ),
+            _mm256_setr_epi8(
+                z, 4, z, 5, z, 6, z, 7, z, 4, z, 5, z, 6, z, 7, z, 4, z, 5, z, 6, z, 7, z, 4, z, 5,
+                z, 6, z, 7,
+            ),
+        )
+    };
+    let chunk = if WIDE { 64 } else { 32 };
+    let pairs = out
+        .chunks_exact_mut(PIXELS)
+        .zip(w.chunks_exact((2 * len).max(1)))
+        .zip(bias.chunks_exact(8));
+    let mut n = 0;
+    for ((o, wr), b) in pairs {
+        // Rows r, s over pixels 0-3 and 4-7: 2 i32 lanes a pixel.
+        let mut a = [_mm256_setzero_si256(); 4];
+        for (xc, wc) in x.chunks_exact(chunk).zip(wr.chunks_exact(8)) {
+            let wb = _mm256_set1_epi64x(i64::from_le_bytes(wc.try_into().unwrap_or_default()));
+            let wr0 = _mm256_srai_epi16::<8>(_mm256_shuffle_epi8(wb, m0));
+            let wr1 = _mm256_srai_epi16::<8>(_mm256_shuffle_epi8(wb, m1));
+            let (lo, hi) = if WIDE {
+                let (l, h) = xc.split_at(32);
+                (
+                    load32(l.try_into().unwrap_or(&[0; 32])),
+                    load32(h.try_into().unwrap_or(&[0; 32])),
+                )
+            } else {
+                let (l, h) = xc.split_at(16);
+                (
+                    _mm256_cvtepi8_epi16(load16(l.try_into().unwrap_or(&[0; 16]))),
+                    _mm256_cvtepi8_epi16(load16(h.try_into().unwrap_or(&[0; 16]))),
+                )
+            };
+            a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(lo, wr0));
+            a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(hi, wr0));
+            a[2] = _mm256_add_epi32(a[2], _mm256_madd_epi16(lo, wr1));
+            a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(hi, wr1));
+        }
+        // Adjacent lanes summed within each 128-bit half: pixels
+        // 0, 1, 4, 5, then 2, 3, 6, 7.
+        let r0 = lanes(_mm256_hadd_epi32(a[0], a[1]));
+        let r1 = lanes(_mm256_hadd_epi32(a[2], a[3]));
+        let (b0, b1) = (i32_at(b, 0), i32_at(b, 1));
+        for (i, p) in [0, 1, 4, 5, 2, 3, 6, 7].into_iter().enumerate() {
+            o[p] = [b0 + r0[i], b1 + r1[i]];
+        }
+        n += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::pointwise::{paired_offset, paired_offset_whole};
+    use crate::kernels::pointwise_wide::wide_offset;
+
+    /// Both loops against plain sums, on lengths the blocks use and on
+    /// extreme values (all -128 inputs against all -128 / 127 weights).
+    #[test]
+    fn the_avx2_pair_loops_match_plain_sums() {
+        // The project's machines (and CI's) have AVX2: a test that passed
+        // without running these loops would prove nothing.
+        assert!(available(), "this x86-64 host has no AVX2");
+        for (len, pairs) in [(4, 1), (8, 3), (40, 2), (160, 5), (12, 4)] {
+            for fill in [None, Some((-128i8, 0x80u8)), Some((-128, 0x7f)), Some((127, 0x7f))] {
+                let mut s = 0x2545_F491_4F6C_DD1Du64 ^ len as u64;
+                let mut next = || {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    s as u8
+                };
+                let xs: Vec<i8> = (0..PIXELS * len)
+                    .map(|_| fill.map_or(next() as i8, |f| f.0))
+                    .collect();
+                let ws: Vec<u8> = (0..2 * pairs * len)
+                    .map(|_| fill.map_or(next(), |f| f.1))
+                    .collect();
+                let bias: Vec<u8> = (0..2 * pairs as i32).flat_map(|i| (i - 3).to_le_bytes()).collect();
+                let want = |p: usize, r: usize| -> i32 {
+                    (r as i32 - 3)
+                        + (0..len)
+                            .map(|k| xs[p * len + k] as i32 * ws[r * len + k] as i8 as i32)
+                            .sum::<i32>()
+                };
+                // Weights paired by row pair; inputs in both layouts.
+                let mut wp = vec![0u8; ws.len()];
+                for j in 0..pairs {
+                    for r in 0..2 {
+                        for k in 0..len {
+                            wp[2 * j * len + paired_offset(r, k, 2, len)] = ws[(2 * j + r) * len + k];
+                        }
+                    }
+                }
+                let (mut xw, mut x8) = (vec![0i8; 2 * PIXELS * len], vec![0i8; PIXELS * len]);
+                for p in 0..PIXELS {
+                    for k in 0..len {
+                        let v = xs[p * len + k];
+                        let at = wide_offset(p, k, PIXELS);
+                        xw[at] = v;
+                        xw[at + 1] = if v < 0 { -1 } else { 0 };
+                        x8[paired_offset_whole(p, k, PIXELS)] = v;
+                    }
+                }
+                let mut out = vec![[0i32; 2]; PIXELS * pairs];
+                let mut out8 = out.clone();
+                assert_eq!(pairs_wide(&mut out, &xw, &wp, &bias, len), Some(pairs));
+                assert_eq!(pairs_i8(&mut out8, &x8, &wp, &bias, len), Some(pairs));
+                for j in 0..pairs {
+                    for p in 0..PIXELS {
+                        let w = [want(p, 2 * j), want(p, 2 * j + 1)];
+                        assert_eq!(out[PIXELS * j + p], w, "wide len {len} pair {j} pixel {p}");
+                        assert_eq!(out8[PIXELS * j + p], w, "i8 len {len} pair {j} pixel {p}");
+                    }
+                }
+            }
+        }
+    }
+}
