@@ -4,8 +4,11 @@
 
 use crate::kernels::block::{block_in_place_probed, block_in_place_tiled, BlockParams};
 use crate::kernels::block_f16::{block_f16_in_place_probed, BlockF16Params};
-use crate::kernels::downsample::{downsample_in_place_probed, DownsampleParams};
+use crate::kernels::downsample::{
+    downsample_in_place_probed, downsample_in_place_tiled, DownsampleParams,
+};
 use crate::kernels::head::{head_probed, HeadParams};
+use crate::kernels::in_place_map::HOST_TILE_PIXELS;
 use crate::kernels::probe::{NoProbe, Probe};
 use crate::kernels::stem::{stem_in_place_probed, StemParams};
 use crate::kernels::{OpFootprint, Placement};
@@ -75,6 +78,7 @@ impl<B: AsRef<[u8]>> Op<B> {
     pub fn run_tiled(&self, arena: &mut [i8], logits: &mut [i32], probe: &mut impl Probe) {
         match self {
             Op::Block(p) => block_in_place_tiled(p, arena, probe),
+            Op::Downsample(p) => downsample_in_place_tiled(p, arena, probe),
             _ => self.run(arena, logits, probe),
         }
     }
@@ -82,7 +86,8 @@ impl<B: AsRef<[u8]>> Op<B> {
     /// Scratch bytes [`Op::run_tiled`] uses for its wider tiles.
     pub fn host_scratch_bytes(&self) -> usize {
         match self {
-            Op::Block(p) => p.scratch_bytes_tiled(crate::kernels::in_place_map::HOST_TILE_PIXELS),
+            Op::Block(p) => p.scratch_bytes_tiled(HOST_TILE_PIXELS),
+            Op::Downsample(p) => p.scratch_bytes_tiled(HOST_TILE_PIXELS),
             _ => self.footprint().scratch_bytes(),
         }
     }

@@ -18,9 +18,9 @@
 use super::tables::i32_at;
 use core::arch::x86_64::{
     __cpuid, __cpuid_count, __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16,
-    _mm256_hadd_epi32, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi64x,
-    _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srai_epi16,
-    _mm256_storeu_si256, _mm_loadu_si128, _xgetbv,
+    _mm256_hadd_epi32, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi64x, _mm256_setr_epi8,
+    _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srai_epi16, _mm256_storeu_si256,
+    _mm_loadu_si128, _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -227,7 +227,12 @@ mod tests {
         // without running these loops would prove nothing.
         assert!(available(), "this x86-64 host has no AVX2");
         for (len, pairs) in [(4, 1), (8, 3), (40, 2), (160, 5), (12, 4)] {
-            for fill in [None, Some((-128i8, 0x80u8)), Some((-128, 0x7f)), Some((127, 0x7f))] {
+            for fill in [
+                None,
+                Some((-128i8, 0x80u8)),
+                Some((-128, 0x7f)),
+                Some((127, 0x7f)),
+            ] {
                 let mut s = 0x2545_F491_4F6C_DD1Du64 ^ len as u64;
                 let mut next = || {
                     s ^= s << 13;
@@ -241,7 +246,9 @@ mod tests {
                 let ws: Vec<u8> = (0..2 * pairs * len)
                     .map(|_| fill.map_or(next(), |f| f.1))
                     .collect();
-                let bias: Vec<u8> = (0..2 * pairs as i32).flat_map(|i| (i - 3).to_le_bytes()).collect();
+                let bias: Vec<u8> = (0..2 * pairs as i32)
+                    .flat_map(|i| (i - 3).to_le_bytes())
+                    .collect();
                 let want = |p: usize, r: usize| -> i32 {
                     (r as i32 - 3)
                         + (0..len)
@@ -253,7 +260,8 @@ mod tests {
                 for j in 0..pairs {
                     for r in 0..2 {
                         for k in 0..len {
-                            wp[2 * j * len + paired_offset(r, k, 2, len)] = ws[(2 * j + r) * len + k];
+                            wp[2 * j * len + paired_offset(r, k, 2, len)] =
+                                ws[(2 * j + r) * len + k];
                         }
                     }
                 }

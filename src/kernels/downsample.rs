@@ -5,6 +5,7 @@
 //! `i` lands below the inputs of every later pixel because the input starts
 //! [`OpFootprint::input_lead_bytes`] above the output.
 
+use super::in_place_map::{HOST_TILE_PIXELS, TILE_PIXELS};
 use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{in_place_lead, OpFootprint, Placement};
@@ -47,8 +48,7 @@ impl<B: AsRef<[u8]>> OpFootprint for DownsampleParams<B> {
         (self.in_h / 2) * (self.in_w / 2) * self.cout
     }
     fn scratch_bytes(&self) -> usize {
-        // Two output pixels' normalised windows.
-        2 * 4 * self.cin
+        self.scratch_bytes_tiled(TILE_PIXELS)
     }
     fn input_lead_bytes(&self) -> usize {
         let ow = self.in_w / 2;
@@ -64,6 +64,25 @@ impl<B: AsRef<[u8]>> OpFootprint for DownsampleParams<B> {
     }
 }
 
+impl<B: AsRef<[u8]>> DownsampleParams<B> {
+    /// Scratch bytes for tiles of `tile` output pixels: their normalised
+    /// windows.
+    pub fn scratch_bytes_tiled(&self, tile: usize) -> usize {
+        tile * 4 * self.cin
+    }
+
+    /// The tile the host runs in an arena of `len` bytes, as
+    /// [`super::block::BlockParams::host_tile`] chooses it.
+    pub fn host_tile(&self, len: usize) -> usize {
+        let end = self.at.scratch_offset + self.scratch_bytes_tiled(HOST_TILE_PIXELS);
+        if cfg!(target_os = "none") || !self.cin.is_multiple_of(4) || len < end {
+            TILE_PIXELS
+        } else {
+            HOST_TILE_PIXELS
+        }
+    }
+}
+
 /// Run the downsample over the arena.
 pub fn downsample_in_place<B: AsRef<[u8]>>(p: &DownsampleParams<B>, arena: &mut [i8]) {
     downsample_in_place_probed(p, arena, &mut NoProbe)
@@ -75,6 +94,29 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
+    downsample_tiles(p, arena, TILE_PIXELS, probe)
+}
+
+/// [`downsample_in_place`] with the host's wider tiles where `arena` has
+/// the scratch for them ([`DownsampleParams::host_tile`]); the same bits.
+/// Writing a tile's outputs only after all its windows are normalised keeps
+/// it in place: output `i` lies below the inputs of every later pixel.
+pub fn downsample_in_place_tiled<B: AsRef<[u8]>>(
+    p: &DownsampleParams<B>,
+    arena: &mut [i8],
+    probe: &mut impl Probe,
+) {
+    downsample_tiles(p, arena, p.host_tile(arena.len()), probe)
+}
+
+/// The downsample in tiles of `tile` output pixels (the last ones in tiles
+/// of at most [`TILE_PIXELS`]).
+fn downsample_tiles<B: AsRef<[u8]>>(
+    p: &DownsampleParams<B>,
+    arena: &mut [i8],
+    tile: usize,
+    probe: &mut impl Probe,
+) {
     let (cin, cout) = (p.cin, p.cout);
     let (oh, ow) = (p.in_h / 2, p.in_w / 2);
     let len = 4 * cin;
@@ -82,7 +124,10 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
     let outputs = oh * ow;
     let mut j = 0;
     while j < outputs {
-        let n = (outputs - j).min(2);
+        let mut n = (outputs - j).min(tile);
+        if n < tile {
+            n = n.min(TILE_PIXELS);
+        }
         // LayerNorm the window of each output pixel into the scratch, the
         // pair's windows paired for the 2x2 tiles ([`paired_offset`]).
         probe.enter(Phase::LayerNorm, 0);
@@ -100,10 +145,12 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
         probe.enter(Phase::Conv, (n * cout * len) as u32);
         let (lo, hi) = arena.split_at_mut(s);
         let out = &mut lo[p.at.output_offset + j * cout..][..n * cout];
-        if n == 2 {
-            conv_tile::<_, 2>(p, &hi[..2 * len], out);
-        } else {
-            conv_tile::<_, 1>(p, &hi[..len], out);
+        let x = &hi[..n * len];
+        match n {
+            #[cfg(not(target_os = "none"))]
+            HOST_TILE_PIXELS => conv_tile::<_, HOST_TILE_PIXELS>(p, x, out),
+            2 => conv_tile::<_, 2>(p, x, out),
+            _ => conv_tile::<_, 1>(p, x, out),
         }
         j += n;
     }

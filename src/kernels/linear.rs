@@ -127,7 +127,11 @@ impl<'a> PairedRows<'a> {
     #[inline(always)]
     pub fn run<const P: usize, S: RowSink<P>>(&self, x: &[i8], sink: &mut S) {
         let mut o = 0;
-        for (w, b, rq) in self.pairs() {
+        #[cfg(not(target_os = "none"))]
+        if P == super::in_place_map::HOST_TILE_PIXELS && self.len.is_multiple_of(4) {
+            o = self.run_batched(x, sink);
+        }
+        for (w, b, rq) in self.pairs().skip(o / 2) {
             let mut acc = [b; P];
             dot_tile(&mut acc, x, w, self.len);
             sink.pair(o, acc, rq);
@@ -140,6 +144,35 @@ impl<'a> PairedRows<'a> {
                 sink.output(t, o, a[0], rq);
             }
         }
+    }
+
+    /// The host's wide tiles: every row pair through
+    /// [`super::pointwise::dot_pairs`] (AVX2 where the CPU has it), 8 pairs
+    /// a batch; returns the rows done.
+    #[cfg(not(target_os = "none"))]
+    fn run_batched<const P: usize, S: RowSink<P>>(&self, x: &[i8], sink: &mut S) -> usize {
+        const BATCH: usize = 8;
+        let mut o = 0;
+        let batches = self
+            .weights
+            .chunks((2 * self.len * BATCH).max(1))
+            .zip(self.bias.chunks(8 * BATCH))
+            .zip(self.requant.chunks(2 * Requant::BYTES * BATCH))
+            .take(self.pairs.div_ceil(BATCH));
+        for ((wb, bb), rb) in batches {
+            let mut accs = [[[0i32; 2]; P]; BATCH];
+            let want = (self.pairs - o / 2).min(BATCH);
+            let n = super::pointwise::dot_pairs(&mut accs, x, wb, bb, self.len);
+            for (acc, r) in accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n) {
+                sink.pair(o, *acc, [requant_at(r, 0), requant_at(r, 1)]);
+                o += 2;
+            }
+            if n < want {
+                // The rest go one pair at a time in `run`.
+                break;
+            }
+        }
+        o
     }
 
     /// The last row when their number is odd (stored plain).

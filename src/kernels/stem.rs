@@ -72,6 +72,9 @@ impl<B: AsRef<[u8]>> OpFootprint for StemParams<B> {
     }
 }
 
+/// Largest patch (`k * k * cin`) the host gathers before its dot products.
+const HOST_PATCH: usize = 256;
+
 /// Run the stem over the arena.
 pub fn stem_in_place<B: AsRef<[u8]>>(p: &StemParams<B>, arena: &mut [i8]) {
     stem_in_place_probed(p, arena, &mut NoProbe)
@@ -89,13 +92,28 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
     for r in 0..oh {
         for col in 0..ow {
             probe.enter(Phase::Conv, (cout * k * k * cin) as u32);
+            // On the host the patch is gathered once, so each row's dot
+            // product is one run the compiler vectorises (`k * k * cin` long
+            // rather than `k` runs of `k * cin`); the same sums.
+            let mut patch = [0i8; HOST_PATCH];
+            let whole = !cfg!(target_os = "none") && k * k * cin <= HOST_PATCH;
+            if whole {
+                for ky in 0..k {
+                    let src = p.at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
+                    patch[ky * k * cin..][..k * cin].copy_from_slice(&arena[src..src + k * cin]);
+                }
+            }
             for o in 0..cout {
                 let mut acc = 0;
                 let wrow = p.conv.row(o, k * k * cin);
-                for ky in 0..k {
-                    let src = p.at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
-                    let w = &wrow[ky * k * cin..][..k * cin];
-                    acc = super::dot::dot_i8(acc, &arena[src..src + k * cin], w);
+                if whole {
+                    acc = super::dot::dot_i8(0, &patch[..k * k * cin], wrow);
+                } else {
+                    for ky in 0..k {
+                        let src = p.at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
+                        let w = &wrow[ky * k * cin..][..k * cin];
+                        acc = super::dot::dot_i8(acc, &arena[src..src + k * cin], w);
+                    }
                 }
                 let v = requantize_plus(acc, p.conv.requant(o), p.conv.bias(o));
                 store_i32(arena, s + 4 * o, v);
