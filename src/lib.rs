@@ -68,6 +68,8 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod crc32;
+#[cfg(not(target_os = "none"))]
+pub mod host_f32;
 pub mod kernels;
 pub mod network;
 pub mod preprocess;

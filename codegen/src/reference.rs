@@ -434,24 +434,21 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 fn patch_conv(x: &Map, wt: &ConvT, bias: &[f32]) -> Map {
     let (k, cin, cout) = (wt.k, wt.cin, wt.cout);
     let (oh, ow) = (x.h / k, x.w / k);
-    let mut out = vec![0.0; oh * ow * cout];
+    // Each output pixel's patch gathered in weight order `(ky, kx, cin)`,
+    // then one matrix product (the sums in that order, as HF's conv).
+    let patch = k * k * cin;
+    let mut patches = vec![0.0; oh * ow * patch];
     for oy in 0..oh {
         for ox in 0..ow {
-            let o = &mut out[(oy * ow + ox) * cout..][..cout];
-            o.copy_from_slice(bias);
+            let dst = &mut patches[(oy * ow + ox) * patch..][..patch];
             for ky in 0..k {
-                for kx in 0..k {
-                    let src = &x.data[((oy * k + ky) * x.w + ox * k + kx) * cin..][..cin];
-                    for (ci, &v) in src.iter().enumerate() {
-                        let wrow = &wt.w[((ky * k + kx) * cin + ci) * cout..][..cout];
-                        for (acc, &wv) in o.iter_mut().zip(wrow) {
-                            *acc += v * wv;
-                        }
-                    }
-                }
+                let src = &x.data[((oy * k + ky) * x.w + ox * k) * cin..][..k * cin];
+                dst[ky * k * cin..][..k * cin].copy_from_slice(src);
             }
         }
     }
+    let mut out = vec![0.0; oh * ow * cout];
+    convnext::host_f32::linear_rows(&patches, &wt.w, bias, &mut out);
     Map {
         h: oh,
         w: ow,
@@ -517,38 +514,39 @@ fn convnext_block(
     layer_norm(&mut dw, c, &b.norm, |v| {
         obs.observe(Point::BlockNorm(s, bi), v)
     });
+    // The MLP over chunks of pixels: pw1, activation, pw2, residual.
     let hidden = 4 * c;
-    let mut mid = vec![0.0f32; hidden];
-    let mut out = vec![0.0f32; c];
-    for (px, res) in dw.chunks_exact(c).zip(x.data.chunks_exact_mut(c)) {
-        mid.copy_from_slice(&b.pwconv1.bias);
-        for (ci, &v) in px.iter().enumerate() {
-            for (m, &wv) in mid.iter_mut().zip(&bt.pw1[ci * hidden..][..hidden]) {
-                *m += v * wv;
-            }
-        }
-        obs.observe(Point::Pw1(s, bi), &mid);
+    let mut mid = vec![0.0f32; MLP_PIXELS * hidden];
+    let mut out = vec![0.0f32; MLP_PIXELS * c];
+    for (px, res) in dw
+        .chunks(MLP_PIXELS * c)
+        .zip(x.data.chunks_mut(MLP_PIXELS * c))
+    {
+        let n = px.len() / c.max(1);
+        let (mid, out) = (&mut mid[..n * hidden], &mut out[..n * c]);
+        convnext::host_f32::linear_rows(px, &bt.pw1, &b.pwconv1.bias, mid);
+        obs.observe(Point::Pw1(s, bi), mid);
         if act == crate::config::Activation::Gelu {
-            crate::gelu::gelu_in_place(&mut mid);
+            crate::gelu::gelu_in_place(mid);
         } else {
             for m in mid.iter_mut() {
                 *m = act.apply(*m);
             }
         }
-        obs.observe(Point::Act(s, bi), &mid);
-        out.copy_from_slice(&b.pwconv2.bias);
-        for (hi, &v) in mid.iter().enumerate() {
-            for (o, &wv) in out.iter_mut().zip(&bt.pw2[hi * c..][..c]) {
-                *o += v * wv;
+        obs.observe(Point::Act(s, bi), mid);
+        convnext::host_f32::linear_rows(mid, &bt.pw2, &b.pwconv2.bias, out);
+        for (res, out) in res.chunks_exact_mut(c).zip(out.chunks_exact(c)) {
+            match &b.gamma {
+                Some(g) => res
+                    .iter_mut()
+                    .zip(out)
+                    .zip(g)
+                    .for_each(|((r, o), g)| *r += g * o),
+                None => res.iter_mut().zip(out).for_each(|(r, o)| *r += o),
             }
-        }
-        match &b.gamma {
-            Some(g) => res
-                .iter_mut()
-                .zip(&out)
-                .zip(g)
-                .for_each(|((r, o), g)| *r += g * o),
-            None => res.iter_mut().zip(&out).for_each(|(r, o)| *r += o),
         }
     }
 }
+
+/// Pixels whose hidden vectors the f32 block holds at once.
+const MLP_PIXELS: usize = 16;

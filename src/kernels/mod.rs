@@ -36,6 +36,9 @@ pub mod tables;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+/// Whether the host's AVX2 loops run on this CPU (asked once).
+#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+pub use avx2::available as avx2_available;
 pub use in_place_map::InPlaceMap;
 pub use layer_norm::{LayerNormParams, LN_FRAC_BITS};
 pub use linear::QLinear;
