@@ -1,12 +1,13 @@
-//! Host-only: the f32 reference's matrix products (codegen's pointwise and
-//! patch convs, kept here because this crate holds the project's audited
-//! `unsafe` and codegen has none): `out[p] = bias + Σ_i x[p][i] w[i]` for
-//! each row `p` of `x`, `w` laid out `[cin][cout]`. Blocked 4 rows x 16
-//! outputs so the accumulators stay in registers and each weight load feeds
-//! 4 rows, and compiled twice: for the x86-64 baseline and for AVX2, chosen
-//! at run time. Every output starts at its bias and adds the products in the
-//! order of `i`, as the plain loop does, and Rust never fuses a multiply and
-//! an add, so the blocking and the vector width change no bits.
+//! Host-only: the f32 reference's hot loops (codegen's reference model
+//! calls them; they live here because this crate holds the project's
+//! audited `unsafe` and codegen has none): matrix products
+//! `out[p] = bias + Σ_i x[p][i] w[i]` ([`linear_rows`], `w` laid out
+//! `[cin][cout]`, blocked 4 rows x 16 outputs so the accumulators stay in
+//! registers and each weight load feeds 4 rows), the 7x7 depthwise
+//! ([`depthwise7x7`]) and GELU ([`gelu_in_place`]). Each is compiled twice,
+//! for the x86-64 baseline and for AVX2, chosen at run time. Every sum runs
+//! in the order of the plain loop and Rust never fuses a multiply and an
+//! add, so the blocking and the vector width change no bits.
 
 /// Rows per block.
 const ROWS: usize = 4;
@@ -54,27 +55,13 @@ fn blocked(x: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], cin: usize) {
     for (xb, ob) in (&mut xs).zip(&mut os) {
         let mut j0 = 0;
         while j0 + COLS <= cout {
-            let mut acc = [[0f32; COLS]; ROWS];
-            for a in acc.iter_mut() {
-                a.copy_from_slice(&bias[j0..j0 + COLS]);
-            }
-            // The 4 rows zipped with the weight rows: no index checks inside.
-            let (r0, rest) = xb.split_at(cin);
-            let (r1, rest) = rest.split_at(cin);
-            let (r2, r3) = rest.split_at(cin);
-            let columns = w.chunks_exact(cout).zip(r0).zip(r1).zip(r2).zip(r3);
-            for ((((wr, &v0), &v1), &v2), &v3) in columns {
-                let wr: &[f32; COLS] = wr[j0..j0 + COLS].try_into().unwrap_or(&[0.0; COLS]);
-                for (a, v) in acc.iter_mut().zip([v0, v1, v2, v3]) {
-                    for (a, wv) in a.iter_mut().zip(wr) {
-                        *a += v * wv;
-                    }
-                }
-            }
-            for (p, a) in acc.iter().enumerate() {
-                ob[p * cout + j0..p * cout + j0 + COLS].copy_from_slice(a);
-            }
+            block::<COLS>(xb, w, bias, ob, (cin, j0));
             j0 += COLS;
+        }
+        // The last columns 8 at a time, then plainly.
+        while j0 + 8 <= cout {
+            block::<8>(xb, w, bias, ob, (cin, j0));
+            j0 += 8;
         }
         for (xp, op) in xb.chunks_exact(cin).zip(ob.chunks_exact_mut(cout)) {
             plain(xp, w, bias, op, j0);
@@ -83,6 +70,102 @@ fn blocked(x: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], cin: usize) {
     let rest = xs.remainder().chunks_exact(cin);
     for (xp, op) in rest.zip(os.into_remainder().chunks_exact_mut(cout)) {
         plain(xp, w, bias, op, 0);
+    }
+}
+
+/// Columns `j0..j0 + N` of [`ROWS`] rows `xb` into `ob`, the accumulators
+/// in registers over every input.
+#[inline(always)]
+fn block<const N: usize>(
+    xb: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    ob: &mut [f32],
+    (cin, j0): (usize, usize),
+) {
+    let cout = bias.len();
+    let mut acc = [[0f32; N]; ROWS];
+    for a in acc.iter_mut() {
+        a.copy_from_slice(&bias[j0..j0 + N]);
+    }
+    // The 4 rows zipped with the weight rows: no index checks inside.
+    let (r0, rest) = xb.split_at(cin);
+    let (r1, rest) = rest.split_at(cin);
+    let (r2, r3) = rest.split_at(cin);
+    let columns = w.chunks_exact(cout).zip(r0).zip(r1).zip(r2).zip(r3);
+    for ((((wr, &v0), &v1), &v2), &v3) in columns {
+        let wr: &[f32; N] = wr[j0..j0 + N].try_into().unwrap_or(&[0.0; N]);
+        for (a, v) in acc.iter_mut().zip([v0, v1, v2, v3]) {
+            for (a, wv) in a.iter_mut().zip(wr) {
+                *a += v * wv;
+            }
+        }
+    }
+    for (p, a) in acc.iter().enumerate() {
+        ob[p * cout + j0..p * cout + j0 + N].copy_from_slice(a);
+    }
+}
+
+/// A 7x7 depthwise convolution with zero padding 3 over an `h x w` HWC map
+/// of `c = bias.len()` channels, weights `[7][7][c]`: each output starts at
+/// its bias and adds the taps in raster order, skipping those outside the
+/// map (AVX2 where the CPU has it; the same bits either way).
+pub fn depthwise7x7(
+    x: &[f32],
+    (h, w): (usize, usize),
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::avx2_available() {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU runs AVX2 (CPUID and XGETBV said so).
+        unsafe {
+            depthwise_avx2(x, (h, w), weights, bias, out)
+        };
+        return;
+    }
+    depthwise_plain(x, (h, w), weights, bias, out)
+}
+
+/// [`depthwise_plain`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn depthwise_avx2(x: &[f32], hw: (usize, usize), weights: &[f32], bias: &[f32], out: &mut [f32]) {
+    depthwise_plain(x, hw, weights, bias, out)
+}
+
+#[inline(always)]
+fn depthwise_plain(
+    x: &[f32],
+    (h, w): (usize, usize),
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    let c = bias.len();
+    if c == 0 {
+        return;
+    }
+    for (i, o) in out.chunks_exact_mut(c).take(h * w).enumerate() {
+        let (y, xx) = (i / w, i % w);
+        o.copy_from_slice(bias);
+        for ky in y.saturating_sub(3)..(y + 4).min(h) {
+            for kx in xx.saturating_sub(3)..(xx + 4).min(w) {
+                let (Some(src), Some(wt)) = (
+                    x.get((ky * w + kx) * c..(ky * w + kx + 1) * c),
+                    weights
+                        .get(((ky + 3 - y) * 7 + kx + 3 - xx) * c..)
+                        .and_then(|t| t.get(..c)),
+                ) else {
+                    continue;
+                };
+                for ((acc, &v), &wv) in o.iter_mut().zip(src).zip(wt) {
+                    *acc += v * wv;
+                }
+            }
+        }
     }
 }
 

@@ -487,29 +487,7 @@ fn convnext_block(
     let (h, w, c) = (x.h, x.w, x.c);
     // Depthwise 7x7, zero padding 3.
     let mut dw = vec![0.0f32; h * w * c];
-    for y in 0..h {
-        for xx in 0..w {
-            let o = &mut dw[(y * w + xx) * c..][..c];
-            o.copy_from_slice(&b.dw_bias);
-            for ky in 0..7 {
-                let sy = y as isize + ky as isize - 3;
-                if sy < 0 || sy >= h as isize {
-                    continue;
-                }
-                for kx in 0..7 {
-                    let sx = xx as isize + kx as isize - 3;
-                    if sx < 0 || sx >= w as isize {
-                        continue;
-                    }
-                    let src = &x.data[(sy as usize * w + sx as usize) * c..][..c];
-                    let wt = &bt.dw[(ky * 7 + kx) * c..][..c];
-                    for ((acc, &v), &wv) in o.iter_mut().zip(src).zip(wt) {
-                        *acc += v * wv;
-                    }
-                }
-            }
-        }
-    }
+    convnext::host_f32::depthwise7x7(&x.data, (h, w), &bt.dw, &b.dw_bias, &mut dw);
     obs.observe(Point::Dw(s, bi), &dw);
     layer_norm(&mut dw, c, &b.norm, |v| {
         obs.observe(Point::BlockNorm(s, bi), v)
