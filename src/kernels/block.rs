@@ -143,10 +143,12 @@ fn block_tiles<B: AsRef<[u8]>>(
     let mut taps = [Tap::default(); MAX_TAPS];
     let mut p0 = 0;
     while p0 < hw {
-        let mut n = (hw - p0).min(tile);
-        if n < tile {
-            n = n.min(TILE_PIXELS);
-        }
+        let n = (hw - p0).min(tile);
+        // The MLP's lanes: the tile's pixels, or on the host's wide tiles
+        // always all 8 (a last, partial tile's spare lanes compute on stale
+        // scratch and their results are dropped: pw2 writes only the `n`
+        // pixels of `x`).
+        let lanes = if tile == TILE_PIXELS { n } else { tile };
         // 1. Depthwise 7x7 of each tile pixel from originals, as i32 into
         // scratch (4C bytes a pixel).
         probe.enter(Phase::Depthwise, (n * 49 * c) as u32);
@@ -166,9 +168,9 @@ fn block_tiles<B: AsRef<[u8]>>(
         }
         let (lo, hi) = arena.split_at_mut(s);
         let (dw_out, xn) = hi.split_at_mut(tile * 4 * c);
-        let xn = &mut xn[..2 * n * c];
+        let xn = &mut xn[..2 * lanes * c];
         for t in 0..n {
-            normalise_pixel(p, &dw_out[4 * c * t..4 * c * (t + 1)], xn, t, n);
+            normalise_pixel(p, &dw_out[4 * c * t..4 * c * (t + 1)], xn, t, lanes);
         }
         // 4. pw1 + activation into the hidden vectors (paired, over the
         // depthwise outputs), 5. pw2, layer scale and residual back into x.
@@ -177,7 +179,7 @@ fn block_tiles<B: AsRef<[u8]>>(
         let x_at = x_off + m.pixel(p0);
         probe.enter(Phase::Pointwise1, macs);
         let wide = c.is_multiple_of(4);
-        match (wide, n) {
+        match (wide, lanes) {
             #[cfg(not(target_os = "none"))]
             (true, HOST_TILE_PIXELS) => pw1_wide::<_, HOST_TILE_PIXELS>(p, xn, hidden),
             (true, 2) => pw1_wide::<_, 2>(p, xn, hidden),
@@ -187,7 +189,7 @@ fn block_tiles<B: AsRef<[u8]>>(
         }
         probe.enter(Phase::Pointwise2, macs);
         let x = &mut lo[x_at..x_at + n * c];
-        match n {
+        match lanes {
             #[cfg(not(target_os = "none"))]
             HOST_TILE_PIXELS => pw2_tile::<_, HOST_TILE_PIXELS>(p, hidden, x),
             2 => pw2_tile::<_, 2>(p, hidden, x),

@@ -124,20 +124,20 @@ fn downsample_tiles<B: AsRef<[u8]>>(
     let outputs = oh * ow;
     let mut j = 0;
     while j < outputs {
-        let mut n = (outputs - j).min(tile);
-        if n < tile {
-            n = n.min(TILE_PIXELS);
-        }
+        let n = (outputs - j).min(tile);
+        // The conv's lanes, as the blocks choose them: a partial host tile
+        // runs all 8, its spare lanes' outputs dropped.
+        let lanes = if tile == TILE_PIXELS { n } else { tile };
         // LayerNorm the window of each output pixel into the scratch, the
         // pair's windows paired for the 2x2 tiles ([`paired_offset`]).
         probe.enter(Phase::LayerNorm, 0);
         let (lo, hi) = arena.split_at_mut(s);
-        let windows = &mut hi[..n * len];
+        let windows = &mut hi[..lanes * len];
         for t in 0..n {
             let (r, col) = ((j + t) / ow, (j + t) % ow);
             for (ti, (ky, kx)) in TAPS.into_iter().enumerate() {
                 let base = p.at.input_offset + ((2 * r + ky) * p.in_w + 2 * col + kx) * cin;
-                normalise_tap(p, &lo[base..base + cin], windows, (t, n), ti);
+                normalise_tap(p, &lo[base..base + cin], windows, (t, lanes), ti);
             }
         }
         // The windows are in the scratch now, so the outputs may land on
@@ -145,8 +145,8 @@ fn downsample_tiles<B: AsRef<[u8]>>(
         probe.enter(Phase::Conv, (n * cout * len) as u32);
         let (lo, hi) = arena.split_at_mut(s);
         let out = &mut lo[p.at.output_offset + j * cout..][..n * cout];
-        let x = &hi[..n * len];
-        match n {
+        let x = &hi[..lanes * len];
+        match lanes {
             #[cfg(not(target_os = "none"))]
             HOST_TILE_PIXELS => conv_tile::<_, HOST_TILE_PIXELS>(p, x, out),
             2 => conv_tile::<_, 2>(p, x, out),
@@ -205,7 +205,10 @@ struct ConvSink<'a> {
 impl<const P: usize> RowSink<P> for ConvSink<'_> {
     #[inline(always)]
     fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
-        self.out[t * self.cout + o] = clamp_i8(rq.apply_i32(acc).saturating_add(self.zp));
+        // Spare lanes of a partial tile have no place: dropped.
+        if let Some(y) = self.out.get_mut(t * self.cout + o) {
+            *y = clamp_i8(rq.apply_i32(acc).saturating_add(self.zp));
+        }
     }
 
     #[inline(always)]

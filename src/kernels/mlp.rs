@@ -72,6 +72,19 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
                     activate_each(out, 2 * half, *acc, rows, p.pw1_zero_point, table);
                     continue;
                 };
+                #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+                if P == super::in_place_map::HOST_TILE_PIXELS
+                    && super::avx2::activate8(
+                        acc.as_flattened(),
+                        [h0, h1],
+                        plus,
+                        table,
+                        out,
+                        2 * half,
+                    )
+                {
+                    continue;
+                }
                 for (o, a) in out.chunks_exact_mut(4).zip(acc) {
                     let pre = [h0.apply(a[0], plus), h1.apply(a[1], plus)];
                     o[2 * half] = activation(table, pre[0]);

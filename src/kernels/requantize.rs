@@ -204,6 +204,12 @@ impl Requant {
 }
 
 impl Halved {
+    /// The multiplier and the shift, for SIMD forms of [`Halved::apply`].
+    #[inline(always)]
+    pub fn parts(self) -> (i32, u32) {
+        (self.mult, self.sh)
+    }
+
     /// The constant that adds `offset` (an int8 zero point, so nothing can
     /// overflow: `|hi >> sh| <= 2^30`) in [`Halved::apply`].
     #[inline(always)]
