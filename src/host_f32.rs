@@ -169,6 +169,84 @@ fn depthwise_plain(
     }
 }
 
+/// LayerNorm's normalisation (no affine) of every `c`-long row of `data`
+/// in place, in f64 as the reference computes it: the mean, the mean square
+/// deviation, `(v - mean) / sqrt(var + eps)`. Four rows go in lockstep, each
+/// summed in its own order, so the four dependency chains overlap and the
+/// bits are those of one row at a time.
+pub fn normalize_rows(data: &mut [f32], c: usize, eps: f64) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::avx2_available() {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU runs AVX2 (CPUID and XGETBV said so).
+        unsafe {
+            normalize_avx2(data, c, eps)
+        };
+        return;
+    }
+    normalize_plain(data, c, eps)
+}
+
+/// [`normalize_plain`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn normalize_avx2(data: &mut [f32], c: usize, eps: f64) {
+    normalize_plain(data, c, eps)
+}
+
+#[inline(always)]
+fn normalize_plain(data: &mut [f32], c: usize, eps: f64) {
+    if c == 0 {
+        return;
+    }
+    let n = c as f64;
+    let mut blocks = data.chunks_exact_mut(4 * c);
+    for b in &mut blocks {
+        let (r0, rest) = b.split_at_mut(c);
+        let (r1, rest) = rest.split_at_mut(c);
+        let (r2, r3) = rest.split_at_mut(c);
+        // `Sum` for floats starts at -0.0: so do these.
+        let mut s = [-0.0f64; 4];
+        for (((a, b), cc), d) in r0.iter().zip(&*r1).zip(&*r2).zip(&*r3) {
+            s[0] += *a as f64;
+            s[1] += *b as f64;
+            s[2] += *cc as f64;
+            s[3] += *d as f64;
+        }
+        let mean = s.map(|v| v / n);
+        let mut q = [-0.0f64; 4];
+        for (((a, b), cc), d) in r0.iter().zip(&*r1).zip(&*r2).zip(&*r3) {
+            let e = [
+                *a as f64 - mean[0],
+                *b as f64 - mean[1],
+                *cc as f64 - mean[2],
+                *d as f64 - mean[3],
+            ];
+            for (q, e) in q.iter_mut().zip(e) {
+                *q += e * e;
+            }
+        }
+        let inv = q.map(|v| 1.0 / (v / n + eps).sqrt());
+        for (p, row) in [r0, r1, r2, r3].into_iter().enumerate() {
+            for v in row.iter_mut() {
+                *v = ((*v as f64 - mean[p]) * inv[p]) as f32;
+            }
+        }
+    }
+    for row in blocks.into_remainder().chunks_exact_mut(c) {
+        let mean = row.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = row
+            .iter()
+            .map(|&v| (v as f64 - mean) * (v as f64 - mean))
+            .sum::<f64>()
+            / n;
+        let inv = 1.0 / (var + eps).sqrt();
+        for v in row.iter_mut() {
+            *v = ((*v as f64 - mean) * inv) as f32;
+        }
+    }
+}
+
 /// Outputs `from..` of one row, the plain way.
 #[inline(always)]
 fn plain(x: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], from: usize) {
@@ -187,7 +265,13 @@ pub fn exp_neg(x: f32) -> f32 {
     let x = x.max(-87.0);
     // n = round(x / ln 2) by the 1.5 * 2^23 trick (no call to round).
     let magic = 12_582_912.0f32;
-    let n = (x * core::f32::consts::LOG2_E + magic) - magic;
+    let t = x * core::f32::consts::LOG2_E + magic;
+    let n = t - magic;
+    // n is a whole number in [-126, 0], so t lies in [2^23, 2^24) where the
+    // float's low bits count units: its bits less the magic's are n (what
+    // `n as i32` gives, without the saturating conversion that would keep
+    // the loop from vectorising).
+    let n_int = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
     // exp(r) on [-ln2/2, ln2/2], Cephes' coefficients.
     let p = 1.987_569_1e-4f32;
@@ -197,7 +281,7 @@ pub fn exp_neg(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 0.5;
     let e = p * r * r + r + 1.0;
-    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    e * f32::from_bits(((n_int + 127) as u32) << 23)
 }
 
 /// `gelu(x) = x (1 + erf(x / sqrt 2)) / 2` for every element of `v`, the
@@ -245,6 +329,41 @@ fn gelu_plain(v: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalized_rows_give_the_bits_of_one_row_at_a_time() {
+        for (rows, c) in [(1, 5), (4, 40), (9, 33), (7, 1)] {
+            let x: Vec<f32> = (0..rows * c)
+                .map(|i| {
+                    ((i * 37 % 101) as f32 - 50.0) / 7.0 + if i % 3 == 0 { -0.0 } else { 1e-3 }
+                })
+                .collect();
+            let mut got = x.clone();
+            normalize_rows(&mut got, c, 1e-6);
+            for (row, g) in x.chunks_exact(c).zip(got.chunks_exact(c)) {
+                let mean = row.iter().map(|&v| v as f64).sum::<f64>() / c as f64;
+                let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / c as f64;
+                let inv = 1.0 / (var + 1e-6).sqrt();
+                for (v, g) in row.iter().zip(g) {
+                    assert_eq!(g.to_bits(), (((*v as f64 - mean) * inv) as f32).to_bits());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn exp_neg_takes_the_exponent_from_the_bits_as_a_conversion_would() {
+        let magic = 12_582_912.0f32;
+        for i in 0..=87_000 {
+            let x = -(i as f32) * 0.001;
+            let t = x * core::f32::consts::LOG2_E + magic;
+            assert_eq!(
+                (t.to_bits() as i32).wrapping_sub(0x4B40_0000),
+                (t - magic) as i32,
+                "{x}"
+            );
+        }
+    }
 
     #[test]
     fn blocked_rows_give_the_bits_of_the_plain_loop() {

@@ -460,14 +460,8 @@ fn patch_conv(x: &Map, wt: &ConvT, bias: &[f32]) -> Map {
 /// LayerNorm over the channels of every pixel, in place; `normalized` sees
 /// the values before the affine.
 fn layer_norm(data: &mut [f32], c: usize, ln: &LayerNorm, mut normalized: impl FnMut(&[f32])) {
-    for px in data.chunks_exact_mut(c) {
-        let mean = px.iter().map(|&v| v as f64).sum::<f64>() / c as f64;
-        let var = px.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / c as f64;
-        let inv = 1.0 / (var + ln.eps as f64).sqrt();
-        for v in px.iter_mut() {
-            *v = ((*v as f64 - mean) * inv) as f32;
-        }
-    }
+    // Mean, variance and 1 / sqrt(var + eps) in f64 per pixel.
+    convnext::host_f32::normalize_rows(data, c, ln.eps as f64);
     normalized(data);
     for px in data.chunks_exact_mut(c) {
         for ((v, g), b) in px.iter_mut().zip(&ln.weight).zip(&ln.bias) {
