@@ -3,9 +3,12 @@
 //! depthwise ring, channel counts that are not multiples of 4, widening and
 //! narrowing downsamples. Outputs must match byte for byte.
 
-use convnext::kernels::block::{block_in_place, BlockParams};
-use convnext::kernels::downsample::{downsample_in_place, DownsampleParams};
-use convnext::kernels::in_place_map::ring_pixels;
+use convnext::kernels::block::{block_in_place, block_in_place_tiled, BlockParams};
+use convnext::kernels::downsample::{
+    downsample_in_place, downsample_in_place_tiled, DownsampleParams,
+};
+use convnext::kernels::in_place_map::{ring_pixels, HOST_TILE_PIXELS, TILE_PIXELS};
+use convnext::kernels::probe::NoProbe;
 use convnext::kernels::layer_norm::{layer_norm, Q16};
 use convnext::kernels::placement::OpFootprint;
 use convnext::kernels::requantize::requant_table;
@@ -174,6 +177,14 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
         out_zero_point: 7,
     };
     assert_eq!(arena.len(), h * w * c + p.scratch_bytes() + 7);
+    // The host's wide tiles, in an arena with their scratch (and spare
+    // lanes past the map's last pixel, whose results must be dropped).
+    let mut wide = vec![0i8; h * w * c + p.scratch_bytes_tiled(HOST_TILE_PIXELS)];
+    wide[..x.len()].copy_from_slice(&x);
+    let tile = if c % 4 == 0 { HOST_TILE_PIXELS } else { TILE_PIXELS };
+    assert_eq!(p.host_tile(wide.len()), tile, "{h}x{w}x{c}");
+    assert_eq!(p.host_tile(arena.len()), TILE_PIXELS);
+    block_in_place_tiled(&p, &mut wide, &mut NoProbe);
     block_in_place(&p, &mut arena);
 
     // Naive: every pixel's depthwise window from an untouched copy of x.
@@ -226,6 +237,7 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
         }
     }
     assert_eq!(&arena[..h * w * c], &want[..], "block {h}x{w}x{c}");
+    assert_eq!(&wide[..h * w * c], &want[..], "host tiles: block {h}x{w}x{c}");
 }
 
 #[test]
@@ -258,6 +270,11 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64
     };
     let mut arena;
     (p.at, arena) = in_place_arena(&p, &x);
+    let mut wide = arena.clone();
+    wide.resize(p.at.scratch_offset + p.scratch_bytes_tiled(HOST_TILE_PIXELS), 0);
+    let tile = if cin % 4 == 0 { HOST_TILE_PIXELS } else { TILE_PIXELS };
+    assert_eq!(p.host_tile(wide.len()), tile);
+    downsample_in_place_tiled(&p, &mut wide, &mut NoProbe);
     downsample_in_place(&p, &mut arena);
     let mut want = vec![0i8; oh * ow * cout];
     for r in 0..oh {
@@ -288,6 +305,11 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64
         &want[..],
         "downsample {in_h}x{in_w}x{cin}->{cout}"
     );
+    assert_eq!(
+        &wide[..want.len()],
+        &want[..],
+        "host tiles: downsample {in_h}x{in_w}x{cin}->{cout}"
+    );
 }
 
 #[test]
@@ -299,6 +321,7 @@ fn downsample_in_place_matches_naive_widening_narrowing_and_odd_sizes() {
         (6, 3, 10, 5),
         (14, 14, 6, 12),
         (3, 2, 1, 7),
+        (10, 12, 8, 20),
     ]
     .iter()
     .enumerate()
