@@ -8,9 +8,9 @@ use convnext::kernels::downsample::{
     downsample_in_place, downsample_in_place_tiled, DownsampleParams,
 };
 use convnext::kernels::in_place_map::{ring_pixels, HOST_TILE_PIXELS, TILE_PIXELS};
-use convnext::kernels::probe::NoProbe;
 use convnext::kernels::layer_norm::{layer_norm, Q16};
 use convnext::kernels::placement::OpFootprint;
+use convnext::kernels::probe::NoProbe;
 use convnext::kernels::requantize::requant_table;
 use convnext::kernels::stem::{stem_in_place, StemParams};
 use convnext::kernels::tables::i32_table;
@@ -181,7 +181,11 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
     // lanes past the map's last pixel, whose results must be dropped).
     let mut wide = vec![0i8; h * w * c + p.scratch_bytes_tiled(HOST_TILE_PIXELS)];
     wide[..x.len()].copy_from_slice(&x);
-    let tile = if c % 4 == 0 { HOST_TILE_PIXELS } else { TILE_PIXELS };
+    let tile = if c.is_multiple_of(4) {
+        HOST_TILE_PIXELS
+    } else {
+        TILE_PIXELS
+    };
     assert_eq!(p.host_tile(wide.len()), tile, "{h}x{w}x{c}");
     assert_eq!(p.host_tile(arena.len()), TILE_PIXELS);
     block_in_place_tiled(&p, &mut wide, &mut NoProbe);
@@ -237,7 +241,11 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
         }
     }
     assert_eq!(&arena[..h * w * c], &want[..], "block {h}x{w}x{c}");
-    assert_eq!(&wide[..h * w * c], &want[..], "host tiles: block {h}x{w}x{c}");
+    assert_eq!(
+        &wide[..h * w * c],
+        &want[..],
+        "host tiles: block {h}x{w}x{c}"
+    );
 }
 
 #[test]
@@ -271,8 +279,15 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64
     let mut arena;
     (p.at, arena) = in_place_arena(&p, &x);
     let mut wide = arena.clone();
-    wide.resize(p.at.scratch_offset + p.scratch_bytes_tiled(HOST_TILE_PIXELS), 0);
-    let tile = if cin % 4 == 0 { HOST_TILE_PIXELS } else { TILE_PIXELS };
+    wide.resize(
+        p.at.scratch_offset + p.scratch_bytes_tiled(HOST_TILE_PIXELS),
+        0,
+    );
+    let tile = if cin.is_multiple_of(4) {
+        HOST_TILE_PIXELS
+    } else {
+        TILE_PIXELS
+    };
     assert_eq!(p.host_tile(wide.len()), tile);
     downsample_in_place_tiled(&p, &mut wide, &mut NoProbe);
     downsample_in_place(&p, &mut arena);

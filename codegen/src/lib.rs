@@ -21,6 +21,7 @@ pub mod quantize;
 pub mod reference;
 pub mod safetensors;
 pub mod saved_calibration;
+pub mod synthetic;
 pub mod tensor;
 
 pub use config::{Activation, ModelConfig};

@@ -145,10 +145,16 @@ fn block_tiles<B: AsRef<[u8]>>(
     while p0 < hw {
         let n = (hw - p0).min(tile);
         // The MLP's lanes: the tile's pixels, or on the host's wide tiles
-        // always all 8 (a last, partial tile's spare lanes compute on stale
-        // scratch and their results are dropped: pw2 writes only the `n`
-        // pixels of `x`).
-        let lanes = if tile == TILE_PIXELS { n } else { tile };
+        // all 8 (2 when one or two pixels are left): a partial tile's spare
+        // lanes compute on stale scratch and their results are dropped (pw2
+        // writes only the `n` pixels of `x`).
+        let lanes = if tile == TILE_PIXELS {
+            n
+        } else if n <= TILE_PIXELS {
+            TILE_PIXELS
+        } else {
+            tile
+        };
         // 1. Depthwise 7x7 of each tile pixel from originals, as i32 into
         // scratch (4C bytes a pixel).
         probe.enter(Phase::Depthwise, (n * 49 * c) as u32);

@@ -127,7 +127,13 @@ fn downsample_tiles<B: AsRef<[u8]>>(
         let n = (outputs - j).min(tile);
         // The conv's lanes, as the blocks choose them: a partial host tile
         // runs all 8, its spare lanes' outputs dropped.
-        let lanes = if tile == TILE_PIXELS { n } else { tile };
+        let lanes = if tile == TILE_PIXELS {
+            n
+        } else if n <= TILE_PIXELS {
+            TILE_PIXELS
+        } else {
+            tile
+        };
         // LayerNorm the window of each output pixel into the scratch, the
         // pair's windows paired for the 2x2 tiles ([`paired_offset`]).
         probe.enter(Phase::LayerNorm, 0);

@@ -1,0 +1,84 @@
+//! Host latency of every int8 op (the kernels with the host's wide tiles,
+//! AVX2 where the CPU has it), one criterion bench per op of two networks:
+//! the default model (28x28x1, widths 40/80/160) and an atto-shaped model at
+//! 224x224 (widths 40/80/160/320, depths 2/2/6/2, random weights of
+//! realistic magnitude, `convnext_codegen::synthetic`). Each op runs on the
+//! arena as the network leaves it just before that op, restored for every
+//! iteration. `cargo bench --bench kernels [-- FILTER]`.
+
+use convnext::kernels::probe::NoProbe;
+use convnext::network::{load_input_u8, Op};
+use convnext::preprocess::ProcessorConfig;
+use convnext_codegen::calibrate::Calibration;
+use convnext_codegen::compile::{build_plan, load_calibration, DEFAULT_CALIBRATION};
+use convnext_codegen::dataset::load_test_set;
+use convnext_codegen::load_model;
+use convnext_codegen::plan::Plan;
+use convnext_codegen::processor::load_processor;
+use convnext_codegen::synthetic::{random_images, synthetic_model};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use std::path::Path;
+use std::time::Duration;
+
+/// What an op is, for the bench's name: `block 14x14x40`, ...
+fn describe(op: &Op<Vec<u8>>) -> String {
+    match op {
+        Op::Stem(s) => format!("stem {}x{}x{}->{}", s.in_h, s.in_w, s.cin, s.cout),
+        Op::Block(b) => format!("block {}x{}x{}", b.map.h, b.map.w, b.map.c),
+        Op::BlockF16(b) => format!("block_f16 {}x{}x{}", b.map.h, b.map.w, b.map.c),
+        Op::Downsample(d) => format!("downsample {}x{}x{}->{}", d.in_h, d.in_w, d.cin, d.cout),
+        Op::Head(h) => format!("head {}x{}x{}", h.h, h.w, h.c),
+    }
+}
+
+/// One bench per distinct op of `plan` on `image` (u8 HWC).
+fn bench_ops(c: &mut Criterion, model: &str, plan: &Plan, image: &[u8]) {
+    let mut arena = vec![0i8; plan.host_arena_bytes];
+    let mut logits = vec![0i32; plan.model.num_labels];
+    load_input_u8(image, &mut arena, plan.input_offset);
+    let mut seen = Vec::new();
+    let mut group = c.benchmark_group(model);
+    group.measurement_time(Duration::from_secs(2));
+    group.warm_up_time(Duration::from_millis(500));
+    for op in plan.runtime_ops() {
+        let name = describe(op);
+        if !seen.contains(&name) {
+            let before = arena.clone();
+            group.bench_function(&name, |b| {
+                b.iter_batched_ref(
+                    || before.clone(),
+                    |a| op.run_tiled(a, &mut logits, &mut NoProbe),
+                    BatchSize::LargeInput,
+                )
+            });
+            seen.push(name);
+        }
+        op.run_tiled(&mut arena, &mut logits, &mut NoProbe);
+    }
+    group.finish();
+}
+
+fn kernels(c: &mut Criterion) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fmnist-convnext");
+    let model = load_model(&dir).expect("model");
+    let processor = load_processor(&dir).expect("processor");
+    let cal = load_calibration(&dir, None, &processor).expect("calibration");
+    let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).expect("plan");
+    let image = load_test_set(&dir).expect("test set").images.take(1);
+    bench_ops(c, "default", &plan, &image.pixels);
+
+    let atto = synthetic_model(&[40, 80, 160, 320], &[2, 2, 6, 2], 1000);
+    let cal = random_images(4, 224, 7);
+    let plan = build_plan(
+        &atto,
+        &ProcessorConfig::default(),
+        &cal,
+        Calibration::MinMax,
+    )
+    .expect("atto plan");
+    let image: Vec<u8> = (0..plan.input_bytes).map(|i| (i * 7 % 251) as u8).collect();
+    bench_ops(c, "atto-224", &plan, &image);
+}
+
+criterion_group!(benches, kernels);
+criterion_main!(benches);
