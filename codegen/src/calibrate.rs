@@ -3,7 +3,7 @@
 //! percentiles of a histogram (a second pass over the same images).
 
 use crate::model::Model;
-use crate::reference::{check_input, observe_images, Observer, Point};
+use crate::reference::{check_input, observe_images_parallel, Observer, Point};
 use crate::tensor::Tensor;
 use crate::Result;
 use std::collections::BTreeMap;
@@ -100,8 +100,13 @@ impl Observer for Histograms<'_> {
 /// Observe `pixel_values` `(N, C, H, W)` through the model and choose ranges.
 pub fn calibrate(model: &Model, pixel_values: &Tensor, method: Calibration) -> Result<Ranges> {
     check_input(model, &pixel_values.shape)?;
+    // Each pass over the cores, each thread's observations merged.
     let mut mm = MinMax(Ranges::new());
-    observe_images(model, pixel_values, &mut mm);
+    for part in observe_images_parallel(model, pixel_values, || MinMax(Ranges::new())) {
+        for (point, r) in part.0 {
+            mm.observe(point, &[r.min, r.max]);
+        }
+    }
     let Calibration::Percentile(p) = method else {
         return Ok(mm.0);
     };
@@ -109,7 +114,18 @@ pub fn calibrate(model: &Model, pixel_values: &Tensor, method: Calibration) -> R
         ranges: &mm.0,
         hist: BTreeMap::new(),
     };
-    observe_images(model, pixel_values, &mut hs);
+    let parts = observe_images_parallel(model, pixel_values, || Histograms {
+        ranges: &mm.0,
+        hist: BTreeMap::new(),
+    });
+    for part in parts {
+        for (point, h) in part.hist {
+            let sum = hs.hist.entry(point).or_insert_with(|| vec![0; BINS]);
+            for (s, v) in sum.iter_mut().zip(h) {
+                *s += v;
+            }
+        }
+    }
     let mut out = Ranges::new();
     for (point, h) in &hs.hist {
         let r = mm.0[point];

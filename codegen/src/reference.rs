@@ -338,6 +338,49 @@ pub fn observe_images(model: &Model, pixel_values: &Tensor, obs: &mut dyn Observ
     }
 }
 
+/// [`observe_images`] spread over the machine's cores: each thread runs its
+/// share of the images past an observer of its own from `make`, and all of
+/// them come back for the caller to merge (what it observes is a sum or an
+/// extreme, so the order of the images does not matter).
+pub fn observe_images_parallel<O: Observer + Send>(
+    model: &Model,
+    pixel_values: &Tensor,
+    make: impl Fn() -> O + Sync,
+) -> Vec<O> {
+    let (c, h, w) = (
+        pixel_values.shape[1],
+        pixel_values.shape[2],
+        pixel_values.shape[3],
+    );
+    let per_image = (c * h * w).max(1);
+    let n = pixel_values.data.len() / per_image;
+    let prep = Prepared::new(model);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .clamp(1, n.max(1));
+    let chunk = n.div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = pixel_values
+            .data
+            .chunks(chunk * per_image)
+            .map(|images| {
+                let (prep, make) = (&prep, &make);
+                s.spawn(move || {
+                    let mut obs = make();
+                    for img in images.chunks_exact(per_image) {
+                        forward_image(model, prep, img, (c, h, w), false, &mut obs);
+                    }
+                    obs
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("calibration worker panicked"))
+            .collect()
+    })
+}
+
 /// One image through the model; each stage's output is kept (copied into
 /// `hidden`) only when `keep_hidden`.
 fn forward_image(
