@@ -46,6 +46,7 @@ pub fn run(a: &RunArgs) -> Result<(), Failure> {
     let (p, kind) = (a.precision, a.output_kind);
     let model = load_model(dir)?;
     let x = npy::read(input)?.into_f32(input)?;
+    convnext_codegen::reference::check_pixel_values(&model, &x)?;
     let y = match p {
         Precision::Int8 => {
             if kind != OutputKind::Logits {

@@ -3,7 +3,7 @@
 //! percentiles of a histogram (a second pass over the same images).
 
 use crate::model::Model;
-use crate::reference::{check_input, observe_images_parallel, Observer, Point};
+use crate::reference::{check_pixel_values, observe_images_parallel, Observer, Point};
 use crate::tensor::Tensor;
 use crate::Result;
 use std::collections::BTreeMap;
@@ -99,7 +99,18 @@ impl Observer for Histograms<'_> {
 
 /// Observe `pixel_values` `(N, C, H, W)` through the model and choose ranges.
 pub fn calibrate(model: &Model, pixel_values: &Tensor, method: Calibration) -> Result<Ranges> {
-    check_input(model, &pixel_values.shape)?;
+    // NaN or infinite calibration images would poison every range.
+    check_pixel_values(model, pixel_values).map_err(|e| match e {
+        crate::Error::Input { message } => {
+            crate::Error::input(format!("calibration images: {message}"))
+        }
+        other => other,
+    })?;
+    if pixel_values.shape.first() == Some(&0) {
+        return Err(crate::Error::input(
+            "the calibration set is empty: give at least one image (--calibration CAL.npy)",
+        ));
+    }
     // Each pass over the cores, each thread's observations merged.
     let mut mm = MinMax(Ranges::new());
     for part in observe_images_parallel(model, pixel_values, || MinMax(Ranges::new())) {

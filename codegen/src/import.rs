@@ -1,7 +1,8 @@
 //! Checkpoint import: `config.json` + safetensors, in HF or timm naming, to a
 //! [`Model`]. Every tensor the config implies must be present with the right
-//! shape and finite values, and every tensor present must be used: a
-//! checkpoint that disagrees with its config is an error, not a guess.
+//! shape and finite values, and every tensor under the model's own names must
+//! be used: a checkpoint that disagrees with its config is an error, not a
+//! guess (tensors under other roots are skipped with a warning).
 
 use crate::config::{ModelConfig, Naming, INNER_LAYER_NORM_EPS};
 use crate::error::{Error, Result};
@@ -10,11 +11,21 @@ use crate::safetensors::Checkpoint;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// Load a model folder (`config.json` + `model.safetensors`).
+/// Load a model folder (`config.json` + `model.safetensors`); warnings go
+/// to stderr as `warning: ...` lines.
 pub fn load_model(dir: &Path) -> Result<Model> {
+    load_model_with(dir, &mut |w| eprintln!("warning: {w}"))
+}
+
+/// [`load_model`], handing each warning to `warn`: tensors that are none of
+/// the model's (a different root than every tensor the model uses, e.g. an
+/// optimizer's state or another head) are skipped with a warning, as
+/// `from_pretrained` does; unused tensors under the model's own roots mean
+/// the config and the weights disagree, and are an error.
+pub fn load_model_with(dir: &Path, warn: &mut dyn FnMut(String)) -> Result<Model> {
     let config = ModelConfig::from_file(&dir.join("config.json"))?;
     let ck = Checkpoint::open_dir(dir)?;
-    Importer::new(config, &ck).build()
+    Importer::new(config, &ck).build(warn)
 }
 
 /// Tensor names of one role, in one naming convention.
@@ -138,7 +149,7 @@ impl<'a> Importer<'a> {
         })
     }
 
-    fn build(mut self) -> Result<Model> {
+    fn build(mut self, warn: &mut dyn FnMut(String)) -> Result<Model> {
         let cfg = self.config.clone();
         let eps = INNER_LAYER_NORM_EPS;
         let c0 = cfg.hidden_sizes[0];
@@ -195,11 +206,20 @@ impl<'a> Importer<'a> {
         } else {
             None
         };
-        let unused: Vec<&str> = self
+        // The first path component of every tensor the model uses.
+        let root = |n: &str| n.split('.').next().unwrap_or("").to_string();
+        let roots: BTreeSet<String> = self.used.iter().map(|n| root(n)).collect();
+        let (unused, foreign): (Vec<&str>, Vec<&str>) = self
             .ck
             .names()
             .filter(|n| !self.used.contains(*n))
-            .collect();
+            .partition(|n| roots.contains(&root(n)));
+        for f in &foreign {
+            warn(format!(
+                "{}: tensor `{f}` is not part of the model, skipped",
+                self.ck.path_of(f).display()
+            ));
+        }
         if let Some(first) = unused.first() {
             let hint = if first.contains("layer_scale") || first.contains("gamma") {
                 " (config says no layer scale: layer_scale_init_value <= 0)"

@@ -181,6 +181,31 @@ pub fn check_input(model: &Model, shape: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// [`check_input`] on `pixel_values`' shape, then its values: a NaN or an
+/// infinity is an error naming the image, channel, row and column where the
+/// first one sits (the f32 path would carry it to every output, the int8
+/// path would quantize it to an arbitrary code).
+pub fn check_pixel_values(model: &Model, pixel_values: &Tensor) -> Result<()> {
+    check_input(model, &pixel_values.shape)?;
+    let Some(at) = pixel_values.data.iter().position(|v| !v.is_finite()) else {
+        return Ok(());
+    };
+    let (c, h, w) = (
+        pixel_values.shape[1],
+        pixel_values.shape[2],
+        pixel_values.shape[3],
+    );
+    let (img, rest) = (at / (c * h * w), at % (c * h * w));
+    Err(Error::input(format!(
+        "pixel_values holds {} at image {img}, channel {}, row {}, column {} (shape {:?}); inputs must be finite",
+        pixel_values.data[at],
+        rest / (h * w),
+        rest % (h * w) / w,
+        rest % w,
+        pixel_values.shape
+    )))
+}
+
 /// Run the model on `pixel_values` `(N, C, H, W)`. Images are spread over the
 /// machine's cores.
 pub fn forward(model: &Model, pixel_values: &Tensor) -> Result<Outputs> {
@@ -232,7 +257,7 @@ fn run_images(
     pixel_values: &Tensor,
     keep_hidden: bool,
 ) -> Result<Vec<ImageOutputs>> {
-    check_input(model, &pixel_values.shape)?;
+    check_pixel_values(model, pixel_values)?;
     let (n, c, h, w) = (
         pixel_values.shape[0],
         pixel_values.shape[1],
