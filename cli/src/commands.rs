@@ -16,6 +16,7 @@ use convnext_codegen::dataset::read_images;
 use convnext_codegen::emit::Provenance;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
+use convnext_codegen::quality::check_quality;
 use convnext_codegen::quantize::{input_bytes, u8_loss, InputQuantization};
 use convnext_codegen::reference::logits;
 use convnext_codegen::saved_calibration::SavedCalibration;
@@ -399,10 +400,23 @@ pub fn compile(a: &CompileArgs) -> Result<(), Failure> {
         source,
         ..
     } = int8_plan(dir, &model, &a.int8)?;
+    // The quality gate, on the calibration images (the folder's, or
+    // --calibration's; a saved calibration was gated when it was written).
+    let gate = if a.int8.calibration_file.is_some() {
+        String::new()
+    } else {
+        let processor = load_processor(dir)?;
+        let cal = load_calibration(dir, a.int8.calibrate.calibration.as_deref(), &processor)?;
+        let db = check_quality(&model, &plan, &cal, a.min_sqnr)?;
+        format!(
+            ", int8 logit SQNR {db:.1} dB on the calibration images (gate {:.1} dB)",
+            a.min_sqnr
+        )
+    };
     let provenance = Provenance::new(dir, &source, images, method, &plan);
     let e = convnext_codegen::emit::emit(&plan, out, name, &provenance, &model.config.labels)?;
     println!(
-        "wrote {} and {} weight files: arena {} bytes, weights {} bytes, {} MACs",
+        "wrote {} and {} weight files: arena {} bytes, weights {} bytes, {} MACs{gate}",
         e.source.display(),
         e.weight_files.len(),
         plan.arena_bytes,
@@ -434,6 +448,14 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), Failure> {
         input,
     };
     let saved = calibrate_to_save(dir, &model, &processor, &cal, &source, choices)?;
+    if args.min_sqnr > f64::NEG_INFINITY {
+        check_quality(
+            &model,
+            &saved.plan(&model, &processor)?,
+            &cal,
+            args.min_sqnr,
+        )?;
+    }
     spin.finish_and_clear();
     saved.write(&args.out)?;
     println!(

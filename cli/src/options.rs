@@ -293,6 +293,10 @@ pub struct CompileArgs {
     /// Module name (letters, digits and _)
     #[arg(long, default_value = "model")]
     pub name: String,
+    /// Refuse (naming the op to blame) when the int8 logit SQNR on the
+    /// calibration images is below DB; -inf turns the gate off
+    #[arg(long, value_name = "DB", default_value_t = convnext_codegen::quality::DEFAULT_MIN_SQNR_DB, allow_negative_numbers = true)]
+    pub min_sqnr: f64,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub int8: Int8Args,
@@ -358,6 +362,10 @@ pub struct CalibrateArgs {
     /// Where the calibration goes
     #[arg(long, value_name = "FILE.json")]
     pub out: PathBuf,
+    /// Refuse to save (naming the op to blame) when the int8 logit SQNR on
+    /// the calibration images is below DB; -inf turns the gate off
+    #[arg(long, value_name = "DB", default_value_t = convnext_codegen::quality::DEFAULT_MIN_SQNR_DB, allow_negative_numbers = true)]
+    pub min_sqnr: f64,
     /// What to calibrate on and for (all saved with the ranges)
     #[command(flatten)]
     pub calibrate: CalibrationFlags,

@@ -43,6 +43,7 @@ pub fn tour() -> Result<(), Failure> {
     commands::calibrate(&CalibrateArgs {
         model: model.clone(),
         out: cal.clone(),
+        min_sqnr: convnext_codegen::quality::DEFAULT_MIN_SQNR_DB,
         calibrate: CalibrationFlags::defaults(),
     })?;
 

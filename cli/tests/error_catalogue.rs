@@ -302,3 +302,37 @@ fn bad_inputs_get_one_line_saying_where_and_an_empty_batch_an_empty_result() {
         assert_eq!(y.shape, vec![0, 10]);
     }
 }
+
+#[test]
+fn the_quality_gate_refuses_a_network_below_the_threshold_and_names_the_op() {
+    let fm = root().join("models/fmnist-convnext");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("catalogue_gate");
+    let _ = std::fs::remove_dir_all(&out);
+    let (m, o) = (fm.to_str().unwrap(), out.to_str().unwrap());
+    // The default model's int8 logits are at 28 dB: a 40 dB gate refuses,
+    // naming an op, and writes nothing; the default gate passes.
+    let refused = convnext(&["compile", "--model", m, "--out", o, "--min-sqnr", "40"]);
+    assert_one_line_error(&refused, &["quality:", "28.", "40.0 dB", "stem"], "gate 40");
+    assert!(!out.join("model.rs").exists());
+    let cal = out.join("cal.json");
+    let c = cal.to_str().unwrap();
+    let refused = convnext(&["calibrate", "--model", m, "--out", c, "--min-sqnr", "40"]);
+    assert_one_line_error(
+        &refused,
+        &["quality:", "below the required 40.0 dB"],
+        "calibrate 40",
+    );
+    assert!(!cal.exists());
+    let passed = convnext(&["compile", "--model", m, "--out", o]);
+    let text = String::from_utf8_lossy(&passed.stdout);
+    assert_eq!(
+        passed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&passed.stderr)
+    );
+    assert!(
+        text.contains("int8 logit SQNR 28.") && text.contains("(gate 15.0 dB)"),
+        "{text}"
+    );
+}

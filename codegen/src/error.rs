@@ -44,6 +44,12 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The int8 network is further from the f32 reference than allowed
+    /// (`quality::check_quality`).
+    Quality {
+        /// How far, the op to blame, what to do.
+        message: String,
+    },
 }
 
 impl Error {
@@ -108,6 +114,7 @@ impl fmt::Display for Error {
                 write!(f, "{}: tensor `{name}`: {message}", path.display())
             }
             Self::Input { message } => write!(f, "input: {message}"),
+            Self::Quality { message } => write!(f, "quality: {message}"),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod model;
 pub mod npy;
 pub mod plan;
 pub mod processor;
+pub mod quality;
 pub mod quantize;
 pub mod reference;
 pub mod safetensors;
