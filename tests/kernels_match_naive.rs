@@ -71,21 +71,66 @@ impl Tables {
     }
 }
 
+/// What the int8 tensors (activations and weights) hold: random bytes, or
+/// the extremes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    Random,
+    /// Every byte -128.
+    Min,
+    /// Every byte 127.
+    Max,
+    /// -128 or 127 at random.
+    Edges,
+}
+
+/// The data of one kernel check: the seed, the fill, and the zero points
+/// (input, pre-activation, output) where the kernel has them.
+#[derive(Debug, Clone, Copy)]
+struct Data {
+    seed: u64,
+    fill: Fill,
+    zero: (i32, i32, i32),
+}
+
+impl Data {
+    /// Random bytes, the zero points of the named tests.
+    fn seeded(seed: u64) -> Data {
+        Data {
+            seed,
+            fill: Fill::Random,
+            zero: (-5, 3, 7),
+        }
+    }
+}
+
 /// xorshift64*: deterministic test data without a dependency.
-struct Rng(u64);
+struct Rng(u64, Fill);
 
 impl Rng {
+    fn new(d: Data) -> Rng {
+        Rng(d.seed | 1, d.fill)
+    }
     fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
+    /// One int8 tensor byte, as the fill says.
+    fn byte(&mut self) -> u8 {
+        match self.1 {
+            Fill::Random => self.next() as u8,
+            Fill::Min => 0x80,
+            Fill::Max => 0x7f,
+            Fill::Edges => [0x80, 0x7f][(self.next() >> 40) as usize & 1],
+        }
+    }
     fn i8s(&mut self, n: usize) -> Vec<i8> {
-        (0..n).map(|_| self.next() as i8).collect()
+        (0..n).map(|_| self.byte() as i8).collect()
     }
     fn u8s(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
+        (0..n).map(|_| self.byte()).collect()
     }
     fn i32s(&mut self, n: usize, range: i32) -> Vec<i32> {
         (0..n)
@@ -126,8 +171,8 @@ fn in_place_arena(p: &impl OpFootprint, x: &[i8]) -> (Placement, Vec<i8>) {
     (at, arena)
 }
 
-fn check_block(h: usize, w: usize, c: usize, seed: u64) {
-    let mut rng = Rng(seed);
+fn check_block(h: usize, w: usize, c: usize, d: Data) {
+    let mut rng = Rng::new(d);
     let table: [i8; 256] = rng.i8s(256).try_into().unwrap();
     let (dw_w, dw_b, dw_rq) = (
         rng.u8s(49 * c),
@@ -165,16 +210,16 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
             output_offset: 0,
             scratch_offset: h * w * c,
         },
-        x_zero_point: -5,
+        x_zero_point: d.zero.0,
         dw: dw.linear(),
         ln: LayerNormParams::new(1000),
         ln_requant: Requant::from_real(30.0),
         pw1: pw1.linear(),
-        pw1_zero_point: 3,
+        pw1_zero_point: d.zero.1,
         act_table: &table_bytes[..],
         pw2: pw2.linear(),
         residual_requant: Requant::from_real(0.9),
-        out_zero_point: 7,
+        out_zero_point: d.zero.2,
     };
     assert_eq!(arena.len(), h * w * c + p.scratch_bytes() + 7);
     // The host's wide tiles, in an arena with their scratch (and spare
@@ -251,12 +296,12 @@ fn check_block(h: usize, w: usize, c: usize, seed: u64) {
 #[test]
 fn block_in_place_matches_naive_on_odd_shapes() {
     for (i, &(h, w, c)) in BLOCK_SHAPES.iter().enumerate() {
-        check_block(h, w, c, 1 + i as u64);
+        check_block(h, w, c, Data::seeded(1 + i as u64));
     }
 }
 
-fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64) {
-    let mut rng = Rng(seed);
+fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) {
+    let mut rng = Rng::new(d);
     let (oh, ow) = (in_h / 2, in_w / 2);
     let (wts, bias, rq) = (
         rng.u8s(cout * 4 * cin),
@@ -274,7 +319,7 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, seed: u64
         ln: LayerNormParams::new(77),
         ln_requant: Requant::from_real(25.0),
         conv: conv.linear(),
-        out_zero_point: -9,
+        out_zero_point: d.zero.2,
     };
     let mut arena;
     (p.at, arena) = in_place_arena(&p, &x);
@@ -341,12 +386,12 @@ fn downsample_in_place_matches_naive_widening_narrowing_and_odd_sizes() {
     .iter()
     .enumerate()
     {
-        check_downsample(h, w, ci, co, 100 + i as u64);
+        check_downsample(h, w, ci, co, Data::seeded(100 + i as u64));
     }
 }
 
-fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, seed: u64) {
-    let mut rng = Rng(seed);
+fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, d: Data) {
+    let mut rng = Rng::new(d);
     let (oh, ow) = (in_h / k, in_w / k);
     let (wts, bias, crq) = (
         rng.u8s(cout * k * k * cin),
@@ -418,7 +463,7 @@ fn stem_in_place_matches_naive_when_output_grows_or_shrinks() {
     .iter()
     .enumerate()
     {
-        check_stem(h, w, ci, k, co, 200 + i as u64);
+        check_stem(h, w, ci, k, co, Data::seeded(200 + i as u64));
     }
 }
 
@@ -438,7 +483,7 @@ fn f16_at(b: &[u8], i: usize) -> f32 {
 fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
     use convnext::kernels::activation::Activation;
     use convnext::kernels::block_f16::{block_f16_in_place, BlockF16Params, F16Linear};
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(Data::seeded(seed));
     let ring = ring_pixels(h, w) * c;
     let x = rng.i8s(h * w * c);
     let p_dw = f16s(&mut rng, 49 * c, 0.3);
@@ -535,5 +580,73 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
 fn f16_block_in_place_matches_naive_on_odd_shapes() {
     for (i, &(h, w, c)) in BLOCK_SHAPES.iter().enumerate() {
         check_block_f16(h, w, c, 300 + i as u64);
+    }
+}
+
+mod properties {
+    //! The same checks on shapes, data and zero points proptest draws:
+    //! extremes included (all -128, all 127, only -128 and 127, zero points
+    //! at both ends, 1-pixel and 1-channel maps, channel counts the planner
+    //! makes), shrunk to the smallest failing case when one fails.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fill() -> impl Strategy<Value = Fill> {
+        prop_oneof![
+            2 => Just(Fill::Random),
+            1 => Just(Fill::Min),
+            1 => Just(Fill::Max),
+            1 => Just(Fill::Edges),
+        ]
+    }
+
+    fn zero_point() -> impl Strategy<Value = i32> {
+        prop_oneof![Just(-128), Just(127), Just(0), -128..=127i32]
+    }
+
+    fn data() -> impl Strategy<Value = Data> {
+        (
+            any::<u64>(),
+            fill(),
+            zero_point(),
+            zero_point(),
+            zero_point(),
+        )
+            .prop_map(|(seed, fill, a, b, c)| Data {
+                seed,
+                fill,
+                zero: (a, b, c),
+            })
+    }
+
+    /// Channel counts: small odd ones, and the multiples of 4 the wide
+    /// tiles take.
+    fn channels() -> impl Strategy<Value = usize> {
+        prop_oneof![1..=9usize, (1..=6usize).prop_map(|k| 4 * k)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn block_matches_naive(h in 1..=9usize, w in 1..=9usize, c in channels(), d in data()) {
+            check_block(h, w, c, d);
+        }
+
+        #[test]
+        fn downsample_matches_naive(
+            oh in 1..=5usize, ow in 1..=5usize, cin in channels(), cout in 1..=13usize, d in data()
+        ) {
+            check_downsample(2 * oh, 2 * ow, cin, cout, d);
+        }
+
+        #[test]
+        fn stem_matches_naive(
+            oh in 1..=4usize, ow in 1..=4usize, cin in 1..=3usize, k in 1..=4usize,
+            cout in 1..=12usize, d in data()
+        ) {
+            check_stem(k * oh, k * ow, cin, k, cout, d);
+        }
     }
 }
