@@ -373,8 +373,10 @@ mod tests {
                     }
                     let mut v = [0i8; 4 * 23];
                     let done = avx2::groups16_entry(&win, zx, &mut v);
-                    assert!(super::super::avx2::available());
-                    assert_eq!(done, c / 16 * 16);
+                    // Miri runs no CPUID, so no AVX2 there.
+                    assert_eq!(super::super::avx2::available(), !cfg!(miri));
+                    let want = if cfg!(miri) { 0 } else { c / 16 * 16 };
+                    assert_eq!(done, want);
                     for ch in 0..done {
                         let got = i32::from_le_bytes(core::array::from_fn(|i| v[4 * ch + i] as u8));
                         assert_eq!(got, plain(ch), "avx2: zx {zx} c {c} ch {ch}");

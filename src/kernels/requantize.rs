@@ -369,7 +369,9 @@ mod tests {
     fn the_prepared_forms_give_the_bits_of_the_plain_ones() {
         let mut s = 0x9E37_79B9_7F4A_7C15u64;
         let mut rows = 0;
-        for _ in 0..200_000 {
+        // Miri interprets every instruction: fewer draws there.
+        let draws = if cfg!(miri) { 2_000 } else { 200_000 };
+        for _ in 0..draws {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
@@ -404,7 +406,7 @@ mod tests {
             }
         }
         // The prepared residual form covers a good share of the draws.
-        assert!(rows > 20_000, "{rows}");
+        assert!(rows > draws / 10, "{rows}");
         assert!(Requant::from_real(0.01).high_word(127).is_some());
         assert!(Requant::from_real(0.01).high_word(128).is_none());
         assert!(Requant::from_real(2.0).high_word(0).is_none());

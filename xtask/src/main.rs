@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: everything CI checks, in order, failing fast.
-//! `cargo xtask lint|thumb|test|boards` run one part; `profile-qemu` and
-//! `bench-peers` are benchmarks, not checks.
+//! `cargo xtask lint|thumb|test|boards|miri|fuzz` run one part;
+//! `profile-qemu` and `bench-peers` are benchmarks, not checks.
 //!
 //! Board RAM is data + bss from the ELF plus the stack high-water mark that
 //! the emulated boards measure by painting (used for every board of the same
@@ -12,6 +12,7 @@ mod board_run;
 #[path = "../../boards/boards.rs"]
 mod boards;
 mod elf;
+mod fuzz;
 mod peers;
 mod profile;
 
@@ -44,12 +45,14 @@ fn cargo(args: &[&str]) -> bool {
         .unwrap_or(false)
 }
 
-/// Board crates are separate workspaces: format-check each one.
+/// Board crates and the fuzz crate are separate workspaces: format-check
+/// each one.
 fn lint_boards() -> bool {
     let dirs: Vec<String> = BOARD_SUPPORT
         .iter()
         .map(|d| d.to_string())
         .chain(BOARDS.iter().map(|b| format!("boards/{}", b.dir)))
+        .chain(["fuzz".to_string()])
         .collect();
     dirs.iter().all(|dir| {
         let manifest = format!("{dir}/Cargo.toml");
@@ -90,6 +93,56 @@ fn lint() -> bool {
             "-D",
             "warnings",
         ])
+}
+
+/// The runtime's unit tests under Miri (nightly, installed with its
+/// component when missing). Where it cannot be installed, says so and
+/// passes: the same tests ran natively in `test`.
+fn miri() -> bool {
+    let nightly = |args: &[&str]| {
+        Command::new("rustup")
+            .args(["run", "nightly"])
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    let rustup = |args: &[&str]| {
+        Command::new("rustup")
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    let have = nightly(&["cargo", "miri", "--version"])
+        || rustup(&[
+            "component",
+            "add",
+            "miri",
+            "rust-src",
+            "--toolchain",
+            "nightly",
+        ])
+        || rustup(&[
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+            "--component",
+            "miri,rust-src",
+        ]);
+    if !have {
+        eprintln!("miri: the nightly Miri component cannot be installed here; skipping (the runtime's tests ran natively)");
+        return true;
+    }
+    eprintln!("\n==> cargo miri test --lib -p convnext (nightly)");
+    nightly(&["cargo", "miri", "test", "--lib", "-p", "convnext"])
+}
+
+/// CI's fuzzing: every target for 30 seconds.
+fn ci_fuzz() -> Vec<String> {
+    vec!["--seconds".into(), "30".into()]
 }
 
 fn thumb() -> bool {
@@ -279,15 +332,17 @@ fn boards() -> bool {
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
     let ok = match task.as_str() {
-        "ci" => lint() && thumb() && test() && boards(),
+        "ci" => lint() && thumb() && test() && boards() && miri() && fuzz::fuzz(&ci_fuzz()),
+        "miri" => miri(),
         "lint" => lint(),
         "thumb" => thumb(),
         "test" => test(),
         "boards" => boards(),
         "profile-qemu" => profile::profile_qemu(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench-peers" => peers::bench_peers(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "fuzz" => fuzz::fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|profile-qemu [--board B] [--model DIR] [--json]|bench-peers [--json] [--rounds R] [--only MODELS]");
+            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|profile-qemu [--board B] [--model DIR] [--json]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|fuzz [--seconds N] [--only TARGETS]");
             return ExitCode::from(2);
         }
     };
