@@ -113,7 +113,7 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    block_tiles(p, arena, TILE_PIXELS, probe)
+    block_tiles::<_, TILE_PIXELS>(p, arena, probe)
 }
 
 /// [`block_in_place`] with the host's wider tiles where `arena` has the
@@ -123,17 +123,21 @@ pub fn block_in_place_tiled<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    block_tiles(p, arena, p.host_tile(arena.len()), probe)
+    if p.host_tile(arena.len()) == HOST_TILE_PIXELS {
+        block_tiles::<_, HOST_TILE_PIXELS>(p, arena, probe)
+    } else {
+        block_tiles::<_, TILE_PIXELS>(p, arena, probe)
+    }
 }
 
-/// The block in tiles of `tile` pixels (the last ones in tiles of at most
-/// [`TILE_PIXELS`]).
-fn block_tiles<B: AsRef<[u8]>>(
+/// The block in tiles of `TILE` pixels, a constant in each copy (a last,
+/// partial tile runs the lanes the loop chooses).
+fn block_tiles<B: AsRef<[u8]>, const TILE: usize>(
     p: &BlockParams<B>,
     arena: &mut [i8],
-    tile: usize,
     probe: &mut impl Probe,
 ) {
+    let tile = TILE;
     let m = p.map;
     let c = m.c;
     let hw = m.h * m.w;

@@ -94,7 +94,7 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    downsample_tiles(p, arena, TILE_PIXELS, probe)
+    downsample_tiles::<_, TILE_PIXELS>(p, arena, probe)
 }
 
 /// [`downsample_in_place`] with the host's wider tiles where `arena` has
@@ -106,17 +106,21 @@ pub fn downsample_in_place_tiled<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    downsample_tiles(p, arena, p.host_tile(arena.len()), probe)
+    if p.host_tile(arena.len()) == HOST_TILE_PIXELS {
+        downsample_tiles::<_, HOST_TILE_PIXELS>(p, arena, probe)
+    } else {
+        downsample_tiles::<_, TILE_PIXELS>(p, arena, probe)
+    }
 }
 
-/// The downsample in tiles of `tile` output pixels (the last ones in tiles
-/// of at most [`TILE_PIXELS`]).
-fn downsample_tiles<B: AsRef<[u8]>>(
+/// The downsample in tiles of `TILE` pixels, a constant in each copy (a last,
+/// partial tile runs the lanes the loop chooses).
+fn downsample_tiles<B: AsRef<[u8]>, const TILE: usize>(
     p: &DownsampleParams<B>,
     arena: &mut [i8],
-    tile: usize,
     probe: &mut impl Probe,
 ) {
+    let tile = TILE;
     let (cin, cout) = (p.cin, p.cout);
     let (oh, ow) = (p.in_h / 2, p.in_w / 2);
     let len = 4 * cin;

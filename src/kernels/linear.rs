@@ -127,11 +127,15 @@ impl<'a> PairedRows<'a> {
     #[inline(always)]
     pub fn run<const P: usize, S: RowSink<P>>(&self, x: &[i8], sink: &mut S) {
         let mut o = 0;
+        let pairs = self.pairs();
         #[cfg(not(target_os = "none"))]
-        if P == super::in_place_map::HOST_TILE_PIXELS && self.len.is_multiple_of(4) {
-            o = self.run_batched(x, sink);
-        }
-        for (w, b, rq) in self.pairs().skip(o / 2) {
+        let pairs = {
+            if P == super::in_place_map::HOST_TILE_PIXELS && self.len.is_multiple_of(4) {
+                o = self.run_batched(x, sink);
+            }
+            pairs.skip(o / 2)
+        };
+        for (w, b, rq) in pairs {
             let mut acc = [b; P];
             dot_tile(&mut acc, x, w, self.len);
             sink.pair(o, acc, rq);

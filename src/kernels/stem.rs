@@ -72,8 +72,9 @@ impl<B: AsRef<[u8]>> OpFootprint for StemParams<B> {
     }
 }
 
-/// Largest patch (`k * k * cin`) the host gathers before its dot products.
-const HOST_PATCH: usize = 256;
+/// Largest patch (`k * k * cin`) the host gathers before its dot products;
+/// none on microcontrollers (no buffer on their stack, the per-row loop).
+const HOST_PATCH: usize = if cfg!(target_os = "none") { 0 } else { 256 };
 
 /// Run the stem over the arena.
 pub fn stem_in_place<B: AsRef<[u8]>>(p: &StemParams<B>, arena: &mut [i8]) {
@@ -96,7 +97,7 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
             // product is one run the compiler vectorises (`k * k * cin` long
             // rather than `k` runs of `k * cin`); the same sums.
             let mut patch = [0i8; HOST_PATCH];
-            let whole = !cfg!(target_os = "none") && k * k * cin <= HOST_PATCH;
+            let whole = HOST_PATCH > 0 && k * k * cin <= HOST_PATCH;
             if whole {
                 for ky in 0..k {
                     let src = p.at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
