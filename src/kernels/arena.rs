@@ -5,8 +5,9 @@
 /// Read the i32 stored at `arena[off..off + 4]`.
 #[inline]
 pub fn load_i32(arena: &[i8], off: usize) -> i32 {
-    let b: [i8; 4] = arena[off..off + 4].try_into().unwrap_or_default();
-    i32::from_le_bytes(b.map(|v| v as u8))
+    // Past the arena's end: 0, never a panic.
+    let b = arena.get(off..).and_then(|a| a.first_chunk::<4>());
+    b.map_or(0, |b| i32::from_le_bytes(b.map(|v| v as u8)))
 }
 
 /// The i32s stored back to back in `bytes` (a trailing partial one is
@@ -15,14 +16,21 @@ pub fn load_i32(arena: &[i8], off: usize) -> i32 {
 pub fn i32s(bytes: &[i8]) -> impl Iterator<Item = i32> + Clone + '_ {
     bytes
         .chunks_exact(4)
-        .map(|b| i32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8]))
+        // Every chunk is 4 bytes; the pattern says so without an index
+        // check (the chunk size is not always known where this is inlined).
+        .map(|b| match b {
+            [a, b, c, d] => i32::from_le_bytes([*a as u8, *b as u8, *c as u8, *d as u8]),
+            _ => 0,
+        })
 }
 
 /// Store `v` at `arena[off..off + 4]`.
 #[inline]
 pub fn store_i32(arena: &mut [i8], off: usize, v: i32) {
-    for (d, s) in arena[off..off + 4].iter_mut().zip(v.to_le_bytes()) {
-        *d = s as i8;
+    // Past the arena's end: nothing is written, never a panic.
+    let d = arena.get_mut(off..).and_then(|a| a.first_chunk_mut::<4>());
+    if let Some(d) = d {
+        *d = v.to_le_bytes().map(|b| b as i8);
     }
 }
 

@@ -162,25 +162,36 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize>(
         // 1. Depthwise 7x7 of each tile pixel from originals, as i32 into
         // scratch (4C bytes a pixel).
         probe.enter(Phase::Depthwise, (n * 49 * c) as u32);
-        {
-            let (lo, hi) = arena.split_at_mut(s);
-            for (t, out) in hi.chunks_exact_mut((4 * c).max(1)).take(n).enumerate() {
-                depthwise_pixel(p, lo, (p0 + t, p0), &mut taps, out);
-            }
+        // (An arena shorter than the plan's: nothing is computed, and
+        // nothing panics; `forward` checked the arena's length already.)
+        let Some((lo, hi)) = arena.split_at_mut_checked(s) else {
+            return;
+        };
+        for (t, out) in hi.chunks_exact_mut((4 * c).max(1)).take(n).enumerate() {
+            depthwise_pixel(p, lo, (p0 + t, p0), &mut taps, out);
         }
         // 2. Keep the originals for later windows, then 3. LayerNorm each
         // pixel into the normalised vectors above the depthwise outputs,
         // the tile's pixels paired for pw1.
         probe.enter(Phase::LayerNorm, 0);
+        let Some((below, ring)) = lo.split_at_mut_checked(ring_off) else {
+            return;
+        };
         for t in 0..n {
             let x_at = x_off + m.pixel(p0 + t);
-            arena.copy_within(x_at..x_at + c, ring_off + m.ring_slot(p0 + t));
+            let slot = m.ring_slot(p0 + t);
+            if let (Some(x), Some(r)) = (below.get(x_at..x_at + c), ring.get_mut(slot..slot + c)) {
+                r.copy_from_slice(x);
+            }
         }
-        let (lo, hi) = arena.split_at_mut(s);
-        let (dw_out, xn) = hi.split_at_mut(tile * 4 * c);
-        let xn = &mut xn[..2 * lanes * c];
-        for t in 0..n {
-            normalise_pixel(p, &dw_out[4 * c * t..4 * c * (t + 1)], xn, t, lanes);
+        let Some((dw_out, xn)) = hi.split_at_mut_checked(tile * 4 * c) else {
+            return;
+        };
+        let Some(xn) = xn.get_mut(..2 * lanes * c) else {
+            return;
+        };
+        for (t, d) in dw_out.chunks_exact((4 * c).max(1)).take(n).enumerate() {
+            normalise_pixel(p, d, xn, t, lanes);
         }
         // 4. pw1 + activation into the hidden vectors (paired, over the
         // depthwise outputs), 5. pw2, layer scale and residual back into x.
@@ -198,7 +209,9 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize>(
             (false, _) => pw1_tile::<_, 1>(p, xn, hidden),
         }
         probe.enter(Phase::Pointwise2, macs);
-        let x = &mut lo[x_at..x_at + n * c];
+        let Some(x) = below.get_mut(x_at..x_at + n * c) else {
+            return;
+        };
         match lanes {
             #[cfg(not(target_os = "none"))]
             HOST_TILE_PIXELS => pw2_tile::<_, HOST_TILE_PIXELS>(p, hidden, x),
@@ -223,9 +236,12 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
 ) {
     let m = p.map;
     let c = m.c;
+    let ring = m.ring_pixels();
+    if m.w == 0 || ring == 0 {
+        return;
+    }
     let (r, col) = (pix / m.w, pix % m.w);
     let (y0, y1, x0, x1) = m.window(r, col);
-    let ring = m.ring_pixels();
     let mut n = 0;
     for yy in y0..y1 {
         // The row's pixels are consecutive, and so are their ring slots
@@ -250,7 +266,8 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
             }
         }
     }
-    let Some(window) = Window::new(arena, p.dw.weights.as_ref(), &taps[..n], c) else {
+    let taps = taps.get(..n).unwrap_or_default();
+    let Some(window) = Window::new(arena, p.dw.weights.as_ref(), taps, c) else {
         return;
     };
     window.run(p.x_zero_point, out);

@@ -141,21 +141,31 @@ fn downsample_tiles<B: AsRef<[u8]>, const TILE: usize>(
         // LayerNorm the window of each output pixel into the scratch, the
         // pair's windows paired for the 2x2 tiles ([`paired_offset`]).
         probe.enter(Phase::LayerNorm, 0);
-        let (lo, hi) = arena.split_at_mut(s);
-        let windows = &mut hi[..lanes * len];
+        // (An arena shorter than the plan's: nothing is computed, and
+        // nothing panics; `forward` checked the arena's length already.)
+        let Some((lo, hi)) = arena.split_at_mut_checked(s) else {
+            return;
+        };
+        let Some(windows) = hi.get_mut(..lanes * len) else {
+            return;
+        };
         for t in 0..n {
-            let (r, col) = ((j + t) / ow, (j + t) % ow);
+            // `ow > 0` here: `j < outputs = oh ow`.
+            let (r, col) = ((j + t) / ow.max(1), (j + t) % ow.max(1));
             for (ti, (ky, kx)) in TAPS.into_iter().enumerate() {
                 let base = p.at.input_offset + ((2 * r + ky) * p.in_w + 2 * col + kx) * cin;
-                normalise_tap(p, &lo[base..base + cin], windows, (t, lanes), ti);
+                if let Some(x) = lo.get(base..base + cin) {
+                    normalise_tap(p, x, windows, (t, lanes), ti);
+                }
             }
         }
         // The windows are in the scratch now, so the outputs may land on
         // them: write each output straight to its place.
         probe.enter(Phase::Conv, (n * cout * len) as u32);
-        let (lo, hi) = arena.split_at_mut(s);
-        let out = &mut lo[p.at.output_offset + j * cout..][..n * cout];
-        let x = &hi[..lanes * len];
+        let at = p.at.output_offset + j * cout;
+        let (Some(out), Some(x)) = (lo.get_mut(at..at + n * cout), hi.get(..lanes * len)) else {
+            return;
+        };
         match lanes {
             #[cfg(not(target_os = "none"))]
             HOST_TILE_PIXELS => conv_tile::<_, HOST_TILE_PIXELS>(p, x, out),

@@ -63,16 +63,33 @@ pub fn head_probed<B: AsRef<[u8]>>(
     let (hw, c) = (p.h * p.w, p.c);
     probe.enter(Phase::Pool, (hw * c) as u32);
     let (x, s) = (p.at.input_offset, p.at.scratch_offset);
+    // (An arena shorter than the plan's: nothing is computed, and nothing
+    // panics; `forward` checked its length already.)
+    // The map lies below the scratch (the plan puts scratch above the live
+    // tensors).
+    let Some((map, scratch)) = arena
+        .split_at_mut_checked(s)
+        .and_then(|(lo, hi)| Some((lo.get(x..x + hw * c)?, hi)))
+    else {
+        return;
+    };
     for ch in 0..c {
-        let mut sum = 0i32;
-        for px in 0..hw {
-            sum += arena[x + px * c + ch] as i32 - p.x_zero_point;
-        }
-        store_i32(arena, s + 4 * ch, sum);
+        let sum: i32 = map
+            .iter()
+            .skip(ch)
+            .step_by(c.max(1))
+            .map(|&v| v as i32 - p.x_zero_point)
+            .sum();
+        store_i32(scratch, 4 * ch, sum);
     }
     let y_at = s + 4 * c;
     probe.enter(Phase::LayerNorm, 0);
-    let (sums, y) = arena[s..].split_at_mut(4 * c);
+    let Some((sums, y)) = arena
+        .get_mut(s..)
+        .and_then(|a| a.split_at_mut_checked(4 * c))
+    else {
+        return;
+    };
     layer_norm(
         || i32s(sums),
         c,
@@ -85,7 +102,10 @@ pub fn head_probed<B: AsRef<[u8]>>(
         },
     );
     probe.enter(Phase::Conv, (c * logits.len()) as u32);
+    let Some(y) = arena.get(y_at..y_at + c) else {
+        return;
+    };
     for (o, out) in logits.iter_mut().enumerate() {
-        *out = p.classifier.output(o, &arena[y_at..y_at + c]);
+        *out = p.classifier.output(o, y);
     }
 }

@@ -76,18 +76,19 @@ pub fn layer_norm<I: Iterator<Item = i32>>(
             put(i, fast.apply(clamp_input(q)));
         }
     } else {
-        general_output(&mut values(), map, &mut put);
+        general_output(values(), map, put);
     }
 }
 
-/// The output pass for the rare pixels whose map has no high-word form: one
-/// copy for every caller (through `dyn`), out of the hot functions.
+/// The output pass for the rare pixels whose map has no high-word form, out
+/// of the hot functions (generic, not `dyn`: the firmware's call graph has
+/// no indirect calls, so `cargo xtask boards` can follow every one).
 #[cold]
 #[inline(never)]
 fn general_output(
-    values: &mut dyn Iterator<Item = i32>,
+    values: impl Iterator<Item = i32>,
     map: PixelMap,
-    put: &mut dyn FnMut(usize, i32),
+    mut put: impl FnMut(usize, i32),
 ) {
     for (i, q) in values.enumerate() {
         put(i, map.apply(clamp_input(q)));

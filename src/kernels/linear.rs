@@ -40,7 +40,9 @@ impl<B: AsRef<[u8]>> QLinear<B> {
     /// Weight row of output `o`, `len` weights long.
     #[inline]
     pub fn row(&self, o: usize, len: usize) -> &[u8] {
-        &self.weights.as_ref()[o * len..(o + 1) * len]
+        // Past the table's end: an empty row, never a panic.
+        let w = self.weights.as_ref();
+        w.get(o * len..(o + 1) * len).unwrap_or_default()
     }
 
     /// `bias[o] + row(o) · x`: the accumulator of output `o`.
@@ -95,9 +97,9 @@ impl<'a> PairedRows<'a> {
             .min(b.len() / 4)
             .min(r.len() / Requant::BYTES);
         PairedRows {
-            weights: &w[..outputs * len],
-            bias: &b[..outputs * 4],
-            requant: &r[..outputs * Requant::BYTES],
+            weights: w.get(..outputs * len).unwrap_or_default(),
+            bias: b.get(..outputs * 4).unwrap_or_default(),
+            requant: r.get(..outputs * Requant::BYTES).unwrap_or_default(),
             len,
             pairs: outputs / 2,
         }

@@ -165,7 +165,9 @@ impl<const P: usize> RowSink<P> for Pw1Sink<'_, P> {
     #[inline(always)]
     fn output(&mut self, t: usize, j: usize, acc: i32, rq: Requant) {
         let v = self.act(acc, rq);
-        self.hidden[paired_offset(t, j, P, self.h4)] = v;
+        if let Some(h) = self.hidden.get_mut(paired_offset(t, j, P, self.h4)) {
+            *h = v;
+        }
     }
 
     #[inline(always)]

@@ -132,6 +132,26 @@ pub(super) fn each_pair<const P: usize>(
     n
 }
 
+/// The products of the last `tail` (< 4) elements of each row: `xt` holds
+/// `P` rows' tails, `wt` `R` rows' tails, each `tail` long (what the tile
+/// loops leave after their 4-element chunks).
+#[inline(always)]
+fn tail_products<const P: usize, const R: usize>(
+    acc: &mut [[i32; R]; P],
+    xt: &[i8],
+    wt: &[u8],
+    tail: usize,
+) {
+    let tail = tail.max(1);
+    for (ap, xp) in acc.iter_mut().zip(xt.chunks(tail)) {
+        for (a, wr) in ap.iter_mut().zip(wt.chunks(tail)) {
+            for (x, w) in xp.iter().zip(wr) {
+                *a += *x as i32 * *w as i8 as i32;
+            }
+        }
+    }
+}
+
 /// The host's choice: SSE2 (every x86-64) for 2x2 tiles there, [`lanes`]
 /// otherwise.
 #[cfg(not(target_os = "none"))]
@@ -177,9 +197,12 @@ pub mod packed {
         len: usize,
     ) {
         let whole = len & !3;
-        let (x, w) = (&x[..P * len], &w[..R * len]);
-        let (xq, xt) = x.split_at(P * whole);
-        let (wq, wt) = w.split_at(R * whole);
+        let (Some((xq, xt)), Some((wq, wt))) = (
+            x.get(..P * len).and_then(|x| x.split_at_checked(P * whole)),
+            w.get(..R * len).and_then(|w| w.split_at_checked(R * whole)),
+        ) else {
+            return;
+        };
         let mut a = *acc;
         for (xc, wc) in xq.chunks_exact(4 * P).zip(wq.chunks_exact(4 * R)) {
             let mut xe = [0u32; P];
@@ -197,14 +220,7 @@ pub mod packed {
                 }
             }
         }
-        let tail = len - whole;
-        for k in 0..tail {
-            for r in 0..R {
-                for p in 0..P {
-                    a[p][r] += xt[p * tail + k] as i32 * wt[r * tail + k] as i8 as i32;
-                }
-            }
-        }
+        super::tail_products(&mut a, xt, wt, len - whole);
         *acc = a;
     }
 }
@@ -223,9 +239,12 @@ pub mod scalar {
         len: usize,
     ) {
         let whole = len & !3;
-        let (x, w) = (&x[..P * len], &w[..R * len]);
-        let (xq, xt) = x.split_at(P * whole);
-        let (wq, wt) = w.split_at(R * whole);
+        let (Some((xq, xt)), Some((wq, wt))) = (
+            x.get(..P * len).and_then(|x| x.split_at_checked(P * whole)),
+            w.get(..R * len).and_then(|w| w.split_at_checked(R * whole)),
+        ) else {
+            return;
+        };
         for (xc, wc) in xq.chunks_exact(4 * P).zip(wq.chunks_exact(4 * R)) {
             for k in 0..4 {
                 for r in 0..R {
@@ -236,14 +255,7 @@ pub mod scalar {
                 }
             }
         }
-        let tail = len - whole;
-        for k in 0..tail {
-            for r in 0..R {
-                for p in 0..P {
-                    acc[p][r] += xt[p * tail + k] as i32 * wt[r * tail + k] as i8 as i32;
-                }
-            }
-        }
+        super::tail_products(acc, xt, wt, len - whole);
     }
 }
 
@@ -261,9 +273,12 @@ pub mod lanes {
         len: usize,
     ) {
         let whole = len & !3;
-        let (x, w) = (&x[..P * len], &w[..R * len]);
-        let (xq, xt) = x.split_at(P * whole);
-        let (wq, wt) = w.split_at(R * whole);
+        let (Some((xq, xt)), Some((wq, wt))) = (
+            x.get(..P * len).and_then(|x| x.split_at_checked(P * whole)),
+            w.get(..R * len).and_then(|w| w.split_at_checked(R * whole)),
+        ) else {
+            return;
+        };
         let mut lanes = [[[0i32; 4]; R]; P];
         for (xc, wc) in xq.chunks_exact(4 * P).zip(wq.chunks_exact(4 * R)) {
             for (p, lp) in lanes.iter_mut().enumerate() {
@@ -279,14 +294,7 @@ pub mod lanes {
                 *a += l.iter().sum::<i32>();
             }
         }
-        let tail = len - whole;
-        for k in 0..tail {
-            for r in 0..R {
-                for p in 0..P {
-                    acc[p][r] += xt[p * tail + k] as i32 * wt[r * tail + k] as i8 as i32;
-                }
-            }
-        }
+        super::tail_products(acc, xt, wt, len - whole);
     }
 }
 

@@ -293,8 +293,12 @@ impl ResidualLayer {
 /// The multiplier at index `i` of a table written by [`requant_table`].
 #[inline]
 pub fn requant_at(table: &[u8], i: usize) -> Requant {
-    let b = &table[Requant::BYTES * i..Requant::BYTES * (i + 1)];
-    Requant::from_le_bytes([b[0], b[1], b[2], b[3], b[4]])
+    // Past the table's end: the zero multiplier, never a panic.
+    let at = i.checked_mul(Requant::BYTES).and_then(|at| table.get(at..));
+    match at.and_then(|t| t.first_chunk::<{ Requant::BYTES }>()) {
+        Some(b) => Requant::from_le_bytes(*b),
+        None => Requant::ZERO,
+    }
 }
 
 /// Encode multipliers as the table [`requant_at`] reads.

@@ -110,10 +110,11 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
                 if whole {
                     acc = super::dot::dot_i8(0, &patch[..k * k * cin], wrow);
                 } else {
-                    for ky in 0..k {
+                    for (ky, w) in wrow.chunks_exact((k * cin).max(1)).take(k).enumerate() {
                         let src = p.at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
-                        let w = &wrow[ky * k * cin..][..k * cin];
-                        acc = super::dot::dot_i8(acc, &arena[src..src + k * cin], w);
+                        if let Some(x) = arena.get(src..src + k * cin) {
+                            acc = super::dot::dot_i8(acc, x, w);
+                        }
                     }
                 }
                 let v = requantize_plus(acc, p.conv.requant(o), p.conv.bias(o));
@@ -121,8 +122,14 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
             }
             probe.enter(Phase::LayerNorm, 0);
             let out = p.at.output_offset + (r * ow + col) * cout;
-            let (lo, hi) = arena.split_at_mut(s);
-            let (v, out) = (&hi[..4 * cout], &mut lo[out..out + cout]);
+            // (An arena shorter than the plan's: nothing more is computed,
+            // and nothing panics; `forward` checked its length already.)
+            let Some((lo, hi)) = arena.split_at_mut_checked(s) else {
+                return;
+            };
+            let (Some(v), Some(out)) = (hi.get(..4 * cout), lo.get_mut(out..out + cout)) else {
+                return;
+            };
             layer_norm(
                 || i32s(v),
                 cout,
@@ -131,7 +138,9 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
                 |i, y| {
                     let q = requant_at(p.out_requant.as_ref(), i).apply_i32(y) as i64
                         + i32_at(p.out_offset.as_ref(), i) as i64;
-                    out[i] = saturate_i8(q);
+                    if let Some(o) = out.get_mut(i) {
+                        *o = saturate_i8(q);
+                    }
                 },
             );
         }

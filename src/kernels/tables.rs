@@ -6,14 +6,19 @@
 /// The i32 at index `i` of a table of little-endian i32s.
 #[inline]
 pub fn i32_at(table: &[u8], i: usize) -> i32 {
-    let b = &table[4 * i..4 * i + 4];
-    i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    // Past the table's end: 0, never a panic.
+    let at = i.checked_mul(4).and_then(|at| table.get(at..));
+    at.and_then(|t| t.first_chunk::<4>())
+        .map_or(0, |b| i32::from_le_bytes(*b))
 }
 
-/// The f16 at index `i` of a table of little-endian f16s, widened to f32.
+/// The f16 at index `i` of a table of little-endian f16s, widened to f32
+/// (0 past the table's end).
 #[inline]
 pub fn f16_at(table: &[u8], i: usize) -> f32 {
-    half::f16::from_le_bytes([table[2 * i], table[2 * i + 1]]).to_f32()
+    let at = i.checked_mul(2).and_then(|at| table.get(at..));
+    at.and_then(|t| t.first_chunk::<2>())
+        .map_or(0.0, |b| half::f16::from_le_bytes(*b).to_f32())
 }
 
 /// Encode i32s as the table [`i32_at`] reads.

@@ -13,6 +13,7 @@ mod board_run;
 mod boards;
 mod elf;
 mod fuzz;
+mod no_panic;
 mod peers;
 mod profile;
 
@@ -138,6 +139,39 @@ fn miri() -> bool {
     }
     eprintln!("\n==> cargo miri test --lib -p convnext (nightly)");
     nightly(&["cargo", "miri", "test", "--lib", "-p", "convnext"])
+}
+
+/// The no-panic check on every board firmware already built (`boards`
+/// builds them and runs the same check).
+fn no_panic_built() -> bool {
+    let mut checked = 0;
+    let ok = BOARDS.iter().all(|b| {
+        let elf = Path::new("target/boards")
+            .join(b.target)
+            .join("release")
+            .join(b.dir);
+        if !elf.exists() {
+            return true;
+        }
+        checked += 1;
+        match no_panic::check(&elf) {
+            Ok(n) => {
+                eprintln!(
+                    "{}: no panic reachable from forward ({n} functions searched)",
+                    b.name
+                );
+                true
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", b.name);
+                false
+            }
+        }
+    });
+    if checked == 0 {
+        eprintln!("no board firmware built yet: cargo xtask boards");
+    }
+    ok && checked > 0
 }
 
 /// CI's fuzzing: every target for 30 seconds.
@@ -286,6 +320,16 @@ fn boards() -> bool {
             .join(b.target)
             .join("release")
             .join(b.dir);
+        match no_panic::check(&elf) {
+            Ok(n) => eprintln!(
+                "{}: no panic reachable from forward ({n} functions searched)",
+                b.name
+            ),
+            Err(e) => {
+                eprintln!("{}: {e}", b.name);
+                ok = false;
+            }
+        }
         match elf::usage(&elf, (b.ram.origin, b.ram.origin + b.ram.bytes)) {
             Ok(u) => {
                 let stack = stack_by_target
@@ -334,6 +378,7 @@ fn main() -> ExitCode {
     let ok = match task.as_str() {
         "ci" => lint() && thumb() && test() && boards() && miri() && fuzz::fuzz(&ci_fuzz()),
         "miri" => miri(),
+        "no-panic" => no_panic_built(),
         "lint" => lint(),
         "thumb" => thumb(),
         "test" => test(),
@@ -342,7 +387,7 @@ fn main() -> ExitCode {
         "bench-peers" => peers::bench_peers(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fuzz" => fuzz::fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|profile-qemu [--board B] [--model DIR] [--json]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|fuzz [--seconds N] [--only TARGETS]");
+            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|profile-qemu [--board B] [--model DIR] [--json]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
             return ExitCode::from(2);
         }
     };

@@ -325,6 +325,9 @@ pub fn emit(
         "\n/// Classify one image: `input` is `INPUT_BYTES` of u8 HWC pixels (resized, not\n\
          /// normalised: normalisation is folded into the stem), `arena` at least\n\
          /// `ARENA_BYTES`. Writes int32 logits (real value = logit * `LOGIT_SCALE`).\n\
+         /// A function of its own, so the firmware's call graph from it can be\n\
+         /// checked for panics (`cargo xtask boards`).\n\
+         #[inline(never)]\n\
          pub fn forward(input: &[u8], arena: &mut [i8], logits: &mut [i32]) -> Result<(), ForwardError> {\n\
          \x20   forward_probed(input, arena, logits, &mut NoProbe)\n\
          }\n\
