@@ -11,9 +11,9 @@ mod board_run;
 #[allow(dead_code)]
 #[path = "../../boards/boards.rs"]
 mod boards;
+mod call_graph;
 mod elf;
 mod fuzz;
-mod no_panic;
 mod peers;
 mod profile;
 
@@ -154,13 +154,22 @@ fn no_panic_built() -> bool {
             return true;
         }
         checked += 1;
-        match no_panic::check(&elf) {
+        match call_graph::check(&elf) {
             Ok(n) => {
                 eprintln!(
                     "{}: no panic reachable from forward ({n} functions searched)",
                     b.name
                 );
-                true
+                match call_graph::stack_bound(&elf) {
+                    Ok((bytes, _)) => {
+                        eprintln!("{}: forward's stack, static bound {bytes} bytes", b.name);
+                        true
+                    }
+                    Err(e) => {
+                        eprintln!("{}: {e}", b.name);
+                        false
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("{}: {e}", b.name);
@@ -320,7 +329,7 @@ fn boards() -> bool {
             .join(b.target)
             .join("release")
             .join(b.dir);
-        match no_panic::check(&elf) {
+        match call_graph::check(&elf) {
             Ok(n) => eprintln!(
                 "{}: no panic reachable from forward ({n} functions searched)",
                 b.name
@@ -330,6 +339,21 @@ fn boards() -> bool {
                 ok = false;
             }
         }
+        let bound = match call_graph::stack_bound(&elf) {
+            Ok((bytes, chain)) => {
+                eprintln!(
+                    "{}: forward's stack, static bound {bytes} bytes along\n      {}",
+                    b.name,
+                    chain.join("\n      -> ")
+                );
+                bytes.to_string()
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", b.name);
+                ok = false;
+                "-".into()
+            }
+        };
         match elf::usage(&elf, (b.ram.origin, b.ram.origin + b.ram.bytes)) {
             Ok(u) => {
                 let stack = stack_by_target
@@ -348,8 +372,9 @@ fn boards() -> bool {
                         b.ram.bytes >> 10
                     ),
                 };
+                let painted = stack.map_or("-".into(), |s| s.to_string());
                 rows.push(format!(
-                    "| {} | {} | {:.1} / {} KiB | {ram} | {} |",
+                    "| {} | {} | {:.1} / {} KiB | {ram} | {painted} | {bound} | {} |",
                     b.name,
                     b.core,
                     u.flash as f64 / 1024.0,
@@ -364,9 +389,9 @@ fn boards() -> bool {
         }
     }
     println!(
-        "\n| board | core | flash used / total | RAM used / total | instructions per inference |"
+        "\n| board | core | flash used / total | RAM used / total | stack high-water (painted, whole firmware) | forward's stack (static bound) | instructions per inference |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
     }
