@@ -237,8 +237,8 @@ op's int8 output against the f32 reference's same tensor on the calibration
 images (errors accumulate along the schedule, as in TFLite's quantization
 debugger; a drop points at the op that adds the noise). A fit check
 counts flash as the parameter tables plus 48 KiB for the runtime's code and
-constants, and RAM as the arena plus 2 KiB of stack (both measured on the
-default model's Cortex-M4F firmware, rounded up).
+constants (64 KiB on Armv6-M boards), and RAM as the arena plus 2 KiB of
+stack (measured on the default model's firmware, rounded up).
 
 Examples:
   convnext report --model models/fmnist-convnext --board rpi-pico

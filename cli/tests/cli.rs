@@ -388,7 +388,8 @@ fn report_says_whether_the_model_fits_a_board_and_by_how_much_it_does_not() {
     assert_eq!(fit["flash_kib"], 2048.0);
     assert_eq!(fit["ram_kib"], 264.0);
     let params_kib = j["weights_bytes"].as_f64().unwrap() / 1024.0;
-    assert_eq!(fit["flash_need_kib"].as_f64().unwrap(), params_kib + 48.0);
+    // The Pico's Armv6-M build: 64 KiB of code beside the parameters.
+    assert_eq!(fit["flash_need_kib"].as_f64().unwrap(), params_kib + 64.0);
 
     // 256 KiB of flash and 8 KiB of RAM: short of both, by the difference.
     let o = report(&["--flash", "256", "--ram", "8"]);
