@@ -642,6 +642,11 @@ mod properties {
         }
 
         #[test]
+        fn f16_block_matches_naive(h in 1..=7usize, w in 1..=7usize, c in channels(), seed in any::<u64>()) {
+            check_block_f16(h, w, c, seed);
+        }
+
+        #[test]
         fn stem_matches_naive(
             oh in 1..=4usize, ow in 1..=4usize, cin in 1..=3usize, k in 1..=4usize,
             cout in 1..=12usize, d in data()
