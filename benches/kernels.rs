@@ -6,18 +6,12 @@
 //! arena as the network leaves it just before that op, restored for every
 //! iteration. `cargo bench --bench kernels [-- FILTER]`.
 
+mod networks;
+
 use convnext::kernels::probe::NoProbe;
 use convnext::network::{load_input_u8, Op};
-use convnext::preprocess::ProcessorConfig;
-use convnext_codegen::calibrate::Calibration;
-use convnext_codegen::compile::{build_plan, load_calibration, DEFAULT_CALIBRATION};
-use convnext_codegen::dataset::load_test_set;
-use convnext_codegen::load_model;
 use convnext_codegen::plan::Plan;
-use convnext_codegen::processor::load_processor;
-use convnext_codegen::synthetic::{random_images, synthetic_model};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use std::path::Path;
 use std::time::Duration;
 
 /// What an op is, for the bench's name: `block 14x14x40`, ...
@@ -59,25 +53,10 @@ fn bench_ops(c: &mut Criterion, model: &str, plan: &Plan, image: &[u8]) {
 }
 
 fn kernels(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/fmnist-convnext");
-    let model = load_model(&dir).expect("model");
-    let processor = load_processor(&dir).expect("processor");
-    let cal = load_calibration(&dir, None, &processor).expect("calibration");
-    let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).expect("plan");
-    let image = load_test_set(&dir).expect("test set").images.take(1);
-    bench_ops(c, "default", &plan, &image.pixels);
-
-    let atto = synthetic_model(&[40, 80, 160, 320], &[2, 2, 6, 2], 1000);
-    let cal = random_images(4, 224, 7);
-    let plan = build_plan(
-        &atto,
-        &ProcessorConfig::default(),
-        &cal,
-        Calibration::MinMax,
-    )
-    .expect("atto plan");
-    let image: Vec<u8> = (0..plan.input_bytes).map(|i| (i * 7 % 251) as u8).collect();
-    bench_ops(c, "atto-224", &plan, &image);
+    let n = networks::default_model();
+    bench_ops(c, "default", &n.plan, &n.image);
+    let n = networks::atto_224();
+    bench_ops(c, "atto-224", &n.plan, &n.image);
 }
 
 criterion_group!(benches, kernels);

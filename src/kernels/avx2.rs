@@ -100,13 +100,15 @@ fn bytes(x: &[i8]) -> &[u8] {
     unsafe { core::slice::from_raw_parts(x.as_ptr().cast(), x.len()) }
 }
 
-/// Row pairs over 8 pixels of widened input (pw1): `out` takes 8 entries a
-/// pair (pixel order), each the pair's biases plus the pixel's dot products;
-/// `x` is 64 bytes per 4 channels ([`super::pointwise_wide::wide_offset`]),
-/// each pair `2 len` bytes of `w` (paired), its biases 8 bytes of `bias`.
+/// Row pairs over 8 pixels: `out` takes 8 entries a pair (pixel order),
+/// each the pair's biases plus the pixel's dot products; each pair is `2 len`
+/// bytes of `w` (paired), its biases 8 bytes of `bias`. `x` is widened input
+/// (pw1, `WIDE`: 64 bytes per 4 channels,
+/// [`super::pointwise_wide::wide_offset`]) or int8 (pw2: 32 bytes per 4
+/// channels, [`super::pointwise::paired_offset_whole`] for 8 pixels).
 /// `None` without AVX2 or when `len` is not a multiple of 4; else the pairs
 /// run, as many as `out`, `w` and `bias` hold.
-pub fn pairs_wide(
+pub fn pairs<const WIDE: bool>(
     out: &mut [[i32; 2]],
     x: &[i8],
     w: &[u8],
@@ -116,31 +118,14 @@ pub fn pairs_wide(
     if !available() || !len.is_multiple_of(4) {
         return None;
     }
-    let x = bytes(x.get(..16 * len)?);
+    let x = bytes(x.get(..if WIDE { 16 } else { 8 } * len)?);
     // SAFETY: `available` said this CPU runs AVX2.
-    Some(unsafe { pairs::<true>(out, x, w, bias, len) })
+    Some(unsafe { pairs_avx2::<WIDE>(out, x, w, bias, len) })
 }
 
-/// [`pairs_wide`] for int8 input (pw2): `x` is 32 bytes per 4 channels
-/// ([`super::pointwise::paired_offset_whole`] for 8 pixels).
-pub fn pairs_i8(
-    out: &mut [[i32; 2]],
-    x: &[i8],
-    w: &[u8],
-    bias: &[u8],
-    len: usize,
-) -> Option<usize> {
-    if !available() || !len.is_multiple_of(4) {
-        return None;
-    }
-    let x = bytes(x.get(..8 * len)?);
-    // SAFETY: `available` said this CPU runs AVX2.
-    Some(unsafe { pairs::<false>(out, x, w, bias, len) })
-}
-
-/// Both loops; `WIDE` picks the input form.
+/// [`pairs`] itself.
 #[target_feature(enable = "avx2")]
-unsafe fn pairs<const WIDE: bool>(
+unsafe fn pairs_avx2<const WIDE: bool>(
     out: &mut [[i32; 2]],
     x: &[u8],
     w: &[u8],
@@ -351,8 +336,14 @@ mod tests {
                 }
                 let mut out = vec![[0i32; 2]; PIXELS * pairs];
                 let mut out8 = out.clone();
-                assert_eq!(pairs_wide(&mut out, &xw, &wp, &bias, len), Some(pairs));
-                assert_eq!(pairs_i8(&mut out8, &x8, &wp, &bias, len), Some(pairs));
+                assert_eq!(
+                    super::pairs::<true>(&mut out, &xw, &wp, &bias, len),
+                    Some(pairs)
+                );
+                assert_eq!(
+                    super::pairs::<false>(&mut out8, &x8, &wp, &bias, len),
+                    Some(pairs)
+                );
                 for j in 0..pairs {
                     for p in 0..PIXELS {
                         let w = [want(p, 2 * j), want(p, 2 * j + 1)];

@@ -101,7 +101,7 @@ pub fn dot_pairs<const P: usize>(
     }
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
     if P == super::in_place_map::HOST_TILE_PIXELS {
-        if let Some(n) = super::avx2::pairs_i8(out.as_flattened_mut(), x, w, bias, len) {
+        if let Some(n) = super::avx2::pairs::<false>(out.as_flattened_mut(), x, w, bias, len) {
             return n;
         }
     }
