@@ -14,11 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The targets of `fuzz/Cargo.toml`.
-const TARGETS: [&str; 5] = [
+const TARGETS: [&str; 6] = [
     "checkpoint",
     "processor_config",
     "npy",
     "preprocess",
+    "picture",
     "plan",
 ];
 
@@ -92,6 +93,15 @@ fn seeds(target: &str, dir: &Path) -> std::io::Result<()> {
             "processor_config" => {
                 if let Ok(t) = std::fs::read(m.join("preprocessor_config.json")) {
                     std::fs::write(dir.join(format!("seed{i}")), t)?;
+                }
+            }
+            "picture" => {
+                // The bundled example pictures (PNG), once.
+                if i == 0 {
+                    let examples = Path::new("models/fmnist-convnext/examples");
+                    for (k, e) in std::fs::read_dir(examples)?.flatten().enumerate() {
+                        std::fs::copy(e.path(), dir.join(format!("example{k}")))?;
+                    }
                 }
             }
             "npy" => {
