@@ -3,7 +3,9 @@
 //! ring of originals that makes the depthwise in place).
 //!
 //! Pixels go two at a time ([`TILE_PIXELS`]) so the MLP runs as 2x2 tiles
-//! (`kernels/mlp.rs`) over paired operands. The depthwise output, the LayerNorm
+//! (`kernels/mlp.rs`) over paired operands; the host, given the scratch,
+//! takes 8 at a time ([`HOST_TILE_PIXELS`], [`block_in_place_tiled`]) for
+//! its SIMD loops. The depthwise output, the LayerNorm
 //! output and the 4C hidden vector exist for one tile at a time: scratch is
 //! the ring plus `6C` bytes per tile pixel (`4C` for the depthwise outputs as
 //! i32, which the hidden vectors later overwrite, and `2C` for the

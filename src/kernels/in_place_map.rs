@@ -1,7 +1,8 @@
 //! The geometry both block kernels (int8 and f16) share: an `h x w x c` map
 //! updated in place in raster order, with a ring of original pixels.
 //!
-//! Pixels go in tiles of [`TILE_PIXELS`] starting at `p0`: first every
+//! Pixels go in tiles of [`TILE_PIXELS`] (the host's wide tiles:
+//! [`HOST_TILE_PIXELS`]) starting at `p0`: first every
 //! tile pixel's depthwise (reading originals), then each pixel's original
 //! goes to ring slot `p mod R` (replacing pixel `p - R`) and `x[p]` is
 //! overwritten. A 7x7 window at `p` reads back to pixel `p - L`,
