@@ -95,13 +95,11 @@ fn seeds(target: &str, dir: &Path) -> std::io::Result<()> {
                     std::fs::write(dir.join(format!("seed{i}")), t)?;
                 }
             }
-            "picture" => {
-                // The bundled example pictures (PNG), once.
-                if i == 0 {
-                    let examples = Path::new("models/fmnist-convnext/examples");
-                    for (k, e) in std::fs::read_dir(examples)?.flatten().enumerate() {
-                        std::fs::copy(e.path(), dir.join(format!("example{k}")))?;
-                    }
+            // The bundled example pictures (PNG), once.
+            "picture" if i == 0 => {
+                let examples = Path::new("models/fmnist-convnext/examples");
+                for (k, e) in std::fs::read_dir(examples)?.flatten().enumerate() {
+                    std::fs::copy(e.path(), dir.join(format!("example{k}")))?;
                 }
             }
             "npy" => {
