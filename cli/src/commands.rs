@@ -398,20 +398,17 @@ pub fn compile(a: &CompileArgs) -> Result<(), Failure> {
         images,
         method,
         source,
-        ..
+        calibration,
     } = int8_plan(dir, &model, &a.int8)?;
-    // The quality gate, on the calibration images (the folder's, or
-    // --calibration's; a saved calibration was gated when it was written).
-    let gate = if a.int8.calibration_file.is_some() {
-        String::new()
-    } else {
-        let processor = load_processor(dir)?;
-        let cal = load_calibration(dir, a.int8.calibrate.calibration.as_deref(), &processor)?;
-        let db = check_quality(&model, &plan, &cal, a.min_sqnr)?;
-        format!(
-            ", int8 logit SQNR {db:.1} dB on the calibration images (gate {:.1} dB)",
-            a.min_sqnr
-        )
+    // The quality gate, on the calibration images the plan was calibrated
+    // on (a saved calibration has none here: it was gated when written).
+    let min = a.gate.min_sqnr;
+    let gate = match &calibration {
+        None => String::new(),
+        Some(cal) => {
+            let db = check_quality(&model, &plan, cal, min)?;
+            format!(", int8 logit SQNR {db:.1} dB on the calibration images (gate {min:.1} dB)")
+        }
     };
     let provenance = Provenance::new(dir, &source, images, method, &plan);
     let e = convnext_codegen::emit::emit(&plan, out, name, &provenance, &model.config.labels)?;
@@ -448,12 +445,12 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), Failure> {
         input,
     };
     let saved = calibrate_to_save(dir, &model, &processor, &cal, &source, choices)?;
-    if args.min_sqnr > f64::NEG_INFINITY {
+    if args.gate.min_sqnr > f64::NEG_INFINITY {
         check_quality(
             &model,
             &saved.plan(&model, &processor)?,
             &cal,
-            args.min_sqnr,
+            args.gate.min_sqnr,
         )?;
     }
     spin.finish_and_clear();

@@ -293,10 +293,9 @@ pub struct CompileArgs {
     /// Module name (letters, digits and _)
     #[arg(long, default_value = "model")]
     pub name: String,
-    /// Refuse (naming the op to blame) when the int8 logit SQNR on the
-    /// calibration images is below DB; -inf turns the gate off
-    #[arg(long, value_name = "DB", default_value_t = convnext_codegen::quality::DEFAULT_MIN_SQNR_DB, allow_negative_numbers = true)]
-    pub min_sqnr: f64,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub gate: QualityGate,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub int8: Int8Args,
@@ -344,6 +343,28 @@ pub struct PreprocessArgs {
     pub output: PathBuf,
 }
 
+/// The quality gate of `compile` and `calibrate`.
+#[derive(Debug, Args)]
+pub struct QualityGate {
+    /// Refuse (naming the op to blame, writing nothing) when the int8 logit
+    /// SQNR on the calibration images is below DB; -inf turns the gate off
+    #[arg(
+        long = "min-sqnr",
+        value_name = "DB",
+        default_value_t = convnext_codegen::quality::DEFAULT_MIN_SQNR_DB,
+        allow_negative_numbers = true
+    )]
+    pub min_sqnr: f64,
+}
+
+impl Default for QualityGate {
+    fn default() -> Self {
+        QualityGate {
+            min_sqnr: convnext_codegen::quality::DEFAULT_MIN_SQNR_DB,
+        }
+    }
+}
+
 /// `convnext calibrate`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -362,10 +383,9 @@ pub struct CalibrateArgs {
     /// Where the calibration goes
     #[arg(long, value_name = "FILE.json")]
     pub out: PathBuf,
-    /// Refuse to save (naming the op to blame) when the int8 logit SQNR on
-    /// the calibration images is below DB; -inf turns the gate off
-    #[arg(long, value_name = "DB", default_value_t = convnext_codegen::quality::DEFAULT_MIN_SQNR_DB, allow_negative_numbers = true)]
-    pub min_sqnr: f64,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub gate: QualityGate,
     /// What to calibrate on and for (all saved with the ranges)
     #[command(flatten)]
     pub calibrate: CalibrationFlags,

@@ -6,7 +6,8 @@
 
 use crate::commands::{self, Failure};
 use crate::options::{
-    CalibrateArgs, CalibrationFlags, ClassifyArgs, EvalArgs, Int8Args, Precision, ReportArgs,
+    CalibrateArgs, CalibrationFlags, ClassifyArgs, EvalArgs, Int8Args, Precision, QualityGate,
+    ReportArgs,
 };
 use std::path::{Path, PathBuf};
 
@@ -43,7 +44,7 @@ pub fn tour() -> Result<(), Failure> {
     commands::calibrate(&CalibrateArgs {
         model: model.clone(),
         out: cal.clone(),
-        min_sqnr: convnext_codegen::quality::DEFAULT_MIN_SQNR_DB,
+        gate: QualityGate::default(),
         calibrate: CalibrationFlags::defaults(),
     })?;
 
