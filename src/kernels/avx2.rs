@@ -73,13 +73,13 @@ unsafe fn xcr0() -> u64 {
 }
 
 #[inline(always)]
-fn load32(b: &[u8; 32]) -> __m256i {
+fn load32(b: &[i8; 32]) -> __m256i {
     // SAFETY: `b` is 32 readable bytes; the load allows any alignment.
     unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
 }
 
 #[inline(always)]
-fn load16(b: &[u8; 16]) -> __m128i {
+fn load16(b: &[i8; 16]) -> __m128i {
     // SAFETY: `b` is 16 readable bytes; the load allows any alignment.
     unsafe { _mm_loadu_si128(b.as_ptr().cast()) }
 }
@@ -91,13 +91,6 @@ fn lanes(v: __m256i) -> [i32; 8] {
     // SAFETY: `out` is 32 writable bytes; the store allows any alignment.
     unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
     core::array::from_fn(|i| i32_at(&out, i))
-}
-
-/// `u8` views of `i8` chunks (same size and alignment).
-fn bytes(x: &[i8]) -> &[u8] {
-    // SAFETY: i8 and u8 have the same size and alignment, every bit
-    // pattern is valid for both, and the borrow is carried over.
-    unsafe { core::slice::from_raw_parts(x.as_ptr().cast(), x.len()) }
 }
 
 /// Row pairs over 8 pixels: `out` takes 8 entries a pair (pixel order),
@@ -118,7 +111,7 @@ pub fn pairs<const WIDE: bool>(
     if !available() || !len.is_multiple_of(4) {
         return None;
     }
-    let x = bytes(x.get(..if WIDE { 16 } else { 8 } * len)?);
+    let x = x.get(..if WIDE { 16 } else { 8 } * len)?;
     // SAFETY: `available` said this CPU runs AVX2.
     Some(unsafe { pairs_avx2::<WIDE>(out, x, w, bias, len) })
 }
@@ -127,7 +120,7 @@ pub fn pairs<const WIDE: bool>(
 #[target_feature(enable = "avx2")]
 unsafe fn pairs_avx2<const WIDE: bool>(
     out: &mut [[i32; 2]],
-    x: &[u8],
+    x: &[i8],
     w: &[u8],
     bias: &[u8],
     len: usize,
@@ -248,9 +241,11 @@ fn activate8_avx2(
     let (lo, hi) = (_mm256_set1_epi32(-128), _mm256_set1_epi32(127));
     let bias = _mm256_set1_epi32(128);
     for (half, a) in acc.chunks_exact(8).enumerate() {
-        let mut bytes = [0u8; 32];
+        let mut bytes = [0i8; 32];
         for (b, v) in bytes.chunks_exact_mut(4).zip(a) {
-            b.copy_from_slice(&v.to_le_bytes());
+            for (b, v) in b.iter_mut().zip(v.to_le_bytes()) {
+                *b = v as i8;
+            }
         }
         let v = load32(&bytes);
         // High words of the 64-bit products: even lanes' from VPMULDQ as

@@ -14,7 +14,7 @@
 
 use super::arena::i32s;
 use super::depthwise::{Tap, Window, MAX_TAPS};
-use super::in_place_map::{InPlaceMap, HOST_TILE_PIXELS, TILE_PIXELS};
+use super::in_place_map::{host_tile, tile_lanes, InPlaceMap, HOST_TILE_PIXELS, TILE_PIXELS};
 use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::QLinear;
 use super::mlp::{pw1_tile, pw1_wide, pw2_tile};
@@ -96,11 +96,7 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     /// form applies), else [`TILE_PIXELS`].
     pub fn host_tile(&self, len: usize) -> usize {
         let end = self.at.scratch_offset + self.scratch_bytes_tiled(HOST_TILE_PIXELS);
-        if cfg!(target_os = "none") || !self.map.c.is_multiple_of(4) || len < end {
-            TILE_PIXELS
-        } else {
-            HOST_TILE_PIXELS
-        }
+        host_tile(self.map.c.is_multiple_of(4), len, end)
     }
 }
 
@@ -150,17 +146,9 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize>(
     let mut p0 = 0;
     while p0 < hw {
         let n = (hw - p0).min(tile);
-        // The MLP's lanes: the tile's pixels, or on the host's wide tiles
-        // all 8 (2 when one or two pixels are left): a partial tile's spare
-        // lanes compute on stale scratch and their results are dropped (pw2
-        // writes only the `n` pixels of `x`).
-        let lanes = if tile == TILE_PIXELS {
-            n
-        } else if n <= TILE_PIXELS {
-            TILE_PIXELS
-        } else {
-            tile
-        };
+        // The MLP's lanes; spare ones are dropped (pw2 writes only the `n`
+        // pixels of `x`).
+        let lanes = tile_lanes(n, tile);
         // 1. Depthwise 7x7 of each tile pixel from originals, as i32 into
         // scratch (4C bytes a pixel).
         probe.enter(Phase::Depthwise, (n * 49 * c) as u32);

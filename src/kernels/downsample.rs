@@ -5,7 +5,7 @@
 //! `i` lands below the inputs of every later pixel because the input starts
 //! [`OpFootprint::input_lead_bytes`] above the output.
 
-use super::in_place_map::{HOST_TILE_PIXELS, TILE_PIXELS};
+use super::in_place_map::{host_tile, tile_lanes, HOST_TILE_PIXELS, TILE_PIXELS};
 use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{in_place_lead, OpFootprint, Placement};
@@ -75,11 +75,7 @@ impl<B: AsRef<[u8]>> DownsampleParams<B> {
     /// [`super::block::BlockParams::host_tile`] chooses it.
     pub fn host_tile(&self, len: usize) -> usize {
         let end = self.at.scratch_offset + self.scratch_bytes_tiled(HOST_TILE_PIXELS);
-        if cfg!(target_os = "none") || !self.cin.is_multiple_of(4) || len < end {
-            TILE_PIXELS
-        } else {
-            HOST_TILE_PIXELS
-        }
+        host_tile(self.cin.is_multiple_of(4), len, end)
     }
 }
 
@@ -129,15 +125,9 @@ fn downsample_tiles<B: AsRef<[u8]>, const TILE: usize>(
     let mut j = 0;
     while j < outputs {
         let n = (outputs - j).min(tile);
-        // The conv's lanes, as the blocks choose them: a partial host tile
-        // runs all 8, its spare lanes' outputs dropped.
-        let lanes = if tile == TILE_PIXELS {
-            n
-        } else if n <= TILE_PIXELS {
-            TILE_PIXELS
-        } else {
-            tile
-        };
+        // The conv's lanes; spare ones' outputs have no place and are
+        // dropped.
+        let lanes = tile_lanes(n, tile);
         // LayerNorm the window of each output pixel into the scratch, the
         // pair's windows paired for the 2x2 tiles ([`paired_offset`]).
         probe.enter(Phase::LayerNorm, 0);

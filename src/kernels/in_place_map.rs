@@ -37,6 +37,32 @@ pub const TILE_PIXELS: usize = 2;
 /// ring holds the last `R >= L` copied, whatever the tile.
 pub const HOST_TILE_PIXELS: usize = 8;
 
+/// The tile the host runs an op in: [`HOST_TILE_PIXELS`] when its chunks
+/// are whole (`channels_whole`, a multiple of 4 channels) and the arena
+/// (`len` bytes) reaches `wide_scratch_end`, where the wide tile's scratch
+/// ends; else [`TILE_PIXELS`] (always on microcontrollers).
+pub fn host_tile(channels_whole: bool, len: usize, wide_scratch_end: usize) -> usize {
+    if cfg!(target_os = "none") || !channels_whole || len < wide_scratch_end {
+        TILE_PIXELS
+    } else {
+        HOST_TILE_PIXELS
+    }
+}
+
+/// The lanes a tile of `n` pixels (of at most `tile`) runs as: the tile's
+/// pixels on the firmware's tiles; all of the host's wide tile, or 2 when
+/// one or two pixels are left. A partial tile's spare lanes compute on
+/// stale scratch and the ops drop their results.
+pub fn tile_lanes(n: usize, tile: usize) -> usize {
+    if tile == TILE_PIXELS {
+        n
+    } else if n <= TILE_PIXELS {
+        TILE_PIXELS
+    } else {
+        tile
+    }
+}
+
 /// Pixels of originals an in-place 7x7 depthwise keeps for an `h x w` map:
 /// the farthest a window looks back, `3W + 3` on maps of 4x4 and up, and at
 /// least one tile (the tile's own originals are kept for the residual).
