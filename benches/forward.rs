@@ -6,7 +6,7 @@
 
 mod networks;
 
-use convnext::network::{load_input_u8, run_ops, run_ops_tiled};
+use convnext::network::{load_input_u8, run_ops, run_ops_tiled, Outputs};
 use convnext_codegen::forward;
 use criterion::{criterion_group, criterion_main, Criterion};
 use networks::Network;
@@ -27,7 +27,11 @@ fn int8(c: &mut Criterion, name: &str, n: &Network, wide: bool) {
         b.iter(|| {
             load_input_u8(black_box(&n.image), &mut arena, plan.input_offset);
             if wide {
-                run_ops_tiled(plan.runtime_ops(), &mut arena, &mut logits);
+                run_ops_tiled(
+                    plan.runtime_ops(),
+                    &mut arena,
+                    &mut Outputs::logits(&mut logits),
+                );
             } else {
                 run_ops(plan.runtime_ops(), &mut arena, &mut logits);
             }

@@ -9,7 +9,7 @@
 mod networks;
 
 use convnext::kernels::probe::NoProbe;
-use convnext::network::{load_input_u8, Op};
+use convnext::network::{load_input_u8, Op, Outputs};
 use convnext_codegen::plan::Plan;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use std::time::Duration;
@@ -22,6 +22,7 @@ fn describe(op: &Op<Vec<u8>>) -> String {
         Op::BlockF16(b) => format!("block_f16 {}x{}x{}", b.map.h, b.map.w, b.map.c),
         Op::Downsample(d) => format!("downsample {}x{}x{}->{}", d.in_h, d.in_w, d.cin, d.cout),
         Op::Head(h) => format!("head {}x{}x{}", h.h, h.w, h.c),
+        Op::FeatureMap(m) => format!("feature_map {}x{}x{}", m.h, m.w, m.c),
     }
 }
 
@@ -41,13 +42,13 @@ fn bench_ops(c: &mut Criterion, model: &str, plan: &Plan, image: &[u8]) {
             group.bench_function(&name, |b| {
                 b.iter_batched_ref(
                     || before.clone(),
-                    |a| op.run_tiled(a, &mut logits, &mut NoProbe),
+                    |a| op.run_tiled(a, &mut Outputs::logits(&mut logits), &mut NoProbe),
                     BatchSize::LargeInput,
                 )
             });
             seen.push(name);
         }
-        op.run_tiled(&mut arena, &mut logits, &mut NoProbe);
+        op.run_tiled(&mut arena, &mut Outputs::logits(&mut logits), &mut NoProbe);
     }
     group.finish();
 }

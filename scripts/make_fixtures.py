@@ -15,6 +15,7 @@ scikit-image run through HF's Pillow-based ConvNeXt image processor.
 
     python3 scripts/make_fixtures.py --out tests/fixtures          # the small, committed set
     python3 scripts/make_fixtures.py --big /tmp/big                # + tiny-224 (28M params), on demand
+    python3 scripts/make_fixtures.py --only backbone_v2            # just the backbone and V2 cases
 """
 import argparse
 import json
@@ -24,7 +25,9 @@ import os
 import numpy as np
 import torch
 import transformers
-from transformers import ConvNextConfig, ConvNextForImageClassification, ConvNextModel
+from transformers import (ConvNextBackbone, ConvNextConfig, ConvNextForImageClassification,
+                          ConvNextModel, ConvNextV2Backbone, ConvNextV2Config,
+                          ConvNextV2ForImageClassification, ConvNextV2Model)
 
 
 def randomise(model, seed):
@@ -34,6 +37,10 @@ def randomise(model, seed):
         for name, p in model.named_parameters():
             if "layer_scale" in name or name.endswith("gamma"):
                 p.copy_(torch.rand(p.shape, generator=g) * 0.8 + 0.2)
+            elif ".grn." in name:
+                # GRN is zero-initialised (the identity); make it matter.
+                scale = 0.5 if name.endswith("weight") else 0.1
+                p.copy_(scale * torch.randn(p.shape, generator=g))
             elif p.ndim == 1 and name.endswith("weight"):
                 p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
             elif p.ndim == 1:
@@ -81,6 +88,76 @@ def hf_case(root, name, cfg, shape, classify=True, labels=10, dtype=torch.float3
     save_outputs(out, x, logits, o.pooler_output, o.last_hidden_state, o.hidden_states)
     model.to(dtype).save_pretrained(out)
     print(name, "params", sum(p.numel() for p in model.parameters()), "input", tuple(shape))
+
+
+def save_feature_maps(out, names, maps):
+    for stage, m in zip(names, maps):
+        np.save(os.path.join(out, f"feature_maps_{stage}.npy"), m.numpy().astype(np.float32))
+
+
+def v2_case(root, name, cfg, shape, kind="classify", labels=10, seed=0):
+    """A ConvNeXt V2 (GRN, no layer scale): classifier, base model or backbone."""
+    out = os.path.join(root, name)
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(seed)
+    if kind == "classify":
+        cfg = dict(cfg, id2label={i: f"class_{i}" for i in range(labels)},
+                   label2id={f"class_{i}": i for i in range(labels)})
+    config = ConvNextV2Config(**cfg)
+    cls = {"classify": ConvNextV2ForImageClassification, "base": ConvNextV2Model,
+           "backbone": ConvNextV2Backbone}[kind]
+    model = cls(config).eval()
+    randomise(model, seed)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        if kind == "backbone":
+            o = model(x, output_hidden_states=True)
+            np.save(os.path.join(out, "inputs.npy"), x.numpy().astype(np.float32))
+            save_feature_maps(out, model.out_features, o.feature_maps)
+            for i, h in enumerate(o.hidden_states):
+                np.save(os.path.join(out, f"hidden_states_{i}.npy"), h.numpy().astype(np.float32))
+        else:
+            base = model.convnextv2 if kind == "classify" else model
+            o = base(x, output_hidden_states=True)
+            logits = model.classifier(o.pooler_output) if kind == "classify" else None
+            if logits is not None:
+                assert torch.allclose(logits, model(x).logits)
+            save_outputs(out, x, logits, o.pooler_output, o.last_hidden_state, o.hidden_states)
+    model.save_pretrained(out)
+    print(name, "v2", kind, "params", sum(p.numel() for p in model.parameters()), "input", tuple(shape))
+
+
+def backbone_case(root, name, cfg, shape, seed=0):
+    """A ConvNextBackbone with its own (randomised) hidden_states_norms."""
+    out = os.path.join(root, name)
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(seed)
+    model = ConvNextBackbone(ConvNextConfig(**cfg)).eval()
+    randomise(model, seed)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        o = model(x, output_hidden_states=True)
+    np.save(os.path.join(out, "inputs.npy"), x.numpy().astype(np.float32))
+    save_feature_maps(out, model.out_features, o.feature_maps)
+    for i, h in enumerate(o.hidden_states):
+        np.save(os.path.join(out, f"hidden_states_{i}.npy"), h.numpy().astype(np.float32))
+    model.save_pretrained(out)
+    print(name, "backbone", model.out_features, "input", tuple(shape))
+
+
+def classifier_as_backbone_case(root, name, cfg, shape, seed=0):
+    """A classifier checkpoint whose config names out_features: the feature
+    maps are what ConvNextBackbone.from_pretrained makes of it (its
+    hidden_states_norms are not in the checkpoint, so they start as the
+    identity affine)."""
+    hf_case(root, name, cfg, shape, labels=4, seed=seed)
+    out = os.path.join(root, name)
+    backbone = ConvNextBackbone.from_pretrained(out).eval()
+    x = torch.from_numpy(np.load(os.path.join(out, "inputs.npy")))
+    with torch.no_grad():
+        o = backbone(x)
+    save_feature_maps(out, backbone.out_features, o.feature_maps)
+    print(name, "as backbone", backbone.out_features)
 
 
 def timm_case(root, name, model_args, shape, num_classes, seed=0):
@@ -146,13 +223,34 @@ def preprocess_cases(root):
         json.dump({"processor": Proc.__name__, "transformers": transformers.__version__, "cases": manifest}, f, indent=1)
 
 
+def backbone_v2_cases(models, small):
+    every = ["stem", "stage1", "stage2", "stage3", "stage4"]
+    backbone_case(models, "backbone_all", dict(small, out_features=every), (2, 3, 68, 92), seed=20)
+    backbone_case(models, "backbone_gray", dict(num_channels=1, patch_size=2, num_stages=3,
+                                                hidden_sizes=[16, 24, 32], depths=[1, 2, 1],
+                                                out_indices=[0, 2]), (2, 1, 30, 26), seed=21)
+    classifier_as_backbone_case(models, "classifier_out_features",
+                                dict(small, out_features=["stage1", "stage3"]), (2, 3, 64, 72), seed=22)
+    v2_case(models, "v2_classifier", small, (2, 3, 68, 92), seed=23)
+    v2_case(models, "v2_base_gray", dict(num_channels=1, patch_size=2, num_stages=3,
+                                         hidden_sizes=[16, 24, 32], depths=[1, 2, 1]),
+            (2, 1, 28, 36), kind="base", seed=24)
+    v2_case(models, "v2_backbone", dict(small, out_features=["stem", "stage2", "stage4"]),
+            (1, 3, 64, 64), kind="backbone", seed=25)
+    v2_case(models, "v2_relu", dict(small, hidden_act="relu"), (2, 3, 64, 48), labels=5, seed=26)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", default="tests/fixtures")
+    p.add_argument("--only", choices=["backbone_v2"], help="write only these fixtures")
     p.add_argument("--big", help="also write the tiny-224 (28M params) fixture here")
     a = p.parse_args()
     models = os.path.join(a.out, "models")
     small = dict(hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 2, 1])
+    backbone_v2_cases(models, small)
+    if a.only == "backbone_v2":
+        return
     hf_case(models, "narrow_224", dict(hidden_sizes=[16, 32, 64, 128], depths=[3, 3, 9, 3]), (1, 3, 224, 224), labels=1000)
     hf_case(models, "three_stage", dict(num_stages=3, hidden_sizes=[24, 48, 96], depths=[2, 2, 2],
                                         layer_norm_eps=1e-2), (2, 3, 64, 64), labels=7, seed=1)

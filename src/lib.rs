@@ -52,7 +52,7 @@
 //!         classifier: QLinear { weights: &fc_w, bias: &fc_b, requant: &fc_rq },
 //!     }),
 //! ];
-//! let spec = NetworkSpec { arena_bytes: 12, input_offset: 0, input_bytes: 4, num_labels: 2 };
+//! let spec = NetworkSpec { arena_bytes: 12, input_offset: 0, input_bytes: 4, num_labels: 2, feature_map_bytes: 0 };
 //! let (mut arena, mut logits) = ([0i8; 12], [0i32; 2]);
 //! // A bright image: channel 0 wins after the LayerNorm, so class 0.
 //! forward_u8(&spec, &ops, &[250, 250, 250, 250], &mut arena, &mut logits).unwrap();

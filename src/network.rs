@@ -7,6 +7,7 @@ use crate::kernels::block_f16::{block_f16_in_place_probed, BlockF16Params};
 use crate::kernels::downsample::{
     downsample_in_place_probed, downsample_in_place_tiled, DownsampleParams,
 };
+use crate::kernels::feature_map::{feature_map_probed, FeatureMapParams};
 use crate::kernels::head::{head_probed, HeadParams};
 use crate::kernels::in_place_map::HOST_TILE_PIXELS;
 use crate::kernels::probe::{NoProbe, Probe};
@@ -26,6 +27,29 @@ pub enum Op<B = &'static [u8]> {
     Downsample(DownsampleParams<B>),
     /// Pool, LayerNorm, classifier.
     Head(HeadParams<B>),
+    /// A backbone's feature map: the stream through its LayerNorm, into
+    /// the caller's feature-map buffer.
+    FeatureMap(FeatureMapParams<B>),
+}
+
+/// Where a forward pass puts its results besides the arena.
+#[derive(Debug)]
+pub struct Outputs<'a> {
+    /// int32 logits, `num_labels` of them (empty for a network without a head).
+    pub logits: &'a mut [i32],
+    /// int8 feature maps, one after another in `out_features` order (empty
+    /// for a network without any).
+    pub feature_maps: &'a mut [i8],
+}
+
+impl<'a> Outputs<'a> {
+    /// Logits only (a classifier without feature maps).
+    pub fn logits(logits: &'a mut [i32]) -> Self {
+        Outputs {
+            logits,
+            feature_maps: &mut [],
+        }
+    }
 }
 
 impl<B: AsRef<[u8]>> Op<B> {
@@ -37,6 +61,7 @@ impl<B: AsRef<[u8]>> Op<B> {
             Op::BlockF16(p) => p,
             Op::Downsample(p) => p,
             Op::Head(p) => p,
+            Op::FeatureMap(p) => p,
         }
     }
 
@@ -48,6 +73,7 @@ impl<B: AsRef<[u8]>> Op<B> {
             Op::BlockF16(p) => p.at,
             Op::Downsample(p) => p.at,
             Op::Head(p) => p.at,
+            Op::FeatureMap(p) => p.at,
         }
     }
 
@@ -59,27 +85,30 @@ impl<B: AsRef<[u8]>> Op<B> {
             Op::BlockF16(p) => p.at = at,
             Op::Downsample(p) => p.at = at,
             Op::Head(p) => p.at = at,
+            Op::FeatureMap(p) => p.at = at,
         }
     }
 
-    /// Run this op over `arena`; the head writes `logits`.
-    pub fn run(&self, arena: &mut [i8], logits: &mut [i32], probe: &mut impl Probe) {
+    /// Run this op over `arena`; the head writes `out.logits`, a feature
+    /// map its part of `out.feature_maps`.
+    pub fn run(&self, arena: &mut [i8], out: &mut Outputs<'_>, probe: &mut impl Probe) {
         match self {
             Op::Stem(p) => stem_in_place_probed(p, arena, probe),
             Op::Block(p) => block_in_place_probed(p, arena, probe),
             Op::BlockF16(p) => block_f16_in_place_probed(p, arena, probe),
             Op::Downsample(p) => downsample_in_place_probed(p, arena, probe),
-            Op::Head(p) => head_probed(p, arena, logits, probe),
+            Op::Head(p) => head_probed(p, arena, out.logits, probe),
+            Op::FeatureMap(p) => feature_map_probed(p, arena, out.feature_maps, probe),
         }
     }
 
     /// [`Op::run`] with the host's wider block tiles where `arena` has
     /// their scratch ([`Op::host_scratch_bytes`]); the same bits.
-    pub fn run_tiled(&self, arena: &mut [i8], logits: &mut [i32], probe: &mut impl Probe) {
+    pub fn run_tiled(&self, arena: &mut [i8], out: &mut Outputs<'_>, probe: &mut impl Probe) {
         match self {
             Op::Block(p) => block_in_place_tiled(p, arena, probe),
             Op::Downsample(p) => downsample_in_place_tiled(p, arena, probe),
-            _ => self.run(arena, logits, probe),
+            _ => self.run(arena, out, probe),
         }
     }
 
@@ -118,6 +147,13 @@ pub enum ForwardError {
         /// Length given.
         given: usize,
     },
+    /// The feature-map buffer has the wrong length.
+    FeatureMapsSize {
+        /// Bytes expected.
+        expected: usize,
+        /// Bytes given.
+        given: usize,
+    },
 }
 
 impl core::fmt::Display for ForwardError {
@@ -133,6 +169,12 @@ impl core::fmt::Display for ForwardError {
                 write!(
                     f,
                     "logits buffer of {given}; the model has {expected} labels"
+                )
+            }
+            Self::FeatureMapsSize { expected, given } => {
+                write!(
+                    f,
+                    "feature-map buffer of {given} bytes; the model's maps take {expected}"
                 )
             }
         }
@@ -224,21 +266,53 @@ pub fn run_ops<'o, B: AsRef<[u8]> + 'o>(
     arena: &mut [i8],
     logits: &mut [i32],
 ) {
+    let mut out = Outputs::logits(logits);
     for op in ops {
-        op.run(arena, logits, &mut NoProbe);
+        op.run(arena, &mut out, &mut NoProbe);
     }
 }
 
-/// [`run_ops`] with the host's wider block tiles where `arena` is large
-/// enough for them ([`Op::run_tiled`]): the host simulation's fast form,
-/// the same bits.
+/// [`run_ops`] into logits and feature maps, with the host's wider block
+/// tiles where `arena` is large enough for them ([`Op::run_tiled`]): the
+/// host simulation's fast form, the same bits.
 pub fn run_ops_tiled<'o, B: AsRef<[u8]> + 'o>(
     ops: impl IntoIterator<Item = &'o Op<B>>,
     arena: &mut [i8],
-    logits: &mut [i32],
+    out: &mut Outputs<'_>,
 ) {
     for op in ops {
-        op.run_tiled(arena, logits, &mut NoProbe);
+        op.run_tiled(arena, out, &mut NoProbe);
+    }
+}
+
+/// Where one int8 feature map sits in a backbone's feature-map buffer, and
+/// what its bytes mean (generated code lists them as `FEATURE_MAPS`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FeatureMapSpec {
+    /// `stem`, `stage1`, ... (HF `out_features`).
+    pub name: &'static str,
+    /// `(C, H, W)`; the bytes are HWC.
+    pub shape: [usize; 3],
+    /// First byte in the buffer.
+    pub offset: usize,
+    /// Real value = `scale * (q - zero_point)`.
+    pub scale: f32,
+    /// The int8 value of real 0.
+    pub zero_point: i32,
+}
+
+impl FeatureMapSpec {
+    /// Bytes of the map.
+    pub const fn bytes(&self) -> usize {
+        self.shape[0] * self.shape[1] * self.shape[2]
+    }
+
+    /// This map's bytes in the whole feature-map buffer (empty if `maps`
+    /// is too short).
+    pub fn of<'m>(&self, maps: &'m [i8]) -> &'m [i8] {
+        maps.get(self.offset..self.offset + self.bytes())
+            .unwrap_or(&[])
     }
 }
 
@@ -252,8 +326,10 @@ pub struct NetworkSpec {
     pub input_offset: usize,
     /// Input bytes (`H * W * C`, HWC order).
     pub input_bytes: usize,
-    /// Number of logits.
+    /// Number of logits (0 for a backbone without a head).
     pub num_labels: usize,
+    /// Bytes of all feature maps (0 for a classifier without any).
+    pub feature_map_bytes: usize,
 }
 
 /// Check buffer sizes, load the u8 HWC input and run: the whole int8 forward
@@ -268,6 +344,17 @@ pub fn forward_u8<'o, B: AsRef<[u8]> + 'o>(
     check_buffers(spec, input, arena, logits)?;
     load_input_u8(input, arena, spec.input_offset);
     run_ops(ops, arena, logits);
+    Ok(())
+}
+
+/// Check the feature-map buffer of a forward pass against the plan's size.
+pub fn check_feature_maps(spec: &NetworkSpec, maps: &[i8]) -> Result<(), ForwardError> {
+    if maps.len() != spec.feature_map_bytes {
+        return Err(ForwardError::FeatureMapsSize {
+            expected: spec.feature_map_bytes,
+            given: maps.len(),
+        });
+    }
     Ok(())
 }
 

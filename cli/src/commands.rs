@@ -48,6 +48,18 @@ pub fn run(a: &RunArgs) -> Result<(), Failure> {
     let model = load_model(dir)?;
     let x = npy::read(input)?.into_f32(input)?;
     convnext_codegen::reference::check_pixel_values(&model, &x)?;
+    if kind == OutputKind::FeatureMaps {
+        let model = match &a.out_features {
+            Some(names) => model.with_out_features(names)?,
+            None => model,
+        };
+        return write_feature_maps(a, dir, &model, &x, output);
+    }
+    if a.out_features.is_some() {
+        return Err(usage(
+            "--out-features goes with --output-kind feature_maps".into(),
+        ));
+    }
     let y = match p {
         Precision::Int8 => {
             if kind != OutputKind::Logits {
@@ -68,7 +80,14 @@ pub fn run(a: &RunArgs) -> Result<(), Failure> {
                 model
             };
             match kind {
-                OutputKind::PoolerOutput => forward(&model, &x)?.pooler_output,
+                OutputKind::PoolerOutput => {
+                    forward(&model, &x)?.pooler_output.ok_or_else(|| Error::Input {
+                        message: format!(
+                            "{} is a backbone checkpoint (no final LayerNorm, so no pooler_output); use --output-kind feature_maps",
+                            dir.display()
+                        ),
+                    })?
+                }
                 OutputKind::LastHiddenState => forward(&model, &x)?.last_hidden_state,
                 // Logits alone keep no image's hidden states.
                 OutputKind::Logits => logits(&model, &x)?.ok_or_else(|| Error::Input {
@@ -77,10 +96,49 @@ pub fn run(a: &RunArgs) -> Result<(), Failure> {
                         dir.display()
                     ),
                 })?,
+                OutputKind::FeatureMaps => unreachable!("handled above"),
             }
         }
     };
     npy::write_f32(output, &y)?;
+    Ok(())
+}
+
+/// `run --output-kind feature_maps`: `<output>/<stage>.npy` per out feature,
+/// in the precision asked (int8 runs the backbone's own network, which stops
+/// after the last stage a map needs, and dequantizes the maps).
+fn write_feature_maps(
+    a: &RunArgs,
+    dir: &Path,
+    model: &Model,
+    x: &Tensor,
+    output: &Path,
+) -> Result<(), Failure> {
+    if model.feature_norms.is_empty() {
+        return Err(Failure::Model(Error::Input {
+            message: format!(
+                "{}/config.json names no out_features (or out_indices), so there are no feature maps to write",
+                dir.display()
+            ),
+        }));
+    }
+    let maps = match a.precision {
+        Precision::Int8 => {
+            let backbone = model.as_backbone();
+            let plan = int8_plan(dir, &backbone, &a.int8)?.plan;
+            check_int8_input(&plan, x)?;
+            plan.feature_maps_f32(&input_bytes(x, &plan.model))
+        }
+        Precision::F16 => forward(&round_weights_to_f16(model), x)?.feature_maps,
+        Precision::F32 => forward(model, x)?.feature_maps,
+    };
+    std::fs::create_dir_all(output).map_err(|source| Error::Io {
+        path: output.to_path_buf(),
+        source,
+    })?;
+    for (stage, t) in &maps {
+        npy::write_f32(&output.join(format!("{stage}.npy")), t)?;
+    }
     Ok(())
 }
 
@@ -165,6 +223,20 @@ fn input_quantization(q: InputQuant, cal: &Tensor) -> InputQuantization {
 
 /// int8 logits for float pixel_values, dequantized to f32.
 pub(crate) fn int8_logits(plan: &Plan, x: &Tensor) -> Result<Tensor, Failure> {
+    check_int8_input(plan, x)?;
+    let m = &plan.model;
+    let l = plan.run_u8(&input_bytes(x, m));
+    Ok(Tensor::new(
+        &[x.shape[0], m.num_labels],
+        l.iter()
+            .map(|&v| (v as f64 * m.logit_scale) as f32)
+            .collect(),
+    ))
+}
+
+/// Refuse inputs of another size than the plan's; warn about inputs that
+/// are not u8 images under a camera-input plan.
+fn check_int8_input(plan: &Plan, x: &Tensor) -> Result<(), Failure> {
     let m = &plan.model;
     let want = [m.input_c, m.input_h, m.input_w];
     if x.shape.len() != 4 || x.shape[1..] != want {
@@ -183,13 +255,7 @@ pub(crate) fn int8_logits(plan: &Plan, x: &Tensor) -> Result<Tensor, Failure> {
             loss.max_rounding
         );
     }
-    let l = plan.run_u8(&input_bytes(x, m));
-    Ok(Tensor::new(
-        &[x.shape[0], m.num_labels],
-        l.iter()
-            .map(|&v| (v as f64 * m.logit_scale) as f32)
-            .collect(),
-    ))
+    Ok(())
 }
 
 /// `convnext report`.
@@ -200,7 +266,13 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
             "report describes the int8 plan: use --precision int8".into(),
         ));
     }
-    let model = load_model(dir)?;
+    let mut model = load_model(dir)?;
+    if a.feature_maps {
+        if let Some(names) = &a.out_features {
+            model = model.with_out_features(names)?;
+        }
+        model = model.as_backbone();
+    }
     let Int8Plan {
         plan, calibration, ..
     } = int8_plan(dir, &model, &a.int8)?;
@@ -235,6 +307,12 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         })
         .collect();
     let sensitivity = match (&cal, a.sensitivity) {
+        (Some(_), true) if a.feature_maps => {
+            return Err(usage(
+                "--sensitivity ranks blocks by logit SQNR; it does not go with --feature-maps"
+                    .into(),
+            ))
+        }
         (Some(c), true) => {
             let method = calibration_method(&a.int8.calibrate.calibration_method)?;
             let blocks: usize = model.stages.iter().map(|s| s.blocks.len()).sum();
@@ -272,6 +350,15 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         "arena_to_bound": plan.arena_bytes as f64 / plan.residual_bound_bytes as f64,
         "layerwise_arena_bytes": plan.layerwise_arena_bytes,
         "macs": plan.macs(),
+        "feature_map_bytes": plan.feature_map_bytes,
+        "feature_maps": m.feature_maps.iter().map(|f| serde_json::json!({
+            "name": f.name,
+            "shape": f.shape,
+            "offset": f.offset,
+            "bytes": f.bytes(),
+            "scale": f.quant.scale,
+            "zero_point": f.quant.zero_point,
+        })).collect::<Vec<_>>(),
         "ops": ops,
         "fit": fit,
         "f16_sensitivity": sensitivity,
@@ -308,6 +395,14 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         kib(plan.residual_bound_bytes),
         kib(plan.layerwise_arena_bytes)
     );
+    if plan.feature_map_bytes > 0 {
+        let names: Vec<&str> = m.feature_maps.iter().map(|f| f.name.as_str()).collect();
+        println!(
+            "feature maps {}: {} bytes in the caller's buffer (FEATURE_MAP_BYTES), none in the arena",
+            names.join(", "),
+            plan.feature_map_bytes
+        );
+    }
     if let Some(rank) = sensitivity.as_array() {
         println!("\nmixed precision: logit SQNR with one block in f16, best first");
         for r in rank {

@@ -66,6 +66,9 @@ pub enum OutputKind {
     PoolerOutput,
     /// (N, C, H, W) last stage's map (HF `last_hidden_state`).
     LastHiddenState,
+    /// One DIR/<stage>.npy per config `out_features` entry, (N, C, H, W),
+    /// as HF's `ConvNextBackbone` returns them.
+    FeatureMaps,
 }
 
 /// How the int8 network's input is quantized.
@@ -157,7 +160,9 @@ pub struct ClassifyArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 X is (N, C, H, W) float32 pixel_values; Y is (N, num_labels) float32 logits, or
-the HF output --output-kind names (int8 gives logits only).
+the HF output --output-kind names (int8: logits, or feature_maps dequantized).
+With --output-kind feature_maps, --output is a folder that gets one
+<stage>.npy per out_features entry of the model's config.json.
 
 Example:
   convnext run --model models/fmnist-convnext --precision int8 --input x.npy --output y.npy")]
@@ -171,12 +176,17 @@ pub struct RunArgs {
     /// Input pixel_values
     #[arg(long, value_name = "X.npy")]
     pub input: PathBuf,
-    /// Where the output goes
+    /// Where the output goes (a folder for feature_maps)
     #[arg(long, value_name = "Y.npy")]
     pub output: PathBuf,
     /// Which output to write
     #[arg(long, value_enum, default_value_t = OutputKind::Logits)]
     pub output_kind: OutputKind,
+    /// Feature maps to write instead of config.json's out_features, e.g.
+    /// stem,stage2 (stages without a norm in the checkpoint get HF's new
+    /// identity norm)
+    #[arg(long, value_name = "STAGES", value_delimiter = ',')]
+    pub out_features: Option<Vec<String>>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub int8: Int8Args,
@@ -260,6 +270,20 @@ pub struct ReportArgs {
     /// Check the fit in this much RAM, KiB (with --flash)
     #[arg(long, value_name = "KIB", requires = "flash")]
     pub ram: Option<f64>,
+    /// Describe the backbone's network instead: config.json's out_features
+    /// maps (or --out-features), no head, stopping after the last stage a
+    /// map needs; the maps go to the caller's buffer, not the arena
+    #[arg(long)]
+    pub feature_maps: bool,
+    /// With --feature-maps: these stages instead of config.json's, e.g.
+    /// stem,stage2
+    #[arg(
+        long,
+        value_name = "STAGES",
+        value_delimiter = ',',
+        requires = "feature_maps"
+    )]
+    pub out_features: Option<Vec<String>>,
     /// Also rank the blocks by how much keeping each in f16 would help
     /// (mixed precision; one plan per block, slower)
     #[arg(long)]

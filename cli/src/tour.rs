@@ -117,6 +117,8 @@ pub fn tour() -> Result<(), Failure> {
         flash: None,
         ram: None,
         sensitivity: false,
+        feature_maps: false,
+        out_features: None,
         svg: Some(svg.clone()),
         int8: saved(Precision::Int8),
     })?;

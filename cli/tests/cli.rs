@@ -986,3 +986,66 @@ fn bench_times_one_image_on_one_thread() {
         assert!(min > 0.0 && min <= median, "{min} {median}");
     }
 }
+
+#[test]
+fn run_writes_one_feature_map_per_out_feature_in_every_precision() {
+    let fx = root().join("tests/fixtures/models/backbone_all");
+    for precision in ["f32", "f16", "int8"] {
+        let out = scratch(&format!("feature_maps_{precision}"));
+        let o = convnext(&[
+            "run",
+            "--model",
+            fx.to_str().unwrap(),
+            "--precision",
+            precision,
+            "--input",
+            fx.join("inputs.npy").to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--output-kind",
+            "feature_maps",
+            "--calibration",
+            fx.join("inputs.npy").to_str().unwrap(),
+            "--input-quantization",
+            "calibrated",
+        ]);
+        assert!(o.status.success(), "{precision}: {}", stderr(&o));
+        for stage in ["stem", "stage1", "stage2", "stage3", "stage4"] {
+            let y = out.join(format!("{stage}.npy"));
+            let got = npy::read(&y).unwrap().into_f32(&y).unwrap();
+            let p = fx.join(format!("feature_maps_{stage}.npy"));
+            let want = npy::read(&p).unwrap().into_f32(&p).unwrap();
+            assert_eq!(got.shape, want.shape, "{precision} {stage}");
+            let err = got.relative_max_error(&want);
+            let bound = match precision {
+                "f32" => 1e-4,
+                "f16" => 2e-2,
+                _ => 0.2,
+            };
+            assert!(
+                err <= bound,
+                "{precision} {stage}: relative max error {err}"
+            );
+        }
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5, "{precision}");
+    }
+    // A backbone has no pooler_output, and says what to ask for instead.
+    let y = scratch("backbone_pooler").join("p.npy");
+    let o = convnext(&[
+        "run",
+        "--model",
+        fx.to_str().unwrap(),
+        "--input",
+        fx.join("inputs.npy").to_str().unwrap(),
+        "--output",
+        y.to_str().unwrap(),
+        "--output-kind",
+        "pooler_output",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--output-kind feature_maps"),
+        "{}",
+        stderr(&o)
+    );
+}

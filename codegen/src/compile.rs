@@ -157,7 +157,12 @@ pub fn round_weights_to_f16(model: &Model) -> Model {
     let mut m = model.clone();
     r(&mut m.stem.weight.data);
     r(&mut m.stem.bias);
-    for n in [&mut m.stem_norm, &mut m.final_norm] {
+    let features = m.feature_norms.iter_mut().map(|f| &mut f.norm);
+    for n in [Some(&mut m.stem_norm), m.final_norm.as_mut()]
+        .into_iter()
+        .flatten()
+        .chain(features)
+    {
         r(&mut n.weight);
         r(&mut n.bias);
     }
@@ -179,6 +184,10 @@ pub fn round_weights_to_f16(model: &Model) -> Model {
             r(&mut b.pwconv2.bias);
             if let Some(g) = &mut b.gamma {
                 r(g);
+            }
+            if let Some(g) = &mut b.grn {
+                r(&mut g.weight);
+                r(&mut g.bias);
             }
         }
     }

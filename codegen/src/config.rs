@@ -18,6 +18,15 @@ pub enum Naming {
     Timm,
 }
 
+/// Which ConvNeXt the checkpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// ConvNeXt (v1): blocks may carry a layer scale γ.
+    V1,
+    /// ConvNeXt V2: Global Response Normalization after the activation.
+    V2,
+}
+
 /// What inference needs from `config.json`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelConfig {
@@ -35,11 +44,16 @@ pub struct ModelConfig {
     pub layer_norm_eps: f32,
     /// Whether blocks carry a layer-scale γ (`layer_scale_init_value > 0`).
     pub layer_scale: bool,
+    /// v1 or V2 (`model_type: "convnextv2"`, timm `use_grn`).
+    pub version: Version,
+    /// `architectures` names a backbone class (`ConvNextBackbone`, ...).
+    pub backbone_architecture: bool,
     /// Nominal input size (`image_size`).
     pub image_size: usize,
     /// Class names by index (`id2label`); for timm, `class_N`.
     pub labels: Vec<String>,
-    /// `out_features` (backbone outputs), e.g. `["stage4"]`.
+    /// `out_features` (backbone outputs), e.g. `["stage4"]`, in stage order
+    /// (from `out_indices` when only those are given).
     pub out_features: Vec<String>,
     /// Tensor naming convention.
     pub naming: Naming,
@@ -67,15 +81,17 @@ impl ModelConfig {
     }
 
     fn from_hf(path: &Path, j: &Value) -> Result<Self> {
-        if let Some(t) = j.get("model_type").and_then(|v| v.as_str()) {
-            if t != "convnext" {
+        let version = match j.get("model_type").and_then(|v| v.as_str()) {
+            None | Some("convnext") => Version::V1,
+            Some("convnextv2") => Version::V2,
+            Some(t) => {
                 return Err(Error::config(
                     path,
                     "model_type",
-                    format!("is {t:?}; only \"convnext\" (v1) is supported"),
-                ));
+                    format!("is {t:?}; \"convnext\" and \"convnextv2\" are supported"),
+                ))
             }
-        }
+        };
         let f = Fields { path, j };
         let act_name = f.string("hidden_act", "gelu")?;
         let hidden_act = Activation::from_hf_name(&act_name).ok_or_else(|| {
@@ -115,13 +131,14 @@ impl ModelConfig {
                 labels[i] = v.as_str().unwrap_or_default().to_string();
             }
         }
-        let out_features = match j.get("out_features") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let out_features = out_features(path, j, hidden_sizes.len())?;
+        let backbone_architecture = j
+            .get("architectures")
+            .and_then(|v| v.as_array())
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|n| n.as_str().is_some_and(|n| n.ends_with("Backbone")))
+            });
         Ok(Self {
             num_channels: f.size("num_channels", 3)?,
             patch_size: f.size("patch_size", 4)?,
@@ -129,7 +146,10 @@ impl ModelConfig {
             hidden_sizes,
             hidden_act,
             layer_norm_eps: f.float("layer_norm_eps", 1e-12)? as f32,
-            layer_scale: f.float("layer_scale_init_value", 1e-6)? > 0.0,
+            // ConvNextV2Config has no layer scale.
+            layer_scale: version == Version::V1 && f.float("layer_scale_init_value", 1e-6)? > 0.0,
+            version,
+            backbone_architecture,
             image_size: f.size("image_size", 224)?,
             labels,
             out_features,
@@ -171,10 +191,9 @@ impl ModelConfig {
                 ),
             ));
         }
-        let checks: [(&str, ArgCheck); 5] = [
+        let checks: [(&str, ArgCheck); 4] = [
             ("stem_type", |v: &Value| v.as_str() == Some("patch")),
             ("head_norm_first", |v: &Value| v.as_bool() == Some(false)),
-            ("use_grn", |v: &Value| v.as_bool() == Some(false)),
             ("conv_bias", |v: &Value| v.as_bool() == Some(true)),
             ("kernel_sizes", |v: &Value| v.as_u64() == Some(7)),
         ];
@@ -212,7 +231,23 @@ impl ModelConfig {
             depths,
             hidden_act,
             layer_norm_eps: INNER_LAYER_NORM_EPS,
-            layer_scale: a.float("ls_init_value", 1e-6)? > 0.0,
+            // timm: `ls_init_value: null` means no γ (convnextv2_* say so).
+            layer_scale: match args.get("ls_init_value") {
+                Some(Value::Null) => false,
+                _ => a.float("ls_init_value", 1e-6)? > 0.0,
+            },
+            version: match args.get("use_grn") {
+                None | Some(Value::Bool(false)) => Version::V1,
+                Some(Value::Bool(true)) => Version::V2,
+                Some(v) => {
+                    return Err(Error::config(
+                        path,
+                        "model_args.use_grn",
+                        format!("{v} is not true or false"),
+                    ))
+                }
+            },
+            backbone_architecture: false,
             image_size: j
                 .pointer("/pretrained_cfg/input_size/1")
                 .and_then(|v| v.as_u64())
@@ -260,9 +295,7 @@ impl ModelConfig {
                 "must be a finite non-negative number",
             ));
         }
-        let names: Vec<String> = std::iter::once("stem".to_string())
-            .chain((1..=self.depths.len()).map(|i| format!("stage{i}")))
-            .collect();
+        let names = stage_names(self.depths.len());
         for f in &self.out_features {
             if !names.contains(f) {
                 return Err(Error::config(
@@ -275,10 +308,105 @@ impl ModelConfig {
         Ok(())
     }
 
+    /// The stage index (0 = `stem`) of every out feature, in order.
+    pub fn out_feature_stages(&self) -> Vec<usize> {
+        let names = stage_names(self.depths.len());
+        self.out_features
+            .iter()
+            .filter_map(|f| names.iter().position(|n| n == f))
+            .collect()
+    }
+
     /// Smallest input height/width the conv arithmetic allows.
     pub fn min_input_size(&self) -> usize {
         self.patch_size << (self.hidden_sizes.len() - 1)
     }
+}
+
+/// The names of the stages a backbone can return: `stem`, `stage1` ... `stageN`.
+pub fn stage_names(stages: usize) -> Vec<String> {
+    std::iter::once("stem".to_string())
+        .chain((1..=stages).map(|i| format!("stage{i}")))
+        .collect()
+}
+
+/// `out_features`, or the names `out_indices` picks, checked against each
+/// other when both are given (HF keeps them aligned), in stage order.
+fn out_features(path: &Path, j: &Value, stages: usize) -> Result<Vec<String>> {
+    let names = stage_names(stages);
+    let by_name = match j.get("out_features") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .map(|v| v.as_str().map(String::from))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| Error::config(path, "out_features", "must be a list of names"))?,
+        ),
+        Some(v) => {
+            return Err(Error::config(
+                path,
+                "out_features",
+                format!("{v} is not a list"),
+            ))
+        }
+    };
+    let by_index = match j.get("out_indices") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .map(|v| {
+                    // Negative indices count from the end, as in Python.
+                    let i = v.as_i64()?;
+                    let i = if i < 0 { i + names.len() as i64 } else { i };
+                    names.get(usize::try_from(i).ok()?).cloned()
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    Error::config(
+                        path,
+                        "out_indices",
+                        format!("must be indices into {names:?}"),
+                    )
+                })?,
+        ),
+        Some(v) => {
+            return Err(Error::config(
+                path,
+                "out_indices",
+                format!("{v} is not a list"),
+            ))
+        }
+    };
+    let features = match (by_name, by_index) {
+        (Some(f), Some(i)) if f != i => {
+            return Err(Error::config(
+                path,
+                "out_indices",
+                format!("names {i:?} but out_features is {f:?}"),
+            ))
+        }
+        (Some(f), _) | (None, Some(f)) => f,
+        (None, None) => Vec::new(),
+    };
+    let mut order = Vec::new();
+    for f in &features {
+        let i = names.iter().position(|n| n == f).ok_or_else(|| {
+            Error::config(
+                path,
+                "out_features",
+                format!("{f:?} is not one of {names:?}"),
+            )
+        })?;
+        if order.last().is_some_and(|&last| last >= i) {
+            return Err(Error::config(
+                path,
+                "out_features",
+                format!("{features:?} must name stages once each, in order"),
+            ));
+        }
+        order.push(i);
+    }
+    Ok(features)
 }
 
 /// Whether a timm `model_args` value is one we support.

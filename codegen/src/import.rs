@@ -4,9 +4,9 @@
 //! be used: a checkpoint that disagrees with its config is an error, not a
 //! guess (tensors under other roots are skipped with a warning).
 
-use crate::config::{ModelConfig, Naming, INNER_LAYER_NORM_EPS};
+use crate::config::{ModelConfig, Naming, Version, INNER_LAYER_NORM_EPS};
 use crate::error::{Error, Result};
-use crate::model::{Block, LayerNorm, Linear, Model, PatchConv, Stage};
+use crate::model::{Block, FeatureNorm, Grn, LayerNorm, Linear, Model, PatchConv, Stage};
 use crate::safetensors::Checkpoint;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -62,6 +62,7 @@ impl Names {
                     "layernorm" => "norm",
                     "pwconv1" => "mlp.fc1",
                     "pwconv2" => "mlp.fc2",
+                    "grn" => "mlp.grn",
                     other => other,
                 };
                 format!("stages.{s}.blocks.{b}.{p}")
@@ -83,6 +84,9 @@ impl Names {
             Naming::Timm => "head.norm".into(),
         }
     }
+    fn feature_norm(&self, stage: &str) -> String {
+        format!("hidden_states_norms.{stage}")
+    }
     fn classifier(&self) -> String {
         match self.naming {
             Naming::Hf => "classifier".into(),
@@ -100,13 +104,17 @@ struct Importer<'a> {
 
 impl<'a> Importer<'a> {
     fn new(config: ModelConfig, ck: &'a Checkpoint) -> Self {
-        // HF's ForImageClassification nests the backbone under `convnext.`.
-        let prefix =
-            if config.naming == Naming::Hf && ck.names().any(|n| n.starts_with("convnext.")) {
-                "convnext.".to_string()
-            } else {
-                String::new()
-            };
+        // HF's ForImageClassification nests the model under `convnext.`
+        // (`convnextv2.` for V2).
+        let nest = match config.version {
+            Version::V1 => "convnext.",
+            Version::V2 => "convnextv2.",
+        };
+        let prefix = if config.naming == Naming::Hf && ck.names().any(|n| n.starts_with(nest)) {
+            nest.to_string()
+        } else {
+            String::new()
+        };
         let names = Names {
             naming: config.naming,
             prefix,
@@ -175,6 +183,20 @@ impl<'a> Importer<'a> {
                 } else {
                     None
                 };
+                let grn = if cfg.version == Version::V2 {
+                    let base = self.names.block(s, b, "grn");
+                    // HF stores `(1, 1, 1, 4C)`, timm `(4C,)`.
+                    let shape: &[usize] = match cfg.naming {
+                        Naming::Hf => &[1, 1, 1, 4 * c],
+                        Naming::Timm => &[4 * c],
+                    };
+                    Some(Grn {
+                        weight: self.take(format!("{base}.weight"), shape)?,
+                        bias: self.take(format!("{base}.bias"), shape)?,
+                    })
+                } else {
+                    None
+                };
                 blocks.push(Block {
                     dw_weight: crate::tensor::Tensor::new(&[c, 7, 7], dw),
                     dw_bias: self
@@ -183,12 +205,49 @@ impl<'a> Importer<'a> {
                     pwconv1: self.linear(self.names.block(s, b, "pwconv1"), 4 * c, c)?,
                     pwconv2: self.linear(self.names.block(s, b, "pwconv2"), c, 4 * c)?,
                     gamma,
+                    grn,
                 });
             }
             stages.push(Stage { downsample, blocks });
         }
         let last = *cfg.hidden_sizes.last().expect("checked non-empty");
-        let final_norm = self.norm(self.names.final_norm(), last, cfg.layer_norm_eps)?;
+        // A backbone checkpoint (`ConvNextBackbone`) has per-stage norms
+        // and no final norm; every other kind has a final norm.
+        let backbone = cfg.backbone_architecture
+            || self
+                .ck
+                .names()
+                .any(|n| n.starts_with(&self.names.feature_norm("")));
+        let final_norm = if backbone
+            && !self
+                .ck
+                .contains(&format!("{}.weight", self.names.final_norm()))
+        {
+            None
+        } else {
+            Some(self.norm(self.names.final_norm(), last, cfg.layer_norm_eps)?)
+        };
+        let mut feature_norms = Vec::new();
+        for (name, stage) in cfg.out_features.iter().zip(cfg.out_feature_stages()) {
+            let c = cfg.hidden_sizes[stage.saturating_sub(1)];
+            let base = self.names.feature_norm(name);
+            let from_checkpoint = backbone || self.ck.contains(&format!("{base}.weight"));
+            let norm = if from_checkpoint {
+                self.norm(base, c, eps)?
+            } else {
+                LayerNorm {
+                    weight: vec![1.0; c],
+                    bias: vec![0.0; c],
+                    eps,
+                }
+            };
+            feature_norms.push(FeatureNorm {
+                name: name.clone(),
+                stage,
+                norm,
+                from_checkpoint,
+            });
+        }
         let head = self.names.classifier();
         let classifier = if self.ck.contains(&format!("{head}.weight")) {
             let rows = self.ck.shape(&format!("{head}.weight")).map_or(0, |s| s[0]);
@@ -206,6 +265,14 @@ impl<'a> Importer<'a> {
         } else {
             None
         };
+        if classifier.is_some() && final_norm.is_none() {
+            let name = format!("{}.weight", self.names.final_norm());
+            return Err(Error::tensor(
+                self.ck.path_of(&name),
+                name,
+                "is missing: a classifier head needs the final LayerNorm it pools into",
+            ));
+        }
         // The first path component of every tensor the model uses.
         let root = |n: &str| n.split('.').next().unwrap_or("").to_string();
         let roots: BTreeSet<String> = self.used.iter().map(|n| root(n)).collect();
@@ -246,6 +313,7 @@ impl<'a> Importer<'a> {
             stages,
             final_norm,
             classifier,
+            feature_norms,
         })
     }
 }

@@ -1,4 +1,4 @@
-//! The imported model: every weight of a ConvNeXt v1 in f32, named by role,
+//! The imported model: every weight of a ConvNeXt (v1 or V2) in f32, named by role,
 //! whatever the checkpoint's naming. Layouts follow PyTorch's.
 
 use crate::config::ModelConfig;
@@ -40,7 +40,21 @@ pub struct Linear {
     pub bias: Vec<f32>,
 }
 
-/// One ConvNeXt block: `x + γ · pw2(act(pw1(LN(dw7x7(x)))))`.
+/// Global Response Normalization (ConvNeXt V2) over the 4C hidden tensor
+/// `h`: `G_c = ||h_c||₂` over all pixels, `N_c = G_c / (mean_c G + 1e-6)`,
+/// `h ← h + weight_c · h · N_c + bias_c`.
+#[derive(Debug, Clone)]
+pub struct Grn {
+    /// One per hidden channel.
+    pub weight: Vec<f32>,
+    /// One per hidden channel.
+    pub bias: Vec<f32>,
+}
+
+/// The constant GRN adds to the mean of `G` (HF and timm both hard-code it).
+pub const GRN_EPS: f32 = 1e-6;
+
+/// One ConvNeXt block: `x + γ · pw2(grn(act(pw1(LN(dw7x7(x))))))`.
 #[derive(Debug, Clone)]
 pub struct Block {
     /// Depthwise 7x7 weights, `[C, 7, 7]`.
@@ -55,6 +69,23 @@ pub struct Block {
     pub pwconv2: Linear,
     /// Layer scale, if the model has one.
     pub gamma: Option<Vec<f32>>,
+    /// GRN after the activation (ConvNeXt V2).
+    pub grn: Option<Grn>,
+}
+
+/// The LayerNorm a backbone applies to one stage's output before handing it
+/// out as a feature map (HF `hidden_states_norms`).
+#[derive(Debug, Clone)]
+pub struct FeatureNorm {
+    /// `stem`, `stage1`, ...
+    pub name: String,
+    /// 0 for the stem, `s` for stage `s` (1-based).
+    pub stage: usize,
+    /// Its weights (the identity affine when the checkpoint has none).
+    pub norm: LayerNorm,
+    /// Whether the checkpoint held them (a classifier checkpoint does not:
+    /// HF's `ConvNextBackbone.from_pretrained` starts them as the identity).
+    pub from_checkpoint: bool,
 }
 
 /// A stage: an optional (LayerNorm, 2x2 stride-2 conv) downsample, then blocks.
@@ -77,19 +108,80 @@ pub struct Model {
     pub stem_norm: LayerNorm,
     /// The stages.
     pub stages: Vec<Stage>,
-    /// LayerNorm after global average pooling (`pooler_output`).
-    pub final_norm: LayerNorm,
+    /// LayerNorm after global average pooling (`pooler_output`); backbone
+    /// checkpoints have none.
+    pub final_norm: Option<LayerNorm>,
     /// The classifier, for `ForImageClassification` checkpoints.
     pub classifier: Option<Linear>,
+    /// One norm per `out_features` entry, in stage order.
+    pub feature_norms: Vec<FeatureNorm>,
 }
 
 impl Model {
+    /// The model with other `out_features` (`stem`, `stage1`, ... in stage
+    /// order), as `ConvNextBackbone.from_pretrained(dir, out_features=...)`
+    /// builds it: a stage's norm from the checkpoint when it was loaded,
+    /// else the identity affine HF starts a new norm with.
+    pub fn with_out_features(&self, names: &[String]) -> crate::Result<Model> {
+        let all = crate::config::stage_names(self.stages.len());
+        let mut feature_norms = Vec::new();
+        for name in names {
+            let stage = all.iter().position(|n| n == name).ok_or_else(|| {
+                crate::Error::input(format!("out feature {name:?} is not one of {all:?}"))
+            })?;
+            if feature_norms
+                .last()
+                .is_some_and(|f: &FeatureNorm| f.stage >= stage)
+            {
+                return Err(crate::Error::input(format!(
+                    "out features {names:?} must name stages once each, in order"
+                )));
+            }
+            let loaded = self.feature_norms.iter().find(|f| f.stage == stage);
+            feature_norms.push(loaded.cloned().unwrap_or_else(|| {
+                let c = self.config.hidden_sizes[stage.saturating_sub(1)];
+                FeatureNorm {
+                    name: name.clone(),
+                    stage,
+                    norm: LayerNorm {
+                        weight: vec![1.0; c],
+                        bias: vec![0.0; c],
+                        eps: crate::config::INNER_LAYER_NORM_EPS,
+                    },
+                    from_checkpoint: false,
+                }
+            }));
+        }
+        let mut m = self.clone();
+        m.config.out_features = names.to_vec();
+        m.feature_norms = feature_norms;
+        Ok(m)
+    }
+
+    /// The model as HF's `ConvNextBackbone` sees it: no final norm, no
+    /// classifier, its `out_features` maps as the outputs (what the int8
+    /// network of `--output-kind feature_maps` computes).
+    pub fn as_backbone(&self) -> Model {
+        Model {
+            final_norm: None,
+            classifier: None,
+            ..self.clone()
+        }
+    }
+
     /// Number of parameters.
     pub fn parameters(&self) -> usize {
         let ln = |n: &LayerNorm| n.weight.len() + n.bias.len();
         let conv = |c: &PatchConv| c.weight.len() + c.bias.len();
         let lin = |l: &Linear| l.weight.len() + l.bias.len();
-        let mut n = conv(&self.stem) + ln(&self.stem_norm) + ln(&self.final_norm);
+        let mut n = conv(&self.stem) + ln(&self.stem_norm);
+        n += self.final_norm.as_ref().map_or(0, ln);
+        n += self
+            .feature_norms
+            .iter()
+            .filter(|f| f.from_checkpoint)
+            .map(|f| ln(&f.norm))
+            .sum::<usize>();
         n += self.classifier.as_ref().map_or(0, lin);
         for s in &self.stages {
             if let Some((norm, c)) = &s.downsample {
@@ -102,6 +194,7 @@ impl Model {
                     + lin(&b.pwconv1)
                     + lin(&b.pwconv2);
                 n += b.gamma.as_ref().map_or(0, Vec::len);
+                n += b.grn.as_ref().map_or(0, |g| g.weight.len() + g.bias.len());
             }
         }
         n

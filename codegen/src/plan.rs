@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::quantize::QuantizedModel;
 use crate::tensor::Tensor;
 use convnext::kernels::Placement;
-use convnext::network::{load_input_u8, run_ops_tiled, Op};
+use convnext::network::{load_input_u8, run_ops_tiled, Op, Outputs};
 
 /// Cost of one op, for the report.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +37,7 @@ fn output_shape(op: &Op<Vec<u8>>) -> [usize; 3] {
         Op::BlockF16(b) => [b.map.c, b.map.h, b.map.w],
         Op::Downsample(d) => [d.cout, d.in_h / 2, d.in_w / 2],
         Op::Head(h) => [h.classifier.outputs(), 1, 1],
+        Op::FeatureMap(m) => [m.c, m.h, m.w],
     }
 }
 
@@ -58,6 +59,8 @@ pub struct Plan {
     pub residual_bound_bytes: usize,
     /// What a layer-by-layer schedule would need.
     pub layerwise_arena_bytes: usize,
+    /// Bytes of the caller's feature-map buffer (0 for a classifier).
+    pub feature_map_bytes: usize,
     /// Per-op costs.
     pub ops: Vec<OpReport>,
 }
@@ -76,6 +79,8 @@ fn layerwise_bytes(op: &Op<Vec<u8>>) -> usize {
         Op::Downsample(_) => 2 * input + output,
         // The map, the pooled and the normalised vector.
         Op::Head(h) => input + 2 * h.c,
+        // The stream and its normalised copy.
+        Op::FeatureMap(_) => 2 * input,
     }
 }
 
@@ -125,7 +130,9 @@ impl Plan {
             .first()
             .map_or(0, |q| q.op.placement().input_offset);
         let input_bytes = model.input_h * model.input_w * model.input_c;
+        let feature_map_bytes = model.feature_maps.iter().map(|m| m.bytes()).sum();
         Plan {
+            feature_map_bytes,
             model,
             input_offset,
             input_bytes,
@@ -157,8 +164,73 @@ impl Plan {
     /// `arena_bytes` one runs the firmware's tiles), into `logits`
     /// (`num_labels`). The same bits either way.
     pub fn run_one(&self, image: &[u8], arena: &mut [i8], logits: &mut [i32]) {
+        self.run_one_into(image, arena, &mut Outputs::logits(logits));
+    }
+
+    /// [`Plan::run_one`] into logits and feature maps
+    /// (`feature_map_bytes`).
+    pub fn run_one_into(&self, image: &[u8], arena: &mut [i8], out: &mut Outputs<'_>) {
         load_input_u8(image, arena, self.input_offset);
-        run_ops_tiled(self.runtime_ops(), arena, logits);
+        run_ops_tiled(self.runtime_ops(), arena, out);
+    }
+
+    /// The int8 feature maps of u8 HWC images (`input_bytes` each), spread
+    /// over the machine's cores: `feature_map_bytes` per image, the maps one
+    /// after another as `model.feature_maps` places them.
+    pub fn run_feature_maps_u8(&self, images: &[u8]) -> Vec<i8> {
+        let (per, bytes) = (self.input_bytes, self.feature_map_bytes);
+        let n = images.len() / per.max(1);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .clamp(1, n.max(1));
+        let chunk = n.div_ceil(threads).max(1);
+        let mut out = vec![0i8; n * bytes];
+        std::thread::scope(|s| {
+            for (imgs, maps) in images
+                .chunks(chunk * per)
+                .zip(out.chunks_mut((chunk * bytes).max(1)))
+            {
+                s.spawn(move || {
+                    let mut arena = vec![0i8; self.host_arena_bytes];
+                    for (img, m) in imgs
+                        .chunks_exact(per)
+                        .zip(maps.chunks_exact_mut(bytes.max(1)))
+                    {
+                        let mut out = Outputs {
+                            logits: &mut [],
+                            feature_maps: m,
+                        };
+                        self.run_one_into(img, &mut arena, &mut out);
+                    }
+                });
+            }
+        });
+        out
+    }
+
+    /// [`Plan::run_feature_maps_u8`] dequantized: per map, its name and
+    /// `(N, C, H, W)` float32, as HF's `ConvNextBackbone` returns them.
+    pub fn feature_maps_f32(&self, images: &[u8]) -> Vec<(String, Tensor)> {
+        let maps = self.run_feature_maps_u8(images);
+        let n = images.len() / self.input_bytes.max(1);
+        self.model
+            .feature_maps
+            .iter()
+            .map(|m| {
+                let [c, h, w] = m.shape;
+                let mut t = Tensor::zeros(&[n, c, h, w]);
+                for i in 0..n {
+                    let hwc = &maps[i * self.feature_map_bytes + m.offset..][..m.bytes()];
+                    for (p, px) in hwc.chunks_exact(c).enumerate() {
+                        for (ch, &q) in px.iter().enumerate() {
+                            t.data[((i * c + ch) * h * w) + p] =
+                                (m.quant.scale * (q as i32 - m.quant.zero_point) as f64) as f32;
+                        }
+                    }
+                }
+                (m.name.clone(), t)
+            })
+            .collect()
     }
 
     /// Run the int8 network on u8 HWC images (`input_bytes` each), spread
@@ -189,11 +261,12 @@ impl Plan {
     }
 }
 
-/// The residual stream and the logits of one image through the f32
-/// reference, in schedule order (what each int8 op's output approximates).
+/// The residual stream, the feature maps and the logits of one image
+/// through the f32 reference (what each int8 op's output approximates).
 #[derive(Default)]
 struct Streams {
     streams: Vec<Vec<f32>>,
+    features: Vec<Vec<f32>>,
     logits: Vec<f32>,
 }
 
@@ -205,6 +278,11 @@ impl crate::reference::Observer for Streams {
                 self.streams
                     .resize(self.streams.len().max(i + 1), Vec::new());
                 self.streams[i] = values.to_vec();
+            }
+            Point::Feature(k) => {
+                self.features
+                    .resize(self.features.len().max(k + 1), Vec::new());
+                self.features[k] = values.to_vec();
             }
             Point::Logits => self.logits = values.to_vec(),
             _ => {}
@@ -279,6 +357,7 @@ impl Plan {
         let (mut signal, mut noise) = (vec![0.0f64; ops.len()], vec![0.0f64; ops.len()]);
         let mut arena = vec![0i8; self.arena_bytes];
         let mut logits = vec![0i32; self.model.num_labels];
+        let mut maps = vec![0i8; self.feature_map_bytes];
         for k in range {
             let one = Tensor::new(
                 &[1, shape[0], shape[1], shape[2]],
@@ -291,23 +370,35 @@ impl Plan {
                 &mut arena,
                 self.input_offset,
             );
+            // Which stream the op writes, and which map.
+            let (mut stream, mut map) = (0usize, 0usize);
             for (i, q) in ops.iter().enumerate() {
-                q.op.run(
-                    &mut arena,
-                    &mut logits,
-                    &mut convnext::kernels::probe::NoProbe,
-                );
-                let (got, want): (Vec<f64>, &[f32]) = match q.output {
-                    Some(qp) => {
+                let mut out = Outputs {
+                    logits: &mut logits,
+                    feature_maps: &mut maps,
+                };
+                q.op.run(&mut arena, &mut out, &mut convnext::kernels::probe::NoProbe);
+                let dequantize = |bytes: &[i8], qp: crate::quantize::QParams| -> Vec<f64> {
+                    bytes
+                        .iter()
+                        .map(|&v| qp.scale * (v as i32 - qp.zero_point) as f64)
+                        .collect()
+                };
+                let (got, want): (Vec<f64>, &[f32]) = match (&q.op, q.output) {
+                    (Op::FeatureMap(p), Some(qp)) => {
+                        let bytes = &maps[p.output_offset..][..p.map_bytes()];
+                        map += 1;
+                        let want = f.features.get(map - 1).map_or(&[][..], Vec::as_slice);
+                        (dequantize(bytes, qp), want)
+                    }
+                    (_, Some(qp)) => {
                         let at = q.op.placement().output_offset;
                         let n = q.op.footprint().output_bytes();
-                        let deq = arena[at..at + n]
-                            .iter()
-                            .map(|&v| qp.scale * (v as i32 - qp.zero_point) as f64)
-                            .collect();
-                        (deq, f.streams.get(i).map_or(&[][..], Vec::as_slice))
+                        stream += 1;
+                        let want = f.streams.get(stream - 1).map_or(&[][..], Vec::as_slice);
+                        (dequantize(&arena[at..at + n], qp), want)
                     }
-                    None => (
+                    (_, None) => (
                         logits
                             .iter()
                             .map(|&v| v as f64 * self.model.logit_scale)

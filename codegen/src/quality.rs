@@ -3,7 +3,8 @@
 //! allows, and names the op where most of the noise comes in. The measure is
 //! the logit SQNR (`10 log10(Σ f32² / Σ (int8 − f32)²)`, what `convnext eval`
 //! and `convnext report` print); the op to blame is the one whose output
-//! SQNR drops most from the op before it ([`Plan::op_sqnr`]).
+//! SQNR drops most from the op before it ([`Plan::op_sqnr`]). A backbone's
+//! network (feature maps, no head) is measured by its worst feature map.
 
 use crate::compile::logit_sqnr_db;
 use crate::error::{Error, Result};
@@ -20,17 +21,36 @@ use crate::tensor::Tensor;
 pub const DEFAULT_MIN_SQNR_DB: f64 = 15.0;
 
 /// The int8 logit SQNR (dB) of `plan` against `model`'s f32 reference on
-/// `calibration` `(N, C, H, W)`, or an error when it is below `min_db`
-/// naming the op to blame and what to do about it.
+/// `calibration` `(N, C, H, W)` (a backbone's: its worst feature map's), or
+/// an error when it is below `min_db` naming the op to blame and what to do
+/// about it.
 pub fn check_quality(model: &Model, plan: &Plan, calibration: &Tensor, min_db: f64) -> Result<f64> {
-    let want = logits(model, calibration)?
-        .ok_or_else(|| Error::input("the quality gate needs a classifier head"))?;
-    let got = plan.run_u8(&input_bytes(calibration, &plan.model));
-    let db = logit_sqnr_db(&got, plan.model.logit_scale, &want.data);
+    let mut per_op = None;
+    let (db, measure) = if plan.model.feature_maps.is_empty() {
+        let want = logits(model, calibration)?
+            .ok_or_else(|| Error::input("the quality gate needs a classifier head"))?;
+        let got = plan.run_u8(&input_bytes(calibration, &plan.model));
+        let db = logit_sqnr_db(&got, plan.model.logit_scale, &want.data);
+        (db, "logit SQNR")
+    } else {
+        let sqnr = plan.op_sqnr(model, calibration)?;
+        let worst = plan
+            .ops
+            .iter()
+            .zip(&sqnr)
+            .filter(|(o, _)| o.name.ends_with("_feature_map"))
+            .map(|(_, &db)| db)
+            .fold(f64::INFINITY, f64::min);
+        per_op = Some(sqnr);
+        (worst, "worst feature-map SQNR")
+    };
     if db >= min_db {
         return Ok(db);
     }
-    let per_op = plan.op_sqnr(model, calibration)?;
+    let per_op = match per_op {
+        Some(p) => p,
+        None => plan.op_sqnr(model, calibration)?,
+    };
     // The stem when its own output is already below the bar, else the op
     // whose output loses the most against the op before it.
     let drop = |i: usize| per_op[i - 1] - per_op[i];
@@ -55,7 +75,7 @@ pub fn check_quality(model: &Model, plan: &Plan, calibration: &Tensor, min_db: f
     };
     Err(Error::Quality {
         message: format!(
-            "int8 logit SQNR is {db:.1} dB on {} calibration images, below the required {min_db:.1} dB; \
+            "int8 {measure} is {db:.1} dB on {} calibration images, below the required {min_db:.1} dB; \
              the most noise comes in at {name} ({at:.1} dB after it, {from}): {remedy}",
             calibration.shape[0]
         ),

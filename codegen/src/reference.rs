@@ -24,6 +24,10 @@ pub enum Point {
     Pw1(usize, usize),
     /// Activation output of block `(stage, block)`.
     Act(usize, usize),
+    /// GRN output (pwconv2's input) of V2 block `(stage, block)`.
+    Grn(usize, usize),
+    /// Feature map `k` (the k-th `out_features` entry, after its norm).
+    Feature(usize),
     /// Normalised (pre-affine) LayerNorm output before the downsample of a stage.
     DownNorm(usize),
     /// Normalised (pre-affine) final LayerNorm output.
@@ -52,8 +56,12 @@ pub struct Outputs {
     pub hidden_states: Vec<Tensor>,
     /// The last stage's output, `(N, C, H, W)`.
     pub last_hidden_state: Tensor,
-    /// Final LayerNorm of the spatial mean, `(N, C)`.
-    pub pooler_output: Tensor,
+    /// Final LayerNorm of the spatial mean, `(N, C)` (`None` for a backbone
+    /// checkpoint, which has no final norm).
+    pub pooler_output: Option<Tensor>,
+    /// HF `ConvNextBackbone`'s `feature_maps`: one `(name, (N, C, H, W))` per
+    /// `out_features` entry, each stage's output through its own LayerNorm.
+    pub feature_maps: Vec<(String, Tensor)>,
     /// Classifier output `(N, num_labels)`, when the model has a head.
     pub logits: Option<Tensor>,
 }
@@ -246,7 +254,16 @@ impl<'a> SingleImage<'a> {
 
     /// The logits of one `(C, H, W)` image (`None` without a head).
     pub fn logits(&self, chw: &[f32], (c, h, w): (usize, usize, usize)) -> Option<Vec<f32>> {
-        forward_image(self.model, &self.prep, chw, (c, h, w), false, &mut Ignore).logits
+        forward_image(
+            self.model,
+            &self.prep,
+            chw,
+            (c, h, w),
+            false,
+            false,
+            &mut Ignore,
+        )
+        .logits
     }
 }
 
@@ -280,7 +297,15 @@ fn run_images(
                     (start..(start + chunk).min(n))
                         .map(|i| {
                             let img = &pixel_values.data[i * per_image..(i + 1) * per_image];
-                            forward_image(model, prep, img, (c, h, w), keep_hidden, &mut Ignore)
+                            forward_image(
+                                model,
+                                prep,
+                                img,
+                                (c, h, w),
+                                keep_hidden,
+                                keep_hidden,
+                                &mut Ignore,
+                            )
                         })
                         .collect::<Vec<_>>()
                 })
@@ -295,39 +320,56 @@ fn run_images(
 
 struct ImageOutputs {
     hidden: Vec<Map>,
-    pooled: Vec<f32>,
+    features: Vec<Map>,
+    pooled: Option<Vec<f32>>,
     logits: Option<Vec<f32>>,
+}
+
+/// HWC maps of `n` images stacked as one `(N, C, H, W)` tensor.
+fn stack_maps<'a>(maps: impl Iterator<Item = &'a Map>, n: usize) -> Tensor {
+    let mut maps = maps.peekable();
+    let Some(m0) = maps.peek() else {
+        return Tensor::zeros(&[0]);
+    };
+    let mut t = Tensor::zeros(&[n, m0.c, m0.h, m0.w]);
+    let per = m0.c * m0.h * m0.w;
+    for (i, m) in maps.enumerate() {
+        for y in 0..m.h {
+            for x in 0..m.w {
+                for ch in 0..m.c {
+                    t.data[i * per + (ch * m.h + y) * m.w + x] = m.data[(y * m.w + x) * m.c + ch];
+                }
+            }
+        }
+    }
+    t
 }
 
 fn stack(model: &Model, results: Vec<ImageOutputs>) -> Outputs {
     let n = results.len();
     let stages = results.first().map_or(0, |r| r.hidden.len());
-    let mut hidden_states = Vec::new();
-    for s in 0..stages {
-        let m0 = &results[0].hidden[s];
-        let mut t = Tensor::zeros(&[n, m0.c, m0.h, m0.w]);
-        let per = m0.c * m0.h * m0.w;
-        for (i, r) in results.iter().enumerate() {
-            let m = &r.hidden[s];
-            for y in 0..m.h {
-                for x in 0..m.w {
-                    for ch in 0..m.c {
-                        t.data[i * per + (ch * m.h + y) * m.w + x] =
-                            m.data[(y * m.w + x) * m.c + ch];
-                    }
-                }
-            }
-        }
-        hidden_states.push(t);
-    }
-    let c = results.first().map_or(0, |r| r.pooled.len());
-    let pooler_output = Tensor::new(
-        &[n, c],
-        results
-            .iter()
-            .flat_map(|r| r.pooled.iter().copied())
-            .collect(),
-    );
+    let hidden_states: Vec<Tensor> = (0..stages)
+        .map(|s| stack_maps(results.iter().map(|r| &r.hidden[s]), n))
+        .collect();
+    let feature_maps = model
+        .feature_norms
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            let maps = results.iter().filter_map(|r| r.features.get(k));
+            (f.name.clone(), stack_maps(maps, n))
+        })
+        .collect();
+    let pooler_output = model.final_norm.as_ref().map(|norm| {
+        let c = norm.weight.len();
+        Tensor::new(
+            &[n, c],
+            results
+                .iter()
+                .flat_map(|r| r.pooled.clone().unwrap_or_default())
+                .collect(),
+        )
+    });
     let logits = model.classifier.as_ref().map(|cls| {
         Tensor::new(
             &[n, cls.bias.len()],
@@ -345,6 +387,7 @@ fn stack(model: &Model, results: Vec<ImageOutputs>) -> Outputs {
         hidden_states,
         last_hidden_state,
         pooler_output,
+        feature_maps,
         logits,
     }
 }
@@ -359,7 +402,7 @@ pub fn observe_images(model: &Model, pixel_values: &Tensor, obs: &mut dyn Observ
     );
     let prep = Prepared::new(model);
     for img in pixel_values.data.chunks_exact(c * h * w) {
-        forward_image(model, &prep, img, (c, h, w), false, obs);
+        forward_image(model, &prep, img, (c, h, w), false, true, obs);
     }
 }
 
@@ -393,7 +436,7 @@ pub fn observe_images_parallel<O: Observer + Send>(
                 s.spawn(move || {
                     let mut obs = make();
                     for img in images.chunks_exact(per_image) {
-                        forward_image(model, prep, img, (c, h, w), false, &mut obs);
+                        forward_image(model, prep, img, (c, h, w), false, true, &mut obs);
                     }
                     obs
                 })
@@ -414,6 +457,7 @@ fn forward_image(
     chw: &[f32],
     (c, h, w): (usize, usize, usize),
     keep_hidden: bool,
+    with_features: bool,
     obs: &mut dyn Observer,
 ) -> ImageOutputs {
     let mut hwc = vec![0.0; c * h * w];
@@ -428,7 +472,34 @@ fn forward_image(
     layer_norm(&mut x.data, x.c, &model.stem_norm, |_| {});
     let mut stream = 0;
     obs.observe(Point::Stream(stream), &x.data);
-    let mut hidden = Vec::new();
+    let (mut hidden, mut features) = (Vec::new(), Vec::new());
+    // Stage `stage`'s output (0: the stem's): kept as a hidden state, and
+    // through its norm as a feature map when `out_features` names it.
+    let keep = |x: &Map,
+                stage: usize,
+                hidden: &mut Vec<Map>,
+                features: &mut Vec<Map>,
+                obs: &mut dyn Observer| {
+        if keep_hidden {
+            hidden.push(Map {
+                h: x.h,
+                w: x.w,
+                c: x.c,
+                data: x.data.clone(),
+            });
+        }
+        if !with_features {
+            return;
+        }
+        for (k, f) in model.feature_norms.iter().enumerate() {
+            if f.stage == stage {
+                let mut data = x.data.clone();
+                layer_norm(&mut data, x.c, &f.norm, |_| {});
+                obs.observe(Point::Feature(k), &data);
+                features.push(Map { data, ..*x });
+            }
+        }
+    };
     for (s, stage) in model.stages.iter().enumerate() {
         if let Some((norm, conv)) = &stage.downsample {
             layer_norm(&mut x.data, x.c, norm, |v| {
@@ -439,13 +510,8 @@ fn forward_image(
             stream += 1;
             obs.observe(Point::Stream(stream), &x.data);
         }
-        if s == 0 && keep_hidden {
-            hidden.push(Map {
-                h: x.h,
-                w: x.w,
-                c: x.c,
-                data: x.data.clone(),
-            });
+        if s == 0 {
+            keep(&x, 0, &mut hidden, &mut features, obs);
         }
         for (b, block) in stage.blocks.iter().enumerate() {
             let bt = &prep.blocks[s][b];
@@ -454,14 +520,7 @@ fn forward_image(
             stream += 1;
             obs.observe(Point::Stream(stream), &x.data);
         }
-        if keep_hidden {
-            hidden.push(Map {
-                h: x.h,
-                w: x.w,
-                c: x.c,
-                data: x.data.clone(),
-            });
-        }
+        keep(&x, s + 1, &mut hidden, &mut features, obs);
     }
     let mut pooled = vec![0f64; x.c];
     for px in x.data.chunks_exact(x.c) {
@@ -471,21 +530,27 @@ fn forward_image(
     }
     let hw = (x.h * x.w) as f64;
     let mut pooled: Vec<f32> = pooled.iter().map(|v| (v / hw) as f32).collect();
-    layer_norm(&mut pooled, x.c, &model.final_norm, |v| {
-        obs.observe(Point::HeadNorm, v)
+    let pooled = model.final_norm.as_ref().map(|norm| {
+        layer_norm(&mut pooled, x.c, norm, |v| obs.observe(Point::HeadNorm, v));
+        pooled
     });
-    let logits = model.classifier.as_ref().map(|cls| {
-        let mut out = cls.bias.clone();
-        for (o, row) in out.iter_mut().zip(cls.weight.data.chunks_exact(x.c)) {
-            *o += dot(row, &pooled);
-        }
-        out
-    });
+    let logits = model
+        .classifier
+        .as_ref()
+        .zip(pooled.as_ref())
+        .map(|(cls, pooled)| {
+            let mut out = cls.bias.clone();
+            for (o, row) in out.iter_mut().zip(cls.weight.data.chunks_exact(x.c)) {
+                *o += dot(row, pooled);
+            }
+            out
+        });
     if let Some(l) = &logits {
         obs.observe(Point::Logits, l);
     }
     ImageOutputs {
         hidden,
+        features,
         pooled,
         logits,
     }
@@ -554,6 +619,9 @@ fn convnext_block(
     layer_norm(&mut dw, c, &b.norm, |v| {
         obs.observe(Point::BlockNorm(s, bi), v)
     });
+    if let Some(grn) = &b.grn {
+        return grn_mlp(x, &dw, b, act, bt, grn, (s, bi), obs);
+    }
     // The MLP over chunks of pixels: pw1, activation, pw2, residual.
     let hidden = 4 * c;
     let mut mid = vec![0.0f32; MLP_PIXELS * hidden];
@@ -566,13 +634,7 @@ fn convnext_block(
         let (mid, out) = (&mut mid[..n * hidden], &mut out[..n * c]);
         convnext::host_f32::linear_rows(px, &bt.pw1, &b.pwconv1.bias, mid);
         obs.observe(Point::Pw1(s, bi), mid);
-        if act == crate::config::Activation::Gelu {
-            crate::gelu::gelu_in_place(mid);
-        } else {
-            for m in mid.iter_mut() {
-                *m = act.apply(*m);
-            }
-        }
+        activate(mid, act);
         obs.observe(Point::Act(s, bi), mid);
         convnext::host_f32::linear_rows(mid, &bt.pw2, &b.pwconv2.bias, out);
         for (res, out) in res.chunks_exact_mut(c).zip(out.chunks_exact(c)) {
@@ -584,6 +646,69 @@ fn convnext_block(
                     .for_each(|((r, o), g)| *r += g * o),
                 None => res.iter_mut().zip(out).for_each(|(r, o)| *r += o),
             }
+        }
+    }
+}
+
+/// The activation in place over a chunk of hidden vectors.
+fn activate(mid: &mut [f32], act: crate::config::Activation) {
+    if act == crate::config::Activation::Gelu {
+        crate::gelu::gelu_in_place(mid);
+    } else {
+        for m in mid.iter_mut() {
+            *m = act.apply(*m);
+        }
+    }
+}
+
+/// The MLP of a V2 block: GRN needs each hidden channel's L2 norm over all
+/// pixels, so the whole 4C tensor is computed first (the host reference can
+/// afford it; the int8 kernel recomputes instead).
+#[allow(clippy::too_many_arguments)]
+fn grn_mlp(
+    x: &mut Map,
+    normed: &[f32],
+    b: &Block,
+    act: crate::config::Activation,
+    bt: &BlockT,
+    grn: &crate::model::Grn,
+    (s, bi): (usize, usize),
+    obs: &mut dyn Observer,
+) {
+    let (c, hidden) = (x.c, 4 * x.c);
+    let mut mid = vec![0.0f32; x.h * x.w * hidden];
+    convnext::host_f32::linear_rows(normed, &bt.pw1, &b.pwconv1.bias, &mut mid);
+    obs.observe(Point::Pw1(s, bi), &mid);
+    activate(&mut mid, act);
+    obs.observe(Point::Act(s, bi), &mid);
+    let mut sq = vec![0f64; hidden];
+    for px in mid.chunks_exact(hidden) {
+        for (a, v) in sq.iter_mut().zip(px) {
+            *a += *v as f64 * *v as f64;
+        }
+    }
+    let g: Vec<f64> = sq.iter().map(|v| v.sqrt()).collect();
+    let mean = g.iter().sum::<f64>() / hidden as f64;
+    let n: Vec<f32> = g
+        .iter()
+        .map(|g| (g / (mean + crate::model::GRN_EPS as f64)) as f32)
+        .collect();
+    for px in mid.chunks_exact_mut(hidden) {
+        for (((v, n), w), bias) in px.iter_mut().zip(&n).zip(&grn.weight).zip(&grn.bias) {
+            *v += w * (*v * n) + bias;
+        }
+    }
+    obs.observe(Point::Grn(s, bi), &mid);
+    let mut out = vec![0.0f32; x.h * x.w * c];
+    convnext::host_f32::linear_rows(&mid, &bt.pw2, &b.pwconv2.bias, &mut out);
+    for (res, out) in x.data.chunks_exact_mut(c).zip(out.chunks_exact(c)) {
+        match &b.gamma {
+            Some(g) => res
+                .iter_mut()
+                .zip(out)
+                .zip(g)
+                .for_each(|((r, o), g)| *r += g * o),
+            None => res.iter_mut().zip(out).for_each(|(r, o)| *r += o),
         }
     }
 }

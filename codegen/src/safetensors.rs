@@ -248,8 +248,15 @@ fn parse_header(path: &Path, bytes: &[u8], file: usize) -> Result<Vec<(String, E
         if offs.len() != 2 || offs[0] > offs[1] {
             return Err(bad("data_offsets must be [begin, end]"));
         }
-        let numel: usize = shape.iter().product();
-        if offs[1] - offs[0] != numel * dtype.size() {
+        let bytes = shape
+            .iter()
+            .try_fold(dtype.size(), |n, &d| n.checked_mul(d))
+            .ok_or_else(|| {
+                bad(&format!(
+                    "shape {shape:?} has more elements than memory can hold"
+                ))
+            })?;
+        if offs[1] - offs[0] != bytes {
             return Err(bad(&format!(
                 "byte range {}..{} does not match shape {shape:?} of {dtype_s}",
                 offs[0], offs[1]

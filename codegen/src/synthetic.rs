@@ -47,6 +47,8 @@ pub fn synthetic_model(widths: &[usize], depths: &[usize], labels: usize) -> Mod
         hidden_act: Activation::Gelu,
         layer_norm_eps: 1e-12,
         layer_scale: true,
+        version: crate::config::Version::V1,
+        backbone_architecture: false,
         image_size: 224,
         labels: (0..labels).map(|i| format!("c{i}")).collect(),
         out_features: Vec::new(),
@@ -83,6 +85,7 @@ pub fn synthetic_model(widths: &[usize], depths: &[usize], labels: usize) -> Mod
                     bias: r.vec(c, 0.1),
                 },
                 gamma: Some(r.vec(c, 0.5).iter().map(|v| v.abs() + 0.1).collect()),
+                grn: None,
             })
             .collect();
         stages.push(Stage { downsample, blocks });
@@ -93,11 +96,12 @@ pub fn synthetic_model(widths: &[usize], depths: &[usize], labels: usize) -> Mod
         stem,
         stem_norm,
         stages,
-        final_norm: r.norm(last),
+        final_norm: Some(r.norm(last)),
         classifier: Some(Linear {
             weight: r.tensor(&[labels, last], last),
             bias: r.vec(labels, 0.1),
         }),
+        feature_norms: Vec::new(),
     }
 }
 

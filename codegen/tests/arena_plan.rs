@@ -27,6 +27,7 @@ fn check_atto(size: usize) {
         input_offset: plan.input_offset,
         input_bytes: plan.input_bytes,
         num_labels: 10,
+        feature_map_bytes: 0,
     };
     let image: Vec<u8> = (0..plan.input_bytes).map(|i| (i * 7 % 251) as u8).collect();
     let mut arena = vec![0i8; plan.arena_bytes];

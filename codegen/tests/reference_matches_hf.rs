@@ -1,6 +1,8 @@
 //! The Rust f32 reference against HF transformers (and timm) outputs made by
-//! `scripts/make_fixtures.py`: logits, pooler_output, last_hidden_state and
-//! every hidden state, within a relative max error of 1e-4.
+//! `scripts/make_fixtures.py`: logits, pooler_output, last_hidden_state,
+//! every hidden state and every backbone feature map, within a relative max
+//! error of 1e-4; ConvNeXt v1 and V2, classifier, base and backbone
+//! checkpoints.
 
 mod common;
 
@@ -30,10 +32,26 @@ fn check_fixture(name: &str) {
             checked += 1;
         }
     };
-    compare("pooler_output", &out.pooler_output);
-    compare("last_hidden_state", &out.last_hidden_state);
+    let backbone = model.final_norm.is_none();
+    if let Some(p) = &out.pooler_output {
+        compare("pooler_output", p);
+    }
+    if !backbone {
+        compare("last_hidden_state", &out.last_hidden_state);
+    }
     for (i, h) in out.hidden_states.iter().enumerate() {
         compare(&format!("hidden_states_{i}"), h);
+    }
+    // Feature maps: every fixture file is one the model produced.
+    let files = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| f.starts_with("feature_maps_"))
+        .count();
+    let maps = if files > 0 { out.feature_maps.len() } else { 0 };
+    assert_eq!(files, maps, "{name}: feature maps in fixture vs model");
+    for (stage, map) in out.feature_maps.iter().take(maps) {
+        compare(&format!("feature_maps_{stage}"), map);
     }
     match (&out.logits, read(&dir, "logits.npy")) {
         (Some(got), Some(want)) => {
@@ -50,11 +68,8 @@ fn check_fixture(name: &str) {
             want.is_some()
         ),
     }
-    assert_eq!(
-        checked,
-        3 + model.stages.len(),
-        "{name}: every output compared"
-    );
+    let expected = if backbone { 1 } else { 3 } + model.stages.len() + maps;
+    assert_eq!(checked, expected, "{name}: every output compared");
 }
 
 #[test]
@@ -110,4 +125,39 @@ fn timm_checkpoint_with_conv_mlp_matches_timm() {
 #[test]
 fn timm_checkpoint_with_linear_mlp_matches_timm() {
     check_fixture("timm_linear_mlp");
+}
+
+#[test]
+fn backbone_with_every_out_feature_matches_hf() {
+    check_fixture("backbone_all");
+}
+
+#[test]
+fn one_channel_backbone_by_out_indices_matches_hf() {
+    check_fixture("backbone_gray");
+}
+
+#[test]
+fn classifier_checkpoint_as_backbone_matches_hf() {
+    check_fixture("classifier_out_features");
+}
+
+#[test]
+fn convnext_v2_classifier_matches_hf() {
+    check_fixture("v2_classifier");
+}
+
+#[test]
+fn convnext_v2_one_channel_base_model_matches_hf() {
+    check_fixture("v2_base_gray");
+}
+
+#[test]
+fn convnext_v2_backbone_matches_hf() {
+    check_fixture("v2_backbone");
+}
+
+#[test]
+fn convnext_v2_relu_matches_hf() {
+    check_fixture("v2_relu");
 }

@@ -44,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
         input_offset: plan.input_offset,
         input_bytes: plan.input_bytes,
         num_labels: labels,
+        feature_map_bytes: 0,
     };
     let mut arena = vec![0i8; plan.arena_bytes];
     let mut logits = vec![0i32; labels];

@@ -18,6 +18,7 @@ pub mod block_f16;
 pub mod depthwise;
 pub mod dot;
 pub mod downsample;
+pub mod feature_map;
 pub mod head;
 pub mod in_place_map;
 pub mod layer_norm;

@@ -1,6 +1,7 @@
-//! Generate the default model's forward pass into OUT_DIR twice: all int8
-//! (the `build_script` API boards use), and mixed precision with the most
-//! int8-sensitive block kept in f16.
+//! Generate the default model's forward pass into OUT_DIR three times: all
+//! int8 (the `build_script` API boards use), mixed precision with the most
+//! int8-sensitive block kept in f16, and as a backbone handing out the
+//! feature maps of every stage.
 use convnext_codegen::compile::{
     build_mixed_plan, choose_f16_blocks, load_calibration, DEFAULT_CALIBRATION,
 };
@@ -42,4 +43,28 @@ fn main() {
     if let Err(e) = mixed() {
         panic!("convnext codegen (mixed): {e}");
     }
+    if let Err(e) = backbone(&model_dir, &out) {
+        panic!("convnext codegen (backbone): {e}");
+    }
+}
+
+/// The default model as a backbone with every out feature.
+fn backbone(model_dir: &std::path::Path, out: &std::path::Path) -> convnext_codegen::Result<()> {
+    let model = convnext_codegen::load_model(model_dir)?;
+    let stages: Vec<String> = ["stem", "stage1", "stage2", "stage3"]
+        .map(String::from)
+        .into();
+    let model = model.with_out_features(&stages)?.as_backbone();
+    let processor = load_processor(model_dir)?;
+    let cal = load_calibration(model_dir, None, &processor)?;
+    let plan = build_mixed_plan(&model, &processor, &cal, DEFAULT_CALIBRATION, &[])?;
+    let provenance = convnext_codegen::emit::Provenance::new(
+        std::path::Path::new("fmnist-convnext"),
+        "calibration_images.npy",
+        cal.shape[0],
+        DEFAULT_CALIBRATION,
+        &plan,
+    );
+    convnext_codegen::emit::emit(&plan, out, "fmnist_backbone", &provenance, &[])?;
+    Ok(())
 }

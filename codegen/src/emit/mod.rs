@@ -12,6 +12,7 @@
 mod block;
 mod block_f16;
 mod downsample;
+mod feature_map;
 mod head;
 mod parts;
 mod rust_text;
@@ -118,7 +119,28 @@ impl EmitContext<'_> {
                 names.sort_by_key(|n| (n.starts_with(char::is_uppercase), *n));
                 match names[..] {
                     [one] => format!("use {module}::{one};\n"),
-                    _ => format!("use {module}::{{{}}};\n", names.join(", ")),
+                    _ => {
+                        let line = format!("use {module}::{{{}}};\n", names.join(", "));
+                        if line.len() <= 101 {
+                            return line;
+                        }
+                        // rustfmt fills lines of 100 columns inside the braces.
+                        let mut text = format!("use {module}::{{\n");
+                        let mut row = String::from("   ");
+                        for n in names {
+                            if row.len() + 1 + n.len() + 1 > 100 {
+                                text.push_str(&row);
+                                text.push('\n');
+                                row = String::from("   ");
+                            }
+                            row.push(' ');
+                            row.push_str(n);
+                            row.push(',');
+                        }
+                        text.push_str(&row);
+                        text.push_str("\n};\n");
+                        text
+                    }
                 }
             })
             .collect();
@@ -162,6 +184,7 @@ fn op_item(op: &Op<Vec<u8>>, cx: &mut EmitContext, name: &str) -> Result<OpItem>
         Op::BlockF16(p) => block_f16::emit(p, cx, name),
         Op::Downsample(p) => downsample::emit(p, cx, name),
         Op::Head(p) => head::emit(p, cx, name),
+        Op::FeatureMap(p) => feature_map::emit(p, cx, name),
     }
 }
 
@@ -182,6 +205,10 @@ pub fn emit(
         uses: BTreeMap::new(),
     };
     cx.uses("convnext::network", "check_buffers");
+    if plan.feature_map_bytes > 0 {
+        cx.uses("convnext::network", "check_feature_maps");
+        cx.uses("convnext::network", "FeatureMapSpec");
+    }
     cx.uses("convnext::network", "load_input_u8");
     cx.uses("convnext::network", "ForwardError");
     cx.uses("convnext::network", "NetworkSpec");
@@ -197,12 +224,12 @@ pub fn emit(
         let id = q.name.to_uppercase();
         statics.push('\n');
         statics.push_str(&item(&it.doc, "static", &id, it.ty, &it.value));
-        let logits = if kernel == "head_probed" {
-            ", logits"
-        } else {
-            ""
+        let output = match kernel {
+            "head_probed" => ", logits",
+            "feature_map_probed" => ", feature_maps",
+            _ => "",
         };
-        let _ = writeln!(calls, "    {kernel}(&{id}, arena{logits}, probe);");
+        let _ = writeln!(calls, "    {kernel}(&{id}, arena{output}, probe);");
         let _ = writeln!(calls, "    probe.op_done({i});");
     }
     let m = &plan.model;
@@ -303,6 +330,7 @@ pub fn emit(
         let _ = writeln!(s, "    {l:?},");
     }
     let _ = writeln!(s, "];");
+    feature_map_consts(&mut s, plan);
     let spec = Expr::Struct(
         "NetworkSpec",
         vec![
@@ -310,6 +338,7 @@ pub fn emit(
             ("input_offset", Expr::text(plan.input_offset)),
             ("input_bytes", Expr::text("INPUT_BYTES")),
             ("num_labels", Expr::text("NUM_LABELS")),
+            ("feature_map_bytes", Expr::text("FEATURE_MAP_BYTES")),
         ],
     );
     s.push('\n');
@@ -321,6 +350,15 @@ pub fn emit(
         &spec,
     ));
     s.push_str(&statics);
+    if plan.feature_map_bytes > 0 {
+        s.push_str(&backbone_forward(&calls));
+        let source = dir.join(format!("{name}.rs"));
+        std::fs::write(&source, s).map_err(|e| Error::io(&source, e))?;
+        return Ok(Emitted {
+            source,
+            weight_files: cx.files,
+        });
+    }
     s.push_str(
         "\n/// Classify one image: `input` is `INPUT_BYTES` of u8 HWC pixels (resized, not\n\
          /// normalised: normalisation is folded into the stem), `arena` at least\n\
@@ -351,4 +389,71 @@ pub fn emit(
         source,
         weight_files: cx.files,
     })
+}
+
+/// `FEATURE_MAP_BYTES` and `FEATURE_MAPS` (empty for a classifier).
+fn feature_map_consts(s: &mut String, plan: &Plan) {
+    let maps = &plan.model.feature_maps;
+    s.push('\n');
+    s.push_str(&item(
+        "Bytes of the feature-map buffer `forward` fills (0: this network has a head).",
+        "pub const",
+        "FEATURE_MAP_BYTES",
+        "usize",
+        &Expr::text(plan.feature_map_bytes),
+    ));
+    let _ = writeln!(
+        s,
+        "\n/// The feature maps (HF `out_features`) in the buffer, in order."
+    );
+    let _ = writeln!(s, "#[rustfmt::skip]");
+    let ty = if maps.is_empty() {
+        "[convnext::network::FeatureMapSpec; 0]".to_string()
+    } else {
+        format!("[FeatureMapSpec; {}]", maps.len())
+    };
+    let _ = writeln!(s, "pub const FEATURE_MAPS: {ty} = [");
+    for m in maps {
+        let [c, h, w] = m.shape;
+        let _ = writeln!(
+            s,
+            "    FeatureMapSpec {{ name: {:?}, shape: [{c}, {h}, {w}], offset: {}, scale: {:e}, zero_point: {} }},",
+            m.name, m.offset, m.quant.scale as f32, m.quant.zero_point
+        );
+    }
+    let _ = writeln!(s, "];");
+}
+
+/// `forward` of a backbone: the input and the arena in, the feature maps out.
+fn backbone_forward(calls: &str) -> String {
+    let mut s = String::from(
+        "\n/// Run the backbone on one image: `input` is `INPUT_BYTES` of u8 HWC pixels\n\
+         /// (resized, not normalised), `arena` at least `ARENA_BYTES`. Writes every\n\
+         /// feature map into `feature_maps` (`FEATURE_MAP_BYTES`, laid out as\n\
+         /// `FEATURE_MAPS` says). A function of its own, so the firmware's call graph\n\
+         /// from it can be checked for panics (`cargo xtask boards`).\n\
+         #[inline(never)]\n\
+         pub fn forward(\n\
+         \x20   input: &[u8],\n\
+         \x20   arena: &mut [i8],\n\
+         \x20   feature_maps: &mut [i8],\n\
+         ) -> Result<(), ForwardError> {\n\
+         \x20   forward_probed(input, arena, feature_maps, &mut NoProbe)\n\
+         }\n\
+         \n\
+         /// [`forward`], telling `probe` where each op (`OP_NAMES[i]`) and each phase\n\
+         /// inside it starts and ends: the profiling build's entry point.\n\
+         pub fn forward_probed(\n\
+         \x20   input: &[u8],\n\
+         \x20   arena: &mut [i8],\n\
+         \x20   feature_maps: &mut [i8],\n\
+         \x20   probe: &mut impl Probe,\n\
+         ) -> Result<(), ForwardError> {\n\
+         \x20   check_buffers(&SPEC, input, arena, &[])?;\n\
+         \x20   check_feature_maps(&SPEC, feature_maps)?;\n\
+         \x20   load_input_u8(input, arena, SPEC.input_offset);\n",
+    );
+    s.push_str(calls);
+    s.push_str("    Ok(())\n}\n");
+    s
 }

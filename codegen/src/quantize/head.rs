@@ -28,14 +28,12 @@ pub(super) fn quantize(
             LN_INPUT_LIMIT / 255
         )));
     }
+    let norm = model.final_norm.as_ref().ok_or_else(|| {
+        Error::input("the model has a classifier but no final LayerNorm to pool into it")
+    })?;
     let hw = (h * w) as f64;
     let s_y = QParams::symmetric(range(ranges, Point::HeadNorm)?.abs_max() as f64).scale;
-    let (wf, bf) = fold_norm(
-        &classifier.weight.data,
-        &classifier.bias,
-        &model.final_norm,
-        |i| i,
-    );
+    let (wf, bf) = fold_norm(&classifier.weight.data, &classifier.bias, norm, |i| i);
     let labels = classifier.bias.len();
     let (weights, s_w) = quantize_rows(&wf, labels);
     // int32 logits: the calibrated maximum maps to 2^24, far from saturation.
@@ -47,7 +45,7 @@ pub(super) fn quantize(
         c,
         at: Placement::default(),
         x_zero_point: input.zero_point,
-        ln: ln_params(c, model.final_norm.eps, input.scale / hw),
+        ln: ln_params(c, norm.eps, input.scale / hw),
         ln_requant: Requant::from_real(1.0 / s_y),
         classifier: linear(
             weights,

@@ -12,6 +12,7 @@
 mod block;
 mod block_f16;
 mod downsample;
+mod feature_map;
 mod head;
 mod stem;
 
@@ -127,6 +128,26 @@ impl InputQuantization {
     }
 }
 
+/// Where one int8 feature map sits in the feature-map buffer and how to read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMapInfo {
+    /// `stem`, `stage1`, ...
+    pub name: String,
+    /// `(C, H, W)`; the bytes are HWC.
+    pub shape: [usize; 3],
+    /// First byte in the buffer.
+    pub offset: usize,
+    /// Real value = `scale * (q - zero_point)`.
+    pub quant: QParams,
+}
+
+impl FeatureMapInfo {
+    /// Bytes of the map.
+    pub fn bytes(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
 /// A whole int8 network for one input size.
 #[derive(Debug, Clone)]
 pub struct QuantizedModel {
@@ -142,6 +163,8 @@ pub struct QuantizedModel {
     pub num_labels: usize,
     /// Real value of one int32 logit step.
     pub logit_scale: f64,
+    /// The feature maps, in `out_features` order (a backbone's network).
+    pub feature_maps: Vec<FeatureMapInfo>,
     /// Preprocessing whose rescale/normalize the stem absorbed.
     pub processor: ProcessorConfig,
     /// How input bytes are made ([`input_bytes`]).
@@ -245,7 +268,10 @@ fn range(ranges: &Ranges, p: Point) -> Result<Range> {
 
 /// Quantize `model` for `(input_h, input_w)` inputs from calibrated `ranges`.
 /// `f16_blocks` lists `(stage, block)` pairs kept in f16 weights with f32
-/// arithmetic (mixed precision); every other op is int8.
+/// arithmetic (mixed precision); every other op is int8. A model with a
+/// classifier gives a network ending in the head (int32 logits); one without
+/// ([`Model::as_backbone`]) gives its `out_features` maps and stops after the
+/// last stage they need.
 pub fn quantize(
     model: &Model,
     processor: &ProcessorConfig,
@@ -256,12 +282,52 @@ pub fn quantize(
     input: InputQuantization,
 ) -> Result<QuantizedModel> {
     let cfg = &model.config;
-    let Some(classifier) = &model.classifier else {
+    if model.classifier.is_none() && model.feature_norms.is_empty() {
         return Err(Error::input(
-            "int8 needs a classifier head; this checkpoint is a bare ConvNextModel",
+            "int8 needs a classifier head or out_features; this checkpoint has neither",
         ));
+    }
+    // A backbone's network ends with the last stage a map needs.
+    let last_stage = match model.classifier {
+        Some(_) => model.stages.len(),
+        None => model
+            .feature_norms
+            .iter()
+            .map(|f| f.stage)
+            .max()
+            .unwrap_or(0),
     };
     let mut ops = Vec::new();
+    let mut feature_maps = Vec::new();
+    // The maps of stage `stage`'s output (0: the stem's), after it.
+    let mut maps = |stage: usize,
+                    stream: QParams,
+                    (h, w): (usize, usize),
+                    ops: &mut Vec<QuantizedOp>|
+     -> Result<()> {
+        if model.classifier.is_some() {
+            return Ok(());
+        }
+        for (k, f) in model.feature_norms.iter().enumerate() {
+            if f.stage != stage {
+                continue;
+            }
+            let offset = feature_maps.iter().map(FeatureMapInfo::bytes).sum();
+            let (p, quant) = feature_map::quantize(f, k, ranges, (h, w), stream, offset)?;
+            feature_maps.push(FeatureMapInfo {
+                name: f.name.clone(),
+                shape: [p.c, h, w],
+                offset,
+                quant,
+            });
+            ops.push(QuantizedOp {
+                name: format!("{}_feature_map", f.name),
+                op: Op::FeatureMap(p),
+                output: Some(quant),
+            });
+        }
+        Ok(())
+    };
     let (stem, mut stream) = stem::quantize(model, processor, ranges, (input_h, input_w), input)?;
     let (mut h, mut w) = (stem.out_h(), stem.out_w());
     ops.push(QuantizedOp {
@@ -269,8 +335,9 @@ pub fn quantize(
         op: Op::Stem(stem),
         output: Some(stream),
     });
+    maps(0, stream, (h, w), &mut ops)?;
     let mut stream_index = 0;
-    for (s, stage) in model.stages.iter().enumerate() {
+    for (s, stage) in model.stages.iter().enumerate().take(last_stage) {
         if let Some((norm, conv)) = &stage.downsample {
             stream_index += 1;
             let out = QParams::asymmetric(range(ranges, Point::Stream(stream_index))?);
@@ -284,6 +351,11 @@ pub fn quantize(
             (stream, h, w) = (out, h / 2, w / 2);
         }
         for (bi, block) in stage.blocks.iter().enumerate() {
+            if block.grn.is_some() {
+                return Err(Error::input(
+                    "int8 and f16 networks of ConvNeXt V2 (GRN) are not built yet; run it in f32",
+                ));
+            }
             stream_index += 1;
             let out = QParams::asymmetric(range(ranges, Point::Stream(stream_index))?);
             let name = format!("stage{}_block{bi}", s + 1);
@@ -302,14 +374,18 @@ pub fn quantize(
             });
             stream = out;
         }
+        maps(s + 1, stream, (h, w), &mut ops)?;
     }
-    let (head, logit_scale) = head::quantize(model, classifier, ranges, (h, w), stream)?;
-    let num_labels = head.classifier.outputs();
-    ops.push(QuantizedOp {
-        name: "head".into(),
-        op: Op::Head(head),
-        output: None,
-    });
+    let (mut num_labels, mut logit_scale) = (0, 1.0);
+    if let Some(classifier) = &model.classifier {
+        let (head, scale) = head::quantize(model, classifier, ranges, (h, w), stream)?;
+        (num_labels, logit_scale) = (head.classifier.outputs(), scale);
+        ops.push(QuantizedOp {
+            name: "head".into(),
+            op: Op::Head(head),
+            output: None,
+        });
+    }
     Ok(QuantizedModel {
         ops,
         input_h,
@@ -317,6 +393,7 @@ pub fn quantize(
         input_c: cfg.num_channels,
         num_labels,
         logit_scale,
+        feature_maps,
         processor: *processor,
         input,
     })

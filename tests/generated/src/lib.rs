@@ -11,6 +11,11 @@ pub mod fmnist_mixed {
     include!(concat!(env!("OUT_DIR"), "/fmnist_mixed.rs"));
 }
 
+/// The default model as a backbone: the maps of the stem and every stage.
+pub mod fmnist_backbone {
+    include!(concat!(env!("OUT_DIR"), "/fmnist_backbone.rs"));
+}
+
 /// The `(stage, block)` pairs `fmnist_mixed` keeps in f16.
 pub const MIXED_F16_BLOCKS: &[(usize, usize)] =
     include!(concat!(env!("OUT_DIR"), "/mixed_blocks.rs"));
