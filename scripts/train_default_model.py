@@ -27,7 +27,9 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import ConvNextConfig, ConvNextForImageClassification
+from transformers import (AutoModelForImageClassification, ConvNextConfig,
+                          ConvNextForImageClassification, ConvNextV2Config,
+                          ConvNextV2ForImageClassification)
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -102,15 +104,20 @@ def cmd_train(a):
     xte = normalize(xte_u8, device)
     yte_t = torch.tensor(yte.astype(np.int64), device=device)
 
-    config = ConvNextConfig(
+    common = dict(
         num_channels=1, patch_size=a.patch, num_stages=len(a.widths),
         hidden_sizes=a.widths, depths=a.depths, hidden_act="gelu",
-        drop_path_rate=a.drop_path, image_size=28, layer_scale_init_value=1e-6,
+        drop_path_rate=a.drop_path, image_size=28,
         id2label={i: c for i, c in enumerate(CLASSES)},
         label2id={c: i for i, c in enumerate(CLASSES)},
     )
-    model = ConvNextForImageClassification(config).to(device)
-    ema = ConvNextForImageClassification(config).to(device)
+    # V2: GRN in every block, no layer scale.
+    if a.v2:
+        config, cls = ConvNextV2Config(**common), ConvNextV2ForImageClassification
+    else:
+        config, cls = ConvNextConfig(**common, layer_scale_init_value=1e-6), ConvNextForImageClassification
+    model = cls(config).to(device)
+    ema = cls(config).to(device)
     ema.load_state_dict(model.state_dict())
     ema.eval()
     n_params = sum(p.numel() for p in model.parameters())
@@ -196,7 +203,7 @@ def cmd_export(a):
     # Reference logits are computed on the CPU in strict f32: on a GPU, cuDNN's
     # convolutions use TF32 by default and drift ~4e-4 from true f32.
     device = "cpu"
-    model = ConvNextForImageClassification.from_pretrained(a.run).to(device).eval()
+    model = AutoModelForImageClassification.from_pretrained(a.run).to(device).eval()
     os.makedirs(a.out, exist_ok=True)
     model.save_pretrained(a.out)
     proc = image_processor()
@@ -245,6 +252,7 @@ def main():
     t.add_argument("--label-smoothing", type=float, default=0.1)
     t.add_argument("--ema", type=float, default=0.999)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--v2", action="store_true", help="ConvNeXt V2 (GRN, no layer scale)")
     t.add_argument("--time-budget", type=float, default=0.0,
                    help="seconds: cut the epoch count so training ends within it")
     t.add_argument("--data", default="/usr/share/datasets/fashion-mnist")

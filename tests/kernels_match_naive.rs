@@ -7,6 +7,7 @@ use convnext::kernels::block::{block_in_place, block_in_place_tiled, BlockParams
 use convnext::kernels::downsample::{
     downsample_in_place, downsample_in_place_tiled, DownsampleParams,
 };
+use convnext::kernels::grn::{self, GrnParams};
 use convnext::kernels::in_place_map::{ring_pixels, HOST_TILE_PIXELS, TILE_PIXELS};
 use convnext::kernels::layer_norm::{layer_norm, Q16};
 use convnext::kernels::placement::OpFootprint;
@@ -172,6 +173,12 @@ fn in_place_arena(p: &impl OpFootprint, x: &[i8]) -> (Placement, Vec<i8>) {
 }
 
 fn check_block(h: usize, w: usize, c: usize, d: Data) {
+    check_block_with(h, w, c, d, false)
+}
+
+/// [`check_block`], with a ConvNeXt V2 GRN between activation and pw2 when
+/// `with_grn` (the naive side holds the whole hidden tensor).
+fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
     let mut rng = Rng::new(d);
     let table: [i8; 256] = rng.i8s(256).try_into().unwrap();
     let (dw_w, dw_b, dw_rq) = (
@@ -203,6 +210,17 @@ fn check_block(h: usize, w: usize, c: usize, d: Data) {
         Tables::new(&paired_layout(&pw2_w, c, 4 * c), &pw2_b, &pw2_rq),
     );
     let table_bytes: Vec<u8> = table.iter().map(|&v| v as u8).collect();
+    // GRN weights of both signs up to 2 (Q16), offsets around a zero point.
+    let grn_weight: Vec<i32> = rng.i32s(4 * c, 1 << 17);
+    let grn_offset: Vec<i32> = rng.i32s(4 * c, 40);
+    let (grn_w, grn_o) = (i32_bytes(&grn_weight), i32_bytes(&grn_offset));
+    let grn = with_grn.then(|| GrnParams {
+        act_zero_point: d.zero.1,
+        weight: &grn_w[..],
+        offset: &grn_o[..],
+        out_requant: Requant::from_real(1.0 / 65536.0 * 0.7),
+        eps_sum: 300,
+    });
     let p = BlockParams {
         map: InPlaceMap { h, w, c },
         at: Placement {
@@ -220,7 +238,11 @@ fn check_block(h: usize, w: usize, c: usize, d: Data) {
         pw2: pw2.linear(),
         residual_requant: Requant::from_real(0.9),
         out_zero_point: d.zero.2,
+        grn,
     };
+    if with_grn {
+        arena.resize(h * w * c + p.scratch_bytes() + 7, 0);
+    }
     assert_eq!(arena.len(), h * w * c + p.scratch_bytes() + 7);
     // The host's wide tiles, in an arena with their scratch (and spare
     // lanes past the map's last pixel, whose results must be dropped).
@@ -236,8 +258,10 @@ fn check_block(h: usize, w: usize, c: usize, d: Data) {
     block_in_place_tiled(&p, &mut wide, &mut NoProbe);
     block_in_place(&p, &mut arena);
 
-    // Naive: every pixel's depthwise window from an untouched copy of x.
+    // Naive: every pixel's depthwise window from an untouched copy of x,
+    // the whole hidden tensor, then pw2.
     let mut want = vec![0i8; h * w * c];
+    let mut hidden = Vec::new();
     for r in 0..h {
         for col in 0..w {
             let mut d = vec![0i32; c];
@@ -274,6 +298,29 @@ fn check_block(h: usize, w: usize, c: usize, d: Data) {
                     table[(pre as i32 + 128) as usize]
                 })
                 .collect();
+            hidden.push(hid);
+        }
+    }
+    if let Some(g) = &p.grn {
+        let mut stats = vec![0i8; 16 * c];
+        for hid in &hidden {
+            grn::accumulate(&mut stats, 4 * c, g.act_zero_point, |j| hid[j] as i32);
+        }
+        g.factors(&mut stats, 4 * c);
+        for hid in hidden.iter_mut() {
+            for (j, a) in hid.iter_mut().enumerate() {
+                let f = i32::from_le_bytes(
+                    <[i8; 4]>::try_from(&stats[4 * j..4 * j + 4])
+                        .unwrap()
+                        .map(|b| b as u8),
+                );
+                *a = g.apply(*a, g.act_zero_point, j, f);
+            }
+        }
+    }
+    for r in 0..h {
+        for col in 0..w {
+            let hid = &hidden[r * w + col];
             for o in 0..c {
                 let acc: i32 = pw2_b[o]
                     + (0..4 * c)
@@ -291,6 +338,13 @@ fn check_block(h: usize, w: usize, c: usize, d: Data) {
         &want[..],
         "host tiles: block {h}x{w}x{c}"
     );
+}
+
+#[test]
+fn grn_block_in_place_matches_naive_on_odd_shapes() {
+    for (i, &(h, w, c)) in BLOCK_SHAPES.iter().enumerate() {
+        check_block_with(h, w, c, Data::seeded(100 + i as u64), true);
+    }
 }
 
 #[test]
@@ -632,6 +686,11 @@ mod properties {
         #[test]
         fn block_matches_naive(h in 1..=9usize, w in 1..=9usize, c in channels(), d in data()) {
             check_block(h, w, c, d);
+        }
+
+        #[test]
+        fn grn_block_matches_naive(h in 1..=7usize, w in 1..=7usize, c in channels(), d in data()) {
+            check_block_with(h, w, c, d, true);
         }
 
         #[test]

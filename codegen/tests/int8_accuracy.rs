@@ -129,6 +129,9 @@ fn int8_tracks_f32_on_every_fixture_checkpoint() {
         "bf16",
         "timm_conv_mlp",
         "timm_linear_mlp",
+        "classifier_out_features",
+        "v2_classifier",
+        "v2_relu",
     ] {
         let sqnr = int8_sqnr_on_fixture(name);
         eprintln!("{name}: int8 logit SQNR {sqnr:.1} dB");

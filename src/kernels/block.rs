@@ -1,6 +1,10 @@
 //! One ConvNeXt block, `x + γ·pw2(act(pw1(LN(dw7x7(x)))))`, fused per pixel
 //! and in place over the residual stream `x` (see [`InPlaceMap`] for the
-//! ring of originals that makes the depthwise in place).
+//! ring of originals that makes the depthwise in place). A ConvNeXt V2 block
+//! (GRN after the activation, [`super::grn`]) first runs a statistics pass
+//! that recomputes every hidden vector without writing `x`, then the
+//! fused pass with GRN applied to each tile's hidden vectors: the hidden
+//! tensor is never whole, at the cost of a second depthwise and pw1.
 //!
 //! Pixels go two at a time ([`TILE_PIXELS`]) so the MLP runs as 2x2 tiles
 //! (`kernels/mlp.rs`) over paired operands; the host, given the scratch,
@@ -14,12 +18,13 @@
 
 use super::arena::i32s;
 use super::depthwise::{Tap, Window, MAX_TAPS};
+use super::grn::{accumulate, stats_bytes, GrnParams};
 use super::in_place_map::{host_tile, tile_lanes, InPlaceMap, HOST_TILE_PIXELS, TILE_PIXELS};
 use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::QLinear;
 use super::mlp::{pw1_tile, pw1_wide, pw2_tile};
 use super::placement::{OpFootprint, Placement};
-use super::pointwise::paired_offset;
+use super::pointwise::{paired_offset, paired_offset_whole};
 use super::pointwise_wide::wide_offset;
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, requant_at, requantize_plus, Requant};
@@ -59,6 +64,9 @@ pub struct BlockParams<B = &'static [u8]> {
     pub residual_requant: Requant,
     /// Zero point of the output stream.
     pub out_zero_point: i32,
+    /// ConvNeXt V2's GRN between the activation and pw2 (pw2 then reads
+    /// GRN outputs: its bias folds their zero point instead).
+    pub grn: Option<GrnParams<B>>,
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
@@ -76,10 +84,14 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
             + self.pw1.weights_bytes()
             + self.pw2.weights_bytes()
             + self.act_table.as_ref().len()
+            + self.grn.as_ref().map_or(0, GrnParams::weights_bytes)
     }
+    /// With GRN, the statistics pass's depthwise and pw1 count again.
     fn macs(&self) -> u64 {
         let InPlaceMap { h, w, c } = self.map;
-        self.map.depthwise_macs() + (h * w * 8 * c * c) as u64
+        let once = self.map.depthwise_macs() + (h * w * 4 * c * c) as u64;
+        let pw2 = (h * w * 4 * c * c) as u64;
+        once * (1 + self.grn.is_some() as u64) + pw2
     }
 }
 
@@ -88,7 +100,8 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     /// depthwise outputs (i32, 4C a pixel), later the hidden vectors (4C a
     /// pixel), and the normalised vectors (i16, 2C a pixel) above them.
     pub fn scratch_bytes_tiled(&self, tile: usize) -> usize {
-        self.map.ring_bytes() + tile * 6 * self.map.c
+        let grn = self.grn.as_ref().map_or(0, |_| stats_bytes(4 * self.map.c));
+        self.map.ring_bytes() + tile * 6 * self.map.c + grn
     }
 
     /// The tile the host runs in an arena of `len` bytes:
@@ -143,6 +156,9 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize>(
     let ring_off = p.at.scratch_offset;
     let s = ring_off + m.ring_bytes();
     let mut taps = [Tap::default(); MAX_TAPS];
+    if let Some(grn) = &p.grn {
+        grn_statistics::<_, TILE>(p, grn, arena, probe);
+    }
     let mut p0 = 0;
     while p0 < hw {
         let n = (hw - p0).min(tile);
@@ -177,6 +193,9 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize>(
         let Some((dw_out, xn)) = hi.split_at_mut_checked(tile * 4 * c) else {
             return;
         };
+        let Some((xn, tile_rest)) = xn.split_at_mut_checked(tile * 2 * c) else {
+            return;
+        };
         let Some(xn) = xn.get_mut(..2 * lanes * c) else {
             return;
         };
@@ -184,19 +203,15 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize>(
             normalise_pixel(p, d, xn, t, lanes);
         }
         // 4. pw1 + activation into the hidden vectors (paired, over the
-        // depthwise outputs), 5. pw2, layer scale and residual back into x.
+        // depthwise outputs), (GRN), 5. pw2, layer scale and residual back
+        // into x.
         let macs = (n * 4 * c * c) as u32;
         let hidden = dw_out;
         let x_at = x_off + m.pixel(p0);
         probe.enter(Phase::Pointwise1, macs);
-        let wide = c.is_multiple_of(4);
-        match (wide, lanes) {
-            #[cfg(not(target_os = "none"))]
-            (true, HOST_TILE_PIXELS) => pw1_wide::<_, HOST_TILE_PIXELS>(p, xn, hidden),
-            (true, 2) => pw1_wide::<_, 2>(p, xn, hidden),
-            (true, _) => pw1_wide::<_, 1>(p, xn, hidden),
-            (false, 2) => pw1_tile::<_, 2>(p, xn, hidden),
-            (false, _) => pw1_tile::<_, 1>(p, xn, hidden),
+        pw1_lanes(p, xn, hidden, lanes);
+        if let (Some(grn), Some(stats)) = (&p.grn, tile_rest.get(..stats_bytes(4 * c))) {
+            apply_grn(p, grn, stats, hidden, lanes);
         }
         probe.enter(Phase::Pointwise2, macs);
         let Some(x) = below.get_mut(x_at..x_at + n * c) else {
@@ -209,6 +224,98 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize>(
             _ => pw2_tile::<_, 1>(p, hidden, x),
         }
         p0 += n;
+    }
+}
+
+/// pw1 + activation of `lanes` pixels' normalised vectors `xn` into
+/// `hidden`, in the form their channel count allows.
+fn pw1_lanes<B: AsRef<[u8]>>(p: &BlockParams<B>, xn: &[i8], hidden: &mut [i8], lanes: usize) {
+    let wide = p.map.c.is_multiple_of(4);
+    match (wide, lanes) {
+        #[cfg(not(target_os = "none"))]
+        (true, HOST_TILE_PIXELS) => pw1_wide::<_, HOST_TILE_PIXELS>(p, xn, hidden),
+        (true, 2) => pw1_wide::<_, 2>(p, xn, hidden),
+        (true, _) => pw1_wide::<_, 1>(p, xn, hidden),
+        (false, 2) => pw1_tile::<_, 2>(p, xn, hidden),
+        (false, _) => pw1_tile::<_, 1>(p, xn, hidden),
+    }
+}
+
+/// GRN's first pass: every pixel's hidden vector, recomputed tile by tile
+/// from the untouched `x` (nothing is written there, so the depthwise reads
+/// no ring), summed into the statistics above the tile scratch, which then
+/// become the per-channel factors.
+fn grn_statistics<B: AsRef<[u8]>, const TILE: usize>(
+    p: &BlockParams<B>,
+    grn: &GrnParams<B>,
+    arena: &mut [i8],
+    probe: &mut impl Probe,
+) {
+    let m = p.map;
+    let (c, hw) = (m.c, m.h * m.w);
+    let s = p.at.scratch_offset + m.ring_bytes();
+    let Some((lo, hi)) = arena.split_at_mut_checked(s) else {
+        return;
+    };
+    let Some((dw_out, rest)) = hi.split_at_mut_checked(TILE * 4 * c) else {
+        return;
+    };
+    let Some((xn, rest)) = rest.split_at_mut_checked(TILE * 2 * c) else {
+        return;
+    };
+    let Some(stats) = rest.get_mut(..stats_bytes(4 * c)) else {
+        return;
+    };
+    stats.fill(0);
+    let mut taps = [Tap::default(); MAX_TAPS];
+    let mut p0 = 0;
+    while p0 < hw {
+        let n = (hw - p0).min(TILE);
+        let lanes = tile_lanes(n, TILE);
+        probe.enter(Phase::Depthwise, (n * 49 * c) as u32);
+        for (t, out) in dw_out.chunks_exact_mut((4 * c).max(1)).take(n).enumerate() {
+            depthwise_pixel(p, lo, (p0 + t, 0), &mut taps, out);
+        }
+        probe.enter(Phase::LayerNorm, 0);
+        let Some(xn) = xn.get_mut(..2 * lanes * c) else {
+            return;
+        };
+        for (t, d) in dw_out.chunks_exact((4 * c).max(1)).take(n).enumerate() {
+            normalise_pixel(p, d, xn, t, lanes);
+        }
+        probe.enter(Phase::Pointwise1, (n * 4 * c * c) as u32);
+        pw1_lanes(p, xn, dw_out, lanes);
+        let za = grn.act_zero_point;
+        for t in 0..n {
+            accumulate(stats, 4 * c, za, |j| {
+                dw_out
+                    .get(paired_offset_whole(t, j, lanes))
+                    .map_or(za, |&v| v as i32)
+            });
+        }
+        p0 += n;
+    }
+    grn.factors(stats, 4 * c);
+}
+
+/// GRN's second pass on one tile: each of the `lanes` pixels' hidden
+/// activations to the GRN output, in place, with the factors in `stats`.
+fn apply_grn<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    grn: &GrnParams<B>,
+    factors: &[i8],
+    hidden: &mut [i8],
+    lanes: usize,
+) {
+    let h4 = 4 * p.map.c;
+    let za = grn.act_zero_point;
+    for (j, f) in factors.chunks_exact(4).take(h4).enumerate() {
+        let f = i32::from_le_bytes([f[0] as u8, f[1] as u8, f[2] as u8, f[3] as u8]);
+        for t in 0..lanes {
+            if let Some(a) = hidden.get_mut(paired_offset_whole(t, j, lanes)) {
+                *a = grn.apply(*a, za, j, f);
+            }
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod depthwise;
 pub mod dot;
 pub mod downsample;
 pub mod feature_map;
+pub mod grn;
 pub mod head;
 pub mod in_place_map;
 pub mod layer_norm;

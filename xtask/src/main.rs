@@ -225,12 +225,19 @@ fn json_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
 /// The CRC of the default model's int8 logits on the first 100 test images,
 /// from `convnext eval` run through `cargo` (`what` names it in messages).
 fn host_crc(cargo: Command, what: &str) -> Result<String, String> {
-    let crc = host_crc_of(cargo, what)?;
+    let crc = host_crc_of(cargo, what, DEFAULT_MODEL)?;
     eprintln!("{what} int8 logits crc32 {crc}");
     Ok(crc)
 }
 
-fn host_crc_of(mut cargo: Command, what: &str) -> Result<String, String> {
+/// The bundled default model (ConvNeXt v1).
+const DEFAULT_MODEL: &str = "models/fmnist-convnext";
+
+/// The bundled ConvNeXt V2 (GRN), run on the emulated boards too.
+const V2_MODEL: &str = "models/fmnist-convnextv2";
+
+/// The CRC of `model`'s int8 logits on its first 100 test images.
+fn host_crc_of(mut cargo: Command, what: &str, model: &str) -> Result<String, String> {
     eprintln!("\n==> {what}: convnext eval --precision int8 --limit 100 --crc");
     let out = cargo
         .args([
@@ -242,7 +249,7 @@ fn host_crc_of(mut cargo: Command, what: &str) -> Result<String, String> {
             "--",
             "eval",
         ])
-        .args(["--model", "models/fmnist-convnext", "--precision", "int8"])
+        .args(["--model", model, "--precision", "int8"])
         .args(["--limit", "100", "--crc", "--json"])
         .output()
         .map_err(|e| format!("{what} eval failed: {e}"))?;
@@ -258,6 +265,64 @@ fn host_crc_of(mut cargo: Command, what: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{what} eval printed no logits_crc32: {text}"))
 }
 
+/// The bundled ConvNeXt V2 on every emulated board: the same CRC as the
+/// host's plan, and no panic reachable from its `forward` (GRN's integer
+/// square roots and divisions included).
+fn v2_on_emulated_boards() -> bool {
+    let host = match host_crc_of(cargo_cmd(), "host, ConvNeXt V2", V2_MODEL) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return false;
+        }
+    };
+    eprintln!("host ConvNeXt V2 int8 logits crc32 {host}");
+    let mut ok = true;
+    for b in BOARDS.iter().filter(|b| b.emulated()) {
+        let line = cargo_in_board(b, "run", None, Some(V2_MODEL)).and_then(|text| {
+            summary_line(b, &text)
+                .map(str::to_string)
+                .ok_or_else(|| format!("{text}\n{}: no summary line", b.dir))
+        });
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("{e}");
+                ok = false;
+                continue;
+            }
+        };
+        eprintln!("ConvNeXt V2 {line}");
+        let crc = line
+            .split("logits crc32 ")
+            .nth(1)
+            .and_then(|s| s.split(',').next())
+            .unwrap_or("");
+        if crc != host {
+            eprintln!(
+                "{}: ConvNeXt V2 crc32 {crc} differs from the host's {host}",
+                b.name
+            );
+            ok = false;
+        }
+        let elf = Path::new("target/boards")
+            .join(b.target)
+            .join("release")
+            .join(b.dir);
+        match call_graph::check(&elf) {
+            Ok(n) => eprintln!(
+                "{}: ConvNeXt V2: no panic reachable from forward ({n} functions searched)",
+                b.name
+            ),
+            Err(e) => {
+                eprintln!("{}: ConvNeXt V2: {e}", b.name);
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
 /// Run the emulated boards, check their CRCs against the host, build the
 /// real boards, and print the README's board table.
 fn boards() -> bool {
@@ -268,7 +333,7 @@ fn boards() -> bool {
             return false;
         }
     };
-    match host_crc_of(cargo_packed(), "host, DSP-form kernels") {
+    match host_crc_of(cargo_packed(), "host, DSP-form kernels", DEFAULT_MODEL) {
         Ok(c) if c == host_crc => {
             eprintln!("host with DSP-form kernels: crc32 {c}, the same")
         }
@@ -388,6 +453,7 @@ fn boards() -> bool {
             }
         }
     }
+    ok &= v2_on_emulated_boards();
     println!(
         "\n| board | core | flash used / total | RAM used / total | stack high-water (painted, whole firmware) | forward's stack (static bound) | instructions per inference |"
     );

@@ -5,6 +5,7 @@ use super::rust_text::Expr;
 use super::{EmitContext, OpItem};
 use crate::error::Result;
 use convnext::kernels::block::BlockParams;
+use convnext::kernels::grn::GrnParams;
 
 pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> Result<OpItem> {
     let BlockParams {
@@ -20,6 +21,7 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
         pw2,
         residual_requant,
         out_zero_point,
+        grn,
     } = p;
     let (h, w, c) = (shape.h, shape.w, shape.c);
     let hid = 4 * c;
@@ -42,6 +44,7 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
             ("pw2", linear(pw2, cx, op, "pwconv2")?),
             ("residual_requant", requant(cx, *residual_requant)),
             ("out_zero_point", Expr::text(out_zero_point)),
+            ("grn", grn_params(grn.as_ref(), cx, op)?),
         ],
     );
     Ok(OpItem::new(
@@ -51,4 +54,29 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
         value,
         "block_in_place_probed",
     ))
+}
+
+/// `None`, or `Some(GrnParams { .. })` with its two tables as files.
+fn grn_params(g: Option<&GrnParams<Vec<u8>>>, cx: &mut EmitContext, op: &str) -> Result<Expr> {
+    let Some(GrnParams {
+        act_zero_point,
+        weight,
+        offset,
+        out_requant,
+        eps_sum,
+    }) = g
+    else {
+        return Ok(Expr::text("None"));
+    };
+    cx.uses("convnext::kernels::grn", "GrnParams");
+    Ok(Expr::Some(Box::new(Expr::Struct(
+        "GrnParams",
+        vec![
+            ("act_zero_point", Expr::text(act_zero_point)),
+            ("weight", cx.file(op, "grn.weight", weight)?),
+            ("offset", cx.file(op, "grn.offset", offset)?),
+            ("out_requant", requant(cx, *out_requant)),
+            ("eps_sum", Expr::text(eps_sum)),
+        ],
+    ))))
 }

@@ -16,6 +16,8 @@ pub enum Expr {
     Text(String),
     /// `Name { field: value, ... }`.
     Struct(&'static str, Vec<(&'static str, Expr)>),
+    /// `Some(value)`.
+    Some(Box<Expr>),
 }
 
 impl Expr {
@@ -36,6 +38,7 @@ impl Expr {
                 let body = body.join(", ");
                 (body.len() <= STRUCT_LIT_WIDTH).then(|| format!("{name} {{ {body} }}"))
             }
+            Expr::Some(v) => Some(format!("Some({})", v.one_line()?)),
         }
     }
 
@@ -59,6 +62,13 @@ impl Expr {
                     out.push_str(",\n");
                 }
                 let _ = write!(out, "{}}}", " ".repeat(indent));
+            }
+            // rustfmt keeps `Some(` on the line of a struct literal it
+            // breaks, and the closing `)` after its `}`.
+            Expr::Some(v) => {
+                out.push_str("Some(");
+                v.print(out, used + 5, indent);
+                out.push(')');
             }
         }
     }

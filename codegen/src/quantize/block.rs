@@ -4,13 +4,16 @@
 //! bias and the layer scale γ into its multipliers.
 
 use super::LN_INPUT_STEPS;
-use super::{bias_q, fold_norm, linear, ln_params, paired_layout, quantize_rows, range, QParams};
+use super::{
+    bias_q, fold_norm, i32s, linear, ln_params, paired_layout, quantize_rows, range, QParams,
+};
 use crate::calibrate::Ranges;
 use crate::error::Result;
 use crate::model::Block;
 use crate::reference::Point;
 use convnext::kernels::activation::Activation;
 use convnext::kernels::block::BlockParams;
+use convnext::kernels::grn::GrnParams;
 use convnext::kernels::{InPlaceMap, Placement, Requant};
 
 /// Block `(stage, block)` over an `h x w` map from the `input` stream to
@@ -50,6 +53,33 @@ pub(super) fn quantize(
         })
         .collect();
     let (pw2_weights, s_w2) = quantize_rows(&block.pwconv2.weight.data, c);
+    // With GRN, pw2 reads its outputs, quantized on their own.
+    let (grn, pw2_in) = match &block.grn {
+        Some(g) => {
+            let out = QParams::asymmetric(range(ranges, Point::Grn(s, bi))?);
+            let q16 = |v: f64| {
+                (v * 65536.0)
+                    .round()
+                    .clamp(i32::MIN as f64, i32::MAX as f64) as i32
+            };
+            let weight: Vec<i32> = g.weight.iter().map(|&w| q16(w as f64)).collect();
+            let offset: Vec<i32> = g
+                .bias
+                .iter()
+                .map(|&b| bias_q(b as f64, out.scale) + out.zero_point)
+                .collect();
+            let eps = crate::model::GRN_EPS as f64 / post.scale * 16384.0 * (4 * c) as f64;
+            let params = GrnParams {
+                act_zero_point: post.zero_point,
+                weight: i32s(&weight),
+                offset: i32s(&offset),
+                out_requant: Requant::from_real(post.scale / (65536.0 * out.scale)),
+                eps_sum: eps.round().min(u64::MAX as f64) as u64,
+            };
+            (Some(params), out)
+        }
+        None => (None, post),
+    };
     let gamma = |o: usize| block.gamma.as_ref().map_or(1.0, |g| g[o] as f64);
     // The depthwise bias is added after the requantization, in the
     // LayerNorm input's units.
@@ -63,7 +93,8 @@ pub(super) fn quantize(
                 .iter()
                 .map(|&v| v as i8 as i32)
                 .sum();
-            bias_q(block.pwconv2.bias[o] as f64, post.scale * s_w2[o]) - post.zero_point * row_sum
+            bias_q(block.pwconv2.bias[o] as f64, pw2_in.scale * s_w2[o])
+                - pw2_in.zero_point * row_sum
         })
         .collect();
     Ok(BlockParams {
@@ -89,9 +120,10 @@ pub(super) fn quantize(
         pw2: linear(
             paired_layout(&pw2_weights, c, 4 * c),
             &pw2_bias,
-            (0..c).map(|o| Requant::from_real(gamma(o) * post.scale * s_w2[o] / out.scale)),
+            (0..c).map(|o| Requant::from_real(gamma(o) * pw2_in.scale * s_w2[o] / out.scale)),
         ),
         residual_requant: Requant::from_real(input.scale / out.scale),
         out_zero_point: out.zero_point,
+        grn,
     })
 }

@@ -351,10 +351,11 @@ pub fn quantize(
             (stream, h, w) = (out, h / 2, w / 2);
         }
         for (bi, block) in stage.blocks.iter().enumerate() {
-            if block.grn.is_some() {
-                return Err(Error::input(
-                    "int8 and f16 networks of ConvNeXt V2 (GRN) are not built yet; run it in f32",
-                ));
+            if block.grn.is_some() && f16_blocks.contains(&(s, bi)) {
+                return Err(Error::input(format!(
+                    "stage{}_block{bi} has GRN (ConvNeXt V2): f16 blocks are v1 only; keep it int8",
+                    s + 1
+                )));
             }
             stream_index += 1;
             let out = QParams::asymmetric(range(ranges, Point::Stream(stream_index))?);
