@@ -2,7 +2,9 @@
 //! and what generated firmware runs as straight-line calls. Also the
 //! buffer checks of a forward pass and turning logits into classes.
 
-use crate::kernels::block::{block_in_place_probed, block_in_place_tiled, BlockParams};
+use crate::kernels::block::{
+    block_grn_in_place_probed, block_in_place_probed, block_in_place_tiled, BlockParams,
+};
 use crate::kernels::block_f16::{block_f16_in_place_probed, BlockF16Params};
 use crate::kernels::downsample::{
     downsample_in_place_probed, downsample_in_place_tiled, DownsampleParams,
@@ -94,6 +96,7 @@ impl<B: AsRef<[u8]>> Op<B> {
     pub fn run(&self, arena: &mut [i8], out: &mut Outputs<'_>, probe: &mut impl Probe) {
         match self {
             Op::Stem(p) => stem_in_place_probed(p, arena, probe),
+            Op::Block(p) if p.grn.is_some() => block_grn_in_place_probed(p, arena, probe),
             Op::Block(p) => block_in_place_probed(p, arena, probe),
             Op::BlockF16(p) => block_f16_in_place_probed(p, arena, probe),
             Op::Downsample(p) => downsample_in_place_probed(p, arena, probe),

@@ -272,6 +272,10 @@ pub fn choose_f16_blocks_with_input(
     let mut scored = Vec::new();
     for (s, stage) in model.stages.iter().enumerate() {
         for b in 0..stage.blocks.len() {
+            // The f16 block is v1's; GRN blocks (ConvNeXt V2) stay int8.
+            if stage.blocks[b].grn.is_some() {
+                continue;
+            }
             let plan = Plan::new(quantize(model, processor, &ranges, h, w, &[(s, b)], input)?);
             if images.is_empty() {
                 images = crate::quantize::input_bytes(calibration, &plan.model);

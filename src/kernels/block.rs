@@ -113,18 +113,37 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     }
 }
 
-/// Run one block over the arena.
+/// Run one block over the arena, with or without GRN.
 pub fn block_in_place<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &mut [i8]) {
-    block_in_place_probed(p, arena, &mut NoProbe)
+    if p.grn.is_some() {
+        block_grn_in_place_probed(p, arena, &mut NoProbe)
+    } else {
+        block_in_place_probed(p, arena, &mut NoProbe)
+    }
 }
 
-/// [`block_in_place`], telling `probe` where each tile's phases start.
+/// A block without GRN (ConvNeXt v1), telling `probe` where each tile's
+/// phases start. Generated code calls this entry for v1 blocks, so v1
+/// firmware links none of GRN's code; a block with GRN given to it leaves
+/// the arena as it is (its entry is [`block_grn_in_place_probed`]).
 pub fn block_in_place_probed<B: AsRef<[u8]>>(
     p: &BlockParams<B>,
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    block_tiles::<_, TILE_PIXELS>(p, arena, probe)
+    if p.grn.is_none() {
+        block_tiles::<_, TILE_PIXELS, false>(p, arena, probe)
+    }
+}
+
+/// A block with GRN (ConvNeXt V2): its statistics pass, then the fused
+/// pass ([`block_in_place_probed`] for the rest).
+pub fn block_grn_in_place_probed<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    arena: &mut [i8],
+    probe: &mut impl Probe,
+) {
+    block_tiles::<_, TILE_PIXELS, true>(p, arena, probe)
 }
 
 /// [`block_in_place`] with the host's wider tiles where `arena` has the
@@ -134,16 +153,21 @@ pub fn block_in_place_tiled<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    if p.host_tile(arena.len()) == HOST_TILE_PIXELS {
-        block_tiles::<_, HOST_TILE_PIXELS>(p, arena, probe)
-    } else {
-        block_tiles::<_, TILE_PIXELS>(p, arena, probe)
+    match (
+        p.host_tile(arena.len()) == HOST_TILE_PIXELS,
+        p.grn.is_some(),
+    ) {
+        (true, false) => block_tiles::<_, HOST_TILE_PIXELS, false>(p, arena, probe),
+        (true, true) => block_tiles::<_, HOST_TILE_PIXELS, true>(p, arena, probe),
+        (false, false) => block_tiles::<_, TILE_PIXELS, false>(p, arena, probe),
+        (false, true) => block_tiles::<_, TILE_PIXELS, true>(p, arena, probe),
     }
 }
 
 /// The block in tiles of `TILE` pixels, a constant in each copy (a last,
-/// partial tile runs the lanes the loop chooses).
-fn block_tiles<B: AsRef<[u8]>, const TILE: usize>(
+/// partial tile runs the lanes the loop chooses); `GRN` says whether the
+/// copy has GRN's passes (a constant, so v1 copies hold none of its code).
+fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
     p: &BlockParams<B>,
     arena: &mut [i8],
     probe: &mut impl Probe,
@@ -156,8 +180,9 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize>(
     let ring_off = p.at.scratch_offset;
     let s = ring_off + m.ring_bytes();
     let mut taps = [Tap::default(); MAX_TAPS];
-    if let Some(grn) = &p.grn {
-        grn_statistics::<_, TILE>(p, grn, arena, probe);
+    let grn = if GRN { p.grn.as_ref() } else { None };
+    if let Some(grn) = grn {
+        grn_statistics::<_, TILE>(p, grn, arena, &mut taps, probe);
     }
     let mut p0 = 0;
     while p0 < hw {
@@ -210,7 +235,7 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize>(
         let x_at = x_off + m.pixel(p0);
         probe.enter(Phase::Pointwise1, macs);
         pw1_lanes(p, xn, hidden, lanes);
-        if let (Some(grn), Some(stats)) = (&p.grn, tile_rest.get(..stats_bytes(4 * c))) {
+        if let (Some(grn), Some(stats)) = (grn, tile_rest.get(..stats_bytes(4 * c))) {
             apply_grn(p, grn, stats, hidden, lanes);
         }
         probe.enter(Phase::Pointwise2, macs);
@@ -249,6 +274,7 @@ fn grn_statistics<B: AsRef<[u8]>, const TILE: usize>(
     p: &BlockParams<B>,
     grn: &GrnParams<B>,
     arena: &mut [i8],
+    taps: &mut [Tap; MAX_TAPS],
     probe: &mut impl Probe,
 ) {
     let m = p.map;
@@ -267,14 +293,13 @@ fn grn_statistics<B: AsRef<[u8]>, const TILE: usize>(
         return;
     };
     stats.fill(0);
-    let mut taps = [Tap::default(); MAX_TAPS];
     let mut p0 = 0;
     while p0 < hw {
         let n = (hw - p0).min(TILE);
         let lanes = tile_lanes(n, TILE);
         probe.enter(Phase::Depthwise, (n * 49 * c) as u32);
         for (t, out) in dw_out.chunks_exact_mut((4 * c).max(1)).take(n).enumerate() {
-            depthwise_pixel(p, lo, (p0 + t, 0), &mut taps, out);
+            depthwise_pixel(p, lo, (p0 + t, 0), taps, out);
         }
         probe.enter(Phase::LayerNorm, 0);
         let Some(xn) = xn.get_mut(..2 * lanes * c) else {

@@ -1,7 +1,7 @@
 //! Generate the default model's forward pass into OUT_DIR three times: all
 //! int8 (the `build_script` API boards use), mixed precision with the most
 //! int8-sensitive block kept in f16, and as a backbone handing out the
-//! feature maps of every stage.
+//! feature maps of every stage; and the bundled ConvNeXt V2.
 use convnext_codegen::compile::{
     build_mixed_plan, choose_f16_blocks, load_calibration, DEFAULT_CALIBRATION,
 };
@@ -45,6 +45,11 @@ fn main() {
     }
     if let Err(e) = backbone(&model_dir, &out) {
         panic!("convnext codegen (backbone): {e}");
+    }
+    let v2_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fmnist-convnextv2");
+    if let Err(e) = convnext_codegen::build_script::generate(&v2_dir, &out, "fmnist_convnextv2") {
+        panic!("convnext codegen (V2): {e}");
     }
 }
 

@@ -29,6 +29,12 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
         "Block on {h}x{w}x{c}: dwconv int8 [7][7][{c}], pwconv1 int8 [{hid}][{c}] (LayerNorm\n\
          folded), activation table, pwconv2 int8 [{c}][{hid}] (layer scale in its multipliers)."
     );
+    let doc = match grn {
+        Some(_) => {
+            format!("{doc}\nGRN (ConvNeXt V2) between the activation and pwconv2: two passes.")
+        }
+        None => doc,
+    };
     let value = Expr::Struct(
         "BlockParams",
         vec![
@@ -52,7 +58,11 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
         "convnext::kernels::block",
         "BlockParams",
         value,
-        "block_in_place_probed",
+        if grn.is_some() {
+            "block_grn_in_place_probed"
+        } else {
+            "block_in_place_probed"
+        },
     ))
 }
 

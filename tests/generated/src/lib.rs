@@ -16,6 +16,11 @@ pub mod fmnist_backbone {
     include!(concat!(env!("OUT_DIR"), "/fmnist_backbone.rs"));
 }
 
+/// The bundled ConvNeXt V2 (GRN), all int8.
+pub mod fmnist_convnextv2 {
+    include!(concat!(env!("OUT_DIR"), "/fmnist_convnextv2.rs"));
+}
+
 /// The `(stage, block)` pairs `fmnist_mixed` keeps in f16.
 pub const MIXED_F16_BLOCKS: &[(usize, usize)] =
     include!(concat!(env!("OUT_DIR"), "/mixed_blocks.rs"));

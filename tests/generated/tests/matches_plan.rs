@@ -72,3 +72,28 @@ fn generated_mixed_precision_forward_is_bit_identical_to_the_plan_executor() {
     }
     assert_eq!(got, want);
 }
+
+#[test]
+fn generated_convnext_v2_forward_is_bit_identical_to_the_plan_executor() {
+    use convnext_generated_test::fmnist_convnextv2 as v2;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fmnist-convnextv2");
+    let model = load_model(&dir).unwrap();
+    assert!(model
+        .stages
+        .iter()
+        .all(|s| s.blocks.iter().all(|b| b.grn.is_some())));
+    let processor = load_processor(&dir).unwrap();
+    let cal = load_calibration(&dir, None, &processor).unwrap();
+    let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
+    assert_eq!(v2::ARENA_BYTES, plan.arena_bytes);
+    let test = load_test_set(&dir).unwrap().images.take(300);
+    let want = plan.run_u8(&test.pixels);
+    let mut arena = vec![0i8; v2::ARENA_BYTES];
+    let mut got = Vec::new();
+    for img in test.pixels.chunks_exact(v2::INPUT_BYTES) {
+        let mut logits = [0i32; v2::NUM_LABELS];
+        v2::forward(img, &mut arena, &mut logits).unwrap();
+        got.extend_from_slice(&logits);
+    }
+    assert_eq!(got, want);
+}
