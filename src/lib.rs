@@ -73,3 +73,4 @@ pub mod host_f32;
 pub mod kernels;
 pub mod network;
 pub mod preprocess;
+pub mod streamed;

@@ -34,6 +34,12 @@ pub enum Op<B = &'static [u8]> {
     FeatureMap(FeatureMapParams<B>),
 }
 
+impl<B> AsRef<Op<B>> for Op<B> {
+    fn as_ref(&self) -> &Op<B> {
+        self
+    }
+}
+
 /// Where a forward pass puts its results besides the arena.
 #[derive(Debug)]
 pub struct Outputs<'a> {
@@ -157,6 +163,17 @@ pub enum ForwardError {
         /// Bytes given.
         given: usize,
     },
+    /// A row-streamed forward got more or fewer image rows than the model
+    /// takes.
+    ImageRows {
+        /// Rows the model takes.
+        expected: usize,
+        /// Rows given (so far).
+        given: usize,
+    },
+    /// The schedule does not start with what the row-streamed forward runs
+    /// (a stem, int8 blocks without GRN, a downsample).
+    NotStreamable,
 }
 
 impl core::fmt::Display for ForwardError {
@@ -174,6 +191,13 @@ impl core::fmt::Display for ForwardError {
                     "logits buffer of {given}; the model has {expected} labels"
                 )
             }
+            Self::ImageRows { expected, given } => {
+                write!(f, "{given} image rows; the model takes {expected}")
+            }
+            Self::NotStreamable => write!(
+                f,
+                "this network cannot run row-streamed (it needs a stem, int8 blocks without GRN, then a downsample)"
+            ),
             Self::FeatureMapsSize { expected, given } => {
                 write!(
                     f,

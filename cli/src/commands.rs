@@ -351,6 +351,7 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         "layerwise_arena_bytes": plan.layerwise_arena_bytes,
         "macs": plan.macs(),
         "feature_map_bytes": plan.feature_map_bytes,
+        "streamed_arena_bytes": plan.stream_layout().map(|l| l.arena_bytes),
         "feature_maps": m.feature_maps.iter().map(|f| serde_json::json!({
             "name": f.name,
             "shape": f.shape,
@@ -395,6 +396,15 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         kib(plan.residual_bound_bytes),
         kib(plan.layerwise_arena_bytes)
     );
+    match plan.stream_layout() {
+        Some(l) => println!(
+            "row-streamed (convnext::streamed, the image a row at a time): arena {:.2} KiB ({} bytes) = {:.3} x the bound; the in-place plan holds the whole input",
+            kib(l.arena_bytes),
+            l.arena_bytes,
+            l.arena_bytes as f64 / plan.residual_bound_bytes as f64
+        ),
+        None => println!("row-streamed: not possible for this network (GRN or f16 blocks in the first stage, or one stage only)"),
+    }
     if plan.feature_map_bytes > 0 {
         let names: Vec<&str> = m.feature_maps.iter().map(|f| f.name.as_str()).collect();
         println!(

@@ -22,6 +22,7 @@ pub mod quantize;
 pub mod reference;
 pub mod safetensors;
 pub mod saved_calibration;
+pub mod streaming;
 pub mod synthetic;
 pub mod tensor;
 

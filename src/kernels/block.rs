@@ -388,8 +388,14 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
             }
         }
     }
-    let taps = taps.get(..n).unwrap_or_default();
-    let Some(window) = Window::new(arena, p.dw.weights.as_ref(), taps, c) else {
+    dw_window(p, arena, taps.get(..n).unwrap_or_default(), out);
+}
+
+/// The depthwise sums over `taps` (input pixels in `arena`), requantized
+/// with the bias to the LayerNorm input, as i32s into `out` (`4C` bytes).
+#[inline(always)]
+fn dw_window<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &[i8], taps: &[Tap], out: &mut [i8]) {
+    let Some(window) = Window::new(arena, p.dw.weights.as_ref(), taps, p.map.c) else {
         return;
     };
     window.run(p.x_zero_point, out);
@@ -440,5 +446,87 @@ fn normalise_pixel<B: AsRef<[u8]>>(
         };
         let at = |i| paired_offset(t, i, n, c);
         layer_norm(|| i32s(d), c, &p.ln, p.ln_requant, |i, y| put(at(i), y));
+    }
+}
+
+/// Where the row-streamed forward keeps a block's input rows: a ring of 7
+/// rows starting at `at` (image row `y` in slot `y % 7`, `w * c` bytes each),
+/// all a 7x7 depthwise window needs.
+pub const WINDOW_ROWS: usize = 7;
+
+/// One output row `r` of the block, for the row-streamed forward: the input
+/// rows `r - 3 ..= r + 3` (those inside the map) are in the ring at
+/// `window` ([`WINDOW_ROWS`]), the output row goes to `out`, the scratch
+/// (`TILE_PIXELS * 6C` bytes, no ring) is at `scratch`, above both. The same
+/// sums as [`block_in_place`] computes for that row, so the same bits.
+pub fn block_row<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    arena: &mut [i8],
+    (window, r, out, scratch): (usize, usize, usize, usize),
+    probe: &mut impl Probe,
+) {
+    let m = p.map;
+    let c = m.c;
+    let row = m.w * c;
+    let mut taps = [Tap::default(); MAX_TAPS];
+    let Some((lo, hi)) = arena.split_at_mut_checked(scratch) else {
+        return;
+    };
+    let Some((dw_out, rest)) = hi.split_at_mut_checked(TILE_PIXELS * 4 * c) else {
+        return;
+    };
+    let Some(xn) = rest.get_mut(..TILE_PIXELS * 2 * c) else {
+        return;
+    };
+    let mut col0 = 0;
+    while col0 < m.w {
+        let n = (m.w - col0).min(TILE_PIXELS);
+        let lanes = tile_lanes(n, TILE_PIXELS);
+        probe.enter(Phase::Depthwise, (n * 49 * c) as u32);
+        for (t, d) in dw_out.chunks_exact_mut((4 * c).max(1)).take(n).enumerate() {
+            let col = col0 + t;
+            let (y0, y1, x0, x1) = m.window(r, col);
+            let mut k = 0;
+            for yy in y0..y1 {
+                let base = window + (yy % WINDOW_ROWS) * row;
+                for xx in x0..x1 {
+                    if let Some(tap) = taps.get_mut(k) {
+                        *tap = Tap {
+                            x: (base + xx * c) as u32,
+                            w: (((yy + 3 - r) * 7 + xx + 3 - col) * c) as u32,
+                        };
+                        k += 1;
+                    }
+                }
+            }
+            dw_window(p, lo, taps.get(..k).unwrap_or_default(), d);
+        }
+        probe.enter(Phase::LayerNorm, 0);
+        let Some(xn) = xn.get_mut(..2 * lanes * c) else {
+            return;
+        };
+        for (t, d) in dw_out.chunks_exact((4 * c).max(1)).take(n).enumerate() {
+            normalise_pixel(p, d, xn, t, lanes);
+        }
+        let macs = (n * 4 * c * c) as u32;
+        probe.enter(Phase::Pointwise1, macs);
+        pw1_lanes(p, xn, dw_out, lanes);
+        // The residual: the input pixels to the output row, where pw2 adds
+        // the block's result to them.
+        probe.enter(Phase::Pointwise2, macs);
+        let src = window + (r % WINDOW_ROWS) * row + col0 * c;
+        let dst = out + col0 * c;
+        if src + n * c > lo.len() || dst + n * c > lo.len() {
+            return;
+        }
+        lo.copy_within(src..src + n * c, dst);
+        let Some(x) = lo.get_mut(dst..dst + n * c) else {
+            return;
+        };
+        match lanes {
+            2 => pw2_tile::<_, 2>(p, dw_out, x),
+            _ => pw2_tile::<_, 1>(p, dw_out, x),
+        }
+        col0 += n;
     }
 }

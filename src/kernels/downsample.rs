@@ -109,6 +109,19 @@ pub fn downsample_in_place_tiled<B: AsRef<[u8]>>(
     }
 }
 
+/// The downsample of `in_h` input rows at `at` (not the whole map's): the
+/// row-streamed forward's form, two input rows in, one output row out
+/// (`at`'s three regions must not overlap).
+pub fn downsample_rows<B: AsRef<[u8]>>(
+    p: &DownsampleParams<B>,
+    at: Placement,
+    in_h: usize,
+    arena: &mut [i8],
+    probe: &mut impl Probe,
+) {
+    downsample_region::<_, TILE_PIXELS>(p, at, in_h, arena, probe)
+}
+
 /// The downsample in tiles of `TILE` pixels, a constant in each copy (a last,
 /// partial tile runs the lanes the loop chooses).
 fn downsample_tiles<B: AsRef<[u8]>, const TILE: usize>(
@@ -116,11 +129,22 @@ fn downsample_tiles<B: AsRef<[u8]>, const TILE: usize>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
+    downsample_region::<_, TILE>(p, p.at, p.in_h, arena, probe)
+}
+
+/// [`downsample_tiles`] over `in_h` input rows placed at `at`.
+fn downsample_region<B: AsRef<[u8]>, const TILE: usize>(
+    p: &DownsampleParams<B>,
+    at: Placement,
+    in_h: usize,
+    arena: &mut [i8],
+    probe: &mut impl Probe,
+) {
     let tile = TILE;
     let (cin, cout) = (p.cin, p.cout);
-    let (oh, ow) = (p.in_h / 2, p.in_w / 2);
+    let (oh, ow) = (in_h / 2, p.in_w / 2);
     let len = 4 * cin;
-    let s = p.at.scratch_offset;
+    let s = at.scratch_offset;
     let outputs = oh * ow;
     let mut j = 0;
     while j < outputs {
@@ -143,7 +167,7 @@ fn downsample_tiles<B: AsRef<[u8]>, const TILE: usize>(
             // `ow > 0` here: `j < outputs = oh ow`.
             let (r, col) = ((j + t) / ow.max(1), (j + t) % ow.max(1));
             for (ti, (ky, kx)) in TAPS.into_iter().enumerate() {
-                let base = p.at.input_offset + ((2 * r + ky) * p.in_w + 2 * col + kx) * cin;
+                let base = at.input_offset + ((2 * r + ky) * p.in_w + 2 * col + kx) * cin;
                 if let Some(x) = lo.get(base..base + cin) {
                     normalise_tap(p, x, windows, (t, lanes), ti);
                 }
@@ -152,8 +176,8 @@ fn downsample_tiles<B: AsRef<[u8]>, const TILE: usize>(
         // The windows are in the scratch now, so the outputs may land on
         // them: write each output straight to its place.
         probe.enter(Phase::Conv, (n * cout * len) as u32);
-        let at = p.at.output_offset + j * cout;
-        let (Some(out), Some(x)) = (lo.get_mut(at..at + n * cout), hi.get(..lanes * len)) else {
+        let o = at.output_offset + j * cout;
+        let (Some(out), Some(x)) = (lo.get_mut(o..o + n * cout), hi.get(..lanes * len)) else {
             return;
         };
         match lanes {

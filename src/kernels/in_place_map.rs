@@ -14,7 +14,7 @@
 //! against every window; `tests/kernels_match_naive.rs` checks the kernels.
 
 /// Shape of a map updated in place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct InPlaceMap {
     /// Height.

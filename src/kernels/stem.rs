@@ -87,9 +87,22 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
+    stem_rows(p, p.at, p.in_h, arena, probe)
+}
+
+/// The stem over `in_h` input rows placed at `at` (not the whole image's):
+/// the row-streamed forward's form, `k` rows in, one output row out (its
+/// regions must not overlap; the whole-image stem runs in place).
+pub fn stem_rows<B: AsRef<[u8]>>(
+    p: &StemParams<B>,
+    at: Placement,
+    in_h: usize,
+    arena: &mut [i8],
+    probe: &mut impl Probe,
+) {
     let (k, cin, cout) = (p.k, p.cin, p.cout);
-    let (oh, ow) = (p.out_h(), p.out_w());
-    let s = p.at.scratch_offset;
+    let (oh, ow) = (in_h / k.max(1), p.out_w());
+    let s = at.scratch_offset;
     for r in 0..oh {
         for col in 0..ow {
             probe.enter(Phase::Conv, (cout * k * k * cin) as u32);
@@ -100,7 +113,7 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
             let whole = HOST_PATCH > 0 && k * k * cin <= HOST_PATCH;
             if whole {
                 for ky in 0..k {
-                    let src = p.at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
+                    let src = at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
                     patch[ky * k * cin..][..k * cin].copy_from_slice(&arena[src..src + k * cin]);
                 }
             }
@@ -111,7 +124,7 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
                     acc = super::dot::dot_i8(0, &patch[..k * k * cin], wrow);
                 } else {
                     for (ky, w) in wrow.chunks_exact((k * cin).max(1)).take(k).enumerate() {
-                        let src = p.at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
+                        let src = at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
                         if let Some(x) = arena.get(src..src + k * cin) {
                             acc = super::dot::dot_i8(acc, x, w);
                         }
@@ -121,7 +134,7 @@ pub fn stem_in_place_probed<B: AsRef<[u8]>>(
                 store_i32(arena, s + 4 * o, v);
             }
             probe.enter(Phase::LayerNorm, 0);
-            let out = p.at.output_offset + (r * ow + col) * cout;
+            let out = at.output_offset + (r * ow + col) * cout;
             // (An arena shorter than the plan's: nothing more is computed,
             // and nothing panics; `forward` checked its length already.)
             let Some((lo, hi)) = arena.split_at_mut_checked(s) else {

@@ -79,6 +79,12 @@ pub struct QuantizedOp {
     pub output: Option<QParams>,
 }
 
+impl AsRef<Op<Vec<u8>>> for QuantizedOp {
+    fn as_ref(&self) -> &Op<Vec<u8>> {
+        &self.op
+    }
+}
+
 /// How the int8 network's input bytes are made from `pixel_values`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum InputQuantization {

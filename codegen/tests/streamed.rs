@@ -1,0 +1,103 @@
+//! The row-streamed forward (`convnext::streamed`) gives the whole-image
+//! forward's logits bit for bit, on the default model and on an atto-shaped
+//! model at 224x224, in the arena its layout asks for; and refuses what it
+//! cannot stream or a wrong number of rows.
+
+mod common;
+
+use convnext::network::ForwardError;
+use convnext::preprocess::ProcessorConfig;
+use convnext::streamed::RowStream;
+use convnext_codegen::calibrate::Calibration;
+use convnext_codegen::compile::{build_plan, load_calibration, DEFAULT_CALIBRATION};
+use convnext_codegen::dataset::load_test_set;
+use convnext_codegen::load_model;
+use convnext_codegen::plan::Plan;
+use convnext_codegen::processor::load_processor;
+use convnext_codegen::synthetic::{random_images, synthetic_model};
+
+fn check_bit_exact(plan: &Plan, images: &[u8], what: &str) {
+    let layout = plan.stream_layout().expect("streamable");
+    eprintln!(
+        "{what}: streamed arena {} bytes, in-place arena {}, residual-stream bound {}",
+        layout.arena_bytes, plan.arena_bytes, plan.residual_bound_bytes
+    );
+    let labels = plan.model.num_labels;
+    let mut arena = vec![0i8; layout.arena_bytes];
+    for (i, img) in images.chunks_exact(plan.input_bytes).enumerate() {
+        let (mut want, mut got) = (vec![0i32; labels], vec![0i32; labels]);
+        let mut whole = vec![0i8; plan.host_arena_bytes];
+        plan.run_one(img, &mut whole, &mut want);
+        arena.fill(0x55);
+        plan.run_streamed_one(img, &mut arena, &mut got).unwrap();
+        assert_eq!(got, want, "{what}: image {i}");
+    }
+}
+
+#[test]
+fn streamed_default_model_is_bit_exact_with_the_whole_image_forward() {
+    let dir = common::model_dir("fmnist-convnext");
+    let model = load_model(&dir).unwrap();
+    let processor = load_processor(&dir).unwrap();
+    let cal = load_calibration(&dir, None, &processor).unwrap();
+    let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
+    let test = load_test_set(&dir).unwrap().images.take(200);
+    check_bit_exact(&plan, &test.pixels, "default");
+}
+
+#[test]
+fn streamed_atto_224_is_bit_exact_and_needs_less_than_the_whole_input() {
+    let model = synthetic_model(&[40, 80, 160, 320], &[2, 2, 6, 2], 1000);
+    let cal = random_images(4, 224, 7);
+    let plan = build_plan(
+        &model,
+        &ProcessorConfig::default(),
+        &cal,
+        Calibration::MinMax,
+    )
+    .unwrap();
+    let images: Vec<u8> = (0..2 * plan.input_bytes)
+        .map(|i| (i * 7 % 251) as u8 ^ (i / 4000) as u8)
+        .collect();
+    check_bit_exact(&plan, &images, "atto-224");
+    let layout = plan.stream_layout().unwrap();
+    assert!(layout.arena_bytes < plan.input_bytes, "{layout:?}");
+}
+
+#[test]
+fn streamed_forward_refuses_wrong_rows_and_unstreamable_networks() {
+    let dir = common::model_dir("fmnist-convnext");
+    let model = load_model(&dir).unwrap();
+    let processor = load_processor(&dir).unwrap();
+    let cal = load_calibration(&dir, None, &processor).unwrap();
+    let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
+    let layout = plan.stream_layout().unwrap();
+    let mut arena = vec![0i8; layout.arena_bytes];
+    let mut s = RowStream::new(&plan.model.ops, layout, &mut arena).unwrap();
+    assert_eq!(
+        s.push_row(&[0u8; 27]),
+        Err(ForwardError::InputSize {
+            expected: 28,
+            given: 27
+        })
+    );
+    for _ in 0..27 {
+        s.push_row(&[0u8; 28]).unwrap();
+    }
+    let mut logits = [0i32; 10];
+    let out = &mut convnext::network::Outputs::logits(&mut logits);
+    assert_eq!(
+        s.finish(out),
+        Err(ForwardError::ImageRows {
+            expected: 28,
+            given: 27
+        })
+    );
+    let mut small = vec![0i8; layout.arena_bytes - 1];
+    assert!(RowStream::new(&plan.model.ops, layout, &mut small).is_err());
+    // ConvNeXt V2's GRN needs the whole map: not streamable.
+    let dir = common::model_dir("fmnist-convnextv2");
+    let v2 = load_model(&dir).unwrap();
+    let plan = build_plan(&v2, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
+    assert!(plan.stream_layout().is_none());
+}
