@@ -238,6 +238,9 @@ def backbone_v2_cases(models, small):
     v2_case(models, "v2_backbone", dict(small, out_features=["stem", "stage2", "stage4"]),
             (1, 3, 64, 64), kind="backbone", seed=25)
     v2_case(models, "v2_relu", dict(small, hidden_act="relu"), (2, 3, 64, 48), labels=5, seed=26)
+    # timm's ConvNeXt V2 layout (convnextv2_atto's arguments, smaller).
+    timm_case(models, "timm_v2", dict(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), use_grn=True,
+                                      ls_init_value=None, conv_mlp=True), (2, 3, 64, 64), 5, seed=27)
 
 
 def main():

@@ -84,3 +84,9 @@ fn classifier_checkpoint_gives_its_configured_feature_maps_in_int8() {
     let plan = check("classifier_out_features", 25.0);
     assert!(plan.ops.iter().all(|o| !o.name.starts_with("stage4")));
 }
+
+#[test]
+fn convnext_v2_backbone_matches_hf_in_int8() {
+    let plan = check("v2_backbone", 22.0);
+    assert_eq!(plan.model.feature_maps.len(), 3);
+}

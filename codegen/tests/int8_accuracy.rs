@@ -132,6 +132,7 @@ fn int8_tracks_f32_on_every_fixture_checkpoint() {
         "classifier_out_features",
         "v2_classifier",
         "v2_relu",
+        "timm_v2",
     ] {
         let sqnr = int8_sqnr_on_fixture(name);
         eprintln!("{name}: int8 logit SQNR {sqnr:.1} dB");

@@ -161,3 +161,8 @@ fn convnext_v2_backbone_matches_hf() {
 fn convnext_v2_relu_matches_hf() {
     check_fixture("v2_relu");
 }
+
+#[test]
+fn timm_convnext_v2_checkpoint_matches_timm() {
+    check_fixture("timm_v2");
+}
