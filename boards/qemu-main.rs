@@ -4,20 +4,25 @@
 //! images, log each prediction over semihosting with defmt, check the logits'
 //! CRC against the host plan's, count instructions with the CMSDK timer, and
 //! exit non-zero on any failure. With `--features profile` it instead times
-//! every phase of every op on a few images (`cargo xtask profile-qemu`).
+//! every phase of every op on a few images (`cargo xtask profile-qemu`); with
+//! `--features streamed` it classifies through the row-streamed forward (the
+//! image pushed a row at a time), which must give the same CRC.
 #![no_std]
 #![no_main]
 
 use board_common::qemu::CmsdkTimer;
 #[cfg(not(feature = "profile"))]
 use board_common::qemu::{finish, StackProbe};
+
+#[cfg(all(feature = "profile", feature = "streamed"))]
+compile_error!("pick one of the features `profile` and `streamed`");
 use cortex_m_rt::entry;
 
 board_common::bundled_model!();
 
 static TIMER: CmsdkTimer = CmsdkTimer::new(board::TIMER_BASE, board::TIMER_NS_PER_TICK);
 
-#[cfg(not(feature = "profile"))]
+#[cfg(not(any(feature = "profile", feature = "streamed")))]
 #[entry]
 fn main() -> ! {
     let stack = StackProbe::paint(board::RAM_START);
@@ -42,4 +47,31 @@ fn main() -> ! {
         model::forward,
         |img, arena, logits, probe| model::forward_probed(img, arena, logits, probe),
     )
+}
+
+#[cfg(feature = "streamed")]
+#[entry]
+fn main() -> ! {
+    let stack = StackProbe::paint(board::RAM_START);
+    let arena = cortex_m::singleton!(
+        : [i8; model::STREAM_ARENA_BYTES] = [0; model::STREAM_ARENA_BYTES]
+    )
+    .expect("arena taken once");
+    let row = model::INPUT_SHAPE[1] * model::INPUT_SHAPE[2];
+    TIMER.start();
+    let run = board_common::classify_all(
+        IMAGES,
+        LABELS,
+        model::INPUT_BYTES,
+        &model::LABELS,
+        |img, logits| {
+            let mut stream = model::forward_rows(&mut arena[..])?;
+            for r in img.chunks_exact(row) {
+                stream.push_row(r)?;
+            }
+            model::forward_rest(stream, logits)
+        },
+        || TIMER.now(),
+    );
+    finish(board::NAME, run, &TIMER, &stack, expected::EXPECTED)
 }

@@ -6,9 +6,10 @@
 //! ([`WINDOW_ROWS`]); a finished row goes straight into the next block's
 //! ring, the last block's rows pair up into the downsample, whose output rows
 //! fill the second stage's tensor where the in-place plan expects it. Once
-//! the last row is in, the rest of the network runs as usual. The kernels
-//! are the whole-image ones (their row forms), so the logits are the same
-//! bits as [`crate::network::forward_u8`]'s.
+//! the last row is in, [`RowStream::finish`] hands the arena back and the
+//! rest of the network runs as usual (generated code: `forward_rest`). The
+//! kernels are the whole-image ones (their row forms), so the logits are the
+//! same bits as [`crate::network::forward_u8`]'s.
 //!
 //! ```text
 //! rows -> band (k rows) -> stem row -> ring 0 -> block 0 row -> ring 1 -> ...
@@ -16,11 +17,11 @@
 //! ```
 
 use crate::kernels::block::{block_row, BlockParams, WINDOW_ROWS};
-use crate::kernels::downsample::downsample_rows;
+use crate::kernels::downsample::{downsample_rows, DownsampleParams};
 use crate::kernels::probe::NoProbe;
-use crate::kernels::stem::stem_rows;
+use crate::kernels::stem::{stem_rows, StemParams};
 use crate::kernels::Placement;
-use crate::network::{ForwardError, Op, Outputs};
+use crate::network::{ForwardError, Op};
 
 /// The most blocks a streamed first stage may have (ConvNeXt's have 1 to 3).
 pub const MAX_STREAMED_BLOCKS: usize = 8;
@@ -44,9 +45,32 @@ pub struct StreamLayout {
     pub arena_bytes: usize,
 }
 
-/// The shape of a schedule the streamer can run: a stem, `blocks` int8
-/// blocks without GRN, a downsample, then the rest.
-fn section<B: AsRef<[u8]>, O: AsRef<Op<B>>>(ops: &[O]) -> Option<usize> {
+/// The streamed part of a schedule: the stem, the first stage's blocks (int8,
+/// without GRN) and the downsample after them. Generated code has one as
+/// `STREAM_SECTION`; on the host, [`section_len`] finds it in a schedule.
+#[derive(Debug)]
+pub struct StreamedSection<'a, B = &'static [u8]> {
+    /// The stem.
+    pub stem: &'a StemParams<B>,
+    /// The first stage's blocks, in order (1 to [`MAX_STREAMED_BLOCKS`]).
+    pub blocks: &'a [&'a BlockParams<B>],
+    /// The second stage's downsample.
+    pub downsample: &'a DownsampleParams<B>,
+}
+
+// By hand: the derives would ask `B: Copy`, but only references are copied.
+impl<B> Clone for StreamedSection<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<B> Copy for StreamedSection<'_, B> {}
+
+/// How many ops the streamed section at the start of a schedule is (stem,
+/// blocks, downsample), or `None` when it cannot stream: it needs a stem, 1
+/// to [`MAX_STREAMED_BLOCKS`] int8 blocks without GRN, then a downsample.
+pub fn section_len<B: AsRef<[u8]>, O: AsRef<Op<B>>>(ops: &[O]) -> Option<usize> {
     let op = |i: usize| ops.get(i).map(AsRef::as_ref);
     if !matches!(op(0), Some(Op::Stem(_))) {
         return None;
@@ -54,28 +78,18 @@ fn section<B: AsRef<[u8]>, O: AsRef<Op<B>>>(ops: &[O]) -> Option<usize> {
     let blocks = (1..ops.len())
         .take_while(|&i| matches!(op(i), Some(Op::Block(b)) if b.grn.is_none()))
         .count();
-    let next = op(1 + blocks);
-    (1..=MAX_STREAMED_BLOCKS)
-        .contains(&blocks)
-        .then_some(blocks)
-        .filter(|_| matches!(next, Some(Op::Downsample(_))))
+    ((1..=MAX_STREAMED_BLOCKS).contains(&blocks)
+        && matches!(op(1 + blocks), Some(Op::Downsample(_))))
+    .then_some(blocks + 2)
 }
 
-/// Whether `ops` can run row-streamed (a stem, 1 to [`MAX_STREAMED_BLOCKS`]
-/// int8 blocks without GRN, then a downsample).
-pub fn can_stream<B: AsRef<[u8]>, O: AsRef<Op<B>>>(ops: &[O]) -> bool {
-    section(ops).is_some()
-}
-
-/// A forward pass fed one image row at a time ([`RowStream::push_row`]),
-/// then finished into the logits ([`RowStream::finish`]). `ops` is the
-/// schedule: `Op`s, or anything that holds one (`O: AsRef<Op<B>>`).
-pub struct RowStream<'a, B: AsRef<[u8]>, O: AsRef<Op<B>> = Op<B>> {
-    ops: &'a [O],
-    _tables: core::marker::PhantomData<B>,
+/// A forward pass fed one image row at a time ([`RowStream::push_row`]);
+/// [`RowStream::finish`] then hands the arena back, holding the second
+/// stage's input where the in-place schedule expects it.
+pub struct RowStream<'a, B: AsRef<[u8]> = &'static [u8]> {
+    section: StreamedSection<'a, B>,
     layout: StreamLayout,
     arena: &'a mut [i8],
-    blocks: usize,
     /// Image rows received.
     rows: usize,
     /// Per block: input rows in its ring so far, output rows made.
@@ -83,14 +97,20 @@ pub struct RowStream<'a, B: AsRef<[u8]>, O: AsRef<Op<B>> = Op<B>> {
     done: [usize; MAX_STREAMED_BLOCKS],
 }
 
-impl<'a, B: AsRef<[u8]> + 'a, O: AsRef<Op<B>>> RowStream<'a, B, O> {
-    /// Start a streamed forward of `ops` (a plan's schedule) in `arena`.
+impl<'a, B: AsRef<[u8]>> RowStream<'a, B> {
+    /// Start a streamed forward of `section` in `arena` (at least the
+    /// layout's `arena_bytes`).
     pub fn new(
-        ops: &'a [O],
+        section: StreamedSection<'a, B>,
         layout: StreamLayout,
         arena: &'a mut [i8],
     ) -> Result<Self, ForwardError> {
-        let blocks = section(ops).ok_or(ForwardError::NotStreamable)?;
+        let n = section.blocks.len();
+        let fits = (1..=MAX_STREAMED_BLOCKS).contains(&n)
+            && section.blocks.iter().all(|b| b.grn.is_none());
+        if !fits {
+            return Err(ForwardError::NotStreamable);
+        }
         if arena.len() < layout.arena_bytes {
             return Err(ForwardError::ArenaTooSmall {
                 needed: layout.arena_bytes,
@@ -98,38 +118,20 @@ impl<'a, B: AsRef<[u8]> + 'a, O: AsRef<Op<B>>> RowStream<'a, B, O> {
             });
         }
         Ok(RowStream {
-            ops,
-            _tables: core::marker::PhantomData,
+            section,
             layout,
             arena,
-            blocks,
             rows: 0,
             have: [0; MAX_STREAMED_BLOCKS],
             done: [0; MAX_STREAMED_BLOCKS],
         })
     }
 
-    fn stem(&self) -> Option<&'a crate::kernels::stem::StemParams<B>> {
-        match self.ops.first().map(AsRef::as_ref) {
-            Some(Op::Stem(s)) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn block(&self, b: usize) -> Option<&'a BlockParams<B>> {
-        match self.ops.get(1 + b).map(AsRef::as_ref) {
-            Some(Op::Block(p)) => Some(p),
-            _ => None,
-        }
-    }
-
     /// Feed the next image row (`W * C` u8 pixels, HWC, as the whole-image
     /// forward takes them); the stem and the first stage advance as far as
     /// the rows allow.
     pub fn push_row(&mut self, row: &[u8]) -> Result<(), ForwardError> {
-        let Some(stem) = self.stem() else {
-            return Err(ForwardError::NotStreamable);
-        };
+        let stem = self.section.stem;
         let bytes = stem.in_w * stem.cin;
         if row.len() != bytes {
             return Err(ForwardError::InputSize {
@@ -159,7 +161,12 @@ impl<'a, B: AsRef<[u8]> + 'a, O: AsRef<Op<B>>> RowStream<'a, B, O> {
         }
         if self.rows.is_multiple_of(k) {
             let s = self.rows / k - 1;
-            let map = self.block(0).map(|b| b.map).unwrap_or_default();
+            let map = self
+                .section
+                .blocks
+                .first()
+                .map(|b| b.map)
+                .unwrap_or_default();
             let out = self.layout.windows + (s % WINDOW_ROWS) * map.w * map.c;
             let at = Placement {
                 input_offset: self.layout.band,
@@ -176,19 +183,16 @@ impl<'a, B: AsRef<[u8]> + 'a, O: AsRef<Op<B>>> RowStream<'a, B, O> {
     /// Make every block row the rings allow, deepest block first (so a ring
     /// slot is free before the block below refills it).
     fn pump(&mut self) {
-        loop {
-            let ready = (0..self.blocks).rev().find(|&b| self.can_make(b));
-            match ready {
-                Some(b) => self.make_row(b),
-                None => return,
-            }
+        let n = self.section.blocks.len();
+        while let Some(b) = (0..n).rev().find(|&b| self.can_make(b)) {
+            self.make_row(b);
         }
     }
 
     /// Block `b` has the input rows for its next output row, and the next
     /// ring has a free slot for it.
     fn can_make(&self, b: usize) -> bool {
-        let Some(p) = self.block(b) else {
+        let Some(p) = self.section.blocks.get(b) else {
             return false;
         };
         let h = p.map.h;
@@ -196,21 +200,21 @@ impl<'a, B: AsRef<[u8]> + 'a, O: AsRef<Op<B>>> RowStream<'a, B, O> {
         let inputs_in = done < h && have >= (done + 4).min(h);
         // The next ring's slot for row `done` holds row `done - 7`, which
         // the next block's outputs up to `done - 4` read.
-        let room = b + 1 >= self.blocks || self.done[b + 1] + 3 >= done;
-        inputs_in && room
+        let last = b + 1 >= self.section.blocks.len();
+        inputs_in && (last || self.done[b + 1] + 3 >= done)
     }
 
     /// Block `b`'s next output row, into the next ring or the pair; a
     /// finished pair goes through the downsample.
     fn make_row(&mut self, b: usize) {
-        let Some(p) = self.block(b) else {
+        let Some(p) = self.section.blocks.get(b) else {
             return;
         };
         let row = p.map.w * p.map.c;
         let ring = WINDOW_ROWS * row;
         let r = self.done[b];
         let window = self.layout.windows + b * ring;
-        let last = b + 1 == self.blocks;
+        let last = b + 1 == self.section.blocks.len();
         let out = if last {
             self.layout.pair + (r % 2) * row
         } else {
@@ -226,30 +230,26 @@ impl<'a, B: AsRef<[u8]> + 'a, O: AsRef<Op<B>>> RowStream<'a, B, O> {
         if !last {
             self.have[b + 1] += 1;
         } else if r % 2 == 1 {
-            if let Some(Op::Downsample(d)) = self.ops.get(1 + self.blocks).map(AsRef::as_ref) {
-                let at = Placement {
-                    input_offset: self.layout.pair,
-                    output_offset: d.at.output_offset + (r / 2) * (d.in_w / 2) * d.cout,
-                    scratch_offset: self.layout.scratch,
-                };
-                downsample_rows(d, at, 2, self.arena, &mut NoProbe);
-            }
+            let d = self.section.downsample;
+            let at = Placement {
+                input_offset: self.layout.pair,
+                output_offset: d.at.output_offset + (r / 2) * (d.in_w / 2) * d.cout,
+                scratch_offset: self.layout.scratch,
+            };
+            downsample_rows(d, at, 2, self.arena, &mut NoProbe);
         }
     }
 
-    /// After the last row: the rest of the network, into the logits (or
-    /// feature maps) `out`.
-    pub fn finish(self, out: &mut Outputs<'_>) -> Result<(), ForwardError> {
-        let expected = self.stem().map_or(0, |s| s.in_h);
+    /// After the last row: the arena back, with the second stage's input in
+    /// place for the rest of the schedule (the ops after the section).
+    pub fn finish(self) -> Result<&'a mut [i8], ForwardError> {
+        let expected = self.section.stem.in_h;
         if self.rows != expected {
             return Err(ForwardError::ImageRows {
                 expected,
                 given: self.rows,
             });
         }
-        for op in self.ops.iter().skip(2 + self.blocks) {
-            op.as_ref().run(self.arena, out, &mut NoProbe);
-        }
-        Ok(())
+        Ok(self.arena)
     }
 }

@@ -9,19 +9,18 @@
 //! the rest of the network runs in its in-place placement.
 
 use crate::plan::Plan;
+use convnext::kernels::block::BlockParams;
 use convnext::kernels::block::WINDOW_ROWS;
 use convnext::kernels::in_place_map::TILE_PIXELS;
 use convnext::kernels::OpFootprint;
 use convnext::network::{Op, Outputs};
-use convnext::streamed::{can_stream, RowStream, StreamLayout};
+use convnext::streamed::{section_len, RowStream, StreamLayout, StreamedSection};
 
 impl Plan {
     /// The row-streamed layout, or `None` when the schedule cannot stream
     /// (its first stage has GRN or f16 blocks, or there is no second stage).
     pub fn stream_layout(&self) -> Option<StreamLayout> {
-        if !can_stream(&self.model.ops) {
-            return None;
-        }
+        section_len(&self.model.ops)?;
         let ops: Vec<&Op<Vec<u8>>> = self.runtime_ops().collect();
         let Op::Stem(stem) = ops[0] else {
             return None;
@@ -73,14 +72,35 @@ impl Plan {
         arena: &mut [i8],
         logits: &mut [i32],
     ) -> Result<(), convnext::network::ForwardError> {
-        let layout = self
-            .stream_layout()
-            .ok_or(convnext::network::ForwardError::NotStreamable)?;
-        let mut stream = RowStream::new(&self.model.ops, layout, arena)?;
+        use convnext::network::ForwardError;
+        let layout = self.stream_layout().ok_or(ForwardError::NotStreamable)?;
+        let len = section_len(&self.model.ops).ok_or(ForwardError::NotStreamable)?;
+        let ops: Vec<&Op<Vec<u8>>> = self.runtime_ops().collect();
+        let blocks: Vec<&BlockParams<Vec<u8>>> = ops[1..len - 1]
+            .iter()
+            .filter_map(|o| match o {
+                Op::Block(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        let (Op::Stem(stem), Op::Downsample(downsample)) = (ops[0], ops[len - 1]) else {
+            return Err(ForwardError::NotStreamable);
+        };
+        let section = StreamedSection {
+            stem,
+            blocks: &blocks,
+            downsample,
+        };
+        let mut stream = RowStream::new(section, layout, arena)?;
         let row = self.model.input_w * self.model.input_c;
         for r in image.chunks(row.max(1)) {
             stream.push_row(r)?;
         }
-        stream.finish(&mut Outputs::logits(logits))
+        let arena = stream.finish()?;
+        let mut out = Outputs::logits(logits);
+        for op in &ops[len..] {
+            op.run(arena, &mut out, &mut convnext::kernels::probe::NoProbe);
+        }
+        Ok(())
     }
 }

@@ -5,9 +5,9 @@
 
 mod common;
 
-use convnext::network::ForwardError;
+use convnext::network::{ForwardError, Op};
 use convnext::preprocess::ProcessorConfig;
-use convnext::streamed::RowStream;
+use convnext::streamed::{RowStream, StreamedSection};
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{build_plan, load_calibration, DEFAULT_CALIBRATION};
 use convnext_codegen::dataset::load_test_set;
@@ -73,7 +73,18 @@ fn streamed_forward_refuses_wrong_rows_and_unstreamable_networks() {
     let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
     let layout = plan.stream_layout().unwrap();
     let mut arena = vec![0i8; layout.arena_bytes];
-    let mut s = RowStream::new(&plan.model.ops, layout, &mut arena).unwrap();
+    let ops: Vec<_> = plan.runtime_ops().collect();
+    let (Op::Stem(stem), Op::Block(b0), Op::Block(b1), Op::Downsample(downsample)) =
+        (ops[0], ops[1], ops[2], ops[3])
+    else {
+        panic!("the default model's first stage has two blocks");
+    };
+    let section = StreamedSection {
+        stem,
+        blocks: &[b0, b1],
+        downsample,
+    };
+    let mut s = RowStream::new(section, layout, &mut arena).unwrap();
     assert_eq!(
         s.push_row(&[0u8; 27]),
         Err(ForwardError::InputSize {
@@ -84,17 +95,15 @@ fn streamed_forward_refuses_wrong_rows_and_unstreamable_networks() {
     for _ in 0..27 {
         s.push_row(&[0u8; 28]).unwrap();
     }
-    let mut logits = [0i32; 10];
-    let out = &mut convnext::network::Outputs::logits(&mut logits);
     assert_eq!(
-        s.finish(out),
-        Err(ForwardError::ImageRows {
+        s.finish().err(),
+        Some(ForwardError::ImageRows {
             expected: 28,
             given: 27
         })
     );
     let mut small = vec![0i8; layout.arena_bytes - 1];
-    assert!(RowStream::new(&plan.model.ops, layout, &mut small).is_err());
+    assert!(RowStream::new(section, layout, &mut small).is_err());
     // ConvNeXt V2's GRN needs the whole map: not streamable.
     let dir = common::model_dir("fmnist-convnextv2");
     let v2 = load_model(&dir).unwrap();

@@ -323,6 +323,36 @@ fn v2_on_emulated_boards() -> bool {
     ok
 }
 
+/// The default model's row-streamed forward (`--features streamed`: the image
+/// pushed a row at a time) on every emulated board: the host's CRC again.
+fn streamed_on_emulated_boards(host: &str) -> bool {
+    let mut ok = true;
+    for b in BOARDS.iter().filter(|b| b.emulated()) {
+        let line = cargo_in_board(b, "run", Some("streamed"), None).and_then(|text| {
+            summary_line(b, &text)
+                .map(str::to_string)
+                .ok_or_else(|| format!("{text}\n{}: no summary line", b.dir))
+        });
+        match line {
+            Ok(l) => {
+                eprintln!("row-streamed {l}");
+                if !l.contains(&format!("logits crc32 {host},")) {
+                    eprintln!(
+                        "{}: the row-streamed CRC differs from the host's {host}",
+                        b.name
+                    );
+                    ok = false;
+                }
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
 /// Run the emulated boards, check their CRCs against the host, build the
 /// real boards, and print the README's board table.
 fn boards() -> bool {
@@ -454,6 +484,7 @@ fn boards() -> bool {
         }
     }
     ok &= v2_on_emulated_boards();
+    ok &= streamed_on_emulated_boards(&host_crc);
     println!(
         "\n| board | core | flash used / total | RAM used / total | stack high-water (painted, whole firmware) | forward's stack (static bound) | instructions per inference |"
     );

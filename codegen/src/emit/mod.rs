@@ -17,6 +17,7 @@ mod head;
 mod parts;
 mod rust_text;
 mod stem;
+mod streamed;
 
 use crate::calibrate::Calibration;
 use crate::error::{Error, Result};
@@ -216,6 +217,8 @@ pub fn emit(
     cx.uses("convnext::kernels::probe", "Probe");
     let mut statics = String::new();
     let mut calls = String::new();
+    let stream = streamed::section(plan, &mut cx);
+    let mut rest_calls = String::new();
     for (i, q) in plan.model.ops.iter().enumerate() {
         let it = op_item(&q.op, &mut cx, &q.name)?;
         cx.uses(it.module, it.ty);
@@ -231,6 +234,9 @@ pub fn emit(
         };
         let _ = writeln!(calls, "    {kernel}(&{id}, arena{output}, probe);");
         let _ = writeln!(calls, "    probe.op_done({i});");
+        if stream.is_some_and(|len| i >= len) {
+            let _ = writeln!(rest_calls, "    {kernel}(&{id}, arena{output}, probe);");
+        }
     }
     let m = &plan.model;
     let mut s = String::new();
@@ -383,6 +389,9 @@ pub fn emit(
     );
     s.push_str(&calls);
     s.push_str("    Ok(())\n}\n");
+    if let Some(len) = stream {
+        s.push_str(&streamed::items(plan, len, &rest_calls));
+    }
     let source = dir.join(format!("{name}.rs"));
     std::fs::write(&source, s).map_err(|e| Error::io(&source, e))?;
     Ok(Emitted {

@@ -97,3 +97,30 @@ fn generated_convnext_v2_forward_is_bit_identical_to_the_plan_executor() {
     }
     assert_eq!(got, want);
 }
+
+#[test]
+fn generated_row_streamed_forward_gives_the_whole_image_forward_s_logits() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/fmnist-convnext");
+    let test = load_test_set(&dir).unwrap().images.take(300);
+    let mut arena = vec![0i8; generated::ARENA_BYTES];
+    let mut stream_arena = vec![0i8; generated::STREAM_ARENA_BYTES];
+    let row = generated::INPUT_SHAPE[1] * generated::INPUT_SHAPE[2];
+    for img in test.pixels.chunks_exact(generated::INPUT_BYTES) {
+        let mut want = [0i32; generated::NUM_LABELS];
+        generated::forward(img, &mut arena, &mut want).unwrap();
+        let mut got = [0i32; generated::NUM_LABELS];
+        let mut stream = generated::forward_rows(&mut stream_arena).unwrap();
+        for r in img.chunks_exact(row) {
+            stream.push_row(r).unwrap();
+        }
+        generated::forward_rest(stream, &mut got).unwrap();
+        assert_eq!(got, want);
+    }
+    // Too few rows, or a wrong logits buffer: errors, not panics.
+    let mut stream = generated::forward_rows(&mut stream_arena).unwrap();
+    stream.push_row(&test.pixels[..row]).unwrap();
+    let mut logits = [0i32; generated::NUM_LABELS];
+    assert!(generated::forward_rest(stream, &mut logits).is_err());
+    let stream = generated::forward_rows(&mut stream_arena).unwrap();
+    assert!(generated::forward_rest(stream, &mut logits[1..]).is_err());
+}
