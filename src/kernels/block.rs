@@ -18,13 +18,13 @@
 
 use super::arena::i32s;
 use super::depthwise::{Tap, Window, MAX_TAPS};
-use super::grn::{accumulate, stats_bytes, GrnParams};
+use super::grn::{accumulate_tile, stats_bytes, GrnParams};
 use super::in_place_map::{host_tile, tile_lanes, InPlaceMap, HOST_TILE_PIXELS, TILE_PIXELS};
 use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::QLinear;
 use super::mlp::{pw1_tile, pw1_wide, pw2_tile};
 use super::placement::{OpFootprint, Placement};
-use super::pointwise::{paired_offset, paired_offset_whole};
+use super::pointwise::paired_offset;
 use super::pointwise_wide::wide_offset;
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, requant_at, requantize_plus, Requant};
@@ -310,14 +310,7 @@ fn grn_statistics<B: AsRef<[u8]>, const TILE: usize>(
         }
         probe.enter(Phase::Pointwise1, (n * 4 * c * c) as u32);
         pw1_lanes(p, xn, dw_out, lanes);
-        let za = grn.act_zero_point;
-        for t in 0..n {
-            accumulate(stats, 4 * c, za, |j| {
-                dw_out
-                    .get(paired_offset_whole(t, j, lanes))
-                    .map_or(za, |&v| v as i32)
-            });
-        }
+        accumulate_tile(stats, dw_out, grn.act_zero_point, (n, lanes));
         p0 += n;
     }
     grn.factors(stats, 4 * c);
@@ -332,15 +325,9 @@ fn apply_grn<B: AsRef<[u8]>>(
     hidden: &mut [i8],
     lanes: usize,
 ) {
-    let h4 = 4 * p.map.c;
-    let za = grn.act_zero_point;
-    for (j, f) in factors.chunks_exact(4).take(h4).enumerate() {
-        let f = i32::from_le_bytes([f[0] as u8, f[1] as u8, f[2] as u8, f[3] as u8]);
-        for t in 0..lanes {
-            if let Some(a) = hidden.get_mut(paired_offset_whole(t, j, lanes)) {
-                *a = grn.apply(*a, za, j, f);
-            }
-        }
+    let bytes = 4 * p.map.c * lanes;
+    if let Some(hidden) = hidden.get_mut(..bytes) {
+        grn.apply_tile(factors, hidden, lanes);
     }
 }
 

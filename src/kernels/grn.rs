@@ -58,7 +58,57 @@ pub fn accumulate(stats: &mut [i8], hidden: usize, za: i32, hidden_at: impl Fn(u
     }
 }
 
+/// A little-endian word of 4 bytes.
+#[inline(always)]
+fn word(s: &[i8]) -> u32 {
+    match s {
+        [a, b, c, d, ..] => u32::from_le_bytes([*a as u8, *b as u8, *c as u8, *d as u8]),
+        _ => 0,
+    }
+}
+
+/// [`accumulate`] for a tile's hidden vectors as the MLP lays them out
+/// (groups of 4 channels, each `lanes` pixels x 4 bytes), the first `n`
+/// pixels real: one pass in memory order, each group's 4 sums in registers.
+pub fn accumulate_tile(stats: &mut [i8], hidden: &[i8], za: i32, (n, lanes): (usize, usize)) {
+    for (st, group) in stats
+        .chunks_exact_mut(16)
+        .zip(hidden.chunks_exact((4 * lanes).max(1)))
+    {
+        let mut q = [word(st), word(&st[4..]), word(&st[8..]), word(&st[12..])];
+        for px in group.chunks_exact(4).take(n) {
+            for (s, &a) in q.iter_mut().zip(px) {
+                let d = a as i32 - za;
+                *s = s.saturating_add((d * d) as u32);
+            }
+        }
+        for (dst, s) in st.chunks_exact_mut(4).zip(q) {
+            for (b, v) in dst.iter_mut().zip(s.to_le_bytes()) {
+                *b = v as i8;
+            }
+        }
+    }
+}
+
 impl<B: AsRef<[u8]>> GrnParams<B> {
+    /// [`GrnParams::apply`] over a tile's hidden vectors in place (the
+    /// layout of [`accumulate_tile`]), with the factors from
+    /// [`GrnParams::factors`].
+    pub fn apply_tile(&self, factors: &[i8], hidden: &mut [i8], lanes: usize) {
+        let za = self.act_zero_point;
+        let groups = factors
+            .chunks_exact(16)
+            .zip(hidden.chunks_exact_mut((4 * lanes).max(1)));
+        for (g, (fs, group)) in groups.enumerate() {
+            let f = [word(fs), word(&fs[4..]), word(&fs[8..]), word(&fs[12..])];
+            for px in group.chunks_exact_mut(4) {
+                for (r, (a, &f)) in px.iter_mut().zip(&f).enumerate() {
+                    *a = self.apply(*a, za, 4 * g + r, f as i32);
+                }
+            }
+        }
+    }
+
     /// Parameter bytes.
     pub fn weights_bytes(&self) -> usize {
         self.weight.as_ref().len() + self.offset.as_ref().len()
