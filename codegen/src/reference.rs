@@ -637,16 +637,7 @@ fn convnext_block(
         activate(mid, act);
         obs.observe(Point::Act(s, bi), mid);
         convnext::host_f32::linear_rows(mid, &bt.pw2, &b.pwconv2.bias, out);
-        for (res, out) in res.chunks_exact_mut(c).zip(out.chunks_exact(c)) {
-            match &b.gamma {
-                Some(g) => res
-                    .iter_mut()
-                    .zip(out)
-                    .zip(g)
-                    .for_each(|((r, o), g)| *r += g * o),
-                None => res.iter_mut().zip(out).for_each(|(r, o)| *r += o),
-            }
-        }
+        add_residual(res, out, c, b.gamma.as_deref());
     }
 }
 
@@ -701,8 +692,13 @@ fn grn_mlp(
     obs.observe(Point::Grn(s, bi), &mid);
     let mut out = vec![0.0f32; x.h * x.w * c];
     convnext::host_f32::linear_rows(&mid, &bt.pw2, &b.pwconv2.bias, &mut out);
-    for (res, out) in x.data.chunks_exact_mut(c).zip(out.chunks_exact(c)) {
-        match &b.gamma {
+    add_residual(&mut x.data, &out, c, b.gamma.as_deref());
+}
+
+/// `res += γ · out` per pixel of `c` channels (`γ = 1` without a layer scale).
+fn add_residual(res: &mut [f32], out: &[f32], c: usize, gamma: Option<&[f32]>) {
+    for (res, out) in res.chunks_exact_mut(c).zip(out.chunks_exact(c)) {
+        match gamma {
             Some(g) => res
                 .iter_mut()
                 .zip(out)

@@ -3,11 +3,9 @@
 //! caller's feature-map buffer rather than the arena, so handing out a map
 //! costs no arena bytes and leaves the stream as it was.
 
-use super::layer_norm::{layer_norm, LayerNormParams, Q16};
+use super::layer_norm::{affine_i8, layer_norm, LayerNormParams, Q16};
 use super::placement::{OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{requant_at, saturate_i8};
-use super::tables::i32_at;
 
 /// Constants and placement of one feature map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,10 +85,8 @@ pub fn feature_map_probed<B: AsRef<[u8]>>(
             &p.ln,
             Q16,
             |i, y| {
-                let q = requant_at(p.out_requant.as_ref(), i).apply_i32(y) as i64
-                    + i32_at(p.out_offset.as_ref(), i) as i64;
                 if let Some(o) = out.get_mut(i) {
-                    *o = saturate_i8(q);
+                    *o = affine_i8(p.out_requant.as_ref(), p.out_offset.as_ref(), i, y);
                 }
             },
         );

@@ -34,6 +34,17 @@ pub const LN_FRAC_BITS: u32 = 16;
 /// apply a per-channel affine afterwards).
 pub const Q16: Requant = Requant::new(1 << 30, -(LN_FRAC_BITS as i32) - 1);
 
+/// A normalised value `y` (Q16, from [`Q16`]) of channel `i` through its
+/// affine to int8: `requant[i]` (γ over the output scale) and `offset[i]` (β
+/// in output units plus the zero point), as the stem and the feature maps
+/// store them.
+#[inline(always)]
+pub fn affine_i8(requant: &[u8], offset: &[u8], i: usize, y: i32) -> i8 {
+    let q = super::requantize::requant_at(requant, i).apply_i32(y) as i64
+        + super::tables::i32_at(offset, i) as i64;
+    super::requantize::saturate_i8(q)
+}
+
 /// Inputs beyond ±`LN_INPUT_LIMIT` are clamped (codegen maps the calibrated
 /// maximum to 2^16, so this is 16x headroom). It keeps every sum below in
 /// range: `|S| < 2^31` for up to `WIDE_C` (2048) channels.

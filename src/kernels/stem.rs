@@ -4,12 +4,11 @@
 //! `p` never lands on input pixels a later output still reads.
 
 use super::arena::{i32s, store_i32};
-use super::layer_norm::{layer_norm, LayerNormParams, Q16};
+use super::layer_norm::{affine_i8, layer_norm, LayerNormParams, Q16};
 use super::linear::QLinear;
 use super::placement::{in_place_lead, OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{requant_at, requantize_plus, saturate_i8};
-use super::tables::i32_at;
+use super::requantize::requantize_plus;
 
 /// Constants and placement of the stem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,10 +148,8 @@ pub fn stem_rows<B: AsRef<[u8]>>(
                 &p.ln,
                 Q16,
                 |i, y| {
-                    let q = requant_at(p.out_requant.as_ref(), i).apply_i32(y) as i64
-                        + i32_at(p.out_offset.as_ref(), i) as i64;
                     if let Some(o) = out.get_mut(i) {
-                        *o = saturate_i8(q);
+                        *o = affine_i8(p.out_requant.as_ref(), p.out_offset.as_ref(), i, y);
                     }
                 },
             );

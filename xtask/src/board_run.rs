@@ -50,6 +50,14 @@ pub fn summary_line<'t>(b: &Board, text: &'t str) -> Option<&'t str> {
         .find(|l| l.starts_with(&format!("{}:", b.name)) && l.contains("logits crc32"))
 }
 
+/// The logits' CRC from the summary line (`0x...`, empty if missing).
+pub fn summary_crc(line: &str) -> &str {
+    line.split("logits crc32 ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or("")
+}
+
 /// Instructions per inference from the summary line.
 pub fn instructions_per_inference(line: &str) -> Option<u64> {
     line.rsplit("instructions per inference ")

@@ -18,7 +18,7 @@ mod peers;
 mod profile;
 
 use board_run::{cargo_in_board, instructions_per_inference, summary_line};
-use boards::{Run, BOARDS};
+use boards::{Board, Run, BOARDS};
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -293,11 +293,7 @@ fn v2_on_emulated_boards() -> bool {
             }
         };
         eprintln!("ConvNeXt V2 {line}");
-        let crc = line
-            .split("logits crc32 ")
-            .nth(1)
-            .and_then(|s| s.split(',').next())
-            .unwrap_or("");
+        let crc = board_run::summary_crc(&line);
         if crc != host {
             eprintln!(
                 "{}: ConvNeXt V2 crc32 {crc} differs from the host's {host}",
@@ -305,22 +301,35 @@ fn v2_on_emulated_boards() -> bool {
             );
             ok = false;
         }
-        let elf = Path::new("target/boards")
-            .join(b.target)
-            .join("release")
-            .join(b.dir);
-        match call_graph::check(&elf) {
-            Ok(n) => eprintln!(
-                "{}: ConvNeXt V2: no panic reachable from forward ({n} functions searched)",
-                b.name
-            ),
-            Err(e) => {
-                eprintln!("{}: ConvNeXt V2: {e}", b.name);
-                ok = false;
-            }
-        }
+        ok &= no_panic_in(b, "ConvNeXt V2: ");
     }
     ok
+}
+
+/// The firmware ELF a board's last build wrote.
+fn board_elf(b: &Board) -> std::path::PathBuf {
+    Path::new("target/boards")
+        .join(b.target)
+        .join("release")
+        .join(b.dir)
+}
+
+/// Whether no panic is reachable from the board's `forward`, said on stderr
+/// (`what` prefixes the model's name).
+fn no_panic_in(b: &Board, what: &str) -> bool {
+    match call_graph::check(&board_elf(b)) {
+        Ok(n) => {
+            eprintln!(
+                "{}: {what}no panic reachable from forward ({n} functions searched)",
+                b.name
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!("{}: {what}{e}", b.name);
+            false
+        }
+    }
 }
 
 /// The default model's row-streamed forward (`--features streamed`: the image
@@ -398,11 +407,7 @@ fn boards() -> bool {
                 continue;
             };
             eprintln!("{line}");
-            let crc = line
-                .split("logits crc32 ")
-                .nth(1)
-                .and_then(|s| s.split(',').next())
-                .unwrap_or("");
+            let crc = board_run::summary_crc(line);
             if crc != host_crc {
                 eprintln!("{}: crc32 {crc} differs from the host's {host_crc}", b.name);
                 ok = false;
@@ -420,20 +425,8 @@ fn boards() -> bool {
                 }
             }
         }
-        let elf = Path::new("target/boards")
-            .join(b.target)
-            .join("release")
-            .join(b.dir);
-        match call_graph::check(&elf) {
-            Ok(n) => eprintln!(
-                "{}: no panic reachable from forward ({n} functions searched)",
-                b.name
-            ),
-            Err(e) => {
-                eprintln!("{}: {e}", b.name);
-                ok = false;
-            }
-        }
+        let elf = board_elf(b);
+        ok &= no_panic_in(b, "");
         let bound = match call_graph::stack_bound(&elf) {
             Ok((bytes, chain)) => {
                 eprintln!(

@@ -242,6 +242,24 @@ fn ln_params(c: usize, eps: f32, s_in: f64) -> LayerNormParams {
     }
 }
 
+/// A LayerNorm's affine applied to its Q16 output, to int8 of `out`'s
+/// quantization: per channel the multiplier `γ / (2¹⁶ s)` and the offset
+/// `round(β / s) + z` (`convnext::kernels::layer_norm::affine_i8`'s tables).
+fn norm_affine(norm: &LayerNorm, out: QParams) -> (Vec<u8>, Vec<u8>) {
+    let frac = (1u64 << convnext::kernels::LN_FRAC_BITS) as f64;
+    let requant = requants(
+        norm.weight
+            .iter()
+            .map(|&g| Requant::from_real(g as f64 / (frac * out.scale))),
+    );
+    let offset: Vec<i32> = norm
+        .bias
+        .iter()
+        .map(|&b| (b as f64 / out.scale).round() as i32 + out.zero_point)
+        .collect();
+    (requant, i32s(&offset))
+}
+
 /// `W · diag(γ)` and `b + W · β` for a following layer whose rows read
 /// LayerNorm channel `channel_of(i)` at position `i`.
 fn fold_norm(

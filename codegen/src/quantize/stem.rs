@@ -5,14 +5,13 @@
 
 use super::LN_INPUT_STEPS;
 use super::{
-    bias_q, i32s, linear, ln_params, quantize_rows, range, requants, InputQuantization, QParams,
+    bias_q, linear, ln_params, norm_affine, quantize_rows, range, InputQuantization, QParams,
 };
 use crate::calibrate::Ranges;
 use crate::error::Result;
 use crate::model::Model;
 use crate::reference::Point;
 use convnext::kernels::stem::StemParams;
-use convnext::kernels::LN_FRAC_BITS;
 use convnext::kernels::{Placement, Requant};
 use convnext::preprocess::ProcessorConfig;
 
@@ -50,29 +49,22 @@ pub(super) fn quantize(
     // The bias is added after the requantization, in the LayerNorm input's
     // units.
     let bias: Vec<i32> = (0..c0).map(|o| bias_q(b_fold[o], s_ln)).collect();
-    let out_offset: Vec<i32> = norm
-        .bias
-        .iter()
-        .map(|&b| (b as f64 / out.scale).round() as i32 + out.zero_point)
-        .collect();
-    let stem =
-        StemParams {
-            in_h,
-            in_w,
-            cin,
-            k,
-            cout: c0,
-            at: Placement::default(),
-            conv: linear(
-                weights,
-                &bias,
-                s_w.iter().map(|s| Requant::from_real(s / s_ln)),
-            ),
-            ln: ln_params(c0, norm.eps, s_ln),
-            out_requant: requants(norm.weight.iter().map(|&g| {
-                Requant::from_real(g as f64 / ((1u64 << LN_FRAC_BITS) as f64 * out.scale))
-            })),
-            out_offset: i32s(&out_offset),
-        };
+    let (out_requant, out_offset) = norm_affine(norm, out);
+    let stem = StemParams {
+        in_h,
+        in_w,
+        cin,
+        k,
+        cout: c0,
+        at: Placement::default(),
+        conv: linear(
+            weights,
+            &bias,
+            s_w.iter().map(|s| Requant::from_real(s / s_ln)),
+        ),
+        ln: ln_params(c0, norm.eps, s_ln),
+        out_requant,
+        out_offset,
+    };
     Ok((stem, out))
 }
