@@ -3,13 +3,11 @@
 //! with random weights of realistic magnitude (`convnext_codegen::synthetic`,
 //! min/max calibration on random images).
 
-use convnext::preprocess::ProcessorConfig;
-use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{build_plan, load_calibration, DEFAULT_CALIBRATION};
 use convnext_codegen::dataset::load_test_set;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::synthetic::{random_images, synthetic_model};
+use convnext_codegen::synthetic::{atto_plan, random_images};
 use convnext_codegen::{load_model, Model, Tensor};
 use std::path::Path;
 
@@ -46,15 +44,7 @@ pub fn default_model() -> Network {
 
 /// An atto-shaped model (widths 40/80/160/320, depths 2/2/6/2) at 224x224.
 pub fn atto_224() -> Network {
-    let model = synthetic_model(&[40, 80, 160, 320], &[2, 2, 6, 2], 1000);
-    let cal = random_images(4, 224, 7);
-    let plan = build_plan(
-        &model,
-        &ProcessorConfig::default(),
-        &cal,
-        Calibration::MinMax,
-    )
-    .expect("plan");
+    let (model, plan) = atto_plan(224).expect("plan");
     let image = (0..plan.input_bytes).map(|i| (i * 7 % 251) as u8).collect();
     Network {
         model,

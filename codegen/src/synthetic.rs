@@ -111,3 +111,18 @@ pub fn random_images(n: usize, size: usize, seed: u64) -> Tensor {
     let mut r = Lcg(seed);
     Tensor::new(&[n, 3, size, size], r.vec(n * 3 * size * size, 1.5))
 }
+
+/// The atto-shaped network the benches and tests use (widths 40/80/160/320,
+/// depths 2/2/6/2, 1000 classes) planned for `size x size` inputs, min/max
+/// calibrated on 4 random images: the model and its int8 plan.
+pub fn atto_plan(size: usize) -> crate::Result<(Model, crate::plan::Plan)> {
+    let model = synthetic_model(&[40, 80, 160, 320], &[2, 2, 6, 2], 1000);
+    let cal = random_images(4, size, 7);
+    let plan = crate::compile::build_plan(
+        &model,
+        &convnext::preprocess::ProcessorConfig::default(),
+        &cal,
+        crate::calibrate::Calibration::MinMax,
+    )?;
+    Ok((model, plan))
+}

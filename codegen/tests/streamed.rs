@@ -6,15 +6,13 @@
 mod common;
 
 use convnext::network::{ForwardError, Op};
-use convnext::preprocess::ProcessorConfig;
 use convnext::streamed::{RowStream, StreamedSection};
-use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{build_plan, load_calibration, DEFAULT_CALIBRATION};
 use convnext_codegen::dataset::load_test_set;
 use convnext_codegen::load_model;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::synthetic::{random_images, synthetic_model};
+use convnext_codegen::synthetic::atto_plan;
 
 fn check_bit_exact(plan: &Plan, images: &[u8], what: &str) {
     let layout = plan.stream_layout().expect("streamable");
@@ -47,15 +45,7 @@ fn streamed_default_model_is_bit_exact_with_the_whole_image_forward() {
 
 #[test]
 fn streamed_atto_224_is_bit_exact_and_needs_less_than_the_whole_input() {
-    let model = synthetic_model(&[40, 80, 160, 320], &[2, 2, 6, 2], 1000);
-    let cal = random_images(4, 224, 7);
-    let plan = build_plan(
-        &model,
-        &ProcessorConfig::default(),
-        &cal,
-        Calibration::MinMax,
-    )
-    .unwrap();
+    let (_, plan) = atto_plan(224).unwrap();
     let images: Vec<u8> = (0..2 * plan.input_bytes)
         .map(|i| (i * 7 % 251) as u8 ^ (i / 4000) as u8)
         .collect();
