@@ -58,6 +58,38 @@ pub struct StreamedSection<'a, B = &'static [u8]> {
     pub downsample: &'a DownsampleParams<B>,
 }
 
+impl StreamLayout {
+    /// The layout of `section`'s buffers above the second stage's tensor
+    /// (where the downsample writes it), in order: the band of `k` input
+    /// rows, one ring per block, the pair, the largest scratch any of the
+    /// section's kernels takes; `rest_arena_bytes` is what the schedule after
+    /// the section needs (the peak is the larger).
+    pub fn of<B: AsRef<[u8]>>(section: &StreamedSection<'_, B>, rest_arena_bytes: usize) -> Self {
+        use crate::kernels::in_place_map::TILE_PIXELS;
+        use crate::kernels::OpFootprint;
+        let (stem, down) = (section.stem, section.downsample);
+        let map = section.blocks.first().map(|b| b.map).unwrap_or_default();
+        let row = map.w * map.c;
+        let band = down.at.output_offset + down.output_bytes();
+        let windows = band + stem.k * stem.in_w * stem.cin;
+        let pair = windows + section.blocks.len() * WINDOW_ROWS * row;
+        let scratch = pair + 2 * row;
+        // The stem's per-pixel sums, a block row's tile (no ring), the
+        // downsample's tile.
+        let scratch_bytes = stem
+            .scratch_bytes()
+            .max(TILE_PIXELS * 6 * map.c)
+            .max(down.scratch_bytes_tiled(TILE_PIXELS));
+        StreamLayout {
+            band,
+            windows,
+            pair,
+            scratch,
+            arena_bytes: (scratch + scratch_bytes).max(rest_arena_bytes),
+        }
+    }
+}
+
 // By hand: the derives would ask `B: Copy`, but only references are copied.
 impl<B> Clone for StreamedSection<'_, B> {
     fn clone(&self) -> Self {

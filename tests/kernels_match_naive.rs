@@ -7,7 +7,7 @@ use convnext::kernels::block::{block_in_place, block_in_place_tiled, BlockParams
 use convnext::kernels::downsample::{
     downsample_in_place, downsample_in_place_tiled, DownsampleParams,
 };
-use convnext::kernels::grn::{self, GrnParams};
+use convnext::kernels::grn::GrnParams;
 use convnext::kernels::in_place_map::{ring_pixels, HOST_TILE_PIXELS, TILE_PIXELS};
 use convnext::kernels::layer_norm::{layer_norm, Q16};
 use convnext::kernels::placement::OpFootprint;
@@ -302,10 +302,18 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
         }
     }
     if let Some(g) = &p.grn {
-        let mut stats = vec![0i8; 16 * c];
+        // Σ (a - z)² per channel over the whole tensor, u32 saturating.
+        let mut sums = vec![0u32; 4 * c];
         for hid in &hidden {
-            grn::accumulate(&mut stats, 4 * c, g.act_zero_point, |j| hid[j] as i32);
+            for (s, &a) in sums.iter_mut().zip(hid) {
+                let d = a as i32 - g.act_zero_point;
+                *s = s.saturating_add((d * d) as u32);
+            }
         }
+        let mut stats: Vec<i8> = sums
+            .iter()
+            .flat_map(|s| s.to_le_bytes().map(|b| b as i8))
+            .collect();
         g.factors(&mut stats, 4 * c);
         for hid in hidden.iter_mut() {
             for (j, a) in hid.iter_mut().enumerate() {

@@ -178,34 +178,13 @@ impl Plan {
     /// over the machine's cores: `feature_map_bytes` per image, the maps one
     /// after another as `model.feature_maps` places them.
     pub fn run_feature_maps_u8(&self, images: &[u8]) -> Vec<i8> {
-        let (per, bytes) = (self.input_bytes, self.feature_map_bytes);
-        let n = images.len() / per.max(1);
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |t| t.get())
-            .clamp(1, n.max(1));
-        let chunk = n.div_ceil(threads).max(1);
-        let mut out = vec![0i8; n * bytes];
-        std::thread::scope(|s| {
-            for (imgs, maps) in images
-                .chunks(chunk * per)
-                .zip(out.chunks_mut((chunk * bytes).max(1)))
-            {
-                s.spawn(move || {
-                    let mut arena = vec![0i8; self.host_arena_bytes];
-                    for (img, m) in imgs
-                        .chunks_exact(per)
-                        .zip(maps.chunks_exact_mut(bytes.max(1)))
-                    {
-                        let mut out = Outputs {
-                            logits: &mut [],
-                            feature_maps: m,
-                        };
-                        self.run_one_into(img, &mut arena, &mut out);
-                    }
-                });
-            }
-        });
-        out
+        self.run_parallel(images, self.feature_map_bytes, |img, arena, maps| {
+            let mut out = Outputs {
+                logits: &mut [],
+                feature_maps: maps,
+            };
+            self.run_one_into(img, arena, &mut out);
+        })
     }
 
     /// [`Plan::run_feature_maps_u8`] dequantized: per map, its name and
@@ -236,23 +215,37 @@ impl Plan {
     /// Run the int8 network on u8 HWC images (`input_bytes` each), spread
     /// over the machine's cores; returns int32 logits, `num_labels` per image.
     pub fn run_u8(&self, images: &[u8]) -> Vec<i32> {
-        let per = self.input_bytes;
-        let n = images.len() / per;
-        let labels = self.model.num_labels;
+        self.run_parallel(images, self.model.num_labels, |img, arena, logits| {
+            self.run_one(img, arena, logits)
+        })
+    }
+
+    /// `run` over u8 HWC images (`input_bytes` each), spread over the
+    /// machine's cores, each thread in an arena of its own
+    /// (`host_arena_bytes`); `per` outputs an image, in image order.
+    fn run_parallel<T: Copy + Default + Send>(
+        &self,
+        images: &[u8],
+        per: usize,
+        run: impl Fn(&[u8], &mut [i8], &mut [T]) + Sync,
+    ) -> Vec<T> {
+        let size = self.input_bytes.max(1);
+        let n = images.len() / size;
+        let mut out = vec![T::default(); n * per];
+        if per == 0 {
+            return out;
+        }
         let threads = std::thread::available_parallelism()
             .map_or(1, |t| t.get())
             .clamp(1, n.max(1));
         let chunk = n.div_ceil(threads).max(1);
-        let mut out = vec![0i32; n * labels];
         std::thread::scope(|s| {
-            for (imgs, logits) in images
-                .chunks(chunk * per)
-                .zip(out.chunks_mut(chunk * labels))
-            {
+            for (imgs, outs) in images.chunks(chunk * size).zip(out.chunks_mut(chunk * per)) {
+                let run = &run;
                 s.spawn(move || {
                     let mut arena = vec![0i8; self.host_arena_bytes];
-                    for (img, l) in imgs.chunks_exact(per).zip(logits.chunks_exact_mut(labels)) {
-                        self.run_one(img, &mut arena, l);
+                    for (img, o) in imgs.chunks_exact(size).zip(outs.chunks_exact_mut(per)) {
+                        run(img, &mut arena, o);
                     }
                 });
             }

@@ -18,7 +18,7 @@
 
 use super::arena::i32s;
 use super::depthwise::{Tap, Window, MAX_TAPS};
-use super::grn::{accumulate_tile, stats_bytes, GrnParams};
+use super::grn::{accumulate, stats_bytes, GrnParams};
 use super::in_place_map::{host_tile, tile_lanes, InPlaceMap, HOST_TILE_PIXELS, TILE_PIXELS};
 use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::QLinear;
@@ -221,48 +221,63 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
         let Some((xn, tile_rest)) = xn.split_at_mut_checked(tile * 2 * c) else {
             return;
         };
-        let Some(xn) = xn.get_mut(..2 * lanes * c) else {
-            return;
-        };
-        for (t, d) in dw_out.chunks_exact((4 * c).max(1)).take(n).enumerate() {
-            normalise_pixel(p, d, xn, t, lanes);
-        }
         // 4. pw1 + activation into the hidden vectors (paired, over the
         // depthwise outputs), (GRN), 5. pw2, layer scale and residual back
         // into x.
-        let macs = (n * 4 * c * c) as u32;
+        normalise_and_pw1(p, dw_out, xn, (n, lanes), probe);
         let hidden = dw_out;
-        let x_at = x_off + m.pixel(p0);
-        probe.enter(Phase::Pointwise1, macs);
-        pw1_lanes(p, xn, hidden, lanes);
         if let (Some(grn), Some(stats)) = (grn, tile_rest.get(..stats_bytes(4 * c))) {
             apply_grn(p, grn, stats, hidden, lanes);
         }
-        probe.enter(Phase::Pointwise2, macs);
+        probe.enter(Phase::Pointwise2, (n * 4 * c * c) as u32);
+        let x_at = x_off + m.pixel(p0);
         let Some(x) = below.get_mut(x_at..x_at + n * c) else {
             return;
         };
-        match lanes {
-            #[cfg(not(target_os = "none"))]
-            HOST_TILE_PIXELS => pw2_tile::<_, HOST_TILE_PIXELS>(p, hidden, x),
-            2 => pw2_tile::<_, 2>(p, hidden, x),
-            _ => pw2_tile::<_, 1>(p, hidden, x),
-        }
+        pw2_lanes(p, hidden, x, lanes);
         p0 += n;
     }
 }
 
-/// pw1 + activation of `lanes` pixels' normalised vectors `xn` into
-/// `hidden`, in the form their channel count allows.
-fn pw1_lanes<B: AsRef<[u8]>>(p: &BlockParams<B>, xn: &[i8], hidden: &mut [i8], lanes: usize) {
-    let wide = p.map.c.is_multiple_of(4);
-    match (wide, lanes) {
+/// Steps 3 and 4 of a tile: LayerNorm of its `n` depthwise outputs (i32s in
+/// `dw_out`) into the normalised vectors `xn`, the `lanes` pixels paired
+/// for pw1, then pw1 + activation into the hidden vectors over the
+/// depthwise outputs, in the form the channel count allows. Every pass of a block (the fused one,
+/// GRN's statistics, a streamed row) runs its tiles through this.
+fn normalise_and_pw1<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    dw_out: &mut [i8],
+    xn: &mut [i8],
+    (n, lanes): (usize, usize),
+    probe: &mut impl Probe,
+) {
+    let c = p.map.c;
+    let Some(xn) = xn.get_mut(..2 * lanes * c) else {
+        return;
+    };
+    for (t, d) in dw_out.chunks_exact((4 * c).max(1)).take(n).enumerate() {
+        normalise_pixel(p, d, xn, t, lanes);
+    }
+    probe.enter(Phase::Pointwise1, (n * 4 * c * c) as u32);
+    let hidden = dw_out;
+    match (c.is_multiple_of(4), lanes) {
         #[cfg(not(target_os = "none"))]
         (true, HOST_TILE_PIXELS) => pw1_wide::<_, HOST_TILE_PIXELS>(p, xn, hidden),
         (true, 2) => pw1_wide::<_, 2>(p, xn, hidden),
         (true, _) => pw1_wide::<_, 1>(p, xn, hidden),
         (false, 2) => pw1_tile::<_, 2>(p, xn, hidden),
         (false, _) => pw1_tile::<_, 1>(p, xn, hidden),
+    }
+}
+
+/// Step 5: pw2, layer scale and residual of `lanes` pixels' hidden vectors into
+/// `x` (the tile's pixels, holding the block's input).
+fn pw2_lanes<B: AsRef<[u8]>>(p: &BlockParams<B>, hidden: &[i8], x: &mut [i8], lanes: usize) {
+    match lanes {
+        #[cfg(not(target_os = "none"))]
+        HOST_TILE_PIXELS => pw2_tile::<_, HOST_TILE_PIXELS>(p, hidden, x),
+        2 => pw2_tile::<_, 2>(p, hidden, x),
+        _ => pw2_tile::<_, 1>(p, hidden, x),
     }
 }
 
@@ -302,15 +317,8 @@ fn grn_statistics<B: AsRef<[u8]>, const TILE: usize>(
             depthwise_pixel(p, lo, (p0 + t, 0), taps, out);
         }
         probe.enter(Phase::LayerNorm, 0);
-        let Some(xn) = xn.get_mut(..2 * lanes * c) else {
-            return;
-        };
-        for (t, d) in dw_out.chunks_exact((4 * c).max(1)).take(n).enumerate() {
-            normalise_pixel(p, d, xn, t, lanes);
-        }
-        probe.enter(Phase::Pointwise1, (n * 4 * c * c) as u32);
-        pw1_lanes(p, xn, dw_out, lanes);
-        accumulate_tile(stats, dw_out, grn.act_zero_point, (n, lanes));
+        normalise_and_pw1(p, dw_out, xn, (n, lanes), probe);
+        accumulate(stats, dw_out, grn.act_zero_point, (n, lanes));
         p0 += n;
     }
     grn.factors(stats, 4 * c);
@@ -459,10 +467,7 @@ pub fn block_row<B: AsRef<[u8]>>(
     let Some((lo, hi)) = arena.split_at_mut_checked(scratch) else {
         return;
     };
-    let Some((dw_out, rest)) = hi.split_at_mut_checked(TILE_PIXELS * 4 * c) else {
-        return;
-    };
-    let Some(xn) = rest.get_mut(..TILE_PIXELS * 2 * c) else {
+    let Some((dw_out, xn)) = hi.split_at_mut_checked(TILE_PIXELS * 4 * c) else {
         return;
     };
     let mut col0 = 0;
@@ -489,18 +494,10 @@ pub fn block_row<B: AsRef<[u8]>>(
             dw_window(p, lo, taps.get(..k).unwrap_or_default(), d);
         }
         probe.enter(Phase::LayerNorm, 0);
-        let Some(xn) = xn.get_mut(..2 * lanes * c) else {
-            return;
-        };
-        for (t, d) in dw_out.chunks_exact((4 * c).max(1)).take(n).enumerate() {
-            normalise_pixel(p, d, xn, t, lanes);
-        }
-        let macs = (n * 4 * c * c) as u32;
-        probe.enter(Phase::Pointwise1, macs);
-        pw1_lanes(p, xn, dw_out, lanes);
+        normalise_and_pw1(p, dw_out, xn, (n, lanes), probe);
         // The residual: the input pixels to the output row, where pw2 adds
         // the block's result to them.
-        probe.enter(Phase::Pointwise2, macs);
+        probe.enter(Phase::Pointwise2, (n * 4 * c * c) as u32);
         let src = window + (r % WINDOW_ROWS) * row + col0 * c;
         let dst = out + col0 * c;
         if src + n * c > lo.len() || dst + n * c > lo.len() {
@@ -510,10 +507,7 @@ pub fn block_row<B: AsRef<[u8]>>(
         let Some(x) = lo.get_mut(dst..dst + n * c) else {
             return;
         };
-        match lanes {
-            2 => pw2_tile::<_, 2>(p, dw_out, x),
-            _ => pw2_tile::<_, 1>(p, dw_out, x),
-        }
+        pw2_lanes(p, dw_out, x, lanes);
         col0 += n;
     }
 }

@@ -5,7 +5,7 @@
 //! pixels, `N_j = G_j / (mean_k G_k + ε)`, `h'_j = h_j (1 + w_j N_j) + b_j`.
 //! The fused block never holds the hidden tensor whole, so it runs twice
 //! (`kernels::block`): a first pass recomputes every pixel's hidden vector
-//! only to sum `Q_j = Σ (a_j − z_a)²` ([`accumulate`]), [`factors`] turns
+//! only to sum `Q_j = Σ (a_j − z_a)²` ([`accumulate`]), [`GrnParams::factors`] turns
 //! the sums into one Q16 factor `f_j = 1 + w_j N_j` per channel, and the
 //! second pass maps each activation to the GRN output's int8
 //! ([`GrnParams::apply`]): `round((a − z_a) f_j · s_a / (2¹⁶ s_g)) + o_j`.
@@ -44,20 +44,6 @@ pub const fn stats_bytes(hidden: usize) -> usize {
 /// Largest `|f_j|` in Q16 (128): keeps `(a − z_a) f_j` inside an i32.
 const FACTOR_LIMIT: i64 = 1 << 23;
 
-/// Add `(a − z_a)²` of one pixel's hidden vector to `stats` (u32 per
-/// channel, little-endian, saturating). `hidden_at(j)` reads channel `j`.
-#[inline(always)]
-pub fn accumulate(stats: &mut [i8], hidden: usize, za: i32, hidden_at: impl Fn(usize) -> i32) {
-    for (j, s) in stats.chunks_exact_mut(4).take(hidden).enumerate() {
-        let d = hidden_at(j) - za;
-        let old = u32::from_le_bytes([s[0] as u8, s[1] as u8, s[2] as u8, s[3] as u8]);
-        let new = old.saturating_add((d * d) as u32);
-        for (b, v) in s.iter_mut().zip(new.to_le_bytes()) {
-            *b = v as i8;
-        }
-    }
-}
-
 /// A little-endian word of 4 bytes.
 #[inline(always)]
 fn word(s: &[i8]) -> u32 {
@@ -67,10 +53,12 @@ fn word(s: &[i8]) -> u32 {
     }
 }
 
-/// [`accumulate`] for a tile's hidden vectors as the MLP lays them out
-/// (groups of 4 channels, each `lanes` pixels x 4 bytes), the first `n`
-/// pixels real: one pass in memory order, each group's 4 sums in registers.
-pub fn accumulate_tile(stats: &mut [i8], hidden: &[i8], za: i32, (n, lanes): (usize, usize)) {
+/// Add `(a − z_a)²` of a tile's hidden vectors to `stats` (u32 per channel,
+/// little-endian, saturating). The vectors are laid out as the MLP writes
+/// them (groups of 4 channels, each `lanes` pixels x 4 bytes; one pixel is
+/// plain channel order), the first `n` pixels real: one pass in memory
+/// order, each group's 4 sums in registers.
+pub fn accumulate(stats: &mut [i8], hidden: &[i8], za: i32, (n, lanes): (usize, usize)) {
     for (st, group) in stats
         .chunks_exact_mut(16)
         .zip(hidden.chunks_exact((4 * lanes).max(1)))
@@ -92,7 +80,7 @@ pub fn accumulate_tile(stats: &mut [i8], hidden: &[i8], za: i32, (n, lanes): (us
 
 impl<B: AsRef<[u8]>> GrnParams<B> {
     /// [`GrnParams::apply`] over a tile's hidden vectors in place (the
-    /// layout of [`accumulate_tile`]), with the factors from
+    /// layout of [`accumulate`]), with the factors from
     /// [`GrnParams::factors`].
     pub fn apply_tile(&self, factors: &[i8], hidden: &mut [i8], lanes: usize) {
         let za = self.act_zero_point;
@@ -170,7 +158,7 @@ mod tests {
         };
         let mut stats = [0i8; 16];
         for px in &pixels {
-            accumulate(&mut stats, hidden, za, |j| px[j]);
+            accumulate(&mut stats, &px.map(|v| v as i8), za, (1, 1));
         }
         p.factors(&mut stats, hidden);
         let g: Vec<f64> = (0..hidden)

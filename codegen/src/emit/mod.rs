@@ -356,39 +356,7 @@ pub fn emit(
         &spec,
     ));
     s.push_str(&statics);
-    if plan.feature_map_bytes > 0 {
-        s.push_str(&backbone_forward(&calls));
-        let source = dir.join(format!("{name}.rs"));
-        std::fs::write(&source, s).map_err(|e| Error::io(&source, e))?;
-        return Ok(Emitted {
-            source,
-            weight_files: cx.files,
-        });
-    }
-    s.push_str(
-        "\n/// Classify one image: `input` is `INPUT_BYTES` of u8 HWC pixels (resized, not\n\
-         /// normalised: normalisation is folded into the stem), `arena` at least\n\
-         /// `ARENA_BYTES`. Writes int32 logits (real value = logit * `LOGIT_SCALE`).\n\
-         /// A function of its own, so the firmware's call graph from it can be\n\
-         /// checked for panics (`cargo xtask boards`).\n\
-         #[inline(never)]\n\
-         pub fn forward(input: &[u8], arena: &mut [i8], logits: &mut [i32]) -> Result<(), ForwardError> {\n\
-         \x20   forward_probed(input, arena, logits, &mut NoProbe)\n\
-         }\n\
-         \n\
-         /// [`forward`], telling `probe` where each op (`OP_NAMES[i]`) and each phase\n\
-         /// inside it starts and ends: the profiling build's entry point.\n\
-         pub fn forward_probed(\n\
-         \x20   input: &[u8],\n\
-         \x20   arena: &mut [i8],\n\
-         \x20   logits: &mut [i32],\n\
-         \x20   probe: &mut impl Probe,\n\
-         ) -> Result<(), ForwardError> {\n\
-         \x20   check_buffers(&SPEC, input, arena, logits)?;\n\
-         \x20   load_input_u8(input, arena, SPEC.input_offset);\n",
-    );
-    s.push_str(&calls);
-    s.push_str("    Ok(())\n}\n");
+    s.push_str(&forward_fns(plan.feature_map_bytes > 0, &calls));
     if let Some(len) = stream {
         s.push_str(&streamed::items(plan, len, &rest_calls));
     }
@@ -433,34 +401,67 @@ fn feature_map_consts(s: &mut String, plan: &Plan) {
     let _ = writeln!(s, "];");
 }
 
-/// `forward` of a backbone: the input and the arena in, the feature maps out.
-fn backbone_forward(calls: &str) -> String {
-    let mut s = String::from(
-        "\n/// Run the backbone on one image: `input` is `INPUT_BYTES` of u8 HWC pixels\n\
-         /// (resized, not normalised), `arena` at least `ARENA_BYTES`. Writes every\n\
-         /// feature map into `feature_maps` (`FEATURE_MAP_BYTES`, laid out as\n\
-         /// `FEATURE_MAPS` says). A function of its own, so the firmware's call graph\n\
-         /// from it can be checked for panics (`cargo xtask boards`).\n\
+/// `head(params) -> Result<(), ForwardError> {` as rustfmt writes it: on
+/// one line up to 100 columns, else one parameter a line.
+fn signature(head: &str, params: &[&str]) -> String {
+    let ret = "-> Result<(), ForwardError> {";
+    let one = format!("{head}({}) {ret}", params.join(", "));
+    if one.len() <= 100 {
+        return one;
+    }
+    let list: String = params.iter().map(|p| format!("    {p},\n")).collect();
+    format!("{head}(\n{list}) {ret}")
+}
+
+/// `forward` and `forward_probed`: the input and the arena in, the logits
+/// out, or a backbone's feature maps (`maps`). `calls` are the kernel calls.
+fn forward_fns(maps: bool, calls: &str) -> String {
+    let (doc, out, checks) = if maps {
+        (
+            "Run the backbone on one image: `input` is `INPUT_BYTES` of u8 HWC pixels\n\
+             /// (resized, not normalised), `arena` at least `ARENA_BYTES`. Writes every\n\
+             /// feature map into `feature_maps` (`FEATURE_MAP_BYTES`, laid out as\n\
+             /// `FEATURE_MAPS` says).",
+            ("feature_maps", "&mut [i8]"),
+            "check_buffers(&SPEC, input, arena, &[])?;\n    check_feature_maps(&SPEC, feature_maps)?;",
+        )
+    } else {
+        (
+            "Classify one image: `input` is `INPUT_BYTES` of u8 HWC pixels (resized, not\n\
+             /// normalised: normalisation is folded into the stem), `arena` at least\n\
+             /// `ARENA_BYTES`. Writes int32 logits (real value = logit * `LOGIT_SCALE`).",
+            ("logits", "&mut [i32]"),
+            "check_buffers(&SPEC, input, arena, logits)?;",
+        )
+    };
+    let (name, ty) = out;
+    let param = format!("{name}: {ty}");
+    let mut s = format!(
+        "\n/// {doc} A function of its own, so the firmware's\n\
+         /// call graph from it can be checked for panics (`cargo xtask boards`).\n\
          #[inline(never)]\n\
-         pub fn forward(\n\
-         \x20   input: &[u8],\n\
-         \x20   arena: &mut [i8],\n\
-         \x20   feature_maps: &mut [i8],\n\
-         ) -> Result<(), ForwardError> {\n\
-         \x20   forward_probed(input, arena, feature_maps, &mut NoProbe)\n\
-         }\n\
+         {}\n\
+         \x20   forward_probed(input, arena, {name}, &mut NoProbe)\n\
+         }}\n\
          \n\
          /// [`forward`], telling `probe` where each op (`OP_NAMES[i]`) and each phase\n\
          /// inside it starts and ends: the profiling build's entry point.\n\
-         pub fn forward_probed(\n\
-         \x20   input: &[u8],\n\
-         \x20   arena: &mut [i8],\n\
-         \x20   feature_maps: &mut [i8],\n\
-         \x20   probe: &mut impl Probe,\n\
-         ) -> Result<(), ForwardError> {\n\
-         \x20   check_buffers(&SPEC, input, arena, &[])?;\n\
-         \x20   check_feature_maps(&SPEC, feature_maps)?;\n\
+         {}\n\
+         \x20   {checks}\n\
          \x20   load_input_u8(input, arena, SPEC.input_offset);\n",
+        signature(
+            "pub fn forward",
+            &["input: &[u8]", "arena: &mut [i8]", &param]
+        ),
+        signature(
+            "pub fn forward_probed",
+            &[
+                "input: &[u8]",
+                "arena: &mut [i8]",
+                &param,
+                "probe: &mut impl Probe"
+            ],
+        ),
     );
     s.push_str(calls);
     s.push_str("    Ok(())\n}\n");
