@@ -243,7 +243,10 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
 /// `dw_out`) into the normalised vectors `xn`, the `lanes` pixels paired
 /// for pw1, then pw1 + activation into the hidden vectors over the
 /// depthwise outputs, in the form the channel count allows. Every pass of a block (the fused one,
-/// GRN's statistics, a streamed row) runs its tiles through this.
+/// GRN's statistics, a streamed row) runs its tiles through this. Inlined:
+/// each caller keeps the frame it had before the steps were shared (the
+/// firmware's stack bound and the streamed row's count depend on it).
+#[inline(always)]
 fn normalise_and_pw1<B: AsRef<[u8]>>(
     p: &BlockParams<B>,
     dw_out: &mut [i8],
@@ -272,6 +275,7 @@ fn normalise_and_pw1<B: AsRef<[u8]>>(
 
 /// Step 5: pw2, layer scale and residual of `lanes` pixels' hidden vectors into
 /// `x` (the tile's pixels, holding the block's input).
+#[inline(always)]
 fn pw2_lanes<B: AsRef<[u8]>>(p: &BlockParams<B>, hidden: &[i8], x: &mut [i8], lanes: usize) {
     match lanes {
         #[cfg(not(target_os = "none"))]
