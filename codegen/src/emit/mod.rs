@@ -437,8 +437,9 @@ fn forward_fns(maps: bool, calls: &str) -> String {
     let (name, ty) = out;
     let param = format!("{name}: {ty}");
     let mut s = format!(
-        "\n/// {doc} A function of its own, so the firmware's\n\
-         /// call graph from it can be checked for panics (`cargo xtask boards`).\n\
+        "\n/// {doc}\n\
+         /// A function of its own, so the firmware's call graph from it can be\n\
+         /// checked for panics (`cargo xtask boards`).\n\
          #[inline(never)]\n\
          {}\n\
          \x20   forward_probed(input, arena, {name}, &mut NoProbe)\n\
