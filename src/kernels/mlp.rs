@@ -261,12 +261,25 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
         p.pw2.bias.as_ref(),
         p.pw2.requant.as_ref(),
     );
+    // On DSP cores one `asm!` loop computes every row pair it can with
+    // its residual sums; the rest (none, or from a row with no prepared
+    // form on) take the batches below.
+    #[cfg(convnext_dsp)]
+    let first = match P {
+        2 => super::pair_loop::i8_2x2_residual(x, hidden, w, b, r, layer, c),
+        _ => 0,
+    };
+    #[cfg(not(convnext_dsp))]
+    let first = 0;
+    let w = w.get(first * 4 * c..).unwrap_or_default();
+    let b = b.get(first * 4..).unwrap_or_default();
+    let r = r.get(first * Requant::BYTES..).unwrap_or_default();
     const BATCH: usize = 8;
     let batches = w
         .chunks((8 * c * BATCH).max(1))
         .zip(b.chunks(8 * BATCH))
         .zip(r.chunks(2 * Requant::BYTES * BATCH))
-        .take(c.div_ceil(2 * BATCH));
+        .take((c - first.min(c)).div_ceil(2 * BATCH));
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
         let mut accs = [[[0i32; 2]; P]; BATCH];
         let n = dot_pairs_i8(&mut accs, hidden, wb, bb, 4 * c);
@@ -274,7 +287,7 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
         for (j, (acc, r)) in rows.enumerate() {
             // One row at a time over the pixels: fewer constants live.
             for (i, rq) in r.chunks_exact(Requant::BYTES).enumerate() {
-                let o = 2 * (batch * BATCH + j) + i;
+                let o = first + 2 * (batch * BATCH + j) + i;
                 let rq = requant_at(rq, 0);
                 let Some(row) = layer.row(rq) else {
                     residual_each(p, x, o, acc.map(|a| a[i]), rq);

@@ -321,3 +321,179 @@ pub fn wide_2x2_act(
     // Whole groups before where the loop stopped.
     4 * ((stop as usize).wrapping_sub(op as usize) / 8).min(quads)
 }
+
+/// The text of one output row of [`i8_2x2_residual`] for both pixels:
+/// `$pa`, `$pb` the row's sums of pixels a and b, `w0` its multiplier,
+/// `w1` its halved shift, `xo` its left shift of `x - zx`, `xp` pixel a's
+/// byte (pixel b's `c` on). Each output is `x - zx` shifted, one SMULL by
+/// the stream's multiplier, one SMLAL of the sum by the row's, the high
+/// word shifted, `plus` added, SSAT with a shift by one
+/// ([`super::requantize::ResidualLayer::apply`]); `$pa` is free after its
+/// use.
+macro_rules! residual_row {
+    ($pa:literal, $pb:literal) => {
+        concat!(
+            "ldrsb {t1}, [{xp}]\n",
+            "ldr {xe}, [sp, #24]\n",
+            "sub {t1}, {t1}, {xe}\n",
+            "lsl {t1}, {t1}, {xo}\n",
+            "ldr {xe}, [sp, #28]\n",
+            "smull {t1}, {xe}, {t1}, {xe}\n",
+            "smlal {t1}, {xe}, ", $pa, ", {w0}\n",
+            "asr {xe}, {xe}, {w1}\n",
+            "ldr {t1}, [sp, #36]\n",
+            "add {xe}, {xe}, {t1}\n",
+            "ssat {xe}, #8, {xe}, asr #1\n",
+            "strb {xe}, [{xp}]\n",
+            "ldr {t1}, [sp, #40]\n",
+            "ldrsb {xe}, [{xp}, {t1}]\n",
+            "ldr ", $pa, ", [sp, #24]\n",
+            "sub {xe}, {xe}, ", $pa, "\n",
+            "lsl {xe}, {xe}, {xo}\n",
+            "ldr ", $pa, ", [sp, #28]\n",
+            "smull ", $pa, ", {xe}, {xe}, ", $pa, "\n",
+            "smlal ", $pa, ", {xe}, ", $pb, ", {w0}\n",
+            "asr {xe}, {xe}, {w1}\n",
+            "ldr ", $pa, ", [sp, #36]\n",
+            "add {xe}, {xe}, ", $pa, "\n",
+            "ssat {xe}, #8, {xe}, asr #1\n",
+            "strb {xe}, [{xp}, {t1}]\n",
+        )
+    };
+}
+
+/// pw2, layer scale and residual for two pixels, a row pair at a time:
+/// `x` holds the two pixels (`c` bytes each, the residual's originals,
+/// overwritten with the block's output), `hidden` their paired int8 hidden
+/// vectors ([`i8_2x2`]'s `x`), `w`, `bias`, `rq` the layer's paired
+/// weights, biases and multipliers, `layer` its prepared residual form.
+/// Returns how many rows it wrote, from the first: all `c` but where a
+/// row's multiplier has no prepared form
+/// ([`super::requantize::ResidualLayer::row`]); the loop stops before that
+/// pair stores anything, so the caller can compute it the general way.
+#[inline(always)]
+pub fn i8_2x2_residual(
+    x: &mut [i8],
+    hidden: &[i8],
+    w: &[u8],
+    bias: &[u8],
+    rq: &[u8],
+    layer: super::requantize::ResidualLayer,
+    c: usize,
+) -> usize {
+    const RQ: usize = super::requantize::Requant::BYTES;
+    // Both pixels' hidden vectors, 4c bytes each, 16 bytes a turn.
+    let turns = c / 2;
+    let pairs = (c / 2)
+        .min(w.len() / (16 * turns).max(1))
+        .min(bias.len() / 8)
+        .min(rq.len() / (2 * RQ));
+    if turns == 0 || pairs == 0 || !c.is_multiple_of(2) {
+        return 0;
+    }
+    let (Some(hidden), Some(x)) = (hidden.get(..16 * turns), x.get_mut(..2 * c)) else {
+        return 0;
+    };
+    let (hs, hend) = (hidden.as_ptr(), hidden.as_ptr_range().end);
+    let xs = x.as_mut_ptr();
+    // Pixel a's bytes of every pair's rows; pixel b's are `c` on.
+    let xend = xs.wrapping_add(2 * pairs);
+    let [zx, residual, uoff, plus] = layer.parts();
+    let stop: *mut i8;
+    // SAFETY: each of `pairs` (at least 1) pairs reads 8 bytes of `bias`,
+    // 10 of `rq` and 16 `turns` of `w`, each pair where the last stopped,
+    // and all of `hidden` (`hs` to `hend`, `turns` at least 1); it reads
+    // and writes bytes `2k`, `2k + 1`, `c + 2k` and `c + 2k + 1` of `x`
+    // for pair `k < pairs <= c / 2`, all inside `x`'s `2c` bytes. `pairs`
+    // is at most what `w`, `bias` and `rq` hold (checked above), and the
+    // loop stops when the pixel-a pointer reaches `xend`. LDR, LDRSB and
+    // STRB allow unaligned addresses on every core with the DSP extension;
+    // LDRD and STRD touch the words this block pushed. The 13 words are
+    // popped before the block ends; it calls nothing.
+    unsafe {
+        asm!(
+            "sub sp, #8",
+            "str {xp}, [sp, #-4]!",
+            "str {b1}, [sp, #-4]!",
+            "str {b0}, [sp, #-4]!",
+            "str {a1}, [sp, #-4]!",
+            "str {a0}, [sp, #-4]!",
+            "str {w1}, [sp, #-4]!",
+            "str {t1}, [sp, #-4]!",
+            "str {t0}, [sp, #-4]!",
+            "str {w0}, [sp, #-4]!",
+            "str {xo}, [sp, #-4]!",
+            "str {xe}, [sp, #-4]!",
+            // Stack: hidden end, hidden start, bias, x (pixel a of the
+            // pair), x end, multipliers, zx, residual, shift offset, plus,
+            // c, then the second row's shifts.
+            "3:",
+            "ldr {t0}, [sp, #8]",
+            "ldr {a0}, [{t0}], #4",
+            "ldr {a1}, [{t0}], #4",
+            "str {t0}, [sp, #8]",
+            "mov {b0}, {a0}",
+            "mov {b1}, {a1}",
+            "ldr {xp}, [sp, #4]",
+            "2:",
+            turn!(
+                "ldr {xe}, [{xp}], #4",
+                "sxtb16 {xo}, {xe}, ror #8",
+                "sxtb16 {xe}, {xe}"
+            ),
+            "ldr {xe}, [sp]",
+            "cmp {xp}, {xe}",
+            "bne 2b",
+            // Both rows' shifts, checked before anything is stored.
+            "ldr {t0}, [sp, #20]",
+            "ldrsb {w1}, [{t0}, #4]",
+            "ldrsb {t1}, [{t0}, #9]",
+            "ldr {xe}, [sp, #32]",
+            "add {xo}, {w1}, {xe}",
+            "cmp {xo}, #22",
+            "bhi 9f",
+            "add {xe}, {t1}, {xe}",
+            "cmp {xe}, #22",
+            "bhi 9f",
+            "sub {w1}, {w1}, #2",
+            "cmp {w1}, #20",
+            "bhi 9f",
+            "sub {t1}, {t1}, #2",
+            "cmp {t1}, #20",
+            "bhi 9f",
+            "strd {t1}, {xe}, [sp, #44]",
+            "ldr {w0}, [{t0}]",
+            "ldr {xp}, [sp, #12]",
+            residual_row!("{a0}", "{b0}"),
+            "ldr {w0}, [{t0}, #5]",
+            "ldrd {w1}, {xo}, [sp, #44]",
+            "add {xp}, {xp}, #1",
+            residual_row!("{a1}", "{b1}"),
+            "add {t0}, {t0}, #10",
+            "str {t0}, [sp, #20]",
+            "add {xp}, {xp}, #1",
+            "str {xp}, [sp, #12]",
+            "ldrd {t0}, {t1}, [sp, #12]",
+            "cmp {t0}, {t1}",
+            "bne 3b",
+            "9:",
+            "ldr {t0}, [sp, #12]",
+            "add sp, #52",
+            a0 = inout(reg) zx => _,
+            a1 = inout(reg) residual => _,
+            b0 = inout(reg) uoff => _,
+            b1 = inout(reg) plus => _,
+            xp = inout(reg) c => _,
+            wp = inout(reg) w.as_ptr() => _,
+            xe = inout(reg) hend => _,
+            xo = inout(reg) hs => _,
+            w0 = inout(reg) bias.as_ptr() => _,
+            w1 = inout(reg) rq.as_ptr() => _,
+            t0 = inout(reg) xs => stop,
+            t1 = inout(reg) xend => _,
+        );
+    }
+    // Two rows for each pair before where the loop stopped (the pointer
+    // moves a byte a row).
+    (stop as usize).wrapping_sub(xs as usize).min(2 * pairs) & !1
+}

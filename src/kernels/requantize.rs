@@ -281,6 +281,15 @@ impl ResidualLayer {
         })
     }
 
+    /// The constants an `asm!` form of [`ResidualLayer::apply`] needs:
+    /// `x`'s zero point, the stream's multiplier, `31 - (31 + its shift)`
+    /// (added to a row's shift it gives the row's left shift of `x - zx`)
+    /// and the halved constant of the output zero point.
+    #[inline(always)]
+    pub fn parts(&self) -> [i32; 4] {
+        [self.zx, self.residual, 31 - self.ta, self.plus]
+    }
+
     /// `requantize_sum(x - zx, residual, acc, rq) + offset` for `row`'s `rq`.
     #[inline(always)]
     pub fn apply(&self, row: ResidualRow, x: i8, acc: i32) -> i32 {
