@@ -13,6 +13,7 @@ mod board_run;
 mod boards;
 mod call_graph;
 mod elf;
+mod faint_channels;
 mod fuzz;
 mod peers;
 mod profile;
@@ -269,17 +270,38 @@ fn host_crc_of(mut cargo: Command, what: &str, model: &str) -> Result<String, St
 /// host's plan, and no panic reachable from its `forward` (GRN's integer
 /// square roots and divisions included).
 fn v2_on_emulated_boards() -> bool {
-    let host = match host_crc_of(cargo_cmd(), "host, ConvNeXt V2", V2_MODEL) {
+    model_on_boards("ConvNeXt V2", V2_MODEL, |_| true)
+}
+
+/// The default model with a few faint channels ([`faint_channels`]) on the
+/// DSP cores (the M4F, M7 and M33; the Armv6-M build has no fused loop to
+/// leave): the same CRC as the host's plan.
+fn faint_channels_on_dsp_boards() -> bool {
+    match faint_channels::write(DEFAULT_MODEL) {
+        Ok(dir) => model_on_boards("faint channels", &dir.to_string_lossy(), |b| {
+            b.target != "thumbv6m-none-eabi"
+        }),
+        Err(e) => {
+            eprintln!("{e}");
+            false
+        }
+    }
+}
+
+/// `model` on the emulated boards `pick` keeps: each board's CRC equal to
+/// the host plan's, and no panic reachable from its `forward`.
+fn model_on_boards(what: &str, model: &str, pick: impl Fn(&Board) -> bool) -> bool {
+    let host = match host_crc_of(cargo_cmd(), &format!("host, {what}"), model) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return false;
         }
     };
-    eprintln!("host ConvNeXt V2 int8 logits crc32 {host}");
+    eprintln!("host {what} int8 logits crc32 {host}");
     let mut ok = true;
-    for b in BOARDS.iter().filter(|b| b.emulated()) {
-        let line = cargo_in_board(b, "run", None, Some(V2_MODEL)).and_then(|text| {
+    for b in BOARDS.iter().filter(|b| b.emulated() && pick(b)) {
+        let line = cargo_in_board(b, "run", None, Some(model)).and_then(|text| {
             summary_line(b, &text)
                 .map(str::to_string)
                 .ok_or_else(|| format!("{text}\n{}: no summary line", b.dir))
@@ -292,16 +314,16 @@ fn v2_on_emulated_boards() -> bool {
                 continue;
             }
         };
-        eprintln!("ConvNeXt V2 {line}");
+        eprintln!("{what}: {line}");
         let crc = board_run::summary_crc(&line);
         if crc != host {
             eprintln!(
-                "{}: ConvNeXt V2 crc32 {crc} differs from the host's {host}",
+                "{}: {what} crc32 {crc} differs from the host's {host}",
                 b.name
             );
             ok = false;
         }
-        ok &= no_panic_in(b, "ConvNeXt V2: ");
+        ok &= no_panic_in(b, &format!("{what}: "));
     }
     ok
 }
@@ -477,6 +499,7 @@ fn boards() -> bool {
         }
     }
     ok &= v2_on_emulated_boards();
+    ok &= faint_channels_on_dsp_boards();
     ok &= streamed_on_emulated_boards(&host_crc);
     println!(
         "\n| board | core | flash used / total | RAM used / total | stack high-water (painted, whole firmware) | forward's stack (static bound) | instructions per inference |"
