@@ -221,12 +221,30 @@ fn normalise_tap<B: AsRef<[u8]>>(
 /// inlined: a function of its own keeps the row loop in registers.
 #[inline(never)]
 fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], out: &mut [i8]) {
+    let rows = PairedRows::new(&p.conv, 4 * p.cin, p.cout);
+    // On DSP cores one `asm!` loop computes and requantizes every row pair
+    // of two whole pixels it can; the rest take the general loop.
+    #[cfg(convnext_dsp)]
+    let first = match (P, i8::try_from(p.out_zero_point)) {
+        (2, Ok(zp)) => {
+            let plus = super::requantize::Halved::plus(zp);
+            let (w, b, r) = (
+                p.conv.weights.as_ref(),
+                p.conv.bias.as_ref(),
+                p.conv.requant.as_ref(),
+            );
+            super::pair_loop::i8_2x2_halved(out, p.cout, x, w, b, r, plus)
+        }
+        _ => 0,
+    };
+    #[cfg(not(convnext_dsp))]
+    let first = 0;
     let mut sink = ConvSink {
         out,
         cout: p.cout,
         zp: p.out_zero_point,
     };
-    PairedRows::new(&p.conv, 4 * p.cin, p.cout).run::<P, _>(x, &mut sink);
+    rows.run_from::<P, _>(x, &mut sink, first);
 }
 
 /// The conv's results, requantized to the output stream.

@@ -128,16 +128,19 @@ impl<'a> PairedRows<'a> {
     /// `sink`.
     #[inline(always)]
     pub fn run<const P: usize, S: RowSink<P>>(&self, x: &[i8], sink: &mut S) {
-        let mut o = 0;
-        let pairs = self.pairs();
+        self.run_from(x, sink, 0)
+    }
+
+    /// [`PairedRows::run`] from row `first` (even) on: the rows a faster
+    /// loop left.
+    #[inline(always)]
+    pub fn run_from<const P: usize, S: RowSink<P>>(&self, x: &[i8], sink: &mut S, first: usize) {
+        let mut o = first & !1;
         #[cfg(not(target_os = "none"))]
-        let pairs = {
-            if P == super::in_place_map::HOST_TILE_PIXELS && self.len.is_multiple_of(4) {
-                o = self.run_batched(x, sink);
-            }
-            pairs.skip(o / 2)
-        };
-        for (w, b, rq) in pairs {
+        if o == 0 && P == super::in_place_map::HOST_TILE_PIXELS && self.len.is_multiple_of(4) {
+            o = self.run_batched(x, sink);
+        }
+        for (w, b, rq) in self.pairs().skip(o / 2) {
             let mut acc = [b; P];
             dot_tile(&mut acc, x, w, self.len);
             sink.pair(o, acc, rq);

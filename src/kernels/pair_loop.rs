@@ -166,16 +166,11 @@ pub struct ActTable<'a> {
     pub plus: i32,
 }
 
-/// The text of one row pair of [`wide_2x2_act`]: start the pair's four
-/// accumulators from its biases, run its turns, then requantize each sum
-/// in the halved form (SMMUL, shift by the row's amount, add `plus`, SSAT
-/// with a shift by one), look it up in the table and store the two
-/// pixels' halfwords; `$adv` moves the output to the next pair's bytes
-/// (2 after the first pair of a group of four rows, 6 after the second).
-/// A row whose multiplier has no halved form leaves the loop (to `9:`)
-/// before anything of its pair is stored.
-macro_rules! act_pair {
-    ($adv:literal) => {
+/// The text that runs one row pair's sums of both pixels: the four
+/// accumulators from the pair's biases (the pointer at `[sp, #8]`), then
+/// its turns over `x` (`[sp, #4]` to `[sp]`; `$xa` as [`turn!`]'s).
+macro_rules! pair_sums {
+    ($($xa:literal),+) => {
         concat!(
             "ldr {t0}, [sp, #8]\n",
             "ldr {a0}, [{t0}], #4\n",
@@ -185,10 +180,24 @@ macro_rules! act_pair {
             "mov {b1}, {a1}\n",
             "ldr {xp}, [sp, #4]\n",
             "2:\n",
-            turn!("ldr {xe}, [{xp}], #4", "ldr {xo}, [{xp}], #4"),
+            turn!($($xa),+),
             "ldr {xe}, [sp]\n",
             "cmp {xp}, {xe}\n",
             "bne 2b\n",
+        )
+    };
+}
+
+/// The text that requantizes a pair's four sums in the halved form
+/// ([`super::requantize::Halved`]): SMMUL by the row's multiplier, a shift
+/// by its amount less 2, `plus` (at `[sp, #28]`) added, SSAT to int8 with a
+/// shift by one; leaves `t0` holding the word at `[sp, #24]`. The
+/// multipliers are read at `[sp, #20]`, which moves on by the pair's 10
+/// bytes. A row whose shift has no halved form leaves the
+/// loop (to `9:`) before anything of its pair is stored or moved.
+macro_rules! halved_pair {
+    () => {
+        concat!(
             "ldr {t0}, [sp, #20]\n",
             "ldrsb {w1}, [{t0}, #4]\n",
             "ldrsb {xe}, [{t0}, #9]\n",
@@ -219,6 +228,20 @@ macro_rules! act_pair {
             "ssat {b0}, #8, {b0}, asr #1\n",
             "ssat {a1}, #8, {a1}, asr #1\n",
             "ssat {b1}, #8, {b1}, asr #1\n",
+        )
+    };
+}
+
+/// The text of one row pair of [`wide_2x2_act`]: its sums, requantized
+/// ([`halved_pair!`]), looked up in the table (`[sp, #24]`, its entry for
+/// -128), the two pixels' bytes stored as halfwords; `$adv` moves the
+/// output (`[sp, #12]`) to the next pair's bytes (2 after the first pair of
+/// a group of four rows, 6 after the second).
+macro_rules! act_pair {
+    ($adv:literal) => {
+        concat!(
+            pair_sums!("ldr {xe}, [{xp}], #4", "ldr {xo}, [{xp}], #4"),
+            halved_pair!(),
             "ldrb {a0}, [{t0}, {a0}]\n",
             "ldrb {b0}, [{t0}, {b0}]\n",
             "ldrb {a1}, [{t0}, {a1}]\n",
@@ -259,6 +282,9 @@ pub fn wide_2x2_act(
 ) -> usize {
     const RQ: usize = super::requantize::Requant::BYTES;
     let turns = x.len() / 32;
+    if !x.len().is_multiple_of(32) {
+        return 0;
+    }
     let quads = (out.len() / 8)
         .min(w.len() / (32 * turns).max(1))
         .min(bias.len() / 16)
@@ -516,4 +542,102 @@ pub fn i8_2x2_residual(
     // Two rows for each pair before where the loop stopped (the pointer
     // moves a byte a row).
     (stop as usize).wrapping_sub(xs as usize).min(2 * pairs) & !1
+}
+
+/// A conv's row pairs for two pixels with the halved requantization
+/// (the downsample's 2x2 conv): `x` both pixels' paired int8 inputs
+/// ([`i8_2x2`]'s), `w`, `bias`, `rq` the layer's paired weights, biases and
+/// multipliers, `plus` from the output zero point
+/// ([`super::requantize::Halved::plus`]); pixel a's outputs go to `out[o]`,
+/// pixel b's to `out[cout + o]`. Returns how many rows it wrote, from the
+/// first: all of `cout` (rounded down to even) but where a row has no
+/// halved form, whose pair the caller computes the general way.
+#[inline(always)]
+pub fn i8_2x2_halved(
+    out: &mut [i8],
+    cout: usize,
+    x: &[i8],
+    w: &[u8],
+    bias: &[u8],
+    rq: &[u8],
+    plus: i32,
+) -> usize {
+    const RQ: usize = super::requantize::Requant::BYTES;
+    let turns = x.len() / 16;
+    // A window whose length is not a whole number of turns takes the
+    // general loop.
+    if !x.len().is_multiple_of(16) {
+        return 0;
+    }
+    let pairs = (cout / 2)
+        .min(out.len().saturating_sub(cout) / 2)
+        .min(w.len() / (16 * turns).max(1))
+        .min(bias.len() / 8)
+        .min(rq.len() / (2 * RQ));
+    if turns == 0 || pairs == 0 {
+        return 0;
+    }
+    let x = &x[..16 * turns];
+    let (xs, xend) = (x.as_ptr(), x.as_ptr_range().end);
+    let op = out.as_mut_ptr();
+    let opend = op.wrapping_add(2 * pairs);
+    let stop: *mut i8;
+    // SAFETY: each of `pairs` (at least 1) pairs reads 8 bytes of `bias`,
+    // 10 of `rq` and 16 `turns` of `w`, each pair where the last stopped,
+    // and all of `x` (`xs` to `xend`, `turns` at least 1); pair `k` writes
+    // bytes `2k`, `2k + 1`, `cout + 2k`, `cout + 2k + 1` of `out`, inside it
+    // since `cout + 2 pairs <= out.len()`. `pairs` is at most what `w`,
+    // `bias` and `rq` hold (checked above), and the loop stops when the
+    // output pointer reaches `opend`. LDR, LDRSB and STRH allow unaligned
+    // addresses on every core with the DSP extension; LDRD reads the words
+    // this block pushed. The 8 words are popped before the block ends; it
+    // calls nothing.
+    unsafe {
+        asm!(
+            "str {a1}, [sp, #-4]!",
+            "str {a0}, [sp, #-4]!",
+            "str {w1}, [sp, #-4]!",
+            "str {t1}, [sp, #-4]!",
+            "str {t0}, [sp, #-4]!",
+            "str {w0}, [sp, #-4]!",
+            "str {xo}, [sp, #-4]!",
+            "str {xe}, [sp, #-4]!",
+            // Stack: x end, x start, bias, output, output end, multipliers,
+            // cout, plus.
+            "3:",
+            pair_sums!(
+                "ldr {xe}, [{xp}], #4",
+                "sxtb16 {xo}, {xe}, ror #8",
+                "sxtb16 {xe}, {xe}"
+            ),
+            halved_pair!(),
+            "bfi {a0}, {a1}, #8, #8",
+            "bfi {b0}, {b1}, #8, #8",
+            "ldr {t1}, [sp, #12]",
+            "strh {a0}, [{t1}]",
+            "strh {b0}, [{t1}, {t0}]",
+            "add {t1}, {t1}, #2",
+            "str {t1}, [sp, #12]",
+            "ldrd {t0}, {t1}, [sp, #12]",
+            "cmp {t0}, {t1}",
+            "bne 3b",
+            "9:",
+            "ldr {t0}, [sp, #12]",
+            "add sp, #32",
+            a0 = inout(reg) cout => _,
+            a1 = inout(reg) plus => _,
+            b0 = out(reg) _,
+            b1 = out(reg) _,
+            xp = out(reg) _,
+            wp = inout(reg) w.as_ptr() => _,
+            xe = inout(reg) xend => _,
+            xo = inout(reg) xs => _,
+            w0 = inout(reg) bias.as_ptr() => _,
+            w1 = inout(reg) rq.as_ptr() => _,
+            t0 = inout(reg) op => stop,
+            t1 = inout(reg) opend => _,
+        );
+    }
+    // Two rows for each pair before where the loop stopped.
+    (stop as usize).wrapping_sub(op as usize).min(2 * pairs) & !1
 }
