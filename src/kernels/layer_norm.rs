@@ -40,9 +40,14 @@ pub const Q16: Requant = Requant::new(1 << 30, -(LN_FRAC_BITS as i32) - 1);
 /// store them.
 #[inline(always)]
 pub fn affine_i8(requant: &[u8], offset: &[u8], i: usize, y: i32) -> i8 {
-    let q = super::requantize::requant_at(requant, i).apply_i32(y) as i64
-        + super::tables::i32_at(offset, i) as i64;
-    super::requantize::saturate_i8(q)
+    let rq = super::requantize::requant_at(requant, i);
+    // The halved form where the multiplier has one (the same bits as
+    // `apply_i32`); a sum past i32 saturates, and so past int8 either way.
+    let v = match rq.halved() {
+        Some(h) => h.apply(y, 1),
+        None => rq.apply_i32(y),
+    };
+    super::requantize::clamp_i8(v.saturating_add(super::tables::i32_at(offset, i)))
 }
 
 /// Inputs beyond ±`LN_INPUT_LIMIT` are clamped (codegen maps the calibrated
