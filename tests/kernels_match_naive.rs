@@ -239,6 +239,7 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
         residual_requant: Requant::from_real(0.9),
         out_zero_point: d.zero.2,
         grn,
+        wide_hidden: false,
     };
     if with_grn {
         arena.resize(h * w * c + p.scratch_bytes() + 7, 0);

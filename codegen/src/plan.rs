@@ -9,7 +9,8 @@
 use crate::error::{Error, Result};
 use crate::quantize::QuantizedModel;
 use crate::tensor::Tensor;
-use convnext::kernels::Placement;
+use convnext::kernels::block::BlockParams;
+use convnext::kernels::{OpFootprint, Placement};
 use convnext::network::{load_input_u8, run_ops_tiled, Op, Outputs};
 
 /// Cost of one op, for the report.
@@ -84,6 +85,31 @@ fn layerwise_bytes(op: &Op<Vec<u8>>) -> usize {
     }
 }
 
+/// Turns on [`convnext::kernels::block::BlockParams::wide_hidden`] for
+/// every v1 block whose `C` is a multiple of 8 and whose scratch, with the
+/// widened hidden vectors' room, stays within `arena_bytes` (the peak
+/// without it): DSP cores then run its pw2 on halfwords, and the arena
+/// does not grow. `ops` (the report) gets the blocks' new live bytes.
+fn widen_hidden_where_free(model: &mut QuantizedModel, ops: &mut [OpReport], arena_bytes: usize) {
+    for (q, report) in model.ops.iter_mut().zip(ops) {
+        let Op::Block(b) = &mut q.op else {
+            continue;
+        };
+        if b.grn.is_some() || !b.map.c.is_multiple_of(8) {
+            continue;
+        }
+        let wide = BlockParams {
+            wide_hidden: true,
+            ..b.clone()
+        };
+        let live = b.at.scratch_offset + wide.scratch_bytes();
+        if live <= arena_bytes {
+            *b = wide;
+            report.arena_live_bytes = live;
+        }
+    }
+}
+
 impl Plan {
     /// Lay out `model` in one arena.
     pub fn new(mut model: QuantizedModel) -> Plan {
@@ -125,6 +151,7 @@ impl Plan {
             at.scratch_offset = tensor_top;
             q.op.set_placement(at);
         }
+        widen_hidden_where_free(&mut model, &mut ops, arena_bytes);
         let input_offset = model
             .ops
             .first()

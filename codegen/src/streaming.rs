@@ -39,8 +39,17 @@ impl Plan {
             blocks: &blocks,
             downsample,
         };
-        // After the last row: the rest of the schedule as planned.
-        let rest = self.ops[len..].iter().map(|o| o.arena_live_bytes).max();
+        // After the last row: the rest of the schedule as planned, less
+        // the widened hidden vectors' room, which the blocks use only where
+        // the arena has it (so streaming costs no more for it).
+        let rest = self.ops[len..]
+            .iter()
+            .zip(&self.model.ops[len..])
+            .map(|(o, q)| match &q.op {
+                Op::Block(b) => o.arena_live_bytes - b.wide_hidden_bytes(),
+                _ => o.arena_live_bytes,
+            })
+            .max();
         Some(StreamLayout::of(&section, rest.unwrap_or(0)))
     }
 

@@ -67,6 +67,11 @@ pub struct BlockParams<B = &'static [u8]> {
     /// ConvNeXt V2's GRN between the activation and pw2 (pw2 then reads
     /// GRN outputs: its bias folds their zero point instead).
     pub grn: Option<GrnParams<B>>,
+    /// Room for the hidden vectors widened to i16 (`8C` bytes a tile
+    /// pixel above the normalised vectors), which DSP cores use for a
+    /// v1 block whose `C` is a multiple of 8: pw2 then reads them without
+    /// sign-extending. The planner sets it where the room costs no arena.
+    pub wide_hidden: bool,
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
@@ -101,7 +106,23 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     /// pixel), and the normalised vectors (i16, 2C a pixel) above them.
     pub fn scratch_bytes_tiled(&self, tile: usize) -> usize {
         let grn = self.grn.as_ref().map_or(0, |_| stats_bytes(4 * self.map.c));
-        self.map.ring_bytes() + tile * 6 * self.map.c + grn
+        let wide = if tile == TILE_PIXELS {
+            self.wide_hidden_bytes()
+        } else {
+            0
+        };
+        self.map.ring_bytes() + tile * 6 * self.map.c + grn + wide
+    }
+
+    /// The room [`BlockParams::wide_hidden`] asks for (0 when off). A
+    /// shorter arena runs the block too, with the paired hidden vectors:
+    /// the same bits.
+    pub fn wide_hidden_bytes(&self) -> usize {
+        if self.wide_hidden {
+            TILE_PIXELS * 8 * self.map.c
+        } else {
+            0
+        }
     }
 
     /// The tile the host runs in an arena of `len` bytes:
@@ -224,6 +245,25 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
         // 4. pw1 + activation into the hidden vectors (paired, over the
         // depthwise outputs), (GRN), 5. pw2, layer scale and residual back
         // into x.
+        #[cfg(convnext_dsp)]
+        if let (false, true, 2, true, Some(wide)) = (
+            GRN,
+            p.wide_hidden,
+            lanes,
+            c.is_multiple_of(8),
+            tile_rest.get_mut(..16 * c),
+        ) {
+            // The widened hidden vectors above the normalised ones.
+            normalise_tile(p, dw_out, xn, (n, lanes));
+            probe.enter(Phase::Pointwise1, (n * 4 * c * c) as u32);
+            let x_at = x_off + m.pixel(p0);
+            let Some(x) = below.get_mut(x_at..x_at + n * c) else {
+                return;
+            };
+            super::mlp::mlp_wide_pair(p, xn, (dw_out, wide), x, probe);
+            p0 += n;
+            continue;
+        }
         normalise_and_pw1(p, dw_out, xn, (n, lanes), probe);
         let hidden = dw_out;
         if let (Some(grn), Some(stats)) = (grn, tile_rest.get(..stats_bytes(4 * c))) {
@@ -255,13 +295,11 @@ fn normalise_and_pw1<B: AsRef<[u8]>>(
     probe: &mut impl Probe,
 ) {
     let c = p.map.c;
+    normalise_tile(p, dw_out, xn, (n, lanes));
+    probe.enter(Phase::Pointwise1, (n * 4 * c * c) as u32);
     let Some(xn) = xn.get_mut(..2 * lanes * c) else {
         return;
     };
-    for (t, d) in dw_out.chunks_exact((4 * c).max(1)).take(n).enumerate() {
-        normalise_pixel(p, d, xn, t, lanes);
-    }
-    probe.enter(Phase::Pointwise1, (n * 4 * c * c) as u32);
     let hidden = dw_out;
     match (c.is_multiple_of(4), lanes) {
         #[cfg(not(target_os = "none"))]
@@ -270,6 +308,25 @@ fn normalise_and_pw1<B: AsRef<[u8]>>(
         (true, _) => pw1_wide::<_, 1>(p, xn, hidden),
         (false, 2) => pw1_tile::<_, 2>(p, xn, hidden),
         (false, _) => pw1_tile::<_, 1>(p, xn, hidden),
+    }
+}
+
+/// Step 3 of a tile: LayerNorm of its `n` depthwise outputs (i32s in
+/// `dw_out`) into the normalised vectors `xn`, the `lanes` pixels paired
+/// for pw1.
+#[inline(always)]
+fn normalise_tile<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    dw_out: &[i8],
+    xn: &mut [i8],
+    (n, lanes): (usize, usize),
+) {
+    let c = p.map.c;
+    let Some(xn) = xn.get_mut(..2 * lanes * c) else {
+        return;
+    };
+    for (t, d) in dw_out.chunks_exact((4 * c).max(1)).take(n).enumerate() {
+        normalise_pixel(p, d, xn, t, lanes);
     }
 }
 

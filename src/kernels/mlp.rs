@@ -228,11 +228,23 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, const P: usize>(
     hidden: &[i8],
     x: &mut [i8],
 ) {
+    pw2_rows::<_, P>(p, hidden, x, 0)
+}
+
+/// [`pw2_tile`] from output row `first` (even) on: the rows a faster loop
+/// left.
+#[inline(always)]
+fn pw2_rows<B: AsRef<[u8]>, const P: usize>(
+    p: &BlockParams<B>,
+    hidden: &[i8],
+    x: &mut [i8],
+    first: usize,
+) {
     let c = p.map.c;
     let (zx, residual, zo) = (p.x_zero_point, p.residual_requant, p.out_zero_point);
     let layer = ResidualLayer::new(zx, residual, zo);
     if let (Some(layer), true) = (layer, c.is_multiple_of(2)) {
-        return pw2_pairs::<_, P>(p, layer, hidden, x);
+        return pw2_pairs::<_, P>(p, layer, hidden, x, first);
     }
     let mut sink = Pw2Sink {
         x,
@@ -242,7 +254,7 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, const P: usize>(
         zo,
         layer,
     };
-    PairedRows::new(&p.pw2, 4 * c, c).run::<P, _>(hidden, &mut sink);
+    PairedRows::new(&p.pw2, 4 * c, c).run_from::<P, _>(hidden, &mut sink, first);
 }
 
 /// [`pw2_tile`] when `C` is even (no odd last row) and the zero points allow
@@ -254,6 +266,7 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
     layer: ResidualLayer,
     hidden: &[i8],
     x: &mut [i8],
+    first: usize,
 ) {
     let c = p.map.c;
     let (w, b, r) = (
@@ -265,12 +278,10 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
     // its residual sums; the rest (none, or from a row with no prepared
     // form on) take the batches below.
     #[cfg(convnext_dsp)]
-    let first = match P {
-        2 => super::pair_loop::i8_2x2_residual(x, hidden, w, b, r, layer, c),
-        _ => 0,
+    let first = match (P, first) {
+        (2, 0) => super::pair_loop::i8_2x2_residual(x, hidden, w, b, r, layer, c),
+        _ => first,
     };
-    #[cfg(not(convnext_dsp))]
-    let first = 0;
     let w = w.get(first * 4 * c..).unwrap_or_default();
     let b = b.get(first * 4..).unwrap_or_default();
     let r = r.get(first * Requant::BYTES..).unwrap_or_default();
@@ -364,5 +375,60 @@ impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
                 x[1] = clamp_i8(l.apply(r1, x[1], row[1]));
             }
         }
+    }
+}
+
+/// The MLP of a two-pixel tile on DSP cores with the hidden vectors widened
+/// ([`BlockParams::wide_hidden`]): pw1 + activation from the normalised
+/// vectors `xn` into `wide` ([`super::pointwise_wide::wide_offset`]), then
+/// pw2, layer scale and residual into `x` (the two pixels), pw2 reading
+/// halfwords it need not sign-extend. Where the fused loops stop early (a
+/// row with no halved or prepared multiplier), the tile finishes the
+/// general way over the paired `hidden` vectors: all of it if pw1 stopped;
+/// from pw2's row on, the wide vectors narrowed into `hidden`, if pw2 did.
+#[cfg(convnext_dsp)]
+#[inline(never)]
+pub(super) fn mlp_wide_pair<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    xn: &[i8],
+    (hidden, wide): (&mut [i8], &mut [i8]),
+    x: &mut [i8],
+    probe: &mut impl super::probe::Probe,
+) {
+    use super::pair_loop::{wide_2x2_act_wide, wide_2x2_residual, ActTable};
+    use super::probe::Phase;
+    let c = p.map.c;
+    let pw1_rows = match (
+        <&[u8; 256]>::try_from(p.act_table.as_ref()),
+        i8::try_from(p.pw1_zero_point),
+        xn.get(..4 * c),
+    ) {
+        (Ok(table), Ok(zp), Some(xw)) => {
+            let act = ActTable {
+                table,
+                plus: Halved::plus(zp),
+            };
+            let (w, b, r) = (&p.pw1.weights, &p.pw1.bias, &p.pw1.requant);
+            wide_2x2_act_wide(wide, xw, w.as_ref(), b.as_ref(), r.as_ref(), act)
+        }
+        _ => 0,
+    };
+    if pw1_rows < 4 * c {
+        pw1_wide::<_, 2>(p, xn, hidden);
+        probe.enter(Phase::Pointwise2, (8 * c * c) as u32);
+        return pw2_tile::<_, 2>(p, hidden, x);
+    }
+    probe.enter(Phase::Pointwise2, (8 * c * c) as u32);
+    let layer = ResidualLayer::new(p.x_zero_point, p.residual_requant, p.out_zero_point);
+    let (w, b, r) = (&p.pw2.weights, &p.pw2.bias, &p.pw2.requant);
+    let done = match layer {
+        Some(l) if c.is_multiple_of(2) => {
+            wide_2x2_residual(x, wide, w.as_ref(), b.as_ref(), r.as_ref(), l, c)
+        }
+        _ => 0,
+    };
+    if done < c {
+        super::pointwise_wide::narrow_pair(wide, hidden, 4 * c);
+        pw2_rows::<_, 2>(p, hidden, x, done);
     }
 }

@@ -232,16 +232,32 @@ macro_rules! halved_pair {
     };
 }
 
-/// The text of one row pair of [`wide_2x2_act`]: its sums, requantized
-/// ([`halved_pair!`]), looked up in the table (`[sp, #24]`, its entry for
-/// -128), the two pixels' bytes stored as halfwords; `$adv` moves the
-/// output (`[sp, #12]`) to the next pair's bytes (2 after the first pair of
-/// a group of four rows, 6 after the second).
+/// The text of one row pair of the activation loops ([`wide_2x2_act`],
+/// [`wide_2x2_act_wide`]): its sums, requantized ([`halved_pair!`]),
+/// looked up in the table (`[sp, #24]`, its entry for -128), stored by
+/// `$store` (the output at `[sp, #12]`, moved on by `$adv` to the next
+/// pair's bytes).
 macro_rules! act_pair {
-    ($adv:literal) => {
+    ($store:ident, $adv:literal) => {
         concat!(
             pair_sums!("ldr {xe}, [{xp}], #4", "ldr {xo}, [{xp}], #4"),
             halved_pair!(),
+            $store!(),
+            "add {t0}, {t0}, #",
+            $adv,
+            "\n",
+            "str {t0}, [sp, #12]\n",
+        )
+    };
+}
+
+/// [`act_pair!`]'s stores into the paired int8 hidden vectors
+/// ([`super::pointwise::paired_offset`]): a pair's two rows are two bytes
+/// of each pixel's 4-byte group (pixel b's 4 bytes on); the output moves 2
+/// after the first pair of a group of four rows, 6 after the second.
+macro_rules! store_paired {
+    () => {
+        concat!(
             "ldrb {a0}, [{t0}, {a0}]\n",
             "ldrb {b0}, [{t0}, {b0}]\n",
             "ldrb {a1}, [{t0}, {a1}]\n",
@@ -251,102 +267,148 @@ macro_rules! act_pair {
             "ldr {t0}, [sp, #12]\n",
             "strh {a0}, [{t0}]\n",
             "strh {b0}, [{t0}, #4]\n",
-            "add {t0}, {t0}, #",
-            $adv,
-            "\n",
-            "str {t0}, [sp, #12]\n",
         )
     };
 }
 
-/// pw1 and its activation for two pixels, whole groups of four rows at a
-/// time, into `out` (the paired hidden layout,
-/// [`super::pointwise::paired_offset`]: 8 bytes a group). `x` is both
-/// pixels' widened vectors ([`wide_2x2`]'s), `w`, `bias` and `rq` the
-/// layer's weights (paired), biases (4 bytes a row) and multipliers
-/// ([`super::requantize::requant_at`]'s table). Returns how many rows it
-/// wrote: a multiple of 4, fewer than the tables hold only where a row's
-/// multiplier has no halved form ([`super::requantize::Requant::halved`]),
-/// whose group the caller computes the general way. One `asm!` block, so
-/// each sum goes from its last SMLAD to its output byte in registers
-/// (51 instructions a pair besides the turns, against 79 with the
-/// activations computed after the loop).
-#[inline(always)]
-pub fn wide_2x2_act(
-    out: &mut [i8],
-    x: &[i8],
-    w: &[u8],
-    bias: &[u8],
-    rq: &[u8],
-    act: ActTable,
-) -> usize {
-    const RQ: usize = super::requantize::Requant::BYTES;
-    let turns = x.len() / 32;
-    if !x.len().is_multiple_of(32) {
-        return 0;
-    }
-    let quads = (out.len() / 8)
-        .min(w.len() / (32 * turns).max(1))
-        .min(bias.len() / 16)
-        .min(rq.len() / (4 * RQ));
-    if turns == 0 || quads == 0 {
-        return 0;
-    }
-    let x = &x[..32 * turns];
-    let (xs, xend) = (x.as_ptr(), x.as_ptr_range().end);
-    let out = &mut out[..8 * quads];
-    let (op, opend) = (out.as_mut_ptr(), out.as_mut_ptr_range().end);
-    // The table's entry for -128; SSAT's results index it from there.
-    let table = act.table.as_ptr().wrapping_add(128);
-    let stop: *mut i8;
-    // SAFETY: each group of four rows (at least 1 group) reads 16 bytes of
-    // `bias`, 20 of `rq` and 32 `turns` of `w`, each group where the last
-    // stopped, and all of `x` (`xs` to `xend`, `turns` at least 1) twice,
-    // and writes its 8 bytes of `out`; `quads` is at most what `out`, `w`,
-    // `bias` and `rq` hold (checked above), and the loop stops when the
-    // output pointer reaches `opend`. The table reads are at `table` plus
-    // an SSAT result in -128..=127, inside the 256-byte table. LDR, LDRSB,
-    // STRH allow unaligned addresses on every core with the DSP extension;
-    // LDRD reads the words this block pushed. The 8 words pushed are
-    // popped before the block ends; it calls nothing.
-    unsafe {
-        asm!(
-            "str {a1}, [sp, #-4]!",
-            "str {a0}, [sp, #-4]!",
-            "str {w1}, [sp, #-4]!",
-            "str {t1}, [sp, #-4]!",
-            "str {t0}, [sp, #-4]!",
-            "str {w0}, [sp, #-4]!",
-            "str {xo}, [sp, #-4]!",
-            "str {xe}, [sp, #-4]!",
-            // Stack: x end, x start, bias, output, output end, multipliers,
-            // table, plus.
-            "3:",
-            act_pair!("2"),
-            act_pair!("6"),
-            "ldrd {t0}, {t1}, [sp, #12]",
-            "cmp {t0}, {t1}",
-            "bne 3b",
-            "9:",
-            "ldr {t0}, [sp, #12]",
-            "add sp, #32",
-            a0 = inout(reg) table => _,
-            a1 = inout(reg) act.plus => _,
-            b0 = out(reg) _,
-            b1 = out(reg) _,
-            xp = out(reg) _,
-            wp = inout(reg) w.as_ptr() => _,
-            xe = inout(reg) xend => _,
-            xo = inout(reg) xs => _,
-            w0 = inout(reg) bias.as_ptr() => _,
-            w1 = inout(reg) rq.as_ptr() => _,
-            t0 = inout(reg) op => stop,
-            t1 = inout(reg) opend => _,
-        );
-    }
-    // Whole groups before where the loop stopped.
-    4 * ((stop as usize).wrapping_sub(op as usize) / 8).min(quads)
+/// [`act_pair!`]'s stores into the widened hidden vectors
+/// ([`super::pointwise_wide::wide_offset`]): each value sign-extended to a
+/// halfword, a pair's rows 4 bytes apart in each pixel's 8-byte group
+/// (pixel b's 8 bytes on); the output moves 2 after the first pair of a
+/// group of four rows, 14 after the second.
+macro_rules! store_wide {
+    () => {
+        concat!(
+            "ldrsb {a0}, [{t0}, {a0}]\n",
+            "ldrsb {b0}, [{t0}, {b0}]\n",
+            "ldrsb {a1}, [{t0}, {a1}]\n",
+            "ldrsb {b1}, [{t0}, {b1}]\n",
+            "ldr {t0}, [sp, #12]\n",
+            "strh {a0}, [{t0}]\n",
+            "strh {a1}, [{t0}, #4]\n",
+            "strh {b0}, [{t0}, #8]\n",
+            "strh {b1}, [{t0}, #12]\n",
+        )
+    };
 }
+
+/// Writes `fn $name(out, x, w, bias, rq, act) -> rows`, pw1 and its
+/// activation for two pixels, whole groups of four rows at a time, into
+/// `out` (`$group` bytes a group, stored by `$store` with the moves
+/// `$adv0`, `$adv1`).
+macro_rules! act_loop {
+    ($(#[$doc:meta])* $name:ident, $group:literal, $store:ident, $adv0:literal, $adv1:literal) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $name(
+            out: &mut [i8],
+            x: &[i8],
+            w: &[u8],
+            bias: &[u8],
+            rq: &[u8],
+            act: ActTable,
+        ) -> usize {
+            const RQ: usize = super::requantize::Requant::BYTES;
+            let turns = x.len() / 32;
+            if !x.len().is_multiple_of(32) {
+                return 0;
+            }
+            let quads = (out.len() / $group)
+                .min(w.len() / (32 * turns).max(1))
+                .min(bias.len() / 16)
+                .min(rq.len() / (4 * RQ));
+            if turns == 0 || quads == 0 {
+                return 0;
+            }
+            let x = &x[..32 * turns];
+            let (xs, xend) = (x.as_ptr(), x.as_ptr_range().end);
+            let out = &mut out[..$group * quads];
+            let (op, opend) = (out.as_mut_ptr(), out.as_mut_ptr_range().end);
+            // The table's entry for -128; SSAT's results index it from there.
+            let table = act.table.as_ptr().wrapping_add(128);
+            let stop: *mut i8;
+            // SAFETY: each group of four rows (at least 1 group) reads 16
+            // bytes of `bias`, 20 of `rq` and 32 `turns` of `w`, each group
+            // where the last stopped, and all of `x` (`xs` to `xend`, `turns`
+            // at least 1) twice, and writes its `$group` bytes of `out`;
+            // `quads` is at most what `out`, `w`, `bias` and `rq` hold
+            // (checked above), and the loop stops when the output pointer
+            // reaches `opend`. The table reads are at `table` plus an SSAT
+            // result in -128..=127, inside the 256-byte table. LDR, LDRSB
+            // and STRH allow unaligned addresses on every core with the DSP
+            // extension; LDRD reads the words this block pushed. The 8 words
+            // pushed are popped before the block ends; it calls nothing.
+            unsafe {
+                asm!(
+                    "str {a1}, [sp, #-4]!",
+                    "str {a0}, [sp, #-4]!",
+                    "str {w1}, [sp, #-4]!",
+                    "str {t1}, [sp, #-4]!",
+                    "str {t0}, [sp, #-4]!",
+                    "str {w0}, [sp, #-4]!",
+                    "str {xo}, [sp, #-4]!",
+                    "str {xe}, [sp, #-4]!",
+                    // Stack: x end, x start, bias, output, output end,
+                    // multipliers, table, plus.
+                    "3:",
+                    act_pair!($store, $adv0),
+                    act_pair!($store, $adv1),
+                    "ldrd {t0}, {t1}, [sp, #12]",
+                    "cmp {t0}, {t1}",
+                    "bne 3b",
+                    "9:",
+                    "ldr {t0}, [sp, #12]",
+                    "add sp, #32",
+                    a0 = inout(reg) table => _,
+                    a1 = inout(reg) act.plus => _,
+                    b0 = out(reg) _,
+                    b1 = out(reg) _,
+                    xp = out(reg) _,
+                    wp = inout(reg) w.as_ptr() => _,
+                    xe = inout(reg) xend => _,
+                    xo = inout(reg) xs => _,
+                    w0 = inout(reg) bias.as_ptr() => _,
+                    w1 = inout(reg) rq.as_ptr() => _,
+                    t0 = inout(reg) op => stop,
+                    t1 = inout(reg) opend => _,
+                );
+            }
+            // Whole groups before where the loop stopped.
+            4 * ((stop as usize).wrapping_sub(op as usize) / $group).min(quads)
+        }
+    };
+}
+
+act_loop!(
+    /// pw1 and its activation for two pixels into the paired int8 hidden
+    /// vectors (8 bytes a group of four rows). `x` is both pixels' widened
+    /// vectors ([`wide_2x2`]'s), `w`, `bias` and `rq` the layer's weights
+    /// (paired), biases (4 bytes a row) and multipliers
+    /// ([`super::requantize::requant_at`]'s table). Returns how many rows
+    /// it wrote: a multiple of 4, fewer than the tables hold only where a
+    /// row's multiplier has no halved form
+    /// ([`super::requantize::Requant::halved`]), whose group the caller
+    /// computes the general way. One `asm!` block, so each sum goes from
+    /// its last SMLAD to its output byte in registers (51 instructions a
+    /// pair besides the turns, against 79 with the activations computed
+    /// after the loop).
+    wide_2x2_act,
+    8,
+    store_paired,
+    "2",
+    "6"
+);
+
+act_loop!(
+    /// [`wide_2x2_act`] into widened hidden vectors (16 bytes a group of
+    /// four rows, [`super::pointwise_wide::wide_offset`]), for a pw2 that
+    /// reads them without sign-extending ([`wide_2x2_residual`]).
+    wide_2x2_act_wide,
+    16,
+    store_wide,
+    "2",
+    "14"
+);
 
 /// The text of one output row of [`i8_2x2_residual`] for both pixels:
 /// `$pa`, `$pb` the row's sums of pixels a and b, `w0` its multiplier,
@@ -408,141 +470,164 @@ macro_rules! residual_row {
     };
 }
 
-/// pw2, layer scale and residual for two pixels, a row pair at a time:
-/// `x` holds the two pixels (`c` bytes each, the residual's originals,
-/// overwritten with the block's output), `hidden` their paired int8 hidden
-/// vectors ([`i8_2x2`]'s `x`), `w`, `bias`, `rq` the layer's paired
-/// weights, biases and multipliers, `layer` its prepared residual form.
-/// Returns how many rows it wrote, from the first: all `c` but where a
-/// row's multiplier has no prepared form
-/// ([`super::requantize::ResidualLayer::row`]); the loop stops before that
-/// pair stores anything, so the caller can compute it the general way.
-#[inline(always)]
-pub fn i8_2x2_residual(
-    x: &mut [i8],
-    hidden: &[i8],
-    w: &[u8],
-    bias: &[u8],
-    rq: &[u8],
-    layer: super::requantize::ResidualLayer,
-    c: usize,
-) -> usize {
-    const RQ: usize = super::requantize::Requant::BYTES;
-    // Both pixels' hidden vectors, 4c bytes each, 16 bytes a turn.
-    let turns = c / 2;
-    let pairs = (c / 2)
-        .min(w.len() / (16 * turns).max(1))
-        .min(bias.len() / 8)
-        .min(rq.len() / (2 * RQ));
-    if turns == 0 || pairs == 0 || !c.is_multiple_of(2) {
-        return 0;
-    }
-    let (Some(hidden), Some(x)) = (hidden.get(..16 * turns), x.get_mut(..2 * c)) else {
-        return 0;
+/// Writes `fn $name(x, hidden, w, bias, rq, layer, c) -> rows`, pw2,
+/// layer scale and residual for two pixels whose hidden vectors take
+/// `$hbytes` bytes a turn (each pixel's next 4 channels read by `$xa`).
+macro_rules! residual_loop {
+    ($(#[$doc:meta])* $name:ident, $hbytes:literal, $($xa:literal),+) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub fn $name(
+            x: &mut [i8],
+            hidden: &[i8],
+            w: &[u8],
+            bias: &[u8],
+            rq: &[u8],
+            layer: super::requantize::ResidualLayer,
+            c: usize,
+        ) -> usize {
+            const RQ: usize = super::requantize::Requant::BYTES;
+            // Both pixels' hidden vectors, 4c values each, 8 a turn.
+            let turns = c / 2;
+            let pairs = (c / 2)
+                .min(w.len() / (16 * turns).max(1))
+                .min(bias.len() / 8)
+                .min(rq.len() / (2 * RQ));
+            if turns == 0 || pairs == 0 || !c.is_multiple_of(2) {
+                return 0;
+            }
+            let (Some(hidden), Some(x)) = (hidden.get(..$hbytes * turns), x.get_mut(..2 * c)) else {
+                return 0;
+            };
+            let (hs, hend) = (hidden.as_ptr(), hidden.as_ptr_range().end);
+            let xs = x.as_mut_ptr();
+            // Pixel a's bytes of every pair's rows; pixel b's are `c` on.
+            let xend = xs.wrapping_add(2 * pairs);
+            let [zx, residual, uoff, plus] = layer.parts();
+            let stop: *mut i8;
+            // SAFETY: each of `pairs` (at least 1) pairs reads 8 bytes of `bias`,
+            // 10 of `rq` and 16 `turns` of `w`, each pair where the last stopped,
+            // and all of `hidden` (`hs` to `hend`, `turns` at least 1); it reads
+            // and writes bytes `2k`, `2k + 1`, `c + 2k` and `c + 2k + 1` of `x`
+            // for pair `k < pairs <= c / 2`, all inside `x`'s `2c` bytes. `pairs`
+            // is at most what `w`, `bias` and `rq` hold (checked above), and the
+            // loop stops when the pixel-a pointer reaches `xend`. LDR, LDRSB and
+            // STRB allow unaligned addresses on every core with the DSP extension;
+            // LDRD and STRD touch the words this block pushed. The 13 words are
+            // popped before the block ends; it calls nothing.
+            unsafe {
+                asm!(
+                    "sub sp, #8",
+                    "str {xp}, [sp, #-4]!",
+                    "str {b1}, [sp, #-4]!",
+                    "str {b0}, [sp, #-4]!",
+                    "str {a1}, [sp, #-4]!",
+                    "str {a0}, [sp, #-4]!",
+                    "str {w1}, [sp, #-4]!",
+                    "str {t1}, [sp, #-4]!",
+                    "str {t0}, [sp, #-4]!",
+                    "str {w0}, [sp, #-4]!",
+                    "str {xo}, [sp, #-4]!",
+                    "str {xe}, [sp, #-4]!",
+                    // Stack: hidden end, hidden start, bias, x (pixel a of the
+                    // pair), x end, multipliers, zx, residual, shift offset, plus,
+                    // c, then the second row's shifts.
+                    "3:",
+                    "ldr {t0}, [sp, #8]",
+                    "ldr {a0}, [{t0}], #4",
+                    "ldr {a1}, [{t0}], #4",
+                    "str {t0}, [sp, #8]",
+                    "mov {b0}, {a0}",
+                    "mov {b1}, {a1}",
+                    "ldr {xp}, [sp, #4]",
+                    "2:",
+                    turn!($($xa),+),
+                    "ldr {xe}, [sp]",
+                    "cmp {xp}, {xe}",
+                    "bne 2b",
+                    // Both rows' shifts, checked before anything is stored.
+                    "ldr {t0}, [sp, #20]",
+                    "ldrsb {w1}, [{t0}, #4]",
+                    "ldrsb {t1}, [{t0}, #9]",
+                    "ldr {xe}, [sp, #32]",
+                    "add {xo}, {w1}, {xe}",
+                    "cmp {xo}, #22",
+                    "bhi 9f",
+                    "add {xe}, {t1}, {xe}",
+                    "cmp {xe}, #22",
+                    "bhi 9f",
+                    "sub {w1}, {w1}, #2",
+                    "cmp {w1}, #20",
+                    "bhi 9f",
+                    "sub {t1}, {t1}, #2",
+                    "cmp {t1}, #20",
+                    "bhi 9f",
+                    "strd {t1}, {xe}, [sp, #44]",
+                    "ldr {w0}, [{t0}]",
+                    "ldr {xp}, [sp, #12]",
+                    residual_row!("{a0}", "{b0}"),
+                    "ldr {w0}, [{t0}, #5]",
+                    "ldrd {w1}, {xo}, [sp, #44]",
+                    "add {xp}, {xp}, #1",
+                    residual_row!("{a1}", "{b1}"),
+                    "add {t0}, {t0}, #10",
+                    "str {t0}, [sp, #20]",
+                    "add {xp}, {xp}, #1",
+                    "str {xp}, [sp, #12]",
+                    "ldrd {t0}, {t1}, [sp, #12]",
+                    "cmp {t0}, {t1}",
+                    "bne 3b",
+                    "9:",
+                    "ldr {t0}, [sp, #12]",
+                    "add sp, #52",
+                    a0 = inout(reg) zx => _,
+                    a1 = inout(reg) residual => _,
+                    b0 = inout(reg) uoff => _,
+                    b1 = inout(reg) plus => _,
+                    xp = inout(reg) c => _,
+                    wp = inout(reg) w.as_ptr() => _,
+                    xe = inout(reg) hend => _,
+                    xo = inout(reg) hs => _,
+                    w0 = inout(reg) bias.as_ptr() => _,
+                    w1 = inout(reg) rq.as_ptr() => _,
+                    t0 = inout(reg) xs => stop,
+                    t1 = inout(reg) xend => _,
+                );
+            }
+            // Two rows for each pair before where the loop stopped (the pointer
+            // moves a byte a row).
+            (stop as usize).wrapping_sub(xs as usize).min(2 * pairs) & !1
+        }
     };
-    let (hs, hend) = (hidden.as_ptr(), hidden.as_ptr_range().end);
-    let xs = x.as_mut_ptr();
-    // Pixel a's bytes of every pair's rows; pixel b's are `c` on.
-    let xend = xs.wrapping_add(2 * pairs);
-    let [zx, residual, uoff, plus] = layer.parts();
-    let stop: *mut i8;
-    // SAFETY: each of `pairs` (at least 1) pairs reads 8 bytes of `bias`,
-    // 10 of `rq` and 16 `turns` of `w`, each pair where the last stopped,
-    // and all of `hidden` (`hs` to `hend`, `turns` at least 1); it reads
-    // and writes bytes `2k`, `2k + 1`, `c + 2k` and `c + 2k + 1` of `x`
-    // for pair `k < pairs <= c / 2`, all inside `x`'s `2c` bytes. `pairs`
-    // is at most what `w`, `bias` and `rq` hold (checked above), and the
-    // loop stops when the pixel-a pointer reaches `xend`. LDR, LDRSB and
-    // STRB allow unaligned addresses on every core with the DSP extension;
-    // LDRD and STRD touch the words this block pushed. The 13 words are
-    // popped before the block ends; it calls nothing.
-    unsafe {
-        asm!(
-            "sub sp, #8",
-            "str {xp}, [sp, #-4]!",
-            "str {b1}, [sp, #-4]!",
-            "str {b0}, [sp, #-4]!",
-            "str {a1}, [sp, #-4]!",
-            "str {a0}, [sp, #-4]!",
-            "str {w1}, [sp, #-4]!",
-            "str {t1}, [sp, #-4]!",
-            "str {t0}, [sp, #-4]!",
-            "str {w0}, [sp, #-4]!",
-            "str {xo}, [sp, #-4]!",
-            "str {xe}, [sp, #-4]!",
-            // Stack: hidden end, hidden start, bias, x (pixel a of the
-            // pair), x end, multipliers, zx, residual, shift offset, plus,
-            // c, then the second row's shifts.
-            "3:",
-            "ldr {t0}, [sp, #8]",
-            "ldr {a0}, [{t0}], #4",
-            "ldr {a1}, [{t0}], #4",
-            "str {t0}, [sp, #8]",
-            "mov {b0}, {a0}",
-            "mov {b1}, {a1}",
-            "ldr {xp}, [sp, #4]",
-            "2:",
-            turn!(
-                "ldr {xe}, [{xp}], #4",
-                "sxtb16 {xo}, {xe}, ror #8",
-                "sxtb16 {xe}, {xe}"
-            ),
-            "ldr {xe}, [sp]",
-            "cmp {xp}, {xe}",
-            "bne 2b",
-            // Both rows' shifts, checked before anything is stored.
-            "ldr {t0}, [sp, #20]",
-            "ldrsb {w1}, [{t0}, #4]",
-            "ldrsb {t1}, [{t0}, #9]",
-            "ldr {xe}, [sp, #32]",
-            "add {xo}, {w1}, {xe}",
-            "cmp {xo}, #22",
-            "bhi 9f",
-            "add {xe}, {t1}, {xe}",
-            "cmp {xe}, #22",
-            "bhi 9f",
-            "sub {w1}, {w1}, #2",
-            "cmp {w1}, #20",
-            "bhi 9f",
-            "sub {t1}, {t1}, #2",
-            "cmp {t1}, #20",
-            "bhi 9f",
-            "strd {t1}, {xe}, [sp, #44]",
-            "ldr {w0}, [{t0}]",
-            "ldr {xp}, [sp, #12]",
-            residual_row!("{a0}", "{b0}"),
-            "ldr {w0}, [{t0}, #5]",
-            "ldrd {w1}, {xo}, [sp, #44]",
-            "add {xp}, {xp}, #1",
-            residual_row!("{a1}", "{b1}"),
-            "add {t0}, {t0}, #10",
-            "str {t0}, [sp, #20]",
-            "add {xp}, {xp}, #1",
-            "str {xp}, [sp, #12]",
-            "ldrd {t0}, {t1}, [sp, #12]",
-            "cmp {t0}, {t1}",
-            "bne 3b",
-            "9:",
-            "ldr {t0}, [sp, #12]",
-            "add sp, #52",
-            a0 = inout(reg) zx => _,
-            a1 = inout(reg) residual => _,
-            b0 = inout(reg) uoff => _,
-            b1 = inout(reg) plus => _,
-            xp = inout(reg) c => _,
-            wp = inout(reg) w.as_ptr() => _,
-            xe = inout(reg) hend => _,
-            xo = inout(reg) hs => _,
-            w0 = inout(reg) bias.as_ptr() => _,
-            w1 = inout(reg) rq.as_ptr() => _,
-            t0 = inout(reg) xs => stop,
-            t1 = inout(reg) xend => _,
-        );
-    }
-    // Two rows for each pair before where the loop stopped (the pointer
-    // moves a byte a row).
-    (stop as usize).wrapping_sub(xs as usize).min(2 * pairs) & !1
 }
+
+residual_loop!(
+    /// pw2, layer scale and residual for two pixels, a row pair at a time:
+    /// `x` holds the two pixels (`c` bytes each, the residual's originals,
+    /// overwritten with the block's output), `hidden` their paired int8
+    /// hidden vectors ([`i8_2x2`]'s `x`), `w`, `bias`, `rq` the layer's
+    /// paired weights, biases and multipliers, `layer` its prepared residual
+    /// form. Returns how many rows it wrote, from the first: all `c` but
+    /// where a row's multiplier has no prepared form
+    /// ([`super::requantize::ResidualLayer::row`]); the loop stops before
+    /// that pair stores anything, so the caller can compute it the general
+    /// way.
+    i8_2x2_residual,
+    16,
+    "ldr {xe}, [{xp}], #4",
+    "sxtb16 {xo}, {xe}, ror #8",
+    "sxtb16 {xe}, {xe}"
+);
+
+residual_loop!(
+    /// [`i8_2x2_residual`] on widened hidden vectors
+    /// ([`super::pointwise_wide::wide_offset`], from [`wide_2x2_act_wide`]):
+    /// no sign-extension, 4 instructions fewer a turn.
+    wide_2x2_residual,
+    32,
+    "ldr {xe}, [{xp}], #4",
+    "ldr {xo}, [{xp}], #4"
+);
 
 /// A conv's row pairs for two pixels with the halved requantization
 /// (the downsample's 2x2 conv): `x` both pixels' paired int8 inputs

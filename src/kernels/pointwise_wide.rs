@@ -29,6 +29,20 @@ pub fn wide_offset(t: usize, i: usize, pixels: usize) -> usize {
     (i & !3) * 2 * pixels + 8 * t + 4 * (j & 1) + 2 * (j >> 1)
 }
 
+/// Two pixels' widened vectors (`len` values each, [`wide_offset`]) back
+/// to int8 in the paired layout ([`super::pointwise::paired_offset`]), as
+/// far as both slices reach.
+pub fn narrow_pair(wide: &[i8], paired: &mut [i8], len: usize) {
+    for t in 0..2 {
+        for i in 0..len {
+            let at = super::pointwise::paired_offset(t, i, 2, len);
+            if let (Some(&v), Some(d)) = (wide.get(wide_offset(t, i, 2)), paired.get_mut(at)) {
+                *d = v;
+            }
+        }
+    }
+}
+
 /// `acc[p][r] += x_p · w_r` for two paired weight rows `w` (`2 len` bytes,
 /// `len` a multiple of 4; a shorter last chunk is ignored) and `P` pixels of
 /// widened input `x` (laid out by [`wide_offset`], `2 len` bytes each;

@@ -22,6 +22,7 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
         residual_requant,
         out_zero_point,
         grn,
+        wide_hidden,
     } = p;
     let (h, w, c) = (shape.h, shape.w, shape.c);
     let hid = 4 * c;
@@ -51,6 +52,7 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
             ("residual_requant", requant(cx, *residual_requant)),
             ("out_zero_point", Expr::text(out_zero_point)),
             ("grn", grn_params(grn.as_ref(), cx, op)?),
+            ("wide_hidden", Expr::text(wide_hidden)),
         ],
     );
     Ok(OpItem::new(

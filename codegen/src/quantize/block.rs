@@ -125,5 +125,7 @@ pub(super) fn quantize(
         residual_requant: Requant::from_real(input.scale / out.scale),
         out_zero_point: out.zero_point,
         grn,
+        // The planner turns it on where the room is free.
+        wide_hidden: false,
     })
 }
