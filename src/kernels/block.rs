@@ -260,7 +260,7 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
             let Some(x) = below.get_mut(x_at..x_at + n * c) else {
                 return;
             };
-            super::mlp::mlp_wide_pair(p, xn, (dw_out, wide), x, probe);
+            mlp_wide(p, xn, (dw_out, wide), x, probe);
             p0 += n;
             continue;
         }
@@ -330,15 +330,44 @@ fn normalise_tile<B: AsRef<[u8]>>(
     }
 }
 
+/// Steps 4 and 5 of a two-pixel tile on DSP cores with the widened hidden
+/// vectors ([`BlockParams::wide_hidden`]) in `wide`: the fused loops, and
+/// where they stop early the general ones over the paired `hidden` (all
+/// of the MLP if pw1 stopped, pw2 from its row if pw2 did). Inlined, and
+/// the general steps called from here, so the stack's deepest chain is
+/// the one the paired tiles have.
+#[cfg(convnext_dsp)]
+#[inline(always)]
+fn mlp_wide<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    xn: &[i8],
+    (hidden, wide): (&mut [i8], &mut [i8]),
+    x: &mut [i8],
+    probe: &mut impl Probe,
+) {
+    use super::mlp::{pw1_to_wide, pw2_from_wide};
+    let c = p.map.c;
+    if !pw1_to_wide(p, xn, wide) {
+        pw1_wide::<_, 2>(p, xn, hidden);
+        probe.enter(Phase::Pointwise2, (8 * c * c) as u32);
+        return pw2_tile::<_, 2>(p, hidden, x, 0);
+    }
+    probe.enter(Phase::Pointwise2, (8 * c * c) as u32);
+    let done = pw2_from_wide(p, wide, hidden, x);
+    if done < c {
+        pw2_tile::<_, 2>(p, hidden, x, done);
+    }
+}
+
 /// Step 5: pw2, layer scale and residual of `lanes` pixels' hidden vectors into
 /// `x` (the tile's pixels, holding the block's input).
 #[inline(always)]
 fn pw2_lanes<B: AsRef<[u8]>>(p: &BlockParams<B>, hidden: &[i8], x: &mut [i8], lanes: usize) {
     match lanes {
         #[cfg(not(target_os = "none"))]
-        HOST_TILE_PIXELS => pw2_tile::<_, HOST_TILE_PIXELS>(p, hidden, x),
-        2 => pw2_tile::<_, 2>(p, hidden, x),
-        _ => pw2_tile::<_, 1>(p, hidden, x),
+        HOST_TILE_PIXELS => pw2_tile::<_, HOST_TILE_PIXELS>(p, hidden, x, 0),
+        2 => pw2_tile::<_, 2>(p, hidden, x, 0),
+        _ => pw2_tile::<_, 1>(p, hidden, x, 0),
     }
 }
 

@@ -220,21 +220,11 @@ impl<const P: usize> RowSink<P> for Pw1Sink<'_, P> {
 }
 
 /// pwconv2, layer scale and residual of `P` pixels: `hidden` (paired) to
-/// `x` (the tile's pixels, still holding their originals). Not inlined, as
+/// `x` (the tile's pixels, still holding their originals), from output row
+/// `first` (even; 0, or where a faster loop stopped) on. Not inlined, as
 /// [`pw1_tile`].
 #[inline(never)]
 pub(super) fn pw2_tile<B: AsRef<[u8]>, const P: usize>(
-    p: &BlockParams<B>,
-    hidden: &[i8],
-    x: &mut [i8],
-) {
-    pw2_rows::<_, P>(p, hidden, x, 0)
-}
-
-/// [`pw2_tile`] from output row `first` (even) on: the rows a faster loop
-/// left.
-#[inline(always)]
-fn pw2_rows<B: AsRef<[u8]>, const P: usize>(
     p: &BlockParams<B>,
     hidden: &[i8],
     x: &mut [i8],
@@ -378,57 +368,55 @@ impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
     }
 }
 
-/// The MLP of a two-pixel tile on DSP cores with the hidden vectors widened
-/// ([`BlockParams::wide_hidden`]): pw1 + activation from the normalised
-/// vectors `xn` into `wide` ([`super::pointwise_wide::wide_offset`]), then
-/// pw2, layer scale and residual into `x` (the two pixels), pw2 reading
-/// halfwords it need not sign-extend. Where the fused loops stop early (a
-/// row with no halved or prepared multiplier), the tile finishes the
-/// general way over the paired `hidden` vectors: all of it if pw1 stopped;
-/// from pw2's row on, the wide vectors narrowed into `hidden`, if pw2 did.
+/// pw1 + activation of a two-pixel tile on DSP cores into its widened
+/// hidden vectors `wide` ([`BlockParams::wide_hidden`],
+/// [`super::pointwise_wide::wide_offset`]), from the normalised vectors
+/// `xn`; whether every row was (if not, the caller runs [`pw1_wide`]).
 #[cfg(convnext_dsp)]
 #[inline(never)]
-pub(super) fn mlp_wide_pair<B: AsRef<[u8]>>(
-    p: &BlockParams<B>,
-    xn: &[i8],
-    (hidden, wide): (&mut [i8], &mut [i8]),
-    x: &mut [i8],
-    probe: &mut impl super::probe::Probe,
-) {
-    use super::pair_loop::{wide_2x2_act_wide, wide_2x2_residual, ActTable};
-    use super::probe::Phase;
+pub(super) fn pw1_to_wide<B: AsRef<[u8]>>(p: &BlockParams<B>, xn: &[i8], wide: &mut [i8]) -> bool {
+    use super::pair_loop::{wide_2x2_act_wide, ActTable};
     let c = p.map.c;
-    let pw1_rows = match (
+    let (table, zp, xw) = (
         <&[u8; 256]>::try_from(p.act_table.as_ref()),
         i8::try_from(p.pw1_zero_point),
         xn.get(..4 * c),
-    ) {
-        (Ok(table), Ok(zp), Some(xw)) => {
-            let act = ActTable {
-                table,
-                plus: Halved::plus(zp),
-            };
-            let (w, b, r) = (&p.pw1.weights, &p.pw1.bias, &p.pw1.requant);
-            wide_2x2_act_wide(wide, xw, w.as_ref(), b.as_ref(), r.as_ref(), act)
-        }
-        _ => 0,
+    );
+    let (Ok(table), Ok(zp), Some(xw)) = (table, zp, xw) else {
+        return false;
     };
-    if pw1_rows < 4 * c {
-        pw1_wide::<_, 2>(p, xn, hidden);
-        probe.enter(Phase::Pointwise2, (8 * c * c) as u32);
-        return pw2_tile::<_, 2>(p, hidden, x);
-    }
-    probe.enter(Phase::Pointwise2, (8 * c * c) as u32);
+    let act = ActTable {
+        table,
+        plus: Halved::plus(zp),
+    };
+    let (w, b, r) = (&p.pw1.weights, &p.pw1.bias, &p.pw1.requant);
+    wide_2x2_act_wide(wide, xw, w.as_ref(), b.as_ref(), r.as_ref(), act) == 4 * c
+}
+
+/// pw2, layer scale and residual of a two-pixel tile on DSP cores from its
+/// widened hidden vectors (from [`pw1_to_wide`]) into `x` (the two pixels);
+/// returns the rows done. Where that is short of `C` (a row with no
+/// prepared multiplier), `wide` is narrowed into the paired `hidden`
+/// vectors, for [`pw2_tile`] to go on from that row.
+#[cfg(convnext_dsp)]
+#[inline(never)]
+pub(super) fn pw2_from_wide<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    wide: &[i8],
+    hidden: &mut [i8],
+    x: &mut [i8],
+) -> usize {
+    let c = p.map.c;
     let layer = ResidualLayer::new(p.x_zero_point, p.residual_requant, p.out_zero_point);
     let (w, b, r) = (&p.pw2.weights, &p.pw2.bias, &p.pw2.requant);
     let done = match layer {
         Some(l) if c.is_multiple_of(2) => {
-            wide_2x2_residual(x, wide, w.as_ref(), b.as_ref(), r.as_ref(), l, c)
+            super::pair_loop::wide_2x2_residual(x, wide, w.as_ref(), b.as_ref(), r.as_ref(), l, c)
         }
         _ => 0,
     };
     if done < c {
         super::pointwise_wide::narrow_pair(wide, hidden, 4 * c);
-        pw2_rows::<_, 2>(p, hidden, x, done);
     }
+    done
 }

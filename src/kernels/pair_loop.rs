@@ -320,9 +320,10 @@ macro_rules! act_loop {
             if turns == 0 || quads == 0 {
                 return 0;
             }
-            let x = &x[..32 * turns];
+            let (Some(x), Some(out)) = (x.get(..32 * turns), out.get_mut(..$group * quads)) else {
+                return 0;
+            };
             let (xs, xend) = (x.as_ptr(), x.as_ptr_range().end);
-            let out = &mut out[..$group * quads];
             let (op, opend) = (out.as_mut_ptr(), out.as_mut_ptr_range().end);
             // The table's entry for -128; SSAT's results index it from there.
             let table = act.table.as_ptr().wrapping_add(128);
@@ -662,7 +663,9 @@ pub fn i8_2x2_halved(
     if turns == 0 || pairs == 0 {
         return 0;
     }
-    let x = &x[..16 * turns];
+    let Some(x) = x.get(..16 * turns) else {
+        return 0;
+    };
     let (xs, xend) = (x.as_ptr(), x.as_ptr_range().end);
     let op = out.as_mut_ptr();
     let opend = op.wrapping_add(2 * pairs);

@@ -98,26 +98,57 @@ fn stack_bytes(op: &str, operands: &str) -> u64 {
     }
 }
 
+#[cfg(test)]
 fn graph(disassembly: &str) -> Graph {
+    graph_sized(disassembly, &BTreeMap::new())
+}
+
+/// Function sizes from `llvm-objdump -t` (`start address -> bytes`): the
+/// bytes after a function's last instruction (alignment padding, which
+/// can decode as a branch) are no part of it.
+fn sizes(symbols: &str) -> BTreeMap<u64, u64> {
+    symbols
+        .lines()
+        .filter(|l| l.contains(" F "))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let start = u64::from_str_radix(words.next()?, 16).ok()?;
+            let size = words.skip_while(|w| !w.starts_with('.')).nth(1)?;
+            Some((start, u64::from_str_radix(size, 16).ok()?))
+        })
+        .collect()
+}
+
+/// The graph of a listing, each function's instructions cut at its size
+/// where `sizes` has it.
+fn graph_sized(disassembly: &str, sizes: &BTreeMap<u64, u64>) -> Graph {
     let mut g = Graph {
         edges: BTreeMap::new(),
         indirect: BTreeSet::new(),
         frames: BTreeMap::new(),
     };
     let mut current: Option<String> = None;
+    let mut end = u64::MAX;
     for line in disassembly.lines() {
         // `00001234 <name>:` starts a function.
-        if let Some(name) = line
+        if let Some((addr, name)) = line
             .strip_suffix(">:")
             .and_then(|l| l.split_once(" <"))
             .filter(|(addr, _)| addr.chars().all(|c| c.is_ascii_hexdigit()))
-            .map(|(_, n)| n.to_string())
         {
-            g.edges.entry(name.clone()).or_default();
-            current = Some(name);
+            let start = u64::from_str_radix(addr, 16).unwrap_or(0);
+            end = sizes.get(&start).map_or(u64::MAX, |s| start + s);
+            g.edges.entry(name.to_string()).or_default();
+            current = Some(name.to_string());
             continue;
         }
         let Some(f) = &current else { continue };
+        let at = line
+            .split_once(':')
+            .and_then(|(a, _)| u64::from_str_radix(a.trim(), 16).ok());
+        if at.is_some_and(|a| a >= end) {
+            continue;
+        }
         let mut words = line.split_whitespace().skip(1);
         let Some(op) = words.next() else { continue };
         let operands = words.collect::<Vec<_>>().join(" ");
@@ -148,7 +179,15 @@ fn read(elf: &Path) -> Result<Graph, String> {
         .arg(elf)
         .output()
         .map_err(|e| format!("llvm-objdump: {e}"))?;
-    Ok(graph(&String::from_utf8_lossy(&out.stdout)))
+    let symbols = Command::new(objdump()?)
+        .args(["-t", "-C"])
+        .arg(elf)
+        .output()
+        .map_err(|e| format!("llvm-objdump: {e}"))?;
+    Ok(graph_sized(
+        &String::from_utf8_lossy(&out.stdout),
+        &sizes(&String::from_utf8_lossy(&symbols.stdout)),
+    ))
 }
 
 /// A static bound on the stack `forward` uses: its frame plus, along the
