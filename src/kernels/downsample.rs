@@ -9,7 +9,7 @@ use super::in_place_map::{host_tile, tile_lanes, HOST_TILE_PIXELS, TILE_PIXELS};
 use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{in_place_lead, OpFootprint, Placement};
-use super::pointwise::{paired_offset, paired_offset_whole};
+use super::pointwise::paired_offset_whole;
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, Requant};
 
@@ -30,7 +30,7 @@ pub struct DownsampleParams<B = &'static [u8]> {
     pub ln: LayerNormParams,
     /// Normalised value to int8 (zero point 0).
     pub ln_requant: Requant,
-    /// `[cout][2][2][cin]` laid out for 2-row tiles ([`paired_offset`]),
+    /// `[cout][2][2][cin]` laid out for 2-row tiles ([`super::pointwise::paired_offset`]),
     /// LayerNorm γ and β folded in, to the output scale.
     pub conv: QLinear<B>,
     /// Output stream zero point.
@@ -153,7 +153,7 @@ fn downsample_region<B: AsRef<[u8]>, const TILE: usize>(
         // dropped.
         let lanes = tile_lanes(n, tile);
         // LayerNorm the window of each output pixel into the scratch, the
-        // pair's windows paired for the 2x2 tiles ([`paired_offset`]).
+        // pair's windows paired for the 2x2 tiles ([`super::pointwise::paired_offset`]).
         probe.enter(Phase::LayerNorm, 0);
         // (An arena shorter than the plan's: nothing is computed, and
         // nothing panics; `forward` checked the arena's length already.)
@@ -201,20 +201,17 @@ fn normalise_tap<B: AsRef<[u8]>>(
     (t, n): (usize, usize),
     ti: usize,
 ) {
-    let (cin, len) = (p.cin, 4 * p.cin);
+    let cin = p.cin;
     let mut put = |at: usize, y: i32| {
         if let Some(v) = windows.get_mut(at) {
             *v = clamp_i8(y);
         }
     };
     let values = || x.iter().map(|&v| v as i32);
-    if cin.is_multiple_of(4) {
-        let at = |i| paired_offset_whole(t, ti * cin + i, n);
-        layer_norm(values, cin, &p.ln, p.ln_requant, |i, y| put(at(i), y));
-    } else {
-        let at = |i| paired_offset(t, ti * cin + i, n, len);
-        layer_norm(values, cin, &p.ln, p.ln_requant, |i, y| put(at(i), y));
-    }
+    // The window is `4 cin` long, a multiple of 4, so its paired layout is
+    // the whole-groups form for any `cin`.
+    let at = |i| paired_offset_whole(t, ti * cin + i, n);
+    layer_norm(values, cin, &p.ln, p.ln_requant, |i, y| put(at(i), y));
 }
 
 /// The 2x2 conv of `P` output pixels from their paired windows `x`. Not

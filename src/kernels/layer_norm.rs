@@ -192,8 +192,9 @@ impl PixelMap {
         })
     }
 
-    /// The general form (any shift; the rare pixels and the Q24 callers).
-    #[inline(always)]
+    /// The general form (any shift; the rare pixels).
+    /// Out of line: one copy for every caller's [`general_output`].
+    #[inline(never)]
     fn apply(self, q: i32) -> i32 {
         let v = q as i64 * self.a as i64 - self.b;
         if self.shift > 62 {

@@ -52,29 +52,13 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
         }
         _ => 0,
     };
-    #[cfg(not(convnext_dsp))]
-    let done = 0;
-    let rest = (
+    #[cfg(convnext_dsp)]
+    let (w, b, r, hidden) = (
         w.get(done * c..).unwrap_or_default(),
         b.get(done * 4..).unwrap_or_default(),
         r.get(done * Requant::BYTES..).unwrap_or_default(),
         hidden.get_mut(done * P..).unwrap_or_default(),
     );
-    pw1_rows::<P>(xw, rest, c, plus, table, p.pw1_zero_point);
-}
-
-/// [`pw1_wide`]'s rows (`w`, `b`, `r`: weights, biases, multipliers,
-/// starting at a group of four rows) into `hidden` (from that group's
-/// bytes on).
-#[inline(always)]
-fn pw1_rows<const P: usize>(
-    xw: &[i8],
-    (w, b, r, hidden): (&[u8], &[u8], &[u8], &mut [i8]),
-    c: usize,
-    plus: Option<i32>,
-    table: &[u8; 256],
-    zero_point: i32,
-) {
     // Rows go in batches of BATCH pairs: first every pair's dot products
     // (one loop on DSP cores, nothing else live across it), then every
     // pair's activations, in a loop of their own.
@@ -103,7 +87,7 @@ fn pw1_rows<const P: usize>(
                 let rows = [requant_at(r, 0), requant_at(r, 1)];
                 let (Some(h0), Some(h1), Some(plus)) = (rows[0].halved(), rows[1].halved(), plus)
                 else {
-                    activate_each(out, 2 * half, *acc, rows, zero_point, table);
+                    activate_each(out, 2 * half, *acc, rows, p.pw1_zero_point, table);
                     continue;
                 };
                 #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
