@@ -16,11 +16,11 @@
 //! normalised vector, widened to i16 when `C` is a multiple of 4); `x[p]`
 //! keeps its original until pw2 writes the block's output over it.
 
-use super::arena::i32s;
+use super::arena::{i32s, store_i32};
 use super::depthwise::{Tap, Window, MAX_TAPS};
 use super::grn::{accumulate, stats_bytes, GrnParams};
 use super::in_place_map::{host_tile, tile_lanes, InPlaceMap, HOST_TILE_PIXELS, TILE_PIXELS};
-use super::layer_norm::{layer_norm, LayerNormParams};
+use super::layer_norm::{layer_norm, LayerNormParams, PixelNorm};
 use super::linear::QLinear;
 use super::mlp::{pw1_tile, pw1_wide, pw2_tile};
 use super::placement::{OpFootprint, Placement};
@@ -514,15 +514,34 @@ fn normalise_pixel<B: AsRef<[u8]>>(
 ) {
     let c = p.map.c;
     if c.is_multiple_of(4) {
-        let put = |i: usize, y: i32| {
-            let at = wide_offset(t, i, n);
-            if let Some(v) = xn.get_mut(at..at + 2) {
+        let norm = PixelNorm::new(i32s(d), c, &p.ln, p.ln_requant);
+        let Some(fast) = norm.fast() else {
+            let put = |i: usize, y: i32| {
+                let at = wide_offset(t, i, n);
                 let [lo, hi] = (clamp_i8(y) as i16).to_le_bytes();
-                v[0] = lo as i8;
-                v[1] = hi as i8;
-            }
+                if let Some(v) = xn.get_mut(at..at + 2) {
+                    v[0] = lo as i8;
+                    v[1] = hi as i8;
+                }
+            };
+            return norm.each(i32s(d), put);
         };
-        layer_norm(|| i32s(d), c, &p.ln, p.ln_requant, put);
+        // Four channels at a time: their outputs as the two words of
+        // halfwords the widened layout holds (channels 0 and 2, then 1 and
+        // 3; PKHBT on Cortex-M).
+        let half = |q: i32| clamp_i8(fast.apply(q)) as i16 as u16 as u32;
+        for (g, q) in d.chunks_exact(16).take(c / 4).enumerate() {
+            let mut v = i32s(q);
+            let (a, b, e, f) = (
+                v.next().unwrap_or(0),
+                v.next().unwrap_or(0),
+                v.next().unwrap_or(0),
+                v.next().unwrap_or(0),
+            );
+            let at = wide_offset(t, 4 * g, n);
+            store_i32(xn, at, (half(a) | half(e) << 16) as i32);
+            store_i32(xn, at + 4, (half(b) | half(f) << 16) as i32);
+        }
     } else {
         let mut put = |at: usize, y: i32| {
             if let Some(v) = xn.get_mut(at) {

@@ -85,14 +85,64 @@ pub fn layer_norm<I: Iterator<Item = i32>>(
     out: Requant,
     mut put: impl FnMut(usize, i32),
 ) {
-    let (s, ss) = statistics(values(), c);
-    let map = pixel_map(c, s, ss, p.eps_w, out);
-    if let Some(fast) = map.high_word() {
+    let norm = PixelNorm::new(values(), c, p, out);
+    if let Some(fast) = norm.fast() {
         for (i, q) in values().enumerate() {
-            put(i, fast.apply(clamp_input(q)));
+            put(i, fast.apply(q));
         }
     } else {
-        general_output(values(), map, put);
+        norm.each(values(), put);
+    }
+}
+
+/// [`layer_norm`] in two steps, for callers with an output loop of their
+/// own: one pixel's statistics and map ([`PixelNorm::new`]), then each
+/// input through the fast form ([`PixelNorm::fast`]) or, for the rare
+/// pixels without one, through [`PixelNorm::each`]. The same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelNorm {
+    map: PixelMap,
+}
+
+/// [`PixelNorm`]'s fast form: one input to its output in a few
+/// instructions (on Cortex-M: SSAT, LSL, SMLAL, ASR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FastNorm(HighWordMap);
+
+impl PixelNorm {
+    /// The statistics of the `c` inputs `values` yields and their map to
+    /// `out` (see [`layer_norm`]).
+    #[inline(always)]
+    pub fn new(
+        values: impl Iterator<Item = i32>,
+        c: usize,
+        p: &LayerNormParams,
+        out: Requant,
+    ) -> Self {
+        let (s, ss) = statistics(values, c);
+        PixelNorm {
+            map: pixel_map(c, s, ss, p.eps_w, out),
+        }
+    }
+
+    /// The fast form, when this pixel's map has one (the usual case).
+    #[inline(always)]
+    pub fn fast(&self) -> Option<FastNorm> {
+        self.map.high_word().map(FastNorm)
+    }
+
+    /// Every input through the general form, `(i, output)` to `put`.
+    #[inline(always)]
+    pub fn each(&self, values: impl Iterator<Item = i32>, put: impl FnMut(usize, i32)) {
+        general_output(values, self.map, put)
+    }
+}
+
+impl FastNorm {
+    /// The output of input `q` (clamped first, as every input is).
+    #[inline(always)]
+    pub fn apply(self, q: i32) -> i32 {
+        self.0.apply(clamp_input(q))
     }
 }
 
