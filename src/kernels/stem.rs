@@ -103,6 +103,14 @@ pub fn stem_rows<B: AsRef<[u8]>>(
     let (k, cin, cout) = (p.k, p.cin, p.cout);
     let (oh, ow) = (in_h / k.max(1), p.out_w());
     let s = at.scratch_offset;
+    // The host with AVX2: the weights as transposed i16 pairs once, then
+    // each patch's dot products 8 outputs at a time.
+    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+    let pairs = (k * k * cin <= HOST_PATCH)
+        .then(|| super::avx2::StemPairs::new(p.conv.weights.as_ref(), k * k * cin, cout))
+        .flatten();
+    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+    let mut sums = [0i32; 1024];
     for r in 0..oh {
         for col in 0..ow {
             probe.enter(Phase::Conv, (cout * k * k * cin) as u32);
@@ -117,7 +125,23 @@ pub fn stem_rows<B: AsRef<[u8]>>(
                     patch[ky * k * cin..][..k * cin].copy_from_slice(&arena[src..src + k * cin]);
                 }
             }
-            for o in 0..cout {
+            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+            if let (Some(pairs), Some(sums)) = (&pairs, sums.get_mut(..cout)) {
+                pairs.dots(&patch[..k * k * cin], sums);
+                for (o, &acc) in sums.iter().enumerate() {
+                    let v = requantize_plus(acc, p.conv.requant(o), p.conv.bias(o));
+                    store_i32(arena, s + 4 * o, v);
+                }
+            }
+            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+            let dot_rows = if pairs.is_some() && cout <= sums.len() {
+                0
+            } else {
+                cout
+            };
+            #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
+            let dot_rows = cout;
+            for o in 0..dot_rows {
                 let mut acc = 0;
                 let wrow = p.conv.row(o, k * k * cin);
                 if whole {
