@@ -266,6 +266,64 @@ fn activate8_avx2(
     }
 }
 
+/// Most weight pairs [`StemPairs`] holds (`k k cin / 2` times `cout`): 32
+/// KiB of the host's stack, a 4x4 RGB stem of up to 341 channels.
+pub const STEM_PAIRS: usize = 8192;
+
+/// A stem's weights as i16 pairs, transposed for [`StemPairs::dots`]:
+/// entry `j cout + o` holds weights `2j` and `2j + 1` of output `o`.
+pub struct StemPairs {
+    pairs: [i32; STEM_PAIRS],
+    cout: usize,
+    len: usize,
+}
+
+impl StemPairs {
+    /// The pairs of `cout` weight rows of `len` bytes each (`w`, row after
+    /// row), or `None` without AVX2, with `len` odd, `cout` not a multiple
+    /// of 8 or more pairs than [`STEM_PAIRS`].
+    pub fn new(w: &[u8], len: usize, cout: usize) -> Option<StemPairs> {
+        let n = len / 2 * cout;
+        if !available() || !len.is_multiple_of(2) || !cout.is_multiple_of(8) || n > STEM_PAIRS {
+            return None;
+        }
+        let mut pairs = [0i32; STEM_PAIRS];
+        for (o, row) in w.chunks_exact(len.max(1)).take(cout).enumerate() {
+            for (j, wp) in row.chunks_exact(2).enumerate() {
+                let (lo, hi) = (wp[0] as i8 as i16 as u16, wp[1] as i8 as i16 as u16);
+                pairs[j * cout + o] = (lo as u32 | (hi as u32) << 16) as i32;
+            }
+        }
+        Some(StemPairs { pairs, cout, len })
+    }
+
+    /// Every output's dot product with the patch `x` (`len` values), into
+    /// `out` (`cout` of them): 8 outputs a VPMADDWD of one broadcast input
+    /// pair.
+    pub fn dots(&self, x: &[i8], out: &mut [i32]) {
+        if let (Some(x), Some(out)) = (x.get(..self.len), out.get_mut(..self.cout)) {
+            // SAFETY: `new` checked that this CPU runs AVX2.
+            unsafe { self.dots_avx2(x, out) }
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn dots_avx2(&self, x: &[i8], out: &mut [i32]) {
+        let cout = self.cout;
+        let rows = self.pairs.chunks_exact(cout).take(self.len / 2);
+        for (g, o) in out.chunks_exact_mut(8).enumerate() {
+            let mut acc = _mm256_setzero_si256();
+            for (xp, row) in x.chunks_exact(2).zip(rows.clone()) {
+                let pair = (xp[0] as i16 as u16 as u32 | (xp[1] as i16 as u16 as u32) << 16) as i32;
+                let w = row.get(8 * g..8 * g + 8).unwrap_or(&[0; 8]);
+                let w = _mm256_setr_epi32(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(pair), w));
+            }
+            o.copy_from_slice(&lanes(acc));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,62 +407,29 @@ mod tests {
             }
         }
     }
-}
 
-/// Most weight pairs [`StemPairs`] holds (`k k cin / 2` times `cout`): 32
-/// KiB of the host's stack, a 4x4 RGB stem of up to 341 channels.
-pub const STEM_PAIRS: usize = 8192;
-
-/// A stem's weights as i16 pairs, transposed for [`StemPairs::dots`]:
-/// entry `j cout + o` holds weights `2j` and `2j + 1` of output `o`.
-pub struct StemPairs {
-    pairs: [i32; STEM_PAIRS],
-    cout: usize,
-    len: usize,
-}
-
-impl StemPairs {
-    /// The pairs of `cout` weight rows of `len` bytes each (`w`, row after
-    /// row), or `None` without AVX2, with `len` odd, `cout` not a multiple
-    /// of 8 or more pairs than [`STEM_PAIRS`].
-    pub fn new(w: &[u8], len: usize, cout: usize) -> Option<StemPairs> {
-        let n = len / 2 * cout;
-        if !available() || !len.is_multiple_of(2) || !cout.is_multiple_of(8) || n > STEM_PAIRS {
-            return None;
+    #[test]
+    fn stem_pairs_give_every_dot_product() {
+        if !available() {
+            return;
         }
-        let mut pairs = [0i32; STEM_PAIRS];
-        for (o, row) in w.chunks_exact(len.max(1)).take(cout).enumerate() {
-            for (j, wp) in row.chunks_exact(2).enumerate() {
-                let (lo, hi) = (wp[0] as i8 as i16 as u16, wp[1] as i8 as i16 as u16);
-                pairs[j * cout + o] = (lo as u32 | (hi as u32) << 16) as i32;
-            }
+        let (len, cout) = (48, 24);
+        let w: Vec<u8> = (0..len * cout)
+            .map(|i| (i as u8).wrapping_mul(77))
+            .collect();
+        let x: Vec<i8> = (0..len).map(|i| (i as i8).wrapping_mul(-59)).collect();
+        let pairs = StemPairs::new(&w, len, cout).expect("an even patch, 8 | cout");
+        let mut out = vec![0i32; cout];
+        pairs.dots(&x, &mut out);
+        for (o, &got) in out.iter().enumerate() {
+            let row = &w[o * len..(o + 1) * len];
+            let want: i32 = x
+                .iter()
+                .zip(row)
+                .map(|(&a, &b)| a as i32 * b as i8 as i32)
+                .sum();
+            assert_eq!(got, want, "output {o}");
         }
-        Some(StemPairs { pairs, cout, len })
-    }
-
-    /// Every output's dot product with the patch `x` (`len` values), into
-    /// `out` (`cout` of them): 8 outputs a VPMADDWD of one broadcast input
-    /// pair.
-    pub fn dots(&self, x: &[i8], out: &mut [i32]) {
-        if let (Some(x), Some(out)) = (x.get(..self.len), out.get_mut(..self.cout)) {
-            // SAFETY: `new` checked that this CPU runs AVX2.
-            unsafe { self.dots_avx2(x, out) }
-        }
-    }
-
-    #[target_feature(enable = "avx2")]
-    fn dots_avx2(&self, x: &[i8], out: &mut [i32]) {
-        let cout = self.cout;
-        let rows = self.pairs.chunks_exact(cout).take(self.len / 2);
-        for (g, o) in out.chunks_exact_mut(8).enumerate() {
-            let mut acc = _mm256_setzero_si256();
-            for (xp, row) in x.chunks_exact(2).zip(rows.clone()) {
-                let pair = (xp[0] as i16 as u16 as u32 | (xp[1] as i16 as u16 as u32) << 16) as i32;
-                let w = row.get(8 * g..8 * g + 8).unwrap_or(&[0; 8]);
-                let w = _mm256_setr_epi32(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(pair), w));
-            }
-            o.copy_from_slice(&lanes(acc));
-        }
+        assert!(StemPairs::new(&w, len - 1, cout).is_none(), "odd patch");
     }
 }
