@@ -23,7 +23,7 @@ use core::arch::x86_64::{
     _mm256_max_epi32, _mm256_min_epi32, _mm256_mul_epi32, _mm256_set1_epi32, _mm256_set1_epi64x,
     _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
     _mm256_srai_epi16, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64,
-    _mm256_storeu_si256, _mm_loadu_si128, _xgetbv,
+    _mm256_storeu_si256, _mm256_unpackhi_epi32, _mm256_unpacklo_epi32, _mm_loadu_si128, _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -82,6 +82,17 @@ fn load32(b: &[i8; 32]) -> __m256i {
 fn load16(b: &[i8; 16]) -> __m128i {
     // SAFETY: `b` is 16 readable bytes; the load allows any alignment.
     unsafe { _mm_loadu_si128(b.as_ptr().cast()) }
+}
+
+/// Four pixels' two rows from the 8 lanes of `v` into `o` (at least 4
+/// entries; the rest untouched).
+#[inline(always)]
+fn store_pixels4(o: &mut [[i32; 2]], v: __m256i) {
+    if let Some(o) = o.get_mut(..4) {
+        // SAFETY: `o` is 4 `[i32; 2]`, 32 contiguous writable bytes; the
+        // store allows any alignment.
+        unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), v) };
+    }
 }
 
 /// The 8 i32 lanes of `v`.
@@ -155,45 +166,108 @@ unsafe fn pairs_avx2<const WIDE: bool>(
         )
     };
     let chunk = if WIDE { 64 } else { 32 };
-    let pairs = out
-        .chunks_exact_mut(PIXELS)
-        .zip(w.chunks_exact((2 * len).max(1)))
-        .zip(bias.chunks_exact(8));
+    // A chunk of the 8 pixels' inputs as i16: pixels 0-3, then 4-7.
+    let load = |xc: &[i8]| {
+        if WIDE {
+            let (l, h) = xc.split_at(32);
+            (
+                load32(l.try_into().unwrap_or(&[0; 32])),
+                load32(h.try_into().unwrap_or(&[0; 32])),
+            )
+        } else {
+            let (l, h) = xc.split_at(16);
+            (
+                _mm256_cvtepi8_epi16(load16(l.try_into().unwrap_or(&[0; 16]))),
+                _mm256_cvtepi8_epi16(load16(h.try_into().unwrap_or(&[0; 16]))),
+            )
+        }
+    };
+    // A pair's 8 weight bytes of a chunk as the two rows' i16s.
+    let weights = |wc: &[u8]| {
+        let wb = _mm256_set1_epi64x(i64::from_le_bytes(wc.try_into().unwrap_or_default()));
+        (
+            _mm256_srai_epi16::<8>(_mm256_shuffle_epi8(wb, m0)),
+            _mm256_srai_epi16::<8>(_mm256_shuffle_epi8(wb, m1)),
+        )
+    };
+    // Rows r, s over pixels 0-3 and 4-7 (2 i32 lanes a pixel) into the
+    // pair's 8 outputs, biases added.
+    let finish = |a: [__m256i; 4], b: &[u8], o: &mut [[i32; 2]]| {
+        // Adjacent lanes summed within each 128-bit half: pixels 0, 1, 4, 5
+        // in the low half, 2, 3, 6, 7 in the high one; the rows' biases
+        // added; rows r and s interleaved, which puts pixels 0-3, then
+        // 4-7, in order.
+        let r0 = _mm256_add_epi32(
+            _mm256_hadd_epi32(a[0], a[1]),
+            _mm256_set1_epi32(i32_at(b, 0)),
+        );
+        let r1 = _mm256_add_epi32(
+            _mm256_hadd_epi32(a[2], a[3]),
+            _mm256_set1_epi32(i32_at(b, 1)),
+        );
+        if let Some(o) = o.get_mut(..PIXELS) {
+            let (o0, o1) = o.split_at_mut(PIXELS / 2);
+            store_pixels4(o0, _mm256_unpacklo_epi32(r0, r1));
+            store_pixels4(o1, _mm256_unpackhi_epi32(r0, r1));
+        }
+    };
+    let want = (out.len() / PIXELS)
+        .min(w.len() / (2 * len).max(1))
+        .min(bias.len() / 8);
+    // Two pairs at a time: each input chunk loaded (and widened) once for
+    // four rows.
+    let quads = out
+        .chunks_exact_mut(2 * PIXELS)
+        .zip(w.chunks_exact((4 * len).max(1)))
+        .zip(bias.chunks_exact(16))
+        .take(want / 2);
     let mut n = 0;
-    for ((o, wr), b) in pairs {
-        // Rows r, s over pixels 0-3 and 4-7: 2 i32 lanes a pixel.
-        let mut a = [_mm256_setzero_si256(); 4];
-        for (xc, wc) in x.chunks_exact(chunk).zip(wr.chunks_exact(8)) {
-            let wb = _mm256_set1_epi64x(i64::from_le_bytes(wc.try_into().unwrap_or_default()));
-            let wr0 = _mm256_srai_epi16::<8>(_mm256_shuffle_epi8(wb, m0));
-            let wr1 = _mm256_srai_epi16::<8>(_mm256_shuffle_epi8(wb, m1));
-            let (lo, hi) = if WIDE {
-                let (l, h) = xc.split_at(32);
-                (
-                    load32(l.try_into().unwrap_or(&[0; 32])),
-                    load32(h.try_into().unwrap_or(&[0; 32])),
-                )
-            } else {
-                let (l, h) = xc.split_at(16);
-                (
-                    _mm256_cvtepi8_epi16(load16(l.try_into().unwrap_or(&[0; 16]))),
-                    _mm256_cvtepi8_epi16(load16(h.try_into().unwrap_or(&[0; 16]))),
-                )
-            };
-            a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(lo, wr0));
-            a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(hi, wr0));
-            a[2] = _mm256_add_epi32(a[2], _mm256_madd_epi16(lo, wr1));
-            a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(hi, wr1));
+    for ((o, wq), b) in quads {
+        let (w0, w1) = wq.split_at(2 * len);
+        let mut a = [_mm256_setzero_si256(); 8];
+        let chunks = x
+            .chunks_exact(chunk)
+            .zip(w0.chunks_exact(8))
+            .zip(w1.chunks_exact(8));
+        for ((xc, wc0), wc1) in chunks {
+            let (lo, hi) = load(xc);
+            let (r0, r1) = weights(wc0);
+            let (r2, r3) = weights(wc1);
+            a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(lo, r0));
+            a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(hi, r0));
+            a[2] = _mm256_add_epi32(a[2], _mm256_madd_epi16(lo, r1));
+            a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(hi, r1));
+            a[4] = _mm256_add_epi32(a[4], _mm256_madd_epi16(lo, r2));
+            a[5] = _mm256_add_epi32(a[5], _mm256_madd_epi16(hi, r2));
+            a[6] = _mm256_add_epi32(a[6], _mm256_madd_epi16(lo, r3));
+            a[7] = _mm256_add_epi32(a[7], _mm256_madd_epi16(hi, r3));
         }
-        // Adjacent lanes summed within each 128-bit half: pixels
-        // 0, 1, 4, 5, then 2, 3, 6, 7.
-        let r0 = lanes(_mm256_hadd_epi32(a[0], a[1]));
-        let r1 = lanes(_mm256_hadd_epi32(a[2], a[3]));
-        let (b0, b1) = (i32_at(b, 0), i32_at(b, 1));
-        for (i, p) in [0, 1, 4, 5, 2, 3, 6, 7].into_iter().enumerate() {
-            o[p] = [b0 + r0[i], b1 + r1[i]];
+        let (o0, o1) = o.split_at_mut(PIXELS);
+        finish([a[0], a[1], a[2], a[3]], b, o0);
+        finish([a[4], a[5], a[6], a[7]], &b[8..], o1);
+        n += 2;
+    }
+    // The last pair, if their number is odd.
+    if n < want {
+        let at = n;
+        let (o, wr, b) = (
+            out.get_mut(PIXELS * at..PIXELS * (at + 1)),
+            w.get(2 * len * at..2 * len * (at + 1)),
+            bias.get(8 * at..8 * (at + 1)),
+        );
+        if let (Some(o), Some(wr), Some(b)) = (o, wr, b) {
+            let mut a = [_mm256_setzero_si256(); 4];
+            for (xc, wc) in x.chunks_exact(chunk).zip(wr.chunks_exact(8)) {
+                let (lo, hi) = load(xc);
+                let (r0, r1) = weights(wc);
+                a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(lo, r0));
+                a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(hi, r0));
+                a[2] = _mm256_add_epi32(a[2], _mm256_madd_epi16(lo, r1));
+                a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(hi, r1));
+            }
+            finish(a, b, o);
+            n += 1;
         }
-        n += 1;
     }
     n
 }
