@@ -15,10 +15,10 @@
 
 use core::arch::asm;
 
-/// The text of one turn of the pair loops: two 4-channel steps of both
-/// pixels against both rows of a pair (16 weight bytes, SXTB16 on each
-/// word; `$xa` leaves a pixel's next 4 channels in `xe`, `xo`).
-macro_rules! turn {
+/// The text of one 4-channel step of the pair loops: both pixels against
+/// both rows of a pair (8 weight bytes, SXTB16 on each word; `$xa` leaves a
+/// pixel's next 4 channels in `xe`, `xo`).
+macro_rules! step {
     ($($xa:literal),+) => {
         concat!(
             "ldr {w0}, [{wp}], #4\n",
@@ -37,22 +37,35 @@ macro_rules! turn {
             "smlad {b1}, {xe}, {t1}, {b1}\n",
             "smlad {b0}, {xo}, {w0}, {b0}\n",
             "smlad {b1}, {xo}, {w1}, {b1}\n",
-            "ldr {w0}, [{wp}], #4\n",
-            "ldr {w1}, [{wp}], #4\n",
-            "sxtb16 {t0}, {w0}\n",
-            "sxtb16 {w0}, {w0}, ror #8\n",
-            "sxtb16 {t1}, {w1}\n",
-            "sxtb16 {w1}, {w1}, ror #8\n",
-            $($xa, "\n",)+
-            "smlad {a0}, {xe}, {t0}, {a0}\n",
-            "smlad {a1}, {xe}, {t1}, {a1}\n",
-            "smlad {a0}, {xo}, {w0}, {a0}\n",
-            "smlad {a1}, {xo}, {w1}, {a1}\n",
-            $($xa, "\n",)+
-            "smlad {b0}, {xe}, {t0}, {b0}\n",
-            "smlad {b1}, {xe}, {t1}, {b1}\n",
-            "smlad {b0}, {xo}, {w0}, {b0}\n",
-            "smlad {b1}, {xo}, {w1}, {b1}\n",
+        )
+    };
+}
+
+/// The text of one turn of the pair loops: two [`step!`]s (8 channels).
+macro_rules! turn {
+    ($($xa:literal),+) => {
+        concat!(step!($($xa),+), step!($($xa),+))
+    };
+}
+
+/// The text that runs one row pair's sums of both pixels: the four
+/// accumulators from the pair's biases (the pointer at `[sp, #8]`), then
+/// its turns over `x` (`[sp, #4]` to `[sp]`; `$xa` as [`turn!`]'s).
+macro_rules! pair_sums {
+    ($($xa:literal),+) => {
+        concat!(
+            "ldr {t0}, [sp, #8]\n",
+            "ldr {a0}, [{t0}], #4\n",
+            "ldr {a1}, [{t0}], #4\n",
+            "str {t0}, [sp, #8]\n",
+            "mov {b0}, {a0}\n",
+            "mov {b1}, {a1}\n",
+            "ldr {xp}, [sp, #4]\n",
+            "2:\n",
+            turn!($($xa),+),
+            "ldr {xe}, [sp]\n",
+            "cmp {xp}, {xe}\n",
+            "bne 2b\n",
         )
     };
 }
@@ -95,18 +108,7 @@ macro_rules! pair_loop {
                     "str {xe}, [sp, #-4]!",
                     // Stack: x end, x start, bias, output, output end.
                     "3:",
-                    "ldr {t0}, [sp, #8]",
-                    "ldr {a0}, [{t0}], #4",
-                    "ldr {a1}, [{t0}], #4",
-                    "str {t0}, [sp, #8]",
-                    "mov {b0}, {a0}",
-                    "mov {b1}, {a1}",
-                    "ldr {xp}, [sp, #4]",
-                    "2:",
-                    turn!($($xa),+),
-                    "ldr {xe}, [sp]",
-                    "cmp {xp}, {xe}",
-                    "bne 2b",
+                    pair_sums!($($xa),+),
                     "ldr {t0}, [sp, #12]",
                     "str {a0}, [{t0}], #4",
                     "str {a1}, [{t0}], #4",
@@ -166,28 +168,6 @@ pub struct ActTable<'a> {
     pub plus: i32,
 }
 
-/// The text that runs one row pair's sums of both pixels: the four
-/// accumulators from the pair's biases (the pointer at `[sp, #8]`), then
-/// its turns over `x` (`[sp, #4]` to `[sp]`; `$xa` as [`turn!`]'s).
-macro_rules! pair_sums {
-    ($($xa:literal),+) => {
-        concat!(
-            "ldr {t0}, [sp, #8]\n",
-            "ldr {a0}, [{t0}], #4\n",
-            "ldr {a1}, [{t0}], #4\n",
-            "str {t0}, [sp, #8]\n",
-            "mov {b0}, {a0}\n",
-            "mov {b1}, {a1}\n",
-            "ldr {xp}, [sp, #4]\n",
-            "2:\n",
-            turn!($($xa),+),
-            "ldr {xe}, [sp]\n",
-            "cmp {xp}, {xe}\n",
-            "bne 2b\n",
-        )
-    };
-}
-
 /// The text that requantizes a pair's four sums in the halved form
 /// ([`super::requantize::Halved`]): SMMUL by the row's multiplier, a shift
 /// by its amount less 2, `plus` (at `[sp, #28]`) added, SSAT to int8 with a
@@ -230,6 +210,51 @@ macro_rules! halved_pair {
             "ssat {b1}, #8, {b1}, asr #1\n",
         )
     };
+}
+
+/// The `asm!` block of a loop over row pairs that keeps its state in 8
+/// pushed words: `[sp]` x end, `[sp, #4]` x start, `[sp, #8]` biases,
+/// `[sp, #12]` output, `[sp, #16]` output end, `[sp, #20]` multipliers,
+/// `[sp, #24]` and `[sp, #28]` the loop's two constants (`$c0`, `$c1`).
+/// `$body` is one turn of the outer loop (it moves the output); the loop
+/// ends when the output reaches its end, or at `9:` when the body leaves
+/// early; the block's value is the output pointer then. To be used inside
+/// `unsafe`, with the caller's SAFETY argument.
+macro_rules! pair_asm {
+    ([$($body:tt)*], ($c0:expr, $c1:expr), $w:expr, ($xs:expr, $xend:expr), $bias:expr, $rq:expr, ($op:expr, $opend:expr)) => {{
+        let stop: *mut i8;
+        asm!(
+            "str {a1}, [sp, #-4]!",
+            "str {a0}, [sp, #-4]!",
+            "str {w1}, [sp, #-4]!",
+            "str {t1}, [sp, #-4]!",
+            "str {t0}, [sp, #-4]!",
+            "str {w0}, [sp, #-4]!",
+            "str {xo}, [sp, #-4]!",
+            "str {xe}, [sp, #-4]!",
+            "3:",
+            $($body)*,
+            "ldrd {t0}, {t1}, [sp, #12]",
+            "cmp {t0}, {t1}",
+            "bne 3b",
+            "9:",
+            "ldr {t0}, [sp, #12]",
+            "add sp, #32",
+            a0 = inout(reg) $c0 => _,
+            a1 = inout(reg) $c1 => _,
+            b0 = out(reg) _,
+            b1 = out(reg) _,
+            xp = out(reg) _,
+            wp = inout(reg) $w => _,
+            xe = inout(reg) $xend => _,
+            xo = inout(reg) $xs => _,
+            w0 = inout(reg) $bias => _,
+            w1 = inout(reg) $rq => _,
+            t0 = inout(reg) $op => stop,
+            t1 = inout(reg) $opend => _,
+        );
+        stop
+    }};
 }
 
 /// The text of one row pair of the activation loops ([`wide_2x2_act`],
@@ -327,7 +352,6 @@ macro_rules! act_loop {
             let (op, opend) = (out.as_mut_ptr(), out.as_mut_ptr_range().end);
             // The table's entry for -128; SSAT's results index it from there.
             let table = act.table.as_ptr().wrapping_add(128);
-            let stop: *mut i8;
             // SAFETY: each group of four rows (at least 1 group) reads 16
             // bytes of `bias`, 20 of `rq` and 32 `turns` of `w`, each group
             // where the last stopped, and all of `x` (`xs` to `xend`, `turns`
@@ -339,41 +363,17 @@ macro_rules! act_loop {
             // and STRH allow unaligned addresses on every core with the DSP
             // extension; LDRD reads the words this block pushed. The 8 words
             // pushed are popped before the block ends; it calls nothing.
-            unsafe {
-                asm!(
-                    "str {a1}, [sp, #-4]!",
-                    "str {a0}, [sp, #-4]!",
-                    "str {w1}, [sp, #-4]!",
-                    "str {t1}, [sp, #-4]!",
-                    "str {t0}, [sp, #-4]!",
-                    "str {w0}, [sp, #-4]!",
-                    "str {xo}, [sp, #-4]!",
-                    "str {xe}, [sp, #-4]!",
-                    // Stack: x end, x start, bias, output, output end,
-                    // multipliers, table, plus.
-                    "3:",
-                    act_pair!($store, $adv0),
-                    act_pair!($store, $adv1),
-                    "ldrd {t0}, {t1}, [sp, #12]",
-                    "cmp {t0}, {t1}",
-                    "bne 3b",
-                    "9:",
-                    "ldr {t0}, [sp, #12]",
-                    "add sp, #32",
-                    a0 = inout(reg) table => _,
-                    a1 = inout(reg) act.plus => _,
-                    b0 = out(reg) _,
-                    b1 = out(reg) _,
-                    xp = out(reg) _,
-                    wp = inout(reg) w.as_ptr() => _,
-                    xe = inout(reg) xend => _,
-                    xo = inout(reg) xs => _,
-                    w0 = inout(reg) bias.as_ptr() => _,
-                    w1 = inout(reg) rq.as_ptr() => _,
-                    t0 = inout(reg) op => stop,
-                    t1 = inout(reg) opend => _,
-                );
-            }
+            let stop = unsafe {
+                pair_asm!(
+                    [act_pair!($store, $adv0), act_pair!($store, $adv1)],
+                    (table, act.plus),
+                    w.as_ptr(),
+                    (xs, xend),
+                    bias.as_ptr(),
+                    rq.as_ptr(),
+                    (op, opend)
+                )
+            };
             // Whole groups before where the loop stopped.
             4 * ((stop as usize).wrapping_sub(op as usize) / $group).min(quads)
         }
@@ -534,18 +534,7 @@ macro_rules! residual_loop {
                     // pair), x end, multipliers, zx, residual, shift offset, plus,
                     // c, then the second row's shifts.
                     "3:",
-                    "ldr {t0}, [sp, #8]",
-                    "ldr {a0}, [{t0}], #4",
-                    "ldr {a1}, [{t0}], #4",
-                    "str {t0}, [sp, #8]",
-                    "mov {b0}, {a0}",
-                    "mov {b1}, {a1}",
-                    "ldr {xp}, [sp, #4]",
-                    "2:",
-                    turn!($($xa),+),
-                    "ldr {xe}, [sp]",
-                    "cmp {xp}, {xe}",
-                    "bne 2b",
+                    pair_sums!($($xa),+),
                     // Both rows' shifts, checked before anything is stored.
                     "ldr {t0}, [sp, #20]",
                     "ldrsb {w1}, [{t0}, #4]",
@@ -669,7 +658,6 @@ pub fn i8_2x2_halved(
     let (xs, xend) = (x.as_ptr(), x.as_ptr_range().end);
     let op = out.as_mut_ptr();
     let opend = op.wrapping_add(2 * pairs);
-    let stop: *mut i8;
     // SAFETY: each of `pairs` (at least 1) pairs reads 8 bytes of `bias`,
     // 10 of `rq` and 16 `turns` of `w`, each pair where the last stopped,
     // and all of `x` (`xs` to `xend`, `turns` at least 1); pair `k` writes
@@ -680,52 +668,31 @@ pub fn i8_2x2_halved(
     // addresses on every core with the DSP extension; LDRD reads the words
     // this block pushed. The 8 words are popped before the block ends; it
     // calls nothing.
-    unsafe {
-        asm!(
-            "str {a1}, [sp, #-4]!",
-            "str {a0}, [sp, #-4]!",
-            "str {w1}, [sp, #-4]!",
-            "str {t1}, [sp, #-4]!",
-            "str {t0}, [sp, #-4]!",
-            "str {w0}, [sp, #-4]!",
-            "str {xo}, [sp, #-4]!",
-            "str {xe}, [sp, #-4]!",
-            // Stack: x end, x start, bias, output, output end, multipliers,
-            // cout, plus.
-            "3:",
-            pair_sums!(
-                "ldr {xe}, [{xp}], #4",
-                "sxtb16 {xo}, {xe}, ror #8",
-                "sxtb16 {xe}, {xe}"
-            ),
-            halved_pair!(),
-            "bfi {a0}, {a1}, #8, #8",
-            "bfi {b0}, {b1}, #8, #8",
-            "ldr {t1}, [sp, #12]",
-            "strh {a0}, [{t1}]",
-            "strh {b0}, [{t1}, {t0}]",
-            "add {t1}, {t1}, #2",
-            "str {t1}, [sp, #12]",
-            "ldrd {t0}, {t1}, [sp, #12]",
-            "cmp {t0}, {t1}",
-            "bne 3b",
-            "9:",
-            "ldr {t0}, [sp, #12]",
-            "add sp, #32",
-            a0 = inout(reg) cout => _,
-            a1 = inout(reg) plus => _,
-            b0 = out(reg) _,
-            b1 = out(reg) _,
-            xp = out(reg) _,
-            wp = inout(reg) w.as_ptr() => _,
-            xe = inout(reg) xend => _,
-            xo = inout(reg) xs => _,
-            w0 = inout(reg) bias.as_ptr() => _,
-            w1 = inout(reg) rq.as_ptr() => _,
-            t0 = inout(reg) op => stop,
-            t1 = inout(reg) opend => _,
-        );
-    }
+    let stop = unsafe {
+        pair_asm!(
+            [
+                pair_sums!(
+                    "ldr {xe}, [{xp}], #4",
+                    "sxtb16 {xo}, {xe}, ror #8",
+                    "sxtb16 {xe}, {xe}"
+                ),
+                halved_pair!(),
+                "bfi {a0}, {a1}, #8, #8\n",
+                "bfi {b0}, {b1}, #8, #8\n",
+                "ldr {t1}, [sp, #12]\n",
+                "strh {a0}, [{t1}]\n",
+                "strh {b0}, [{t1}, {t0}]\n",
+                "add {t1}, {t1}, #2\n",
+                "str {t1}, [sp, #12]\n"
+            ],
+            (cout, plus),
+            w.as_ptr(),
+            (xs, xend),
+            bias.as_ptr(),
+            rq.as_ptr(),
+            (op, opend)
+        )
+    };
     // Two rows for each pair before where the loop stopped.
     (stop as usize).wrapping_sub(op as usize).min(2 * pairs) & !1
 }
