@@ -220,7 +220,11 @@ fn normalise_tap<B: AsRef<[u8]>>(
 fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], out: &mut [i8]) {
     let rows = PairedRows::new(&p.conv, 4 * p.cin, p.cout);
     // On DSP cores one `asm!` loop computes and requantizes every row pair
-    // of two whole pixels it can; the rest take the general loop.
+    // of two whole pixels it can; the rest take the general loop. It uses
+    // the halved form, `((hi >> (s - 1)) + 1 + 2 zp) >> 1`, where the sink
+    // below uses the high-word form, `(hi + (1 + 2 zp) 2^(s - 1)) >> s`:
+    // with `hi = q 2^(s - 1) + r`, `0 <= r < 2^(s - 1)`, both are
+    // `floor((q + 1 + 2 zp) / 2)`, so the bits are the same.
     #[cfg(convnext_dsp)]
     let first = match (P, i8::try_from(p.out_zero_point)) {
         (2, Ok(zp)) => {
