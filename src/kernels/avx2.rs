@@ -190,6 +190,14 @@ unsafe fn pairs_avx2<const WIDE: bool>(
             _mm256_srai_epi16::<8>(_mm256_shuffle_epi8(wb, m1)),
         )
     };
+    // One chunk of a pair: rows r, s times pixels 0-3 (`lo`) and 4-7 (`hi`)
+    // into the pair's accumulators.
+    let madd_pair = |a: &mut [__m256i; 4], (lo, hi), (r0, r1)| {
+        a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(lo, r0));
+        a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(hi, r0));
+        a[2] = _mm256_add_epi32(a[2], _mm256_madd_epi16(lo, r1));
+        a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(hi, r1));
+    };
     // Rows r, s over pixels 0-3 and 4-7 (2 i32 lanes a pixel) into the
     // pair's 8 outputs, biases added.
     let finish = |a: [__m256i; 4], b: &[u8], o: &mut [[i32; 2]]| {
@@ -224,27 +232,19 @@ unsafe fn pairs_avx2<const WIDE: bool>(
     let mut n = 0;
     for ((o, wq), b) in quads {
         let (w0, w1) = wq.split_at(2 * len);
-        let mut a = [_mm256_setzero_si256(); 8];
+        let mut a = [[_mm256_setzero_si256(); 4]; 2];
         let chunks = x
             .chunks_exact(chunk)
             .zip(w0.chunks_exact(8))
             .zip(w1.chunks_exact(8));
         for ((xc, wc0), wc1) in chunks {
-            let (lo, hi) = load(xc);
-            let (r0, r1) = weights(wc0);
-            let (r2, r3) = weights(wc1);
-            a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(lo, r0));
-            a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(hi, r0));
-            a[2] = _mm256_add_epi32(a[2], _mm256_madd_epi16(lo, r1));
-            a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(hi, r1));
-            a[4] = _mm256_add_epi32(a[4], _mm256_madd_epi16(lo, r2));
-            a[5] = _mm256_add_epi32(a[5], _mm256_madd_epi16(hi, r2));
-            a[6] = _mm256_add_epi32(a[6], _mm256_madd_epi16(lo, r3));
-            a[7] = _mm256_add_epi32(a[7], _mm256_madd_epi16(hi, r3));
+            let x = load(xc);
+            madd_pair(&mut a[0], x, weights(wc0));
+            madd_pair(&mut a[1], x, weights(wc1));
         }
         let (o0, o1) = o.split_at_mut(PIXELS);
-        finish([a[0], a[1], a[2], a[3]], b, o0);
-        finish([a[4], a[5], a[6], a[7]], &b[8..], o1);
+        finish(a[0], b, o0);
+        finish(a[1], &b[8..], o1);
         n += 2;
     }
     // The last pair, if their number is odd.
@@ -258,12 +258,7 @@ unsafe fn pairs_avx2<const WIDE: bool>(
         if let (Some(o), Some(wr), Some(b)) = (o, wr, b) {
             let mut a = [_mm256_setzero_si256(); 4];
             for (xc, wc) in x.chunks_exact(chunk).zip(wr.chunks_exact(8)) {
-                let (lo, hi) = load(xc);
-                let (r0, r1) = weights(wc);
-                a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(lo, r0));
-                a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(hi, r0));
-                a[2] = _mm256_add_epi32(a[2], _mm256_madd_epi16(lo, r1));
-                a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(hi, r1));
+                madd_pair(&mut a, load(xc), weights(wc));
             }
             finish(a, b, o);
             n += 1;

@@ -1,15 +1,21 @@
-//! The DSP cores' pointwise loop: row pairs in turn against a tile's two
-//! pixels, each pair's accumulators started from its biases and stored when
-//! its rows are done, as one `asm!` block. The inner loop needs 12
-//! registers (4 accumulators, 4 sign-extended weight halves, 2 input words,
-//! 2 pointers), all the compiler can give an `asm!` block on Thumb (r6, r7
-//! and sp are its own), so the loop's bounds and the per-pair pointers live
-//! in 5 words the block pushes. Each turn is two 4-channel steps: 39
-//! instructions for 32 MACs with widened inputs ([`wide_2x2`], pw1), 43
-//! with int8 inputs ([`i8_2x2`], pw2); a pair adds 17. Called through
-//! [`super::pointwise::dot_pairs`] and [`super::pointwise_wide::dot_pairs`],
-//! whose portable loops give the same bits on every other target (integer
-//! sums are exact in any order); the boards' CRC checks these against them.
+//! The DSP cores' pointwise loops, each one `asm!` block over a tile's two
+//! pixels, row pair after row pair: the pair's four accumulators start from
+//! its biases, its turns (two 4-channel steps: 39 instructions for 32 MACs
+//! with widened inputs, 43 with int8 ones) run, and then the pair's sums
+//! are either stored ([`wide_2x2`], [`i8_2x2`], for the general loops of
+//! [`super::pointwise::dot_pairs`] and [`super::pointwise_wide::dot_pairs`])
+//! or taken to their outputs inside the block: pw1's halved requantization
+//! and activation table ([`wide_2x2_act`], [`wide_2x2_act_wide`]), pw2's
+//! layer scale and residual ([`i8_2x2_residual`], [`wide_2x2_residual`]),
+//! the downsample's requantization ([`i8_2x2_halved`]). The inner loop
+//! needs 12 registers (4 accumulators, 4 sign-extended weight halves, 2
+//! input words, 2 pointers), all the compiler gives an `asm!` block on
+//! Thumb (r6, r7 and sp are its own), so bounds, pointers and the layer's
+//! constants live in words the block pushes. A fused loop stops before a
+//! row pair whose multiplier has no fast form stores anything and returns
+//! the rows it did; the caller's general loop (the same bits, integer sums
+//! being exact in any order) goes on from there. The boards' CRC checks
+//! every one of these against the portable loops.
 
 #![allow(unsafe_code)]
 

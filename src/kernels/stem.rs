@@ -74,7 +74,7 @@ impl<B: AsRef<[u8]>> OpFootprint for StemParams<B> {
 /// Largest patch (`k * k * cin`) gathered before its dot products: 256 on
 /// the host, 64 bytes of stack on microcontrollers (a 4x4 RGB patch; larger
 /// ones take the per-row loop).
-const HOST_PATCH: usize = if cfg!(target_os = "none") { 64 } else { 256 };
+const PATCH: usize = if cfg!(target_os = "none") { 64 } else { 256 };
 
 /// Run the stem over the arena.
 pub fn stem_in_place<B: AsRef<[u8]>>(p: &StemParams<B>, arena: &mut [i8]) {
@@ -106,7 +106,7 @@ pub fn stem_rows<B: AsRef<[u8]>>(
     // The host with AVX2: the weights as transposed i16 pairs once, then
     // each patch's dot products 8 outputs at a time.
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    let pairs = (k * k * cin <= HOST_PATCH)
+    let pairs = (k * k * cin <= PATCH)
         .then(|| super::avx2::StemPairs::new(p.conv.weights.as_ref(), k * k * cin, cout))
         .flatten();
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
@@ -117,45 +117,48 @@ pub fn stem_rows<B: AsRef<[u8]>>(
             // On the host the patch is gathered once, so each row's dot
             // product is one run the compiler vectorises (`k * k * cin` long
             // rather than `k` runs of `k * cin`); the same sums.
-            let mut patch = [0i8; HOST_PATCH];
-            let whole = HOST_PATCH > 0 && k * k * cin <= HOST_PATCH;
+            let mut patch = [0i8; PATCH];
+            let whole = PATCH > 0 && k * k * cin <= PATCH;
             if whole {
                 for ky in 0..k {
                     let src = at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
                     patch[ky * k * cin..][..k * cin].copy_from_slice(&arena[src..src + k * cin]);
                 }
             }
+            // Each output's sum to the LayerNorm input, into the scratch.
+            let put = |arena: &mut [i8], o: usize, acc: i32| {
+                let v = requantize_plus(acc, p.conv.requant(o), p.conv.bias(o));
+                store_i32(arena, s + 4 * o, v);
+            };
+            // The host with AVX2: every output's dot product at once.
             #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-            if let (Some(pairs), Some(sums)) = (&pairs, sums.get_mut(..cout)) {
-                pairs.dots(&patch[..k * k * cin], sums);
-                for (o, &acc) in sums.iter().enumerate() {
-                    let v = requantize_plus(acc, p.conv.requant(o), p.conv.bias(o));
-                    store_i32(arena, s + 4 * o, v);
+            let dots = match (&pairs, sums.get_mut(..cout)) {
+                (Some(pairs), Some(sums)) => {
+                    pairs.dots(&patch[..k * k * cin], sums);
+                    for (o, &acc) in sums.iter().enumerate() {
+                        put(arena, o, acc);
+                    }
+                    0
                 }
-            }
-            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-            let dot_rows = if pairs.is_some() && cout <= sums.len() {
-                0
-            } else {
-                cout
+                _ => cout,
             };
             #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
-            let dot_rows = cout;
-            for o in 0..dot_rows {
-                let mut acc = 0;
+            let dots = cout;
+            for o in 0..dots {
                 let wrow = p.conv.row(o, k * k * cin);
-                if whole {
-                    acc = super::dot::dot_i8(0, &patch[..k * k * cin], wrow);
+                let acc = if whole {
+                    super::dot::dot_i8(0, &patch[..k * k * cin], wrow)
                 } else {
+                    let mut acc = 0;
                     for (ky, w) in wrow.chunks_exact((k * cin).max(1)).take(k).enumerate() {
                         let src = at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
                         if let Some(x) = arena.get(src..src + k * cin) {
                             acc = super::dot::dot_i8(acc, x, w);
                         }
                     }
-                }
-                let v = requantize_plus(acc, p.conv.requant(o), p.conv.bias(o));
-                store_i32(arena, s + 4 * o, v);
+                    acc
+                };
+                put(arena, o, acc);
             }
             probe.enter(Phase::LayerNorm, 0);
             let out = at.output_offset + (r * ow + col) * cout;
