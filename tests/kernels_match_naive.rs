@@ -240,6 +240,7 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
         out_zero_point: d.zero.2,
         grn,
         wide_hidden: false,
+        host_wide: &[][..],
     };
     if with_grn {
         arena.resize(h * w * c + p.scratch_bytes() + 7, 0);
@@ -256,6 +257,20 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
     };
     assert_eq!(p.host_tile(wide.len()), tile, "{h}x{w}x{c}");
     assert_eq!(p.host_tile(arena.len()), TILE_PIXELS);
+    // Once more with the host's widened pointwise weights (what codegen's
+    // plan gives on x86-64): the AVX2 loop that reads them.
+    let widened: Vec<u8> = [p.pw1.weights, p.pw2.weights]
+        .concat()
+        .iter()
+        .flat_map(|&v| (v as i8 as i16).to_le_bytes())
+        .collect();
+    let prepared = BlockParams {
+        host_wide: &widened[..],
+        ..p
+    };
+    assert_eq!(prepared.host_wide_parts().0.len(), 2 * p.pw1.weights.len());
+    let mut wide_prepared = wide.clone();
+    block_in_place_tiled(&prepared, &mut wide_prepared, &mut NoProbe);
     block_in_place_tiled(&p, &mut wide, &mut NoProbe);
     block_in_place(&p, &mut arena);
 
@@ -346,6 +361,11 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
         &wide[..h * w * c],
         &want[..],
         "host tiles: block {h}x{w}x{c}"
+    );
+    assert_eq!(
+        &wide_prepared[..h * w * c],
+        &want[..],
+        "host tiles, widened weights: block {h}x{w}x{c}"
     );
 }
 

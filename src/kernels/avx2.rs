@@ -19,11 +19,11 @@ use super::requantize::Halved;
 use super::tables::i32_at;
 use core::arch::x86_64::{
     __cpuid, __cpuid_count, __m128i, __m256i, _mm256_add_epi32, _mm256_blend_epi32,
-    _mm256_cvtepi8_epi16, _mm256_hadd_epi32, _mm256_loadu_si256, _mm256_madd_epi16,
-    _mm256_max_epi32, _mm256_min_epi32, _mm256_mul_epi32, _mm256_set1_epi32, _mm256_set1_epi64x,
-    _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
-    _mm256_srai_epi16, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64,
-    _mm256_storeu_si256, _mm256_unpackhi_epi32, _mm256_unpacklo_epi32, _mm_loadu_si128, _xgetbv,
+    _mm256_cvtepi8_epi16, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_max_epi32,
+    _mm256_min_epi32, _mm256_mul_epi32, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi32,
+    _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srai_epi16,
+    _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64, _mm256_storeu_si256, _mm_loadu_si128,
+    _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -84,17 +84,6 @@ fn load16(b: &[i8; 16]) -> __m128i {
     unsafe { _mm_loadu_si128(b.as_ptr().cast()) }
 }
 
-/// Four pixels' two rows from the 8 lanes of `v` into `o` (at least 4
-/// entries; the rest untouched).
-#[inline(always)]
-fn store_pixels4(o: &mut [[i32; 2]], v: __m256i) {
-    if let Some(o) = o.get_mut(..4) {
-        // SAFETY: `o` is 4 `[i32; 2]`, 32 contiguous writable bytes; the
-        // store allows any alignment.
-        unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), v) };
-    }
-}
-
 /// The 8 i32 lanes of `v`.
 #[inline(always)]
 fn lanes(v: __m256i) -> [i32; 8] {
@@ -110,12 +99,14 @@ fn lanes(v: __m256i) -> [i32; 8] {
 /// (pw1, `WIDE`: 64 bytes per 4 channels,
 /// [`super::pointwise_wide::wide_offset`]) or int8 (pw2: 32 bytes per 4
 /// channels, [`super::pointwise::paired_offset_whole`] for 8 pixels).
-/// `None` without AVX2 or when `len` is not a multiple of 4; else the pairs
-/// run, as many as `out`, `w` and `bias` hold.
+/// `wide` is `w` widened to i16 ([`super::block::BlockParams::host_wide`])
+/// or empty: with it, the loop of [`super::avx2_pairs`] runs. `None`
+/// without AVX2 or when `len` is not a multiple of 4; else the pairs run,
+/// as many as `out`, `w` and `bias` hold.
 pub fn pairs<const WIDE: bool>(
     out: &mut [[i32; 2]],
     x: &[i8],
-    w: &[u8],
+    (w, wide): (&[u8], &[u8]),
     bias: &[u8],
     len: usize,
 ) -> Option<usize> {
@@ -123,11 +114,17 @@ pub fn pairs<const WIDE: bool>(
         return None;
     }
     let x = x.get(..if WIDE { 16 } else { 8 } * len)?;
+    let want = (out.len() / PIXELS).min(w.len() / (2 * len).max(1));
+    if let Some(wide) = wide.get(..4 * len * want) {
+        // SAFETY: `available` said this CPU runs AVX2.
+        return Some(unsafe { super::avx2_pairs::pairs::<WIDE>(out, x, wide, bias, len) });
+    }
     // SAFETY: `available` said this CPU runs AVX2.
     Some(unsafe { pairs_avx2::<WIDE>(out, x, w, bias, len) })
 }
 
-/// [`pairs`] itself.
+/// [`pairs`] where the weights are int8 only: each chunk's weights widened
+/// in registers, for each row pair.
 #[target_feature(enable = "avx2")]
 unsafe fn pairs_avx2<const WIDE: bool>(
     out: &mut [[i32; 2]],
@@ -198,26 +195,8 @@ unsafe fn pairs_avx2<const WIDE: bool>(
         a[2] = _mm256_add_epi32(a[2], _mm256_madd_epi16(lo, r1));
         a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(hi, r1));
     };
-    // Rows r, s over pixels 0-3 and 4-7 (2 i32 lanes a pixel) into the
-    // pair's 8 outputs, biases added.
     let finish = |a: [__m256i; 4], b: &[u8], o: &mut [[i32; 2]]| {
-        // Adjacent lanes summed within each 128-bit half: pixels 0, 1, 4, 5
-        // in the low half, 2, 3, 6, 7 in the high one; the rows' biases
-        // added; rows r and s interleaved, which puts pixels 0-3, then
-        // 4-7, in order.
-        let r0 = _mm256_add_epi32(
-            _mm256_hadd_epi32(a[0], a[1]),
-            _mm256_set1_epi32(i32_at(b, 0)),
-        );
-        let r1 = _mm256_add_epi32(
-            _mm256_hadd_epi32(a[2], a[3]),
-            _mm256_set1_epi32(i32_at(b, 1)),
-        );
-        if let Some(o) = o.get_mut(..PIXELS) {
-            let (o0, o1) = o.split_at_mut(PIXELS / 2);
-            store_pixels4(o0, _mm256_unpacklo_epi32(r0, r1));
-            store_pixels4(o1, _mm256_unpackhi_epi32(r0, r1));
-        }
+        super::avx2_pairs::finish(&a, b, o);
     };
     let want = (out.len() / PIXELS)
         .min(w.len() / (2 * len).max(1))
@@ -456,21 +435,30 @@ mod tests {
                         x8[paired_offset_whole(p, k, PIXELS)] = v;
                     }
                 }
-                let mut out = vec![[0i32; 2]; PIXELS * pairs];
-                let mut out8 = out.clone();
-                assert_eq!(
-                    super::pairs::<true>(&mut out, &xw, &wp, &bias, len),
-                    Some(pairs)
-                );
-                assert_eq!(
-                    super::pairs::<false>(&mut out8, &x8, &wp, &bias, len),
-                    Some(pairs)
-                );
-                for j in 0..pairs {
-                    for p in 0..PIXELS {
-                        let w = [want(p, 2 * j), want(p, 2 * j + 1)];
-                        assert_eq!(out[PIXELS * j + p], w, "wide len {len} pair {j} pixel {p}");
-                        assert_eq!(out8[PIXELS * j + p], w, "i8 len {len} pair {j} pixel {p}");
+                // Each loop: weights widened as it goes, and read widened.
+                let widened: Vec<u8> = wp
+                    .iter()
+                    .flat_map(|&v| (v as i8 as i16).to_le_bytes())
+                    .collect();
+                for wide in [&[][..], &widened[..]] {
+                    let mut out = vec![[0i32; 2]; PIXELS * pairs];
+                    let mut out8 = out.clone();
+                    assert_eq!(
+                        super::pairs::<true>(&mut out, &xw, (&wp, wide), &bias, len),
+                        Some(pairs)
+                    );
+                    assert_eq!(
+                        super::pairs::<false>(&mut out8, &x8, (&wp, wide), &bias, len),
+                        Some(pairs)
+                    );
+                    let form = if wide.is_empty() { "" } else { ", widened" };
+                    for j in 0..pairs {
+                        for p in 0..PIXELS {
+                            let w = [want(p, 2 * j), want(p, 2 * j + 1)];
+                            let at = PIXELS * j + p;
+                            assert_eq!(out[at], w, "wide len {len}{form} pair {j} pixel {p}");
+                            assert_eq!(out8[at], w, "i8 len {len}{form} pair {j} pixel {p}");
+                        }
                     }
                 }
             }

@@ -72,6 +72,13 @@ pub struct BlockParams<B = &'static [u8]> {
     /// v1 block whose `C` is a multiple of 8: pw2 then reads them without
     /// sign-extending. The planner sets it where the room costs no arena.
     pub wide_hidden: bool,
+    /// The host's copy of pw1's, then pw2's, weights widened to i16
+    /// (little-endian, byte `i` of the tables at bytes `2i` and `2i + 1`),
+    /// which its AVX2 pointwise loop reads instead of widening each weight
+    /// again for every tile. Empty on the boards (the emitter writes `&[]`)
+    /// and wherever nobody prepared it (codegen's plan does on x86-64
+    /// hosts): the loops then widen as they go, with the same bits.
+    pub host_wide: B,
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
@@ -122,6 +129,17 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
             TILE_PIXELS * 8 * self.map.c
         } else {
             0
+        }
+    }
+
+    /// pw1's and pw2's parts of [`BlockParams::host_wide`]; both empty
+    /// unless it holds exactly the two tables widened.
+    pub fn host_wide_parts(&self) -> (&[u8], &[u8]) {
+        let n1 = self.pw1.weights.as_ref().len();
+        let n2 = self.pw2.weights.as_ref().len();
+        match self.host_wide.as_ref() {
+            hw if hw.len() == 2 * (n1 + n2) => hw.split_at(2 * n1),
+            _ => (&[], &[]),
         }
     }
 

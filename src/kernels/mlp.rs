@@ -67,9 +67,14 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
         .chunks((2 * c * BATCH).max(1))
         .zip(b.chunks(8 * BATCH))
         .zip(r.chunks(2 * Requant::BYTES * BATCH));
+    // The host's widened weights, batch by batch (empty when absent).
+    let hw = p.host_wide_parts().0;
+    #[cfg(convnext_dsp)]
+    let hw = hw.get(2 * done * c..).unwrap_or_default();
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
         let mut accs = [[[0i32; 2]; P]; BATCH];
-        let n = dot_pairs(&mut accs, xw, wb, bb, c);
+        let hb = hw.get(batch * 4 * c * BATCH..).unwrap_or_default();
+        let n = dot_pairs(&mut accs, xw, (wb, hb), bb, c);
         // Two pairs (four rows) fill 4 bytes of each pixel in the paired
         // hidden layout; BATCH is even, so a batch starts a group of four.
         let quads = hidden
@@ -265,9 +270,12 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
         .zip(b.chunks(8 * BATCH))
         .zip(r.chunks(2 * Requant::BYTES * BATCH))
         .take((c - first.min(c)).div_ceil(2 * BATCH));
+    let hw = p.host_wide_parts().1;
+    let hw = hw.get(first * 8 * c..).unwrap_or_default();
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
         let mut accs = [[[0i32; 2]; P]; BATCH];
-        let n = dot_pairs_i8(&mut accs, hidden, wb, bb, 4 * c);
+        let hb = hw.get(batch * 16 * c * BATCH..).unwrap_or_default();
+        let n = dot_pairs_i8(&mut accs, hidden, (wb, hb), bb, 4 * c);
         let rows = accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n);
         for (j, (acc, r)) in rows.enumerate() {
             // One row at a time over the pixels: fewer constants live.

@@ -13,6 +13,8 @@ pub mod activation;
 pub mod arena;
 #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
 mod avx2;
+#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+mod avx2_pairs;
 pub mod block;
 pub mod block_f16;
 pub mod depthwise;

@@ -62,7 +62,9 @@ pub fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
 /// Row pairs in turn: for each `j`, `out[j] = bias pair j + x · (pair j of
 /// w)` (each pair `2 len` bytes of `w` as [`dot_wide`] takes them, its two
 /// biases 8 bytes of `bias`), for as many pairs as `out`, `w` and `bias` hold;
-/// returns how many that was. On DSP cores, with two pixels and `len` a
+/// returns how many that was. `wide` is `w` widened to i16
+/// ([`super::block::BlockParams::host_wide`]) or empty; only the host's
+/// AVX2 loop reads it. On DSP cores, with two pixels and `len` a
 /// multiple of 8, the whole run is one `asm!` loop
 /// (`kernels/pair_loop.rs`), so nothing the caller keeps is spilled around
 /// each pair's inner loop.
@@ -70,10 +72,13 @@ pub fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
 pub fn dot_pairs<const P: usize>(
     out: &mut [[[i32; 2]; P]],
     x: &[i8],
-    w: &[u8],
+    (w, wide): (&[u8], &[u8]),
     bias: &[u8],
     len: usize,
 ) -> usize {
+    // Only the host's AVX2 loop reads the widened copy.
+    #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
+    let _ = wide;
     #[cfg(convnext_dsp)]
     if P == 2 && len.is_multiple_of(8) {
         if let Some(x) = x.get(..4 * len) {
@@ -82,7 +87,8 @@ pub fn dot_pairs<const P: usize>(
     }
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
     if P == super::in_place_map::HOST_TILE_PIXELS {
-        if let Some(n) = super::avx2::pairs::<true>(out.as_flattened_mut(), x, w, bias, len) {
+        if let Some(n) = super::avx2::pairs::<true>(out.as_flattened_mut(), x, (w, wide), bias, len)
+        {
             return n;
         }
     }
@@ -295,7 +301,7 @@ mod tests {
             .collect();
         // Room for four pairs, tables for three: three are run.
         let mut out = [[[0i32; 2]; 2]; 4];
-        assert_eq!(dot_pairs(&mut out, &x, &w, &bias, len), 3);
+        assert_eq!(dot_pairs(&mut out, &x, (&w, &[]), &bias, len), 3);
         for (j, o) in out.iter().take(3).enumerate() {
             let b = [i32_at(&bias, 2 * j), i32_at(&bias, 2 * j + 1)];
             let mut want = [b; 2];

@@ -127,5 +127,7 @@ pub(super) fn quantize(
         grn,
         // The planner turns it on where the room is free.
         wide_hidden: false,
+        // The planner fills it on x86-64 hosts.
+        host_wide: Vec::new(),
     })
 }
