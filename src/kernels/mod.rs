@@ -15,6 +15,8 @@ pub mod arena;
 mod avx2;
 #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
 mod avx2_pairs;
+#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+mod avx2_requant;
 pub mod block;
 pub mod block_f16;
 pub mod depthwise;

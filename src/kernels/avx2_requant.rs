@@ -1,0 +1,177 @@
+//! The host's depthwise requantization with AVX2: each channel's sum
+//! through its own multiplier plus its bias ([`requantize_plus`]), 8
+//! channels a step, for the 7x7 depthwise of every block pixel.
+//!
+//! Per 8 channels: the sums from the output (i32s), the multipliers and
+//! shifts gathered from the 5-byte table entries, then the fast path of
+//! [`requantize_plus`] (high word of `(acc << 10) mult`, shifted, halved
+//! with rounding) and the bias. Where a lane is off that path (a sum of
+//! 2^21 or more, a shift outside it, a bias past ±2^30 so that the add
+//! could saturate) the 8 channels go the scalar way: the same bits.
+//!
+//! The `unsafe` here: entering `#[target_feature(enable = "avx2")]` code
+//! once [`super::avx2::available`] said yes, and gathers, loads and stores
+//! whose bounds [`dw_requant`] checks per step.
+
+#![allow(unsafe_code)]
+
+use super::requantize::{requant_at, requantize_plus, Requant};
+use super::tables::i32_at;
+use core::arch::x86_64::{
+    __m256i, _mm256_abs_epi32, _mm256_add_epi32, _mm256_blend_epi32, _mm256_cmpgt_epi32,
+    _mm256_i32gather_epi32, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_mul_epi32,
+    _mm256_or_si256, _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setzero_si256, _mm256_slli_epi32,
+    _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64, _mm256_storeu_si256,
+};
+
+/// `out` holds `c` i32 sums (little-endian); each becomes
+/// `requantize_plus(sum, requant[ch], bias[ch])`, in place. `false`
+/// (nothing done) without AVX2.
+pub fn dw_requant(out: &mut [i8], bias: &[u8], requant: &[u8], c: usize) -> bool {
+    if !super::avx2::available() {
+        return false;
+    }
+    // SAFETY: `available` said this CPU runs AVX2.
+    unsafe { dw_requant_avx2(out, bias, requant, c) };
+    true
+}
+
+#[target_feature(enable = "avx2")]
+fn dw_requant_avx2(out: &mut [i8], bias: &[u8], requant: &[u8], c: usize) {
+    let offsets = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 30, 35);
+    let (small, top_sh) = (_mm256_set1_epi32((1 << 21) - 1), _mm256_set1_epi32(29));
+    let (low_bias, high_bias) = (_mm256_set1_epi32(-(1 << 30)), _mm256_set1_epi32(1 << 30));
+    let one = _mm256_set1_epi32(1);
+    let mut ch = 0;
+    while ch + 8 <= c {
+        let (Some(o), Some(bb), Some(r)) = (
+            out.get_mut(4 * ch..4 * ch + 32),
+            bias.get(4 * ch..4 * ch + 32),
+            requant.get(Requant::BYTES * ch..Requant::BYTES * (ch + 8)),
+        ) else {
+            break;
+        };
+        // SAFETY: `o`, `bb` are 32 bytes; the gathers read bytes 5i to
+        // 5i + 3 and 5i + 1 to 5i + 4 of `r`'s 40 (i < 8).
+        let (acc, b, mult, shift) = unsafe {
+            (
+                _mm256_loadu_si256(o.as_ptr().cast()),
+                _mm256_loadu_si256(bb.as_ptr().cast()),
+                _mm256_i32gather_epi32::<1>(r.as_ptr().cast(), offsets),
+                // The shift byte at the top of the word that ends with it.
+                _mm256_srai_epi32::<24>(_mm256_i32gather_epi32::<1>(
+                    r.as_ptr().add(1).cast(),
+                    offsets,
+                )),
+            )
+        };
+        // requantize_plus's fast path takes `shift + 8` in 0..=29.
+        let sh = _mm256_add_epi32(shift, _mm256_set1_epi32(8));
+        let off = [
+            _mm256_cmpgt_epi32(_mm256_abs_epi32(acc), small),
+            _mm256_cmpgt_epi32(sh, top_sh),
+            _mm256_cmpgt_epi32(_mm256_setzero_si256(), sh),
+            _mm256_cmpgt_epi32(low_bias, b),
+            _mm256_cmpgt_epi32(b, high_bias),
+        ]
+        .into_iter()
+        .fold(_mm256_setzero_si256(), |a, b| _mm256_or_si256(a, b));
+        if _mm256_movemask_epi8(off) != 0 {
+            scalar(o, bb, r);
+        } else {
+            let hi = mul_high(_mm256_slli_epi32::<10>(acc), mult);
+            let v = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(hi, sh), one));
+            // |v| < 2^29 and |bias| <= 2^30: the add cannot saturate.
+            let v = _mm256_add_epi32(v, b);
+            // SAFETY: `o` is 32 writable bytes; the store allows any
+            // alignment.
+            unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), v) };
+        }
+        ch += 8;
+    }
+    let rest = (
+        out.get_mut(4 * ch..4 * c),
+        bias.get(4 * ch..4 * c),
+        requant.get(Requant::BYTES * ch..Requant::BYTES * c),
+    );
+    if let (Some(o), Some(b), Some(r)) = rest {
+        scalar(o, b, r);
+    }
+}
+
+/// The high words of the lanes' 64-bit products `v mult`: even lanes from
+/// VPMULDQ as is, odd lanes after moving them down.
+#[target_feature(enable = "avx2")]
+fn mul_high(v: __m256i, mult: __m256i) -> __m256i {
+    let even = _mm256_srli_epi64::<32>(_mm256_mul_epi32(v, mult));
+    let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(v), _mm256_srli_epi64::<32>(mult));
+    _mm256_blend_epi32::<0b1010_1010>(even, odd)
+}
+
+/// The plain loop over `o`'s i32 sums.
+fn scalar(o: &mut [i8], bias: &[u8], requant: &[u8]) {
+    let rows = bias
+        .chunks_exact(4)
+        .zip(requant.chunks_exact(Requant::BYTES));
+    for (o, (b, rq)) in o.chunks_exact_mut(4).zip(rows) {
+        let acc = i32::from_le_bytes([o[0], o[1], o[2], o[3]].map(|v| v as u8));
+        let v = requantize_plus(acc, requant_at(rq, 0), i32_at(b, 0));
+        for (d, s) in o.iter_mut().zip(v.to_le_bytes()) {
+            *d = s as i8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::requantize::requant_table;
+
+    /// Both paths against [`requantize_plus`]: groups of 8 on the vector
+    /// path, and groups with one lane off it (a large sum, a shift outside
+    /// the fast path, a bias near i32::MAX), with a tail of 5 channels.
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri runs no CPUID, so no AVX2")]
+    fn the_avx2_depthwise_requantization_matches_the_plain_one() {
+        assert!(
+            super::super::avx2::available(),
+            "this x86-64 host has no AVX2"
+        );
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let c = 8 * 6 + 5;
+        for round in 0..200 {
+            let mut accs: Vec<i32> = (0..c).map(|_| (next() as i32) >> 12).collect();
+            let mut rqs: Vec<Requant> = (0..c)
+                .map(|_| Requant::from_real(0.5 + (next() % 1000) as f64 / 300.0))
+                .collect();
+            let mut biases: Vec<i32> = (0..c).map(|_| (next() as i32) >> 8).collect();
+            // Group 1 a large sum, group 2 a large multiplier (shift < -8),
+            // group 3 a bias that saturates.
+            accs[8 + round % 8] = 1 << 22;
+            rqs[16 + round % 8] = Requant::from_real(600.0);
+            biases[24 + round % 8] = i32::MAX - 3;
+            let mut out: Vec<i8> = accs
+                .iter()
+                .flat_map(|a| a.to_le_bytes().map(|b| b as i8))
+                .collect();
+            let bias: Vec<u8> = biases.iter().flat_map(|b| b.to_le_bytes()).collect();
+            let table: Vec<u8> = requant_table(&rqs).collect();
+            assert!(dw_requant(&mut out, &bias, &table, c));
+            for ch in 0..c {
+                let got = i32::from_le_bytes(
+                    <[i8; 4]>::try_from(&out[4 * ch..4 * ch + 4])
+                        .unwrap()
+                        .map(|b| b as u8),
+                );
+                let want = requantize_plus(accs[ch], rqs[ch], biases[ch]);
+                assert_eq!(got, want, "round {round} channel {ch}");
+            }
+        }
+    }
+}
