@@ -1,6 +1,7 @@
-//! The host's depthwise requantization with AVX2: each channel's sum
+//! The host's per-channel requantization with AVX2: each channel's sum
 //! through its own multiplier plus its bias ([`requantize_plus`]), 8
-//! channels a step, for the 7x7 depthwise of every block pixel.
+//! channels a step, for the 7x7 depthwise of every block pixel and the
+//! stem's patches.
 //!
 //! Per 8 channels: the sums from the output (i32s), the multipliers and
 //! shifts gathered from the 5-byte table entries, then the fast path of
@@ -11,7 +12,7 @@
 //!
 //! The `unsafe` here: entering `#[target_feature(enable = "avx2")]` code
 //! once [`super::avx2::available`] said yes, and gathers, loads and stores
-//! whose bounds [`dw_requant`] checks per step.
+//! whose bounds [`requantize_plus_in_place`] checks per step.
 
 #![allow(unsafe_code)]
 
@@ -27,17 +28,17 @@ use core::arch::x86_64::{
 /// `out` holds `c` i32 sums (little-endian); each becomes
 /// `requantize_plus(sum, requant[ch], bias[ch])`, in place. `false`
 /// (nothing done) without AVX2.
-pub fn dw_requant(out: &mut [i8], bias: &[u8], requant: &[u8], c: usize) -> bool {
+pub fn requantize_plus_in_place(out: &mut [i8], bias: &[u8], requant: &[u8], c: usize) -> bool {
     if !super::avx2::available() {
         return false;
     }
     // SAFETY: `available` said this CPU runs AVX2.
-    unsafe { dw_requant_avx2(out, bias, requant, c) };
+    unsafe { requantize_plus_in_place_avx2(out, bias, requant, c) };
     true
 }
 
 #[target_feature(enable = "avx2")]
-fn dw_requant_avx2(out: &mut [i8], bias: &[u8], requant: &[u8], c: usize) {
+fn requantize_plus_in_place_avx2(out: &mut [i8], bias: &[u8], requant: &[u8], c: usize) {
     let offsets = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 30, 35);
     let (small, top_sh) = (_mm256_set1_epi32((1 << 21) - 1), _mm256_set1_epi32(29));
     let (low_bias, high_bias) = (_mm256_set1_epi32(-(1 << 30)), _mm256_set1_epi32(1 << 30));
@@ -132,7 +133,7 @@ mod tests {
     /// the fast path, a bias near i32::MAX), with a tail of 5 channels.
     #[test]
     #[cfg_attr(miri, ignore = "Miri runs no CPUID, so no AVX2")]
-    fn the_avx2_depthwise_requantization_matches_the_plain_one() {
+    fn the_avx2_requantization_matches_the_plain_one() {
         assert!(
             super::super::avx2::available(),
             "this x86-64 host has no AVX2"
@@ -162,7 +163,7 @@ mod tests {
                 .collect();
             let bias: Vec<u8> = biases.iter().flat_map(|b| b.to_le_bytes()).collect();
             let table: Vec<u8> = requant_table(&rqs).collect();
-            assert!(dw_requant(&mut out, &bias, &table, c));
+            assert!(requantize_plus_in_place(&mut out, &bias, &table, c));
             for ch in 0..c {
                 let got = i32::from_le_bytes(
                     <[i8; 4]>::try_from(&out[4 * ch..4 * ch + 4])

@@ -504,7 +504,7 @@ fn dw_window<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &[i8], taps: &[Tap], out
     window.run(p.x_zero_point, out);
     let (bias, requant) = (p.dw.bias.as_ref(), p.dw.requant.as_ref());
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    if super::avx2_requant::dw_requant(out, bias, requant, p.map.c) {
+    if super::avx2_requant::requantize_plus_in_place(out, bias, requant, p.map.c) {
         return;
     }
     let rows = bias

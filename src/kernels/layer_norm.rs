@@ -125,6 +125,17 @@ impl PixelNorm {
         }
     }
 
+    /// [`PixelNorm::new`] from the statistics already summed: `s` and `ss`
+    /// the sum and the sum of squares of the `c` inputs, each clamped to
+    /// ±[`LN_INPUT_LIMIT`] first (`s` as the wrapping i32 sum where `c`
+    /// is at most 2048, as [`layer_norm`] sums it).
+    #[inline(always)]
+    pub fn from_sums(c: usize, (s, ss): (i64, i64), p: &LayerNormParams, out: Requant) -> Self {
+        PixelNorm {
+            map: pixel_map(c, s, ss, p.eps_w, out),
+        }
+    }
+
     /// The fast form, when this pixel's map has one (the usual case).
     #[inline(always)]
     pub fn fast(&self) -> Option<FastNorm> {
@@ -139,6 +150,15 @@ impl PixelNorm {
 }
 
 impl FastNorm {
+    /// `(pre, a, b, shift)`: the output of a clamped input `q` is the high
+    /// word of `(q << pre) a − b` (64-bit), shifted right by `shift`; for
+    /// SIMD forms of [`FastNorm::apply`].
+    #[inline(always)]
+    pub fn parts(self) -> (u32, i32, i64, u32) {
+        let m = self.0;
+        (m.pre, m.a, m.b_rounded, m.shift)
+    }
+
     /// The output of input `q` (clamped first, as every input is).
     #[inline(always)]
     pub fn apply(self, q: i32) -> i32 {

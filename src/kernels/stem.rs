@@ -136,8 +136,13 @@ pub fn stem_rows<B: AsRef<[u8]>>(
                 (Some(pairs), Some(sums)) => {
                     pairs.dots(&patch[..k * k * cin], sums);
                     for (o, &acc) in sums.iter().enumerate() {
-                        put(arena, o, acc);
+                        store_i32(arena, s + 4 * o, acc);
                     }
+                    // (StemPairs exists only where AVX2 runs, so this
+                    // always requantizes.)
+                    let (bias, requant) = (p.conv.bias.as_ref(), p.conv.requant.as_ref());
+                    let at = arena.get_mut(s..s + 4 * cout).unwrap_or_default();
+                    super::avx2_requant::requantize_plus_in_place(at, bias, requant, cout);
                     0
                 }
                 _ => cout,
@@ -170,6 +175,17 @@ pub fn stem_rows<B: AsRef<[u8]>>(
             let (Some(v), Some(out)) = (hi.get(..4 * cout), lo.get_mut(out..out + cout)) else {
                 return;
             };
+            // The host with AVX2: statistics and the output pass 8
+            // channels a step, where the pixel's map has its fast form.
+            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+            if let Some(fast) = super::avx2_norm::statistics(v, cout).and_then(|sums| {
+                super::layer_norm::PixelNorm::from_sums(cout, sums, &p.ln, Q16).fast()
+            }) {
+                let affine = (p.out_requant.as_ref(), p.out_offset.as_ref());
+                if super::avx2_norm::affine_out(v, fast, affine, out, cout) {
+                    continue;
+                }
+            }
             layer_norm(
                 || i32s(v),
                 cout,

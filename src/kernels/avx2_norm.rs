@@ -1,0 +1,295 @@
+//! The host's LayerNorm passes with AVX2, 8 channels a step: a pixel's
+//! statistics ([`statistics`]) and its output pass through the fast map
+//! ([`super::layer_norm::FastNorm`]) and a per-channel affine to int8
+//! ([`affine_out`], what [`super::layer_norm::affine_i8`] does one channel
+//! at a time, for the stem). Integer arithmetic lane by lane: the bits of
+//! the scalar forms, which the tests below check.
+//!
+//! The `unsafe` here: entering `#[target_feature(enable = "avx2")]` code
+//! once [`super::avx2::available`] said yes, and loads, gathers and stores
+//! whose bounds each step checks.
+
+#![allow(unsafe_code)]
+
+use super::layer_norm::{affine_i8, FastNorm, LN_INPUT_LIMIT};
+use super::requantize::Requant;
+use core::arch::x86_64::{
+    __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_blend_epi32, _mm256_castsi256_si128,
+    _mm256_cmpgt_epi32, _mm256_i32gather_epi32, _mm256_loadu_si256, _mm256_max_epi32,
+    _mm256_min_epi32, _mm256_movemask_epi8, _mm256_mul_epi32, _mm256_or_si256, _mm256_packs_epi16,
+    _mm256_packs_epi32, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_set1_epi64x,
+    _mm256_setr_epi32, _mm256_setzero_si256, _mm256_sllv_epi32, _mm256_srai_epi32,
+    _mm256_srav_epi32, _mm256_srli_epi64, _mm256_storeu_si256, _mm256_sub_epi32, _mm256_sub_epi64,
+    _mm_storel_epi64,
+};
+
+/// Channels up to which the statistics' i32 sum cannot overflow (as in
+/// [`super::layer_norm`]).
+const MAX_C: usize = 2048;
+
+/// `(Σ q, Σ q²)` of the `c` i32 inputs in `v` (little-endian), each
+/// clamped to ±[`LN_INPUT_LIMIT`]: what [`super::layer_norm::PixelNorm`]
+/// starts from. `None` without AVX2, past 2048 channels or when `v` is
+/// short.
+pub fn statistics(v: &[i8], c: usize) -> Option<(i64, i64)> {
+    if !super::avx2::available() || c > MAX_C || v.len() < 4 * c {
+        return None;
+    }
+    // SAFETY: `available` said this CPU runs AVX2.
+    Some(unsafe { statistics_avx2(v, c) })
+}
+
+#[target_feature(enable = "avx2")]
+fn statistics_avx2(v: &[i8], c: usize) -> (i64, i64) {
+    let (lo, hi) = (
+        _mm256_set1_epi32(-LN_INPUT_LIMIT),
+        _mm256_set1_epi32(LN_INPUT_LIMIT),
+    );
+    let (mut s, mut ss) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    let groups = v.chunks_exact(32).take(c / 8);
+    for g in groups {
+        // SAFETY: `g` is 32 bytes; the load allows any alignment.
+        let q = unsafe { _mm256_loadu_si256(g.as_ptr().cast()) };
+        let q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+        s = _mm256_add_epi32(s, q);
+        // Squares as i64: even lanes, then odd lanes moved down.
+        let odd = _mm256_srli_epi64::<32>(q);
+        ss = _mm256_add_epi64(ss, _mm256_mul_epi32(q, q));
+        ss = _mm256_add_epi64(ss, _mm256_mul_epi32(odd, odd));
+    }
+    let (mut sum, mut squares) = (0i64, 0i64);
+    for l in lanes32(s) {
+        sum += l as i64;
+    }
+    for l in lanes64(ss) {
+        squares += l;
+    }
+    for b in v.chunks_exact(4).take(c).skip(8 * (c / 8)) {
+        let q = i32::from_le_bytes([b[0], b[1], b[2], b[3]].map(|x| x as u8));
+        let q = q.clamp(-LN_INPUT_LIMIT, LN_INPUT_LIMIT);
+        sum += q as i64;
+        squares += q as i64 * q as i64;
+    }
+    (sum, squares)
+}
+
+/// Every one of the `c` i32 inputs in `v` through `norm`, then channel
+/// `i`'s affine (`requant`, `offset`, as [`affine_i8`] reads them) into
+/// `out[i]`. `false` (nothing written) without AVX2 or when a slice is
+/// short.
+pub fn affine_out(
+    v: &[i8],
+    norm: FastNorm,
+    (requant, offset): (&[u8], &[u8]),
+    out: &mut [i8],
+    c: usize,
+) -> bool {
+    if !super::avx2::available()
+        || v.len() < 4 * c
+        || out.len() < c
+        || requant.len() < Requant::BYTES * c
+        || offset.len() < 4 * c
+    {
+        return false;
+    }
+    // SAFETY: `available` said this CPU runs AVX2.
+    unsafe { affine_out_avx2(v, norm, (requant, offset), out, c) };
+    true
+}
+
+#[target_feature(enable = "avx2")]
+fn affine_out_avx2(
+    v: &[i8],
+    norm: FastNorm,
+    (requant, offset): (&[u8], &[u8]),
+    out: &mut [i8],
+    c: usize,
+) {
+    let (pre, a, b, shift) = norm.parts();
+    let (lo, hi) = (
+        _mm256_set1_epi32(-LN_INPUT_LIMIT),
+        _mm256_set1_epi32(LN_INPUT_LIMIT),
+    );
+    let (pre, a, b, shift) = (
+        _mm256_set1_epi32(pre as i32),
+        _mm256_set1_epi32(a),
+        _mm256_set1_epi64x(b),
+        _mm256_set1_epi32(shift as i32),
+    );
+    let offsets = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 30, 35);
+    let (top_sh, two) = (_mm256_set1_epi32(29), _mm256_set1_epi32(2));
+    let (low_off, high_off) = (_mm256_set1_epi32(-(1 << 30)), _mm256_set1_epi32(1 << 30));
+    let one = _mm256_set1_epi32(1);
+    let mut ch = 0;
+    while ch + 8 <= c {
+        let (Some(vg), Some(rq), Some(og), Some(o)) = (
+            v.get(4 * ch..4 * ch + 32),
+            requant.get(Requant::BYTES * ch..Requant::BYTES * (ch + 8)),
+            offset.get(4 * ch..4 * ch + 32),
+            out.get_mut(ch..ch + 8),
+        ) else {
+            break;
+        };
+        // SAFETY: `vg`, `og` are 32 bytes; the gathers read bytes 5i to
+        // 5i + 3 and 5i + 1 to 5i + 4 of `rq`'s 40 (i < 8).
+        let (q, off, mult, rshift) = unsafe {
+            (
+                _mm256_loadu_si256(vg.as_ptr().cast()),
+                _mm256_loadu_si256(og.as_ptr().cast()),
+                _mm256_i32gather_epi32::<1>(rq.as_ptr().cast(), offsets),
+                _mm256_srai_epi32::<24>(_mm256_i32gather_epi32::<1>(
+                    rq.as_ptr().add(1).cast(),
+                    offsets,
+                )),
+            )
+        };
+        // The normalised value: high word of (q << pre) a − b, shifted.
+        let q = _mm256_sllv_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), pre);
+        let y = _mm256_srav_epi32(high_words(q, a, b), shift);
+        // The affine's halved form: shift − 2 in 0..=29, and an offset the
+        // add cannot saturate with; else this group goes one at a time.
+        let sh = _mm256_sub_epi32(rshift, two);
+        let off_path = [
+            _mm256_cmpgt_epi32(sh, top_sh),
+            _mm256_cmpgt_epi32(_mm256_setzero_si256(), sh),
+            _mm256_cmpgt_epi32(low_off, off),
+            _mm256_cmpgt_epi32(off, high_off),
+        ]
+        .into_iter()
+        .fold(_mm256_setzero_si256(), |x, y| _mm256_or_si256(x, y));
+        if _mm256_movemask_epi8(off_path) != 0 {
+            for (i, (o, y)) in o.iter_mut().zip(lanes32(y)).enumerate() {
+                *o = affine_i8(requant, offset, ch + i, y);
+            }
+        } else {
+            let r = high_words(y, mult, _mm256_setzero_si256());
+            // ((hi >> sh) + 1) >> 1, |.| < 2^30: plus the offset, in range.
+            let r = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(r, sh), one));
+            let r = _mm256_add_epi32(r, off);
+            // Saturating packs to i16 then i8 clamp as clamp_i8 does; the
+            // permute gathers the 8 bytes from the two 128-bit halves.
+            let w = _mm256_packs_epi32(r, r);
+            let bytes = _mm256_packs_epi16(w, w);
+            let bytes =
+                _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0));
+            let mut tmp = [0i8; 16];
+            // SAFETY: `tmp` is 16 writable bytes; the store writes 8.
+            unsafe { _mm_storel_epi64(tmp.as_mut_ptr().cast(), _mm256_castsi256_si128(bytes)) };
+            o.copy_from_slice(&tmp[..8]);
+        }
+        ch += 8;
+    }
+    for i in ch..c {
+        let q = v.get(4 * i..4 * i + 4).map_or(0, |b| {
+            i32::from_le_bytes([b[0], b[1], b[2], b[3]].map(|x| x as u8))
+        });
+        if let Some(o) = out.get_mut(i) {
+            *o = affine_i8(requant, offset, i, norm.apply(q));
+        }
+    }
+}
+
+/// Per lane, the high word of the 64-bit `x a − b` (`a` and `b` the same
+/// in every lane): even lanes from VPMULDQ as is, odd ones moved down.
+#[target_feature(enable = "avx2")]
+fn high_words(x: __m256i, a: __m256i, b: __m256i) -> __m256i {
+    let even = _mm256_sub_epi64(_mm256_mul_epi32(x, a), b);
+    let odd = _mm256_sub_epi64(
+        _mm256_mul_epi32(_mm256_srli_epi64::<32>(x), _mm256_srli_epi64::<32>(a)),
+        b,
+    );
+    _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd)
+}
+
+/// The 8 i32 lanes of `v`.
+#[target_feature(enable = "avx2")]
+fn lanes32(v: __m256i) -> [i32; 8] {
+    let mut out = [0i32; 8];
+    // SAFETY: `out` is 32 writable bytes; the store allows any alignment.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
+    out
+}
+
+/// The 4 i64 lanes of `v`.
+#[target_feature(enable = "avx2")]
+fn lanes64(v: __m256i) -> [i64; 4] {
+    let mut out = [0i64; 4];
+    // SAFETY: `out` is 32 writable bytes; the store allows any alignment.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::layer_norm::{layer_norm, LayerNormParams, PixelNorm, Q16};
+    use crate::kernels::requantize::requant_table;
+
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut s = seed;
+        move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        }
+    }
+
+    /// Statistics and the output pass against [`layer_norm`] and
+    /// [`affine_i8`]: inputs past the clamp, channel counts with a tail,
+    /// and groups whose affine has no halved form or whose offset could
+    /// saturate (those go one channel at a time).
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri runs no CPUID, so no AVX2")]
+    fn the_avx2_layer_norm_passes_match_the_plain_ones() {
+        assert!(super::super::avx2::available(), "this x86-64 host has no AVX2");
+        let mut next = rng(0x9E37_79B9_7F4A_7C15);
+        let mut fast_pixels = 0;
+        for round in 0..300 {
+            let c = [8, 16, 40, 21, 96, 3][round % 6];
+            let spread = [1 << 10, 1 << 16, 1 << 22][round % 3];
+            let q: Vec<i32> = (0..c)
+                .map(|_| (next() % (2 * spread) as u64) as i32 - spread)
+                .collect();
+            let v: Vec<i8> = q.iter().flat_map(|x| x.to_le_bytes().map(|b| b as i8)).collect();
+            let mut rqs: Vec<Requant> = (0..c)
+                .map(|_| Requant::from_real(0.001 + (next() % 1000) as f64 / 20000.0))
+                .collect();
+            let mut offsets: Vec<i32> = (0..c).map(|_| (next() % 300) as i32 - 150).collect();
+            if round % 4 == 1 {
+                rqs[c / 2] = Requant::from_real(3.0);
+            }
+            if round % 4 == 2 {
+                offsets[c - 1] = i32::MAX - 5;
+            }
+            let requant: Vec<u8> = requant_table(&rqs).collect();
+            let offset: Vec<u8> = offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
+            let ln = LayerNormParams::new(next() % 5000);
+
+            let (mut s, mut ss) = (0i64, 0i64);
+            for &x in &q {
+                let x = x.clamp(-LN_INPUT_LIMIT, LN_INPUT_LIMIT) as i64;
+                s += x;
+                ss += x * x;
+            }
+            assert_eq!(statistics(&v, c), Some((s, ss)), "round {round}");
+
+            let mut want = vec![0i8; c];
+            layer_norm(
+                || q.iter().copied(),
+                c,
+                &ln,
+                Q16,
+                |i, y| want[i] = affine_i8(&requant, &offset, i, y),
+            );
+            let Some(fast) = PixelNorm::from_sums(c, (s, ss), &ln, Q16).fast() else {
+                continue;
+            };
+            fast_pixels += 1;
+            let mut got = vec![0i8; c];
+            assert!(affine_out(&v, fast, (&requant, &offset), &mut got, c));
+            assert_eq!(got, want, "round {round}: {c} channels");
+        }
+        assert!(fast_pixels > 200, "only {fast_pixels} pixels had the fast form");
+    }
+}
