@@ -536,6 +536,25 @@ fn normalise_pixel<B: AsRef<[u8]>>(
 ) {
     let c = p.map.c;
     if c.is_multiple_of(4) {
+        // The host with AVX2: statistics and the output pass 8 channels a
+        // step.
+        #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+        if let Some(sums) = super::avx2_norm::statistics(d, c) {
+            let norm = PixelNorm::from_sums(c, sums, &p.ln, p.ln_requant);
+            if let Some(fast) = norm.fast() {
+                let put = |g: usize, bytes: [u8; 8]| {
+                    let at = wide_offset(t, 4 * g, n);
+                    if let Some(v) = xn.get_mut(at..at + 8) {
+                        for (v, b) in v.iter_mut().zip(bytes) {
+                            *v = b as i8;
+                        }
+                    }
+                };
+                if super::avx2_norm::widened_groups(d, fast, c, put) {
+                    return;
+                }
+            }
+        }
         let norm = PixelNorm::new(i32s(d), c, &p.ln, p.ln_requant);
         let Some(fast) = norm.fast() else {
             let put = |i: usize, y: i32| {
