@@ -150,22 +150,63 @@ fn depthwise_plain(
     }
     for (i, o) in out.chunks_exact_mut(c).take(h * w).enumerate() {
         let (y, xx) = (i / w, i % w);
-        o.copy_from_slice(bias);
+        // The window's taps in raster order: (input offset, weight offset).
+        let mut taps = [(0usize, 0usize); 49];
+        let mut n = 0;
         for ky in y.saturating_sub(3)..(y + 4).min(h) {
             for kx in xx.saturating_sub(3)..(xx + 4).min(w) {
-                let (Some(src), Some(wt)) = (
-                    x.get((ky * w + kx) * c..(ky * w + kx + 1) * c),
-                    weights
-                        .get(((ky + 3 - y) * 7 + kx + 3 - xx) * c..)
-                        .and_then(|t| t.get(..c)),
-                ) else {
-                    continue;
-                };
-                for ((acc, &v), &wv) in o.iter_mut().zip(src).zip(wt) {
-                    *acc += v * wv;
-                }
+                taps[n] = ((ky * w + kx) * c, ((ky + 3 - y) * 7 + kx + 3 - xx) * c);
+                n += 1;
             }
         }
+        let taps = &taps[..n];
+        // Channels 32 at a time, then 8, then one by one, each group's sums
+        // in registers over every tap (not loaded and stored for each):
+        // each sum is still its bias plus the taps in raster order.
+        let mut ch = 0;
+        while ch + 32 <= c {
+            channel_group::<32>(x, weights, bias, taps, ch, o);
+            ch += 32;
+        }
+        while ch + 8 <= c {
+            channel_group::<8>(x, weights, bias, taps, ch, o);
+            ch += 8;
+        }
+        while ch < c {
+            channel_group::<1>(x, weights, bias, taps, ch, o);
+            ch += 1;
+        }
+    }
+}
+
+/// Channels `ch..ch + N` of one output pixel `o` over its window's `taps`.
+#[inline(always)]
+fn channel_group<const N: usize>(
+    x: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    taps: &[(usize, usize)],
+    ch: usize,
+    o: &mut [f32],
+) {
+    let Some(b) = bias.get(ch..ch + N) else {
+        return;
+    };
+    let mut acc = [0f32; N];
+    acc.copy_from_slice(b);
+    for &(xt, wt) in taps {
+        let (Some(src), Some(wv)) = (
+            x.get(xt + ch..xt + ch + N),
+            weights.get(wt + ch..wt + ch + N),
+        ) else {
+            continue;
+        };
+        for ((a, &v), &wv) in acc.iter_mut().zip(src).zip(wv) {
+            *a += v * wv;
+        }
+    }
+    if let Some(o) = o.get_mut(ch..ch + N) {
+        o.copy_from_slice(&acc);
     }
 }
 
@@ -362,6 +403,46 @@ mod tests {
                 (t - magic) as i32,
                 "{x}"
             );
+        }
+    }
+
+    #[test]
+    fn the_depthwise_gives_the_bits_of_one_sum_per_output() {
+        // Channel counts through every group size (32, 8, single), maps
+        // smaller and larger than the window.
+        for (h, w, c) in [(3, 3, 41), (7, 5, 8), (9, 9, 3), (2, 11, 72)] {
+            let x: Vec<f32> = (0..h * w * c)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+                .collect();
+            let wt: Vec<f32> = (0..49 * c)
+                .map(|i| ((i * 53 % 97) as f32 - 48.0) / 13.0)
+                .collect();
+            let bias: Vec<f32> = (0..c).map(|i| i as f32 * 0.1 - 1.0).collect();
+            let mut got = vec![f32::NAN; h * w * c];
+            depthwise7x7(&x, (h, w), &wt, &bias, &mut got);
+            for y in 0..h {
+                for xx in 0..w {
+                    for ch in 0..c {
+                        let mut want = bias[ch];
+                        for ky in 0..7 {
+                            for kx in 0..7 {
+                                let (sy, sx) = (y + ky, xx + kx);
+                                if sy < 3 || sx < 3 || sy - 3 >= h || sx - 3 >= w {
+                                    continue;
+                                }
+                                let v = x[((sy - 3) * w + sx - 3) * c + ch];
+                                want += v * wt[(ky * 7 + kx) * c + ch];
+                            }
+                        }
+                        let at = (y * w + xx) * c + ch;
+                        assert_eq!(
+                            got[at].to_bits(),
+                            want.to_bits(),
+                            "{h}x{w}x{c} at {y},{xx},{ch}"
+                        );
+                    }
+                }
+            }
         }
     }
 
