@@ -71,10 +71,22 @@ impl Observer for MinMax {
             min: f32::INFINITY,
             max: f32::NEG_INFINITY,
         });
-        for &v in values {
-            r.min = r.min.min(v);
-            r.max = r.max.max(v);
+        // Eight lanes side by side (one running min and max would be a
+        // dependency chain per value), then folded: the same extremes.
+        let (mut lo, mut hi) = ([r.min; 8], [r.max; 8]);
+        let mut chunks = values.chunks_exact(8);
+        for c in &mut chunks {
+            for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(c) {
+                *l = l.min(v);
+                *h = h.max(v);
+            }
         }
+        for &v in chunks.remainder() {
+            lo[0] = lo[0].min(v);
+            hi[0] = hi[0].max(v);
+        }
+        r.min = lo.iter().fold(r.min, |m, &v| m.min(v));
+        r.max = hi.iter().fold(r.max, |m, &v| m.max(v));
     }
 }
 

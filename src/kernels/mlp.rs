@@ -276,11 +276,28 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
         let mut accs = [[[0i32; 2]; P]; BATCH];
         let hb = hw.get(batch * 16 * c * BATCH..).unwrap_or_default();
         let n = dot_pairs_i8(&mut accs, hidden, (wb, hb), bb, 4 * c);
+        let o0 = first + 2 * batch * BATCH;
+        // The host's tiles with AVX2: 8 rows of a pixel a step, for as
+        // many groups of 4 pairs as it can; the loop below does the rest.
+        #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+        let done = match P {
+            super::in_place_map::HOST_TILE_PIXELS => super::avx2_residual::residual_groups(
+                x,
+                (c, x.len() / c.max(1)),
+                o0,
+                accs[..n].as_flattened(),
+                rb,
+                layer,
+            ),
+            _ => 0,
+        };
+        #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
+        let done = 0;
         let rows = accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n);
-        for (j, (acc, r)) in rows.enumerate() {
+        for (j, (acc, r)) in rows.enumerate().skip(done) {
             // One row at a time over the pixels: fewer constants live.
             for (i, rq) in r.chunks_exact(Requant::BYTES).enumerate() {
-                let o = first + 2 * (batch * BATCH + j) + i;
+                let o = o0 + 2 * j + i;
                 let rq = requant_at(rq, 0);
                 let Some(row) = layer.row(rq) else {
                     residual_each(p, x, o, acc.map(|a| a[i]), rq);

@@ -19,6 +19,8 @@ mod avx2_norm;
 mod avx2_pairs;
 #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
 mod avx2_requant;
+#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+mod avx2_residual;
 pub mod block;
 pub mod block_f16;
 pub mod depthwise;

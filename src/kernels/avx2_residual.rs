@@ -1,0 +1,141 @@
+//! The host's pw2 epilogue with AVX2: layer scale and residual
+//! ([`ResidualLayer::apply`]) for 8 output rows of one pixel a step, on
+//! the 8-pixel tiles' accumulators ([`super::avx2::pairs`]'s layout).
+//!
+//! For rows `o..o + 8` of pixel `t`: the accumulators (one 64-bit gather:
+//! each pair's two rows are adjacent), the stream's 8 bytes, each row's
+//! multiplier and shifts from its 5-byte entry; then `(x - zx) << up`
+//! times the stream's multiplier plus the sum times the row's (64-bit),
+//! the high word shifted by the row's `sh`, the halved tail, and int8
+//! saturation by packing. Rows without the prepared form
+//! ([`ResidualLayer::row`] says none) send their group of 8 back to the
+//! caller's scalar loop.
+//!
+//! The `unsafe` here: entering `#[target_feature(enable = "avx2")]` code
+//! once [`super::avx2::available`] said yes, and loads, gathers and stores
+//! whose bounds each step checks.
+
+#![allow(unsafe_code)]
+
+use super::requantize::{Requant, ResidualLayer};
+use core::arch::x86_64::{
+    _mm256_add_epi32, _mm256_add_epi64, _mm256_blend_epi32, _mm256_castsi256_si128,
+    _mm256_cmpgt_epi32, _mm256_cvtepi8_epi32, _mm256_i32gather_epi32, _mm256_i32gather_epi64,
+    _mm256_movemask_epi8, _mm256_mul_epi32, _mm256_or_si256, _mm256_packs_epi16,
+    _mm256_packs_epi32, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_setr_epi32,
+    _mm256_setzero_si256, _mm256_sllv_epi32, _mm256_srai_epi32, _mm256_srav_epi32,
+    _mm256_srli_epi64, _mm256_sub_epi32, _mm_loadl_epi64, _mm_setr_epi32, _mm_storel_epi64,
+};
+
+/// Pixels of the tiles this epilogue takes.
+const PIXELS: usize = 8;
+
+/// Rows `o0 + 8g ..` of the `n` pixels of `x` (`c` channels each) for
+/// every whole group `g` of 4 pairs in `accs` (pair `j`'s pixel `t`'s two
+/// rows at `accs[8 j + t]`), with the multipliers `requant` (5 bytes a row,
+/// from row `o0`), up to the first group with a row off the prepared form.
+/// Returns the pairs done (a multiple of 4; the caller's loop goes on from
+/// there), 0 without AVX2.
+pub fn residual_groups(
+    x: &mut [i8],
+    (c, n): (usize, usize),
+    o0: usize,
+    accs: &[[i32; 2]],
+    requant: &[u8],
+    layer: ResidualLayer,
+) -> usize {
+    if !super::avx2::available() || n > PIXELS {
+        return 0;
+    }
+    // SAFETY: `available` said this CPU runs AVX2.
+    unsafe { residual_groups_avx2(x, (c, n), o0, accs, requant, layer) }
+}
+
+#[target_feature(enable = "avx2")]
+fn residual_groups_avx2(
+    x: &mut [i8],
+    (c, n): (usize, usize),
+    o0: usize,
+    accs: &[[i32; 2]],
+    requant: &[u8],
+    layer: ResidualLayer,
+) -> usize {
+    let [zx, residual, minus_ta, plus] = layer.parts();
+    let (zx, residual, plus) = (
+        _mm256_set1_epi32(zx),
+        _mm256_set1_epi32(residual),
+        _mm256_set1_epi32(plus),
+    );
+    let offsets = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 30, 35);
+    // Pair k of the group, pixel t: 8-byte units k 8 + t from the group's
+    // first pair.
+    let units = _mm_setr_epi32(0, 8, 16, 24);
+    let mut done = 0;
+    for (g, group) in accs.chunks_exact(4 * PIXELS).enumerate() {
+        let o = o0 + 8 * g;
+        let Some(rq) = requant.get(Requant::BYTES * 8 * g..Requant::BYTES * 8 * (g + 1)) else {
+            break;
+        };
+        // SAFETY: the gathers read bytes 5i to 5i + 3 and 5i + 1 to
+        // 5i + 4 of `rq`'s 40 (i < 8).
+        let (mult, shift) = unsafe {
+            (
+                _mm256_i32gather_epi32::<1>(rq.as_ptr().cast(), offsets),
+                _mm256_srai_epi32::<24>(_mm256_i32gather_epi32::<1>(
+                    rq.as_ptr().add(1).cast(),
+                    offsets,
+                )),
+            )
+        };
+        // ResidualLayer::row: tb = 31 + shift, up = tb - ta <= 22 and
+        // sh = tb - 33 <= 20, both as unsigned.
+        let tb = _mm256_add_epi32(shift, _mm256_set1_epi32(31));
+        let up = _mm256_add_epi32(tb, _mm256_set1_epi32(minus_ta - 31));
+        let sh = _mm256_sub_epi32(tb, _mm256_set1_epi32(33));
+        let off = [
+            _mm256_cmpgt_epi32(up, _mm256_set1_epi32(22)),
+            _mm256_cmpgt_epi32(_mm256_setzero_si256(), up),
+            _mm256_cmpgt_epi32(sh, _mm256_set1_epi32(20)),
+            _mm256_cmpgt_epi32(_mm256_setzero_si256(), sh),
+        ]
+        .into_iter()
+        .fold(_mm256_setzero_si256(), |a, b| _mm256_or_si256(a, b));
+        if _mm256_movemask_epi8(off) != 0 || o + 8 > c {
+            break;
+        }
+        for t in 0..n {
+            let Some(xs) = x.get_mut(t * c + o..t * c + o + 8) else {
+                return done;
+            };
+            // SAFETY: `group` is 4 pairs of 8 pixels' two i32s; the gather
+            // reads 8 bytes at units t, 8 + t, 16 + t, 24 + t of it (t < 8).
+            // `xs` is 8 bytes, read and written.
+            let (acc, xv) = unsafe {
+                (
+                    _mm256_i32gather_epi64::<8>(group.as_ptr().cast::<i64>().add(t), units),
+                    _mm256_cvtepi8_epi32(_mm_loadl_epi64(xs.as_ptr().cast())),
+                )
+            };
+            let a = _mm256_sllv_epi32(_mm256_sub_epi32(xv, zx), up);
+            // The 64-bit sums' high words: even lanes, then odd lanes.
+            let even = _mm256_add_epi64(_mm256_mul_epi32(a, residual), _mm256_mul_epi32(acc, mult));
+            let odd = _mm256_add_epi64(
+                _mm256_mul_epi32(_mm256_srli_epi64::<32>(a), residual),
+                _mm256_mul_epi32(_mm256_srli_epi64::<32>(acc), _mm256_srli_epi64::<32>(mult)),
+            );
+            let hi = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+            let v = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(hi, sh), plus));
+            // Saturating packs clamp to int8; the permute gathers the 8
+            // bytes from the two 128-bit halves.
+            let w = _mm256_packs_epi32(v, v);
+            let bytes = _mm256_permutevar8x32_epi32(
+                _mm256_packs_epi16(w, w),
+                _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0),
+            );
+            // SAFETY: `xs` is 8 writable bytes.
+            unsafe { _mm_storel_epi64(xs.as_mut_ptr().cast(), _mm256_castsi256_si128(bytes)) };
+        }
+        done += 4;
+    }
+    done
+}
