@@ -10,8 +10,9 @@
 //! (register-only `asm!`, no memory access), the depthwise's two unchecked
 //! loads, whose bounds [`kernels::depthwise::Window::new`] checks once per
 //! pixel, the pointwise DSP pair loop (one `asm!` block whose slices are
-//! checked on entry, `kernels/pair_loop.rs`), and, on x86-64 hosts, the calls into
-//! the SSE2 pointwise tiles (SSE2 is the x86-64 baseline).
+//! checked on entry, `kernels/pair_loop.rs`), and, on x86-64 hosts, the SSE2
+//! and AVX2 loops (`kernels/avx2*.rs`, `host_f32.rs`: entered once CPUID
+//! said yes; their loads and stores checked per step or on entry).
 //!
 //! Codegen (`convnext-codegen`) writes a `forward()` that calls the kernels
 //! with `static` params, one per layer. The same network, built by hand from
