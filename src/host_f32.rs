@@ -50,25 +50,30 @@ fn blocked(x: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], cin: usize) {
         }
         return;
     }
-    let mut xs = x.chunks_exact(ROWS * cin);
-    let mut os = out.chunks_exact_mut(ROWS * cout);
-    for (xb, ob) in (&mut xs).zip(&mut os) {
-        let mut j0 = 0;
-        while j0 + COLS <= cout {
+    // Column blocks outside, row blocks inside: a block's weight columns
+    // (`cin x 16` floats) stay in cache over every row, where the other
+    // order streamed the whole matrix once per 4 rows.
+    let whole = x.len() / (ROWS * cin) * ROWS;
+    let (xs, rest) = x.split_at(whole * cin);
+    let (os, os_rest) = out.split_at_mut((whole * cout).min(out.len()));
+    let mut j0 = 0;
+    while j0 + COLS <= cout {
+        for (xb, ob) in xs.chunks_exact(ROWS * cin).zip(os.chunks_exact_mut(ROWS * cout)) {
             block::<COLS>(xb, w, bias, ob, (cin, j0));
-            j0 += COLS;
         }
-        // The last columns 8 at a time, then plainly.
-        while j0 + 8 <= cout {
-            block::<8>(xb, w, bias, ob, (cin, j0));
-            j0 += 8;
-        }
-        for (xp, op) in xb.chunks_exact(cin).zip(ob.chunks_exact_mut(cout)) {
-            plain(xp, w, bias, op, j0);
-        }
+        j0 += COLS;
     }
-    let rest = xs.remainder().chunks_exact(cin);
-    for (xp, op) in rest.zip(os.into_remainder().chunks_exact_mut(cout)) {
+    // The last columns 8 at a time, then plainly.
+    while j0 + 8 <= cout {
+        for (xb, ob) in xs.chunks_exact(ROWS * cin).zip(os.chunks_exact_mut(ROWS * cout)) {
+            block::<8>(xb, w, bias, ob, (cin, j0));
+        }
+        j0 += 8;
+    }
+    for (xp, op) in xs.chunks_exact(cin).zip(os.chunks_exact_mut(cout)) {
+        plain(xp, w, bias, op, j0);
+    }
+    for (xp, op) in rest.chunks_exact(cin).zip(os_rest.chunks_exact_mut(cout)) {
         plain(xp, w, bias, op, 0);
     }
 }
