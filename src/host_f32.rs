@@ -58,14 +58,20 @@ fn blocked(x: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], cin: usize) {
     let (os, os_rest) = out.split_at_mut((whole * cout).min(out.len()));
     let mut j0 = 0;
     while j0 + COLS <= cout {
-        for (xb, ob) in xs.chunks_exact(ROWS * cin).zip(os.chunks_exact_mut(ROWS * cout)) {
+        for (xb, ob) in xs
+            .chunks_exact(ROWS * cin)
+            .zip(os.chunks_exact_mut(ROWS * cout))
+        {
             block::<COLS>(xb, w, bias, ob, (cin, j0));
         }
         j0 += COLS;
     }
     // The last columns 8 at a time, then plainly.
     while j0 + 8 <= cout {
-        for (xb, ob) in xs.chunks_exact(ROWS * cin).zip(os.chunks_exact_mut(ROWS * cout)) {
+        for (xb, ob) in xs
+            .chunks_exact(ROWS * cin)
+            .zip(os.chunks_exact_mut(ROWS * cout))
+        {
             block::<8>(xb, w, bias, ob, (cin, j0));
         }
         j0 += 8;
