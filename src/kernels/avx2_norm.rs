@@ -15,41 +15,68 @@ use super::layer_norm::{affine_i8, FastNorm, LN_INPUT_LIMIT};
 use super::requantize::Requant;
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_blend_epi32, _mm256_castsi256_si128,
-    _mm256_cmpgt_epi32, _mm256_i32gather_epi32, _mm256_loadu_si256, _mm256_max_epi32,
-    _mm256_min_epi32, _mm256_movemask_epi8, _mm256_mul_epi32, _mm256_or_si256, _mm256_packs_epi16,
-    _mm256_packs_epi32, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_set1_epi64x,
-    _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
-    _mm256_sllv_epi32, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64,
-    _mm256_storeu_si256, _mm256_sub_epi32, _mm256_sub_epi64, _mm_storel_epi64,
+    _mm256_cmpgt_epi32, _mm256_cvtepi8_epi32, _mm256_i32gather_epi32, _mm256_loadu_si256,
+    _mm256_max_epi32, _mm256_min_epi32, _mm256_movemask_epi8, _mm256_mul_epi32, _mm256_or_si256,
+    _mm256_packs_epi16, _mm256_packs_epi32, _mm256_permutevar8x32_epi32, _mm256_set1_epi32,
+    _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256,
+    _mm256_shuffle_epi8, _mm256_sllv_epi32, _mm256_srai_epi32, _mm256_srav_epi32,
+    _mm256_srli_epi64, _mm256_storeu_si256, _mm256_sub_epi32, _mm256_sub_epi64, _mm_loadl_epi64,
+    _mm_storel_epi64,
 };
 
 /// Channels up to which the statistics' i32 sum cannot overflow (as in
 /// [`super::layer_norm`]).
 const MAX_C: usize = 2048;
 
-/// `(Σ q, Σ q²)` of the `c` i32 inputs in `v` (little-endian), each
-/// clamped to ±[`LN_INPUT_LIMIT`]: what [`super::layer_norm::PixelNorm`]
-/// starts from. `None` without AVX2, past 2048 channels or when `v` is
-/// short.
-pub fn statistics(v: &[i8], c: usize) -> Option<(i64, i64)> {
-    if !super::avx2::available() || c > MAX_C || v.len() < 4 * c {
+/// `(Σ q, Σ q²)` of the `c` inputs in `v`, each clamped to
+/// ±[`LN_INPUT_LIMIT`]: what [`super::layer_norm::PixelNorm`] starts from.
+/// `W` is the bytes of an input: 4 (i32s, little-endian) or 1 (int8).
+/// `None` without AVX2, past 2048 channels or when `v` is short.
+pub fn statistics<const W: usize>(v: &[i8], c: usize) -> Option<(i64, i64)> {
+    if !super::avx2::available() || c > MAX_C || v.len() < W * c || !(W == 1 || W == 4) {
         return None;
     }
     // SAFETY: `available` said this CPU runs AVX2.
-    Some(unsafe { statistics_avx2(v, c) })
+    Some(unsafe { statistics_avx2::<W>(v, c) })
+}
+
+/// Input `i` of `v` (`W` bytes each).
+fn input<const W: usize>(v: &[i8], i: usize) -> i32 {
+    if W == 1 {
+        v.get(i).map_or(0, |&x| x as i32)
+    } else {
+        v.get(4 * i..4 * i + 4).map_or(0, |b| {
+            i32::from_le_bytes([b[0], b[1], b[2], b[3]].map(|x| x as u8))
+        })
+    }
+}
+
+/// Inputs `8g..8g + 8` of `v` as i32 lanes; `v` must hold them.
+#[target_feature(enable = "avx2")]
+fn load8<const W: usize>(v: &[i8], g: usize) -> __m256i {
+    if let Some(b) = v.get(8 * W * g..8 * W * (g + 1)) {
+        // SAFETY: `b` is the 8 W bytes read; the loads allow any alignment.
+        unsafe {
+            if W == 1 {
+                _mm256_cvtepi8_epi32(_mm_loadl_epi64(b.as_ptr().cast()))
+            } else {
+                _mm256_loadu_si256(b.as_ptr().cast())
+            }
+        }
+    } else {
+        _mm256_setzero_si256()
+    }
 }
 
 #[target_feature(enable = "avx2")]
-fn statistics_avx2(v: &[i8], c: usize) -> (i64, i64) {
+fn statistics_avx2<const W: usize>(v: &[i8], c: usize) -> (i64, i64) {
     let (lo, hi) = (
         _mm256_set1_epi32(-LN_INPUT_LIMIT),
         _mm256_set1_epi32(LN_INPUT_LIMIT),
     );
     let (mut s, mut ss) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-    let groups = v.chunks_exact(32).take(c / 8);
-    for g in groups {
-        // SAFETY: `g` is 32 bytes; the load allows any alignment.
-        let q = unsafe { _mm256_loadu_si256(g.as_ptr().cast()) };
+    for g in 0..c / 8 {
+        let q = load8::<W>(v, g);
         let q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
         s = _mm256_add_epi32(s, q);
         // Squares as i64: even lanes, then odd lanes moved down.
@@ -64,13 +91,81 @@ fn statistics_avx2(v: &[i8], c: usize) -> (i64, i64) {
     for l in lanes64(ss) {
         squares += l;
     }
-    for b in v.chunks_exact(4).take(c).skip(8 * (c / 8)) {
-        let q = i32::from_le_bytes([b[0], b[1], b[2], b[3]].map(|x| x as u8));
-        let q = q.clamp(-LN_INPUT_LIMIT, LN_INPUT_LIMIT);
+    for i in 8 * (c / 8)..c {
+        let q = input::<W>(v, i).clamp(-LN_INPUT_LIMIT, LN_INPUT_LIMIT);
         sum += q as i64;
         squares += q as i64 * q as i64;
     }
     (sum, squares)
+}
+
+/// Every one of the `c` int8 inputs in `v` (`c` a multiple of 4) through
+/// `norm`, clamped to int8, handed out four channels at a time in order:
+/// `put(g, bytes)` for group `g` (the downsample's paired windows). `false`
+/// (nothing handed out) without AVX2 or when `v` is short.
+pub fn int8_groups(v: &[i8], norm: FastNorm, c: usize, put: impl FnMut(usize, [u8; 4])) -> bool {
+    if !super::avx2::available() || v.len() < c || !c.is_multiple_of(4) {
+        return false;
+    }
+    // SAFETY: `available` said this CPU runs AVX2.
+    unsafe { int8_groups_avx2(v, norm, c, put) };
+    true
+}
+
+#[target_feature(enable = "avx2")]
+fn int8_groups_avx2(v: &[i8], norm: FastNorm, c: usize, mut put: impl FnMut(usize, [u8; 4])) {
+    let map = Map::new(norm);
+    let (min8, max8) = (_mm256_set1_epi32(-128), _mm256_set1_epi32(127));
+    for g in 0..c / 8 {
+        let y = map.apply(load8::<1>(v, g));
+        let y = _mm256_min_epi32(_mm256_max_epi32(y, min8), max8);
+        // Bytes 0-3 of each 128-bit half after the packs: channels 0-3,
+        // then 4-7.
+        let w = _mm256_packs_epi32(y, y);
+        let [b0, _, b2, _] = lanes64(_mm256_packs_epi16(w, w));
+        put(2 * g, (b0 as u32).to_le_bytes());
+        put(2 * g + 1, (b2 as u32).to_le_bytes());
+    }
+    if c % 8 == 4 {
+        let at = 8 * (c / 8);
+        let b: [u8; 4] = core::array::from_fn(|i| {
+            norm.apply(input::<1>(v, at + i)).clamp(-128, 127) as i8 as u8
+        });
+        put(c / 4 - 1, b);
+    }
+}
+
+/// [`FastNorm`] as vectors: clamp, shift left by `pre`, the high word of
+/// the product with `a` less `b`, shifted right by `shift`.
+#[derive(Clone, Copy)]
+struct Map {
+    pre: __m256i,
+    a: __m256i,
+    b: __m256i,
+    shift: __m256i,
+}
+
+impl Map {
+    #[target_feature(enable = "avx2")]
+    fn new(norm: FastNorm) -> Map {
+        let (pre, a, b, shift) = norm.parts();
+        Map {
+            pre: _mm256_set1_epi32(pre as i32),
+            a: _mm256_set1_epi32(a),
+            b: _mm256_set1_epi64x(b),
+            shift: _mm256_set1_epi32(shift as i32),
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn apply(self, q: __m256i) -> __m256i {
+        let (lo, hi) = (
+            _mm256_set1_epi32(-LN_INPUT_LIMIT),
+            _mm256_set1_epi32(LN_INPUT_LIMIT),
+        );
+        let q = _mm256_sllv_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), self.pre);
+        _mm256_srav_epi32(high_words(q, self.a, self.b), self.shift)
+    }
 }
 
 /// Every one of the `c` i32 inputs in `v` through `norm`, then channel
@@ -105,17 +200,7 @@ fn affine_out_avx2(
     out: &mut [i8],
     c: usize,
 ) {
-    let (pre, a, b, shift) = norm.parts();
-    let (lo, hi) = (
-        _mm256_set1_epi32(-LN_INPUT_LIMIT),
-        _mm256_set1_epi32(LN_INPUT_LIMIT),
-    );
-    let (pre, a, b, shift) = (
-        _mm256_set1_epi32(pre as i32),
-        _mm256_set1_epi32(a),
-        _mm256_set1_epi64x(b),
-        _mm256_set1_epi32(shift as i32),
-    );
+    let map = Map::new(norm);
     let offsets = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 30, 35);
     let (top_sh, two) = (_mm256_set1_epi32(29), _mm256_set1_epi32(2));
     let (low_off, high_off) = (_mm256_set1_epi32(-(1 << 30)), _mm256_set1_epi32(1 << 30));
@@ -143,9 +228,7 @@ fn affine_out_avx2(
                 )),
             )
         };
-        // The normalised value: high word of (q << pre) a − b, shifted.
-        let q = _mm256_sllv_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), pre);
-        let y = _mm256_srav_epi32(high_words(q, a, b), shift);
+        let y = map.apply(q);
         // The affine's halved form: shift − 2 in 0..=29, and an offset the
         // add cannot saturate with; else this group goes one at a time.
         let sh = _mm256_sub_epi32(rshift, two);
@@ -205,17 +288,7 @@ pub fn widened_groups(v: &[i8], norm: FastNorm, c: usize, put: impl FnMut(usize,
 
 #[target_feature(enable = "avx2")]
 fn widened_groups_avx2(v: &[i8], norm: FastNorm, c: usize, mut put: impl FnMut(usize, [u8; 8])) {
-    let (pre, a, b, shift) = norm.parts();
-    let (lo, hi) = (
-        _mm256_set1_epi32(-LN_INPUT_LIMIT),
-        _mm256_set1_epi32(LN_INPUT_LIMIT),
-    );
-    let (pre, a, b, shift) = (
-        _mm256_set1_epi32(pre as i32),
-        _mm256_set1_epi32(a),
-        _mm256_set1_epi64x(b),
-        _mm256_set1_epi32(shift as i32),
-    );
+    let map = Map::new(norm);
     let (min8, max8) = (_mm256_set1_epi32(-128), _mm256_set1_epi32(127));
     // Within each 128-bit half, the i16s of channels 0-3 (twice, after the
     // pack) reordered 0, 2, 1, 3.
@@ -223,34 +296,22 @@ fn widened_groups_avx2(v: &[i8], norm: FastNorm, c: usize, mut put: impl FnMut(u
         0, 1, 4, 5, 2, 3, 6, 7, 0, 1, 4, 5, 2, 3, 6, 7, 0, 1, 4, 5, 2, 3, 6, 7, 0, 1, 4, 5, 2, 3,
         6, 7,
     );
-    let mut g = 0;
-    for group in v.chunks_exact(32).take(c / 8) {
-        // SAFETY: `group` is 32 bytes; the load allows any alignment.
-        let q = unsafe { _mm256_loadu_si256(group.as_ptr().cast()) };
-        let q = _mm256_sllv_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), pre);
-        let y = _mm256_srav_epi32(high_words(q, a, b), shift);
-        let y = _mm256_min_epi32(_mm256_max_epi32(y, min8), max8);
+    for g in 0..c / 8 {
+        let y = _mm256_min_epi32(_mm256_max_epi32(map.apply(load8::<4>(v, g)), min8), max8);
         let words = _mm256_shuffle_epi8(_mm256_packs_epi32(y, y), order);
         let [w0, _, w2, _] = lanes64(words);
-        put(g, w0.to_le_bytes());
-        put(g + 1, w2.to_le_bytes());
-        g += 2;
+        put(2 * g, w0.to_le_bytes());
+        put(2 * g + 1, w2.to_le_bytes());
     }
     if c % 8 == 4 {
-        let at = 32 * (c / 8);
-        let y = v.get(at..at + 16).map_or([0; 4], |b| {
-            core::array::from_fn(|i| {
-                let q = i32::from_le_bytes(
-                    [b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]].map(|x| x as u8),
-                );
-                norm.apply(q).clamp(-128, 127) as i16
-            })
-        });
+        let at = 8 * (c / 8);
+        let y: [i16; 4] =
+            core::array::from_fn(|i| norm.apply(input::<4>(v, at + i)).clamp(-128, 127) as i16);
         let mut bytes = [0u8; 8];
         for (k, ch) in [0, 2, 1, 3].into_iter().enumerate() {
             bytes[2 * k..2 * k + 2].copy_from_slice(&y[ch].to_le_bytes());
         }
-        put(g, bytes);
+        put(c / 4 - 1, bytes);
     }
 }
 
@@ -343,7 +404,7 @@ mod tests {
                 s += x;
                 ss += x * x;
             }
-            assert_eq!(statistics(&v, c), Some((s, ss)), "round {round}");
+            assert_eq!(statistics::<4>(&v, c), Some((s, ss)), "round {round}");
 
             let mut want = vec![0i8; c];
             layer_norm(
@@ -377,5 +438,43 @@ mod tests {
             fast_pixels > 200,
             "only {fast_pixels} pixels had the fast form"
         );
+    }
+
+    /// The int8-input forms (the downsample's): statistics and the output
+    /// pass in 4-channel groups, against the scalar map and clamp.
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri runs no CPUID, so no AVX2")]
+    fn the_avx2_int8_layer_norm_passes_match_the_plain_ones() {
+        assert!(
+            super::super::avx2::available(),
+            "this x86-64 host has no AVX2"
+        );
+        let mut next = rng(0x2545_F491_4F6C_DD1D);
+        let mut checked = 0;
+        for round in 0..300 {
+            let c = [8, 12, 40, 44, 160, 4][round % 6];
+            let v: Vec<i8> = (0..c).map(|_| next() as i8).collect();
+            let (s, ss) = v.iter().fold((0i64, 0i64), |(s, ss), &x| {
+                (s + x as i64, ss + x as i64 * x as i64)
+            });
+            assert_eq!(statistics::<1>(&v, c), Some((s, ss)), "round {round}");
+            let out = Requant::from_real(0.5 + (next() % 100) as f64 / 10.0);
+            let ln = LayerNormParams::new(next() % 5000);
+            let Some(fast) = PixelNorm::from_sums(c, (s, ss), &ln, out).fast() else {
+                continue;
+            };
+            let mut groups = vec![[0u8; 4]; c / 4];
+            assert!(int8_groups(&v, fast, c, |g, b| groups[g] = b));
+            for (i, &x) in v.iter().enumerate() {
+                let want = fast.apply(x as i32).clamp(-128, 127) as i8;
+                assert_eq!(
+                    groups[i / 4][i % 4] as i8,
+                    want,
+                    "round {round}: channel {i}"
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked > 200, "only {checked} pixels had the fast form");
     }
 }

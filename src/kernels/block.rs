@@ -545,7 +545,7 @@ fn normalise_pixel<B: AsRef<[u8]>>(
         // The host with AVX2: statistics and the output pass 8 channels a
         // step.
         #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-        if let Some(sums) = super::avx2_norm::statistics(d, c) {
+        if let Some(sums) = super::avx2_norm::statistics::<4>(d, c) {
             let norm = PixelNorm::from_sums(c, sums, &p.ln, p.ln_requant);
             if let Some(fast) = norm.fast() {
                 let put = |g: usize, bytes: [u8; 8]| {

@@ -202,6 +202,28 @@ fn normalise_tap<B: AsRef<[u8]>>(
     ti: usize,
 ) {
     let cin = p.cin;
+    // The host with AVX2: statistics and the output pass 8 channels a
+    // step, where the pixel's map has its fast form and each 4 channels
+    // are one group of the paired window (`cin` a multiple of 4).
+    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+    if cin.is_multiple_of(4) {
+        let fast = super::avx2_norm::statistics::<1>(x, cin).and_then(|sums| {
+            super::layer_norm::PixelNorm::from_sums(cin, sums, &p.ln, p.ln_requant).fast()
+        });
+        if let Some(fast) = fast {
+            let put = |g: usize, bytes: [u8; 4]| {
+                let at = paired_offset_whole(t, ti * cin + 4 * g, n);
+                if let Some(v) = windows.get_mut(at..at + 4) {
+                    for (v, b) in v.iter_mut().zip(bytes) {
+                        *v = b as i8;
+                    }
+                }
+            };
+            if super::avx2_norm::int8_groups(x, fast, cin, put) {
+                return;
+            }
+        }
+    }
     let mut put = |at: usize, y: i32| {
         if let Some(v) = windows.get_mut(at) {
             *v = clamp_i8(y);

@@ -178,7 +178,7 @@ pub fn stem_rows<B: AsRef<[u8]>>(
             // The host with AVX2: statistics and the output pass 8
             // channels a step, where the pixel's map has its fast form.
             #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-            if let Some(fast) = super::avx2_norm::statistics(v, cout).and_then(|sums| {
+            if let Some(fast) = super::avx2_norm::statistics::<4>(v, cout).and_then(|sums| {
                 super::layer_norm::PixelNorm::from_sums(cout, sums, &p.ln, Q16).fast()
             }) {
                 let affine = (p.out_requant.as_ref(), p.out_offset.as_ref());
