@@ -257,18 +257,23 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
     };
     assert_eq!(p.host_tile(wide.len()), tile, "{h}x{w}x{c}");
     assert_eq!(p.host_tile(arena.len()), TILE_PIXELS);
-    // Once more with the host's widened pointwise weights (what codegen's
-    // plan gives on x86-64): the AVX2 loop that reads them.
+    // Once more with the host's prepared copies (what codegen's plan gives
+    // on x86-64): the widened pointwise weights and the depthwise's
+    // multipliers unpacked, which the AVX2 loops read.
     let widened: Vec<u8> = [p.pw1.weights, p.pw2.weights]
         .concat()
         .iter()
         .flat_map(|&v| (v as i8 as i16).to_le_bytes())
+        .chain(dw_rq.iter().flat_map(|r| r.mult.to_le_bytes()))
+        .chain(dw_rq.iter().flat_map(|r| r.shift.to_le_bytes()))
         .collect();
     let prepared = BlockParams {
         host_wide: &widened[..],
         ..p
     };
-    assert_eq!(prepared.host_wide_parts().0.len(), 2 * p.pw1.weights.len());
+    let parts = prepared.host_parts();
+    assert_eq!(parts.pw1.len(), 2 * p.pw1.weights.len());
+    assert_eq!(parts.dw_requant.len(), 8 * c);
     let mut wide_prepared = wide.clone();
     block_in_place_tiled(&prepared, &mut wide_prepared, &mut NoProbe);
     block_in_place_tiled(&p, &mut wide, &mut NoProbe);

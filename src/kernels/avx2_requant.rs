@@ -26,19 +26,32 @@ use core::arch::x86_64::{
 };
 
 /// `out` holds `c` i32 sums (little-endian); each becomes
-/// `requantize_plus(sum, requant[ch], bias[ch])`, in place. `false`
-/// (nothing done) without AVX2.
-pub fn requantize_plus_in_place(out: &mut [i8], bias: &[u8], requant: &[u8], c: usize) -> bool {
+/// `requantize_plus(sum, requant[ch], bias[ch])`, in place. `prepared` is
+/// empty or the multipliers as `c` i32 mantissas then `c` i32 shifts
+/// ([`super::block::BlockParams::host_wide`]): loaded, not gathered from
+/// the table. `false` (nothing done) without AVX2.
+pub fn requantize_plus_in_place(
+    out: &mut [i8],
+    bias: &[u8],
+    (requant, prepared): (&[u8], &[u8]),
+    c: usize,
+) -> bool {
     if !super::avx2::available() {
         return false;
     }
+    let prepared = (prepared.len() == 8 * c).then(|| prepared.split_at(4 * c));
     // SAFETY: `available` said this CPU runs AVX2.
-    unsafe { requantize_plus_in_place_avx2(out, bias, requant, c) };
+    unsafe { requantize_plus_in_place_avx2(out, bias, (requant, prepared), c) };
     true
 }
 
 #[target_feature(enable = "avx2")]
-fn requantize_plus_in_place_avx2(out: &mut [i8], bias: &[u8], requant: &[u8], c: usize) {
+fn requantize_plus_in_place_avx2(
+    out: &mut [i8],
+    bias: &[u8],
+    (requant, prepared): (&[u8], Option<(&[u8], &[u8])>),
+    c: usize,
+) {
     let offsets = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 30, 35);
     let (small, top_sh) = (_mm256_set1_epi32((1 << 21) - 1), _mm256_set1_epi32(29));
     let (low_bias, high_bias) = (_mm256_set1_epi32(-(1 << 30)), _mm256_set1_epi32(1 << 30));
@@ -52,18 +65,32 @@ fn requantize_plus_in_place_avx2(out: &mut [i8], bias: &[u8], requant: &[u8], c:
         ) else {
             break;
         };
-        // SAFETY: `o`, `bb` are 32 bytes; the gathers read bytes 5i to
-        // 5i + 3 and 5i + 1 to 5i + 4 of `r`'s 40 (i < 8).
+        let at = 4 * ch..4 * ch + 32;
+        let loaded = prepared.and_then(|(m, sh)| Some((m.get(at.clone())?, sh.get(at)?)));
+        // SAFETY: `o`, `bb` and the prepared slices are 32 bytes; the
+        // gathers read bytes 5i to 5i + 3 and 5i + 1 to 5i + 4 of `r`'s 40
+        // (i < 8).
         let (acc, b, mult, shift) = unsafe {
+            let (mult, shift) = match loaded {
+                Some((m, sh)) => (
+                    _mm256_loadu_si256(m.as_ptr().cast()),
+                    _mm256_loadu_si256(sh.as_ptr().cast()),
+                ),
+                None => (
+                    _mm256_i32gather_epi32::<1>(r.as_ptr().cast(), offsets),
+                    // The shift byte at the top of the word that ends
+                    // with it.
+                    _mm256_srai_epi32::<24>(_mm256_i32gather_epi32::<1>(
+                        r.as_ptr().add(1).cast(),
+                        offsets,
+                    )),
+                ),
+            };
             (
                 _mm256_loadu_si256(o.as_ptr().cast()),
                 _mm256_loadu_si256(bb.as_ptr().cast()),
-                _mm256_i32gather_epi32::<1>(r.as_ptr().cast(), offsets),
-                // The shift byte at the top of the word that ends with it.
-                _mm256_srai_epi32::<24>(_mm256_i32gather_epi32::<1>(
-                    r.as_ptr().add(1).cast(),
-                    offsets,
-                )),
+                mult,
+                shift,
             )
         };
         // requantize_plus's fast path takes `shift + 8` in 0..=29.
@@ -163,7 +190,21 @@ mod tests {
                 .collect();
             let bias: Vec<u8> = biases.iter().flat_map(|b| b.to_le_bytes()).collect();
             let table: Vec<u8> = requant_table(&rqs).collect();
-            assert!(requantize_plus_in_place(&mut out, &bias, &table, c));
+            // Both forms: the table gathered, and the prepared copy.
+            let prepared: Vec<u8> = rqs
+                .iter()
+                .flat_map(|r| r.mult.to_le_bytes())
+                .chain(rqs.iter().flat_map(|r| r.shift.to_le_bytes()))
+                .collect();
+            let mut out2 = out.clone();
+            assert!(requantize_plus_in_place(&mut out, &bias, (&table, &[]), c));
+            assert!(requantize_plus_in_place(
+                &mut out2,
+                &bias,
+                (&table, &prepared),
+                c
+            ));
+            assert_eq!(out, out2, "round {round}: prepared multipliers");
             for ch in 0..c {
                 let got = i32::from_le_bytes(
                     <[i8; 4]>::try_from(&out[4 * ch..4 * ch + 4])

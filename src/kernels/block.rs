@@ -72,13 +72,28 @@ pub struct BlockParams<B = &'static [u8]> {
     /// v1 block whose `C` is a multiple of 8: pw2 then reads them without
     /// sign-extending. The planner sets it where the room costs no arena.
     pub wide_hidden: bool,
-    /// The host's copy of pw1's, then pw2's, weights widened to i16
-    /// (little-endian, byte `i` of the tables at bytes `2i` and `2i + 1`),
-    /// which its AVX2 pointwise loop reads instead of widening each weight
-    /// again for every tile. Empty on the boards (the emitter writes `&[]`)
-    /// and wherever nobody prepared it (codegen's plan does on x86-64
-    /// hosts): the loops then widen as they go, with the same bits.
+    /// The host's prepared copies, for its AVX2 loops: pw1's, then pw2's,
+    /// weights widened to i16 (little-endian, byte `i` of the tables at
+    /// bytes `2i` and `2i + 1`), which the pointwise loop reads instead of
+    /// widening each weight again for every tile; then the depthwise's
+    /// multipliers as `C` i32 mantissas and `C` i32 shifts, which its
+    /// requantization loads instead of gathering them from the 5-byte
+    /// entries for every pixel ([`BlockParams::host_parts`]). Empty on the
+    /// boards (the emitter writes `&[]`) and wherever nobody prepared it
+    /// (codegen's plan does on x86-64 hosts): the loops then work from the
+    /// tables, with the same bits.
     pub host_wide: B,
+}
+
+/// [`BlockParams::host_wide`]'s parts ([`BlockParams::host_parts`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostParts<'a> {
+    /// pw1's weights widened to i16.
+    pub pw1: &'a [u8],
+    /// pw2's weights widened to i16.
+    pub pw2: &'a [u8],
+    /// The depthwise's `C` mantissas, then `C` shifts, as i32s.
+    pub dw_requant: &'a [u8],
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
@@ -132,20 +147,34 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
         }
     }
 
-    /// pw1's and pw2's parts of [`BlockParams::host_wide`]; both empty
-    /// unless it holds exactly the two tables widened.
-    /// (Always empty on the boards, which never read them: nothing to
-    /// check there.)
-    pub fn host_wide_parts(&self) -> (&[u8], &[u8]) {
+    /// The parts of [`BlockParams::host_wide`]: pw1's and pw2's widened
+    /// weights and the depthwise's multipliers; all empty unless it holds
+    /// exactly those. (Always empty on the boards, which never read them.)
+    pub fn host_parts(&self) -> HostParts<'_> {
+        let none = HostParts {
+            pw1: &[],
+            pw2: &[],
+            dw_requant: &[],
+        };
         if cfg!(target_os = "none") {
-            return (&[], &[]);
+            return none;
         }
         let n1 = self.pw1.weights.as_ref().len();
         let n2 = self.pw2.weights.as_ref().len();
         let hw = self.host_wide.as_ref();
-        match n1.checked_add(n2).and_then(|n| n.checked_mul(2)) {
-            Some(n) if n == hw.len() => hw.split_at_checked(2 * n1).unwrap_or_default(),
-            _ => (&[], &[]),
+        let want = n1
+            .checked_add(n2)
+            .and_then(|n| n.checked_mul(2))
+            .and_then(|n| n.checked_add(8 * self.map.c));
+        if want != Some(hw.len()) {
+            return none;
+        }
+        let (pw1, rest) = hw.split_at_checked(2 * n1).unwrap_or_default();
+        let (pw2, dw_requant) = rest.split_at_checked(2 * n2).unwrap_or_default();
+        HostParts {
+            pw1,
+            pw2,
+            dw_requant,
         }
     }
 
@@ -510,7 +539,12 @@ fn dw_window<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &[i8], taps: &[Tap], out
     window.run(p.x_zero_point, out);
     let (bias, requant) = (p.dw.bias.as_ref(), p.dw.requant.as_ref());
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    if super::avx2_requant::requantize_plus_in_place(out, bias, requant, p.map.c) {
+    if super::avx2_requant::requantize_plus_in_place(
+        out,
+        bias,
+        (requant, p.host_parts().dw_requant),
+        p.map.c,
+    ) {
         return;
     }
     let rows = bias

@@ -68,7 +68,7 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
         .zip(b.chunks(8 * BATCH))
         .zip(r.chunks(2 * Requant::BYTES * BATCH));
     // The host's widened weights, batch by batch (empty when absent).
-    let hw = p.host_wide_parts().0;
+    let hw = p.host_parts().pw1;
     #[cfg(convnext_dsp)]
     let hw = hw.get(2 * done * c..).unwrap_or_default();
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
@@ -270,7 +270,7 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
         .zip(b.chunks(8 * BATCH))
         .zip(r.chunks(2 * Requant::BYTES * BATCH))
         .take((c - first.min(c)).div_ceil(2 * BATCH));
-    let hw = p.host_wide_parts().1;
+    let hw = p.host_parts().pw2;
     let hw = hw.get(first * 8 * c..).unwrap_or_default();
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
         let mut accs = [[[0i32; 2]; P]; BATCH];

@@ -142,7 +142,7 @@ pub fn stem_rows<B: AsRef<[u8]>>(
                     // always requantizes.)
                     let (bias, requant) = (p.conv.bias.as_ref(), p.conv.requant.as_ref());
                     let at = arena.get_mut(s..s + 4 * cout).unwrap_or_default();
-                    super::avx2_requant::requantize_plus_in_place(at, bias, requant, cout);
+                    super::avx2_requant::requantize_plus_in_place(at, bias, (requant, &[]), cout);
                     0
                 }
                 _ => cout,
