@@ -45,11 +45,14 @@ pub fn requantize_plus_in_place(
     true
 }
 
+/// The prepared multipliers: mantissas, shifts (`c` i32s each).
+type Prepared<'a> = (&'a [u8], &'a [u8]);
+
 #[target_feature(enable = "avx2")]
 fn requantize_plus_in_place_avx2(
     out: &mut [i8],
     bias: &[u8],
-    (requant, prepared): (&[u8], Option<(&[u8], &[u8])>),
+    (requant, prepared): (&[u8], Option<Prepared>),
     c: usize,
 ) {
     let offsets = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 30, 35);
