@@ -260,10 +260,14 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
     // Once more with the host's prepared copies (what codegen's plan gives
     // on x86-64): the widened pointwise weights and the depthwise's
     // multipliers unpacked, which the AVX2 loops read.
-    let widened: Vec<u8> = [p.pw1.weights, p.pw2.weights]
-        .concat()
-        .iter()
-        .flat_map(|&v| (v as i8 as i16).to_le_bytes())
+    let pw1 = p
+        .pw1
+        .weights
+        .chunks_exact(4)
+        .flat_map(|c| [c[0], c[2], c[1], c[3]]);
+    let widened: Vec<u8> = pw1
+        .chain(p.pw2.weights.iter().copied())
+        .flat_map(|v| (v as i8 as i16).to_le_bytes())
         .chain(dw_rq.iter().flat_map(|r| r.mult.to_le_bytes()))
         .chain(dw_rq.iter().flat_map(|r| r.shift.to_le_bytes()))
         .collect();

@@ -112,21 +112,26 @@ fn widen_hidden_where_free(model: &mut QuantizedModel, ops: &mut [OpReport], are
 }
 
 /// Fills every block's [`BlockParams::host_wide`]: pw1's and pw2's weights
-/// widened to i16, which the host's AVX2 pointwise loop reads instead of
-/// widening them again for every tile, and the depthwise's multipliers
-/// unpacked (the boards' emitted params leave it empty). Twice the blocks'
+/// widened to i16 (pw1's chunks in its input's order), which the host's
+/// AVX2 pointwise loop reads instead of widening them again for every
+/// tile, and the depthwise's multipliers unpacked (the boards' emitted params leave it empty). Twice the blocks'
 /// pointwise bytes of memory, on the host only.
 fn widen_weights_for_host(model: &mut QuantizedModel) {
     for q in &mut model.ops {
         if let Op::Block(b) = &mut q.op {
-            let tables = [b.pw1.weights.as_slice(), b.pw2.weights.as_slice()];
             let requants: Vec<Requant> = (0..b.map.c)
                 .map(|ch| requant_at(&b.dw.requant, ch))
                 .collect();
-            b.host_wide = tables
-                .concat()
-                .iter()
-                .flat_map(|&v| (v as i8 as i16).to_le_bytes())
+            // pw1 reads the widened LayerNorm output, each 4-channel chunk
+            // in SXTB16's order 0, 2, 1, 3: its weights go in that order.
+            let pw1 = b
+                .pw1
+                .weights
+                .chunks_exact(4)
+                .flat_map(|c| [c[0], c[2], c[1], c[3]]);
+            b.host_wide = pw1
+                .chain(b.pw2.weights.iter().copied())
+                .flat_map(|v| (v as i8 as i16).to_le_bytes())
                 .chain(requants.iter().flat_map(|r| r.mult.to_le_bytes()))
                 .chain(requants.iter().flat_map(|r| r.shift.to_le_bytes()))
                 .collect();

@@ -99,8 +99,9 @@ fn lanes(v: __m256i) -> [i32; 8] {
 /// (pw1, `WIDE`: 64 bytes per 4 channels,
 /// [`super::pointwise_wide::wide_offset`]) or int8 (pw2: 32 bytes per 4
 /// channels, [`super::pointwise::paired_offset_whole`] for 8 pixels).
-/// `wide` is `w` widened to i16 ([`super::block::BlockParams::host_wide`])
-/// or empty: with it, the loop of [`super::avx2_pairs`] runs. `None`
+/// `wide` is `w` widened to i16 ([`super::block::BlockParams::host_wide`];
+/// with `WIDE`, each 4-weight chunk in the widened input's order 0, 2, 1,
+/// 3) or empty: with it, the loop of [`super::avx2_pairs`] runs. `None`
 /// without AVX2 or when `len` is not a multiple of 4; else the pairs run,
 /// as many as `out`, `w` and `bias` hold.
 pub fn pairs<const WIDE: bool>(
@@ -435,16 +436,20 @@ mod tests {
                         x8[paired_offset_whole(p, k, PIXELS)] = v;
                     }
                 }
-                // Each loop: weights widened as it goes, and read widened.
-                let widened: Vec<u8> = wp
-                    .iter()
-                    .flat_map(|&v| (v as i8 as i16).to_le_bytes())
-                    .collect();
-                for wide in [&[][..], &widened[..]] {
+                // Each loop: weights widened as it goes, and read widened
+                // (for widened input in its order, 0, 2, 1, 3).
+                let widen = |order: [usize; 4]| -> Vec<u8> {
+                    wp.chunks_exact(4)
+                        .flat_map(|c| order.map(|i| c[i]))
+                        .flat_map(|v| (v as i8 as i16).to_le_bytes())
+                        .collect()
+                };
+                let (widened, sxtb16) = (widen([0, 1, 2, 3]), widen([0, 2, 1, 3]));
+                for (wide, wide_sxtb16) in [(&[][..], &[][..]), (&widened[..], &sxtb16[..])] {
                     let mut out = vec![[0i32; 2]; PIXELS * pairs];
                     let mut out8 = out.clone();
                     assert_eq!(
-                        super::pairs::<true>(&mut out, &xw, (&wp, wide), &bias, len),
+                        super::pairs::<true>(&mut out, &xw, (&wp, wide_sxtb16), &bias, len),
                         Some(pairs)
                     );
                     assert_eq!(

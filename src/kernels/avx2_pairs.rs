@@ -21,16 +21,16 @@
 use super::tables::i32_at;
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16, _mm256_hadd_epi32, _mm256_loadu_si256,
-    _mm256_madd_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi8,
-    _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_storeu_si256, _mm256_unpackhi_epi32,
-    _mm256_unpacklo_epi32, _mm_loadu_si128,
+    _mm256_madd_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setzero_si256,
+    _mm256_storeu_si256, _mm256_unpackhi_epi32, _mm256_unpacklo_epi32, _mm_loadu_si128,
 };
 
 /// Pixels of the tiles this loop takes.
 const PIXELS: usize = 8;
 
 /// [`super::avx2::pairs`] over `wide`, the widened weights (`4 len` bytes a
-/// pair): the same result. The caller checked that `len` is a multiple of
+/// pair; for widened input, `WIDE`, each 4-weight chunk in SXTB16's order
+/// 0, 2, 1, 3, as the input's): the same result. The caller checked that `len` is a multiple of
 /// 4 and cut `x` to the tile.
 ///
 /// # Safety
@@ -86,13 +86,6 @@ fn rows<const WIDE: bool, const N: usize>(
     {
         return;
     }
-    // Widened input holds each pixel's chunk in SXTB16's order (channels
-    // 0, 2, 1, 3, as i16); this puts it back in order 0, 1, 2, 3, the
-    // weights' order.
-    let order = _mm256_setr_epi8(
-        0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15, 0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13,
-        10, 11, 14, 15,
-    );
     let (xp, wp) = (x.as_ptr(), wide.as_ptr());
     let mut acc = [[_mm256_setzero_si256(); 4]; N];
     for k in 0..chunks {
@@ -101,9 +94,11 @@ fn rows<const WIDE: bool, const N: usize>(
         let (lo, hi) = unsafe {
             let at = xp.add(step * k);
             if WIDE {
+                // Widened input holds each pixel's chunk in SXTB16's order
+                // (channels 0, 2, 1, 3), and so do pw1's widened weights.
                 (
-                    _mm256_shuffle_epi8(_mm256_loadu_si256(at.cast()), order),
-                    _mm256_shuffle_epi8(_mm256_loadu_si256(at.add(32).cast()), order),
+                    _mm256_loadu_si256(at.cast()),
+                    _mm256_loadu_si256(at.add(32).cast()),
                 )
             } else {
                 (

@@ -73,8 +73,9 @@ pub struct BlockParams<B = &'static [u8]> {
     /// sign-extending. The planner sets it where the room costs no arena.
     pub wide_hidden: bool,
     /// The host's prepared copies, for its AVX2 loops: pw1's, then pw2's,
-    /// weights widened to i16 (little-endian, byte `i` of the tables at
-    /// bytes `2i` and `2i + 1`), which the pointwise loop reads instead of
+    /// weights widened to i16 (little-endian; pw2's byte `i` at bytes `2i`
+    /// and `2i + 1`, pw1's with each 4-byte chunk in its widened input's
+    /// order, 0, 2, 1, 3), which the pointwise loop reads instead of
     /// widening each weight again for every tile; then the depthwise's
     /// multipliers as `C` i32 mantissas and `C` i32 shifts, which its
     /// requantization loads instead of gathering them from the 5-byte
