@@ -201,35 +201,41 @@ fn depthwise_plain(
             }
         }
         let taps = &taps[..n];
-        // Channels 32 at a time, then 8, then one by one, each group's sums
-        // in registers over every tap (not loaded and stored for each):
-        // each sum is still its bias plus the taps in raster order.
+        // Channels 64 at a time, then the rest of the multiples of 8 in one
+        // group (40 channels: one pass over the taps with five independent
+        // sums, not a pass of four and one of one), then one by one; each
+        // group's sums in registers over every tap: each sum is still its
+        // bias plus the taps in raster order.
         let mut ch = 0;
-        while ch + 32 <= c {
-            channel_group::<32>(x, weights, bias, taps, ch, o);
-            ch += 32;
+        while ch + 64 <= c {
+            channel_group::<64>((x, weights, bias, taps, ch), o);
+            ch += 64;
         }
-        while ch + 8 <= c {
-            channel_group::<8>(x, weights, bias, taps, ch, o);
-            ch += 8;
+        let g = (c - ch) / 8 * 8;
+        let args = (x, weights, bias, taps, ch);
+        match g {
+            56 => channel_group::<56>(args, o),
+            48 => channel_group::<48>(args, o),
+            40 => channel_group::<40>(args, o),
+            32 => channel_group::<32>(args, o),
+            24 => channel_group::<24>(args, o),
+            16 => channel_group::<16>(args, o),
+            8 => channel_group::<8>(args, o),
+            _ => {}
         }
-        while ch < c {
-            channel_group::<1>(x, weights, bias, taps, ch, o);
-            ch += 1;
+        for ch in ch + g..c {
+            channel_group::<1>((x, weights, bias, taps, ch), o);
         }
     }
 }
 
+/// What a channel group reads: the input map, the weights, the bias, the
+/// window's taps (input offset, weight offset) and its first channel.
+type Group<'a> = (&'a [f32], &'a [f32], &'a [f32], &'a [(usize, usize)], usize);
+
 /// Channels `ch..ch + N` of one output pixel `o` over its window's `taps`.
 #[inline(always)]
-fn channel_group<const N: usize>(
-    x: &[f32],
-    weights: &[f32],
-    bias: &[f32],
-    taps: &[(usize, usize)],
-    ch: usize,
-    o: &mut [f32],
-) {
+fn channel_group<const N: usize>((x, weights, bias, taps, ch): Group, o: &mut [f32]) {
     let Some(b) = bias.get(ch..ch + N) else {
         return;
     };
