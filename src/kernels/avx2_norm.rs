@@ -11,17 +11,16 @@
 
 #![allow(unsafe_code)]
 
+use super::avx2_lanes::{any_outside, high_words, requants8};
 use super::layer_norm::{affine_i8, FastNorm, LN_INPUT_LIMIT};
 use super::requantize::Requant;
 use core::arch::x86_64::{
-    __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_blend_epi32, _mm256_castsi256_si128,
-    _mm256_cmpgt_epi32, _mm256_cvtepi8_epi32, _mm256_i32gather_epi32, _mm256_loadu_si256,
-    _mm256_max_epi32, _mm256_min_epi32, _mm256_movemask_epi8, _mm256_mul_epi32, _mm256_or_si256,
-    _mm256_packs_epi16, _mm256_packs_epi32, _mm256_permutevar8x32_epi32, _mm256_set1_epi32,
-    _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256,
-    _mm256_shuffle_epi8, _mm256_sllv_epi32, _mm256_srai_epi32, _mm256_srav_epi32,
-    _mm256_srli_epi64, _mm256_storeu_si256, _mm256_sub_epi32, _mm256_sub_epi64, _mm_loadl_epi64,
-    _mm_storel_epi64,
+    __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_castsi256_si128, _mm256_cvtepi8_epi32,
+    _mm256_loadu_si256, _mm256_max_epi32, _mm256_min_epi32, _mm256_mul_epi32, _mm256_packs_epi16,
+    _mm256_packs_epi32, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_set1_epi64x,
+    _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
+    _mm256_sllv_epi32, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64,
+    _mm256_storeu_si256, _mm256_sub_epi32, _mm_loadl_epi64, _mm_storel_epi64,
 };
 
 /// Channels up to which the statistics' i32 sum cannot overflow (as in
@@ -201,9 +200,6 @@ fn affine_out_avx2(
     c: usize,
 ) {
     let map = Map::new(norm);
-    let offsets = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 30, 35);
-    let (top_sh, two) = (_mm256_set1_epi32(29), _mm256_set1_epi32(2));
-    let (low_off, high_off) = (_mm256_set1_epi32(-(1 << 30)), _mm256_set1_epi32(1 << 30));
     let one = _mm256_set1_epi32(1);
     let mut ch = 0;
     while ch + 8 <= c {
@@ -215,32 +211,22 @@ fn affine_out_avx2(
         ) else {
             break;
         };
-        // SAFETY: `vg`, `og` are 32 bytes; the gathers read bytes 5i to
-        // 5i + 3 and 5i + 1 to 5i + 4 of `rq`'s 40 (i < 8).
-        let (q, off, mult, rshift) = unsafe {
+        let Some((mult, rshift)) = requants8(rq) else {
+            break;
+        };
+        // SAFETY: `vg`, `og` are 32 bytes; the loads allow any alignment.
+        let (q, off) = unsafe {
             (
                 _mm256_loadu_si256(vg.as_ptr().cast()),
                 _mm256_loadu_si256(og.as_ptr().cast()),
-                _mm256_i32gather_epi32::<1>(rq.as_ptr().cast(), offsets),
-                _mm256_srai_epi32::<24>(_mm256_i32gather_epi32::<1>(
-                    rq.as_ptr().add(1).cast(),
-                    offsets,
-                )),
             )
         };
         let y = map.apply(q);
         // The affine's halved form: shift − 2 in 0..=29, and an offset the
         // add cannot saturate with; else this group goes one at a time.
-        let sh = _mm256_sub_epi32(rshift, two);
-        let off_path = [
-            _mm256_cmpgt_epi32(sh, top_sh),
-            _mm256_cmpgt_epi32(_mm256_setzero_si256(), sh),
-            _mm256_cmpgt_epi32(low_off, off),
-            _mm256_cmpgt_epi32(off, high_off),
-        ]
-        .into_iter()
-        .fold(_mm256_setzero_si256(), |x, y| _mm256_or_si256(x, y));
-        if _mm256_movemask_epi8(off_path) != 0 {
+        let sh = _mm256_sub_epi32(rshift, _mm256_set1_epi32(2));
+        let off_path = any_outside([(sh, 0, 29), (off, -(1 << 30), 1 << 30)]);
+        if off_path {
             for (i, (o, y)) in o.iter_mut().zip(lanes32(y)).enumerate() {
                 *o = affine_i8(requant, offset, ch + i, y);
             }
@@ -313,18 +299,6 @@ fn widened_groups_avx2(v: &[i8], norm: FastNorm, c: usize, mut put: impl FnMut(u
         }
         put(c / 4 - 1, bytes);
     }
-}
-
-/// Per lane, the high word of the 64-bit `x a − b` (`a` and `b` the same
-/// in every lane): even lanes from VPMULDQ as is, odd ones moved down.
-#[target_feature(enable = "avx2")]
-fn high_words(x: __m256i, a: __m256i, b: __m256i) -> __m256i {
-    let even = _mm256_sub_epi64(_mm256_mul_epi32(x, a), b);
-    let odd = _mm256_sub_epi64(
-        _mm256_mul_epi32(_mm256_srli_epi64::<32>(x), _mm256_srli_epi64::<32>(a)),
-        b,
-    );
-    _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd)
 }
 
 /// The 8 i32 lanes of `v`.

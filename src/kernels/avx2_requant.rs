@@ -16,13 +16,12 @@
 
 #![allow(unsafe_code)]
 
+use super::avx2_lanes::{any_outside, high_words, requants8};
 use super::requantize::{requant_at, requantize_plus, Requant};
 use super::tables::i32_at;
 use core::arch::x86_64::{
-    __m256i, _mm256_abs_epi32, _mm256_add_epi32, _mm256_blend_epi32, _mm256_cmpgt_epi32,
-    _mm256_i32gather_epi32, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_mul_epi32,
-    _mm256_or_si256, _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setzero_si256, _mm256_slli_epi32,
-    _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64, _mm256_storeu_si256,
+    _mm256_add_epi32, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_setzero_si256,
+    _mm256_slli_epi32, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_storeu_si256,
 };
 
 /// `out` holds `c` i32 sums (little-endian); each becomes
@@ -55,9 +54,6 @@ fn requantize_plus_in_place_avx2(
     (requant, prepared): (&[u8], Option<Prepared>),
     c: usize,
 ) {
-    let offsets = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 30, 35);
-    let (small, top_sh) = (_mm256_set1_epi32((1 << 21) - 1), _mm256_set1_epi32(29));
-    let (low_bias, high_bias) = (_mm256_set1_epi32(-(1 << 30)), _mm256_set1_epi32(1 << 30));
     let one = _mm256_set1_epi32(1);
     let mut ch = 0;
     while ch + 8 <= c {
@@ -70,47 +66,39 @@ fn requantize_plus_in_place_avx2(
         };
         let at = 4 * ch..4 * ch + 32;
         let loaded = prepared.and_then(|(m, sh)| Some((m.get(at.clone())?, sh.get(at)?)));
-        // SAFETY: `o`, `bb` and the prepared slices are 32 bytes; the
-        // gathers read bytes 5i to 5i + 3 and 5i + 1 to 5i + 4 of `r`'s 40
-        // (i < 8).
-        let (acc, b, mult, shift) = unsafe {
-            let (mult, shift) = match loaded {
-                Some((m, sh)) => (
+        let (mult, shift) = match loaded {
+            // SAFETY: both prepared slices are 32 bytes; the loads allow
+            // any alignment.
+            Some((m, sh)) => unsafe {
+                (
                     _mm256_loadu_si256(m.as_ptr().cast()),
                     _mm256_loadu_si256(sh.as_ptr().cast()),
-                ),
-                None => (
-                    _mm256_i32gather_epi32::<1>(r.as_ptr().cast(), offsets),
-                    // The shift byte at the top of the word that ends
-                    // with it.
-                    _mm256_srai_epi32::<24>(_mm256_i32gather_epi32::<1>(
-                        r.as_ptr().add(1).cast(),
-                        offsets,
-                    )),
-                ),
-            };
+                )
+            },
+            None => match requants8(r) {
+                Some(m) => m,
+                None => break,
+            },
+        };
+        // SAFETY: `o`, `bb` are 32 bytes; the loads allow any alignment.
+        let (acc, b) = unsafe {
             (
                 _mm256_loadu_si256(o.as_ptr().cast()),
                 _mm256_loadu_si256(bb.as_ptr().cast()),
-                mult,
-                shift,
             )
         };
-        // requantize_plus's fast path takes `shift + 8` in 0..=29.
+        // requantize_plus's fast path: |acc| < 2^21, `shift + 8` in
+        // 0..=29; and a bias the add cannot saturate with.
         let sh = _mm256_add_epi32(shift, _mm256_set1_epi32(8));
-        let off = [
-            _mm256_cmpgt_epi32(_mm256_abs_epi32(acc), small),
-            _mm256_cmpgt_epi32(sh, top_sh),
-            _mm256_cmpgt_epi32(_mm256_setzero_si256(), sh),
-            _mm256_cmpgt_epi32(low_bias, b),
-            _mm256_cmpgt_epi32(b, high_bias),
-        ]
-        .into_iter()
-        .fold(_mm256_setzero_si256(), |a, b| _mm256_or_si256(a, b));
-        if _mm256_movemask_epi8(off) != 0 {
+        let off = any_outside([
+            (acc, -(1 << 21) + 1, (1 << 21) - 1),
+            (sh, 0, 29),
+            (b, -(1 << 30), 1 << 30),
+        ]);
+        if off {
             scalar(o, bb, r);
         } else {
-            let hi = mul_high(_mm256_slli_epi32::<10>(acc), mult);
+            let hi = high_words(_mm256_slli_epi32::<10>(acc), mult, _mm256_setzero_si256());
             let v = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(hi, sh), one));
             // |v| < 2^29 and |bias| <= 2^30: the add cannot saturate.
             let v = _mm256_add_epi32(v, b);
@@ -128,15 +116,6 @@ fn requantize_plus_in_place_avx2(
     if let (Some(o), Some(b), Some(r)) = rest {
         scalar(o, b, r);
     }
-}
-
-/// The high words of the lanes' 64-bit products `v mult`: even lanes from
-/// VPMULDQ as is, odd lanes after moving them down.
-#[target_feature(enable = "avx2")]
-fn mul_high(v: __m256i, mult: __m256i) -> __m256i {
-    let even = _mm256_srli_epi64::<32>(_mm256_mul_epi32(v, mult));
-    let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(v), _mm256_srli_epi64::<32>(mult));
-    _mm256_blend_epi32::<0b1010_1010>(even, odd)
 }
 
 /// The plain loop over `o`'s i32 sums.
@@ -185,6 +164,8 @@ mod tests {
             // Group 1 a large sum, group 2 a large multiplier (shift < -8),
             // group 3 a bias that saturates.
             accs[8 + round % 8] = 1 << 22;
+            // Group 5 the one sum whose magnitude does not fit an i32.
+            accs[40 + round % 8] = i32::MIN;
             rqs[16 + round % 8] = Requant::from_real(600.0);
             biases[24 + round % 8] = i32::MAX - 3;
             let mut out: Vec<i8> = accs

@@ -17,14 +17,14 @@
 
 #![allow(unsafe_code)]
 
+use super::avx2_lanes::{any_outside, requants8};
 use super::requantize::{Requant, ResidualLayer};
 use core::arch::x86_64::{
     _mm256_add_epi32, _mm256_add_epi64, _mm256_blend_epi32, _mm256_castsi256_si128,
-    _mm256_cmpgt_epi32, _mm256_cvtepi8_epi32, _mm256_i32gather_epi32, _mm256_i32gather_epi64,
-    _mm256_movemask_epi8, _mm256_mul_epi32, _mm256_or_si256, _mm256_packs_epi16,
+    _mm256_cvtepi8_epi32, _mm256_i32gather_epi64, _mm256_mul_epi32, _mm256_packs_epi16,
     _mm256_packs_epi32, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_setr_epi32,
-    _mm256_setzero_si256, _mm256_sllv_epi32, _mm256_srai_epi32, _mm256_srav_epi32,
-    _mm256_srli_epi64, _mm256_sub_epi32, _mm_loadl_epi64, _mm_setr_epi32, _mm_storel_epi64,
+    _mm256_sllv_epi32, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64, _mm256_sub_epi32,
+    _mm_loadl_epi64, _mm_setr_epi32, _mm_storel_epi64,
 };
 
 /// Pixels of the tiles this epilogue takes.
@@ -66,41 +66,24 @@ fn residual_groups_avx2(
         _mm256_set1_epi32(residual),
         _mm256_set1_epi32(plus),
     );
-    let offsets = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 30, 35);
     // Pair k of the group, pixel t: 8-byte units k 8 + t from the group's
     // first pair.
     let units = _mm_setr_epi32(0, 8, 16, 24);
     let mut done = 0;
     for (g, group) in accs.chunks_exact(4 * PIXELS).enumerate() {
         let o = o0 + 8 * g;
-        let Some(rq) = requant.get(Requant::BYTES * 8 * g..Requant::BYTES * 8 * (g + 1)) else {
+        let Some((mult, shift)) = requant
+            .get(Requant::BYTES * 8 * g..)
+            .and_then(|rq| requants8(rq))
+        else {
             break;
         };
-        // SAFETY: the gathers read bytes 5i to 5i + 3 and 5i + 1 to
-        // 5i + 4 of `rq`'s 40 (i < 8).
-        let (mult, shift) = unsafe {
-            (
-                _mm256_i32gather_epi32::<1>(rq.as_ptr().cast(), offsets),
-                _mm256_srai_epi32::<24>(_mm256_i32gather_epi32::<1>(
-                    rq.as_ptr().add(1).cast(),
-                    offsets,
-                )),
-            )
-        };
-        // ResidualLayer::row: tb = 31 + shift, up = tb - ta <= 22 and
-        // sh = tb - 33 <= 20, both as unsigned.
+        // ResidualLayer::row: tb = 31 + shift, up = tb - ta in 0..=22 and
+        // sh = tb - 33 in 0..=20.
         let tb = _mm256_add_epi32(shift, _mm256_set1_epi32(31));
         let up = _mm256_add_epi32(tb, _mm256_set1_epi32(minus_ta - 31));
         let sh = _mm256_sub_epi32(tb, _mm256_set1_epi32(33));
-        let off = [
-            _mm256_cmpgt_epi32(up, _mm256_set1_epi32(22)),
-            _mm256_cmpgt_epi32(_mm256_setzero_si256(), up),
-            _mm256_cmpgt_epi32(sh, _mm256_set1_epi32(20)),
-            _mm256_cmpgt_epi32(_mm256_setzero_si256(), sh),
-        ]
-        .into_iter()
-        .fold(_mm256_setzero_si256(), |a, b| _mm256_or_si256(a, b));
-        if _mm256_movemask_epi8(off) != 0 || o + 8 > c {
+        if any_outside([(up, 0, 22), (sh, 0, 20)]) || o + 8 > c {
             break;
         }
         for t in 0..n {

@@ -1,0 +1,62 @@
+//! What the host's AVX2 epilogues share ([`super::avx2_requant`],
+//! [`super::avx2_norm`], [`super::avx2_residual`]): 8 channels'
+//! multipliers from their 5-byte table entries, the check that sends a
+//! group of lanes to the scalar form, and the high words of 64-bit
+//! products.
+//!
+//! The `unsafe` here: the gathers, inside the 40 bytes their callers hand
+//! over.
+
+#![allow(unsafe_code)]
+
+use super::requantize::Requant;
+use core::arch::x86_64::{
+    __m256i, _mm256_blend_epi32, _mm256_cmpgt_epi32, _mm256_i32gather_epi32, _mm256_movemask_epi8,
+    _mm256_mul_epi32, _mm256_or_si256, _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setzero_si256,
+    _mm256_srai_epi32, _mm256_srli_epi64, _mm256_sub_epi64,
+};
+
+/// The mantissas and shifts (as i32 lanes) of the 8 multipliers in `rq`
+/// (8 entries of [`Requant::BYTES`]), or `None` when `rq` is shorter.
+#[target_feature(enable = "avx2")]
+pub(super) fn requants8(rq: &[u8]) -> Option<(__m256i, __m256i)> {
+    let rq = rq.get(..8 * Requant::BYTES)?;
+    let offsets = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 30, 35);
+    // SAFETY: the gathers read bytes 5i to 5i + 3 and 5i + 1 to 5i + 4 of
+    // `rq`'s 40 (i < 8); the shift byte sits at the top of the second.
+    Some(unsafe {
+        (
+            _mm256_i32gather_epi32::<1>(rq.as_ptr().cast(), offsets),
+            _mm256_srai_epi32::<24>(_mm256_i32gather_epi32::<1>(
+                rq.as_ptr().add(1).cast(),
+                offsets,
+            )),
+        )
+    })
+}
+
+/// Whether any lane of any `(v, lo, hi)` lies outside `lo..=hi`: such a
+/// group of lanes is off the vector form's range and goes the scalar way.
+#[target_feature(enable = "avx2")]
+pub(super) fn any_outside<const N: usize>(checks: [(__m256i, i32, i32); N]) -> bool {
+    let off = checks
+        .iter()
+        .fold(_mm256_setzero_si256(), |m, &(v, lo, hi)| {
+            let below = _mm256_cmpgt_epi32(_mm256_set1_epi32(lo), v);
+            let above = _mm256_cmpgt_epi32(v, _mm256_set1_epi32(hi));
+            _mm256_or_si256(m, _mm256_or_si256(below, above))
+        });
+    _mm256_movemask_epi8(off) != 0
+}
+
+/// Per lane, the high word of the 64-bit `x a − b` (`b` the same in every
+/// lane): even lanes from VPMULDQ as is, odd ones moved down.
+#[target_feature(enable = "avx2")]
+pub(super) fn high_words(x: __m256i, a: __m256i, b: __m256i) -> __m256i {
+    let even = _mm256_sub_epi64(_mm256_mul_epi32(x, a), b);
+    let odd = _mm256_sub_epi64(
+        _mm256_mul_epi32(_mm256_srli_epi64::<32>(x), _mm256_srli_epi64::<32>(a)),
+        b,
+    );
+    _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd)
+}
