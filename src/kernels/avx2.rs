@@ -1,13 +1,17 @@
-//! The host's pointwise row-pair loops for 8-pixel tiles
-//! ([`super::in_place_map::HOST_TILE_PIXELS`]) with AVX2, chosen at run time
-//! (CPUID and XGETBV, once; [`available`]). The 8 pixels' 4-channel chunks
-//! sit side by side (the layouts [`super::pointwise_wide::wide_offset`] and
+//! The host's AVX2 code, chosen at run time (CPUID and XGETBV, once;
+//! [`available`]), and its entry to the pointwise row-pair loops for
+//! 8-pixel tiles ([`super::in_place_map::HOST_TILE_PIXELS`]): the 8 pixels'
+//! 4-channel chunks sit side by side (the layouts
+//! [`super::pointwise_wide::wide_offset`] and
 //! [`super::pointwise::paired_offset_whole`] give for 8 pixels), so one
 //! 256-bit register holds 4 pixels' chunk as i16 and each weight row's chunk
-//! is broadcast to every pixel: VPMADDWD multiplies 32 pairs, a weight word
-//! feeds 8 pixels. Integer sums are exact in any order, so these give the
-//! bits of the portable loops, which run where AVX2 is missing; the tests
-//! below check both against a plain sum.
+//! is broadcast to every pixel: VPMADDWD multiplies 32 pairs. [`pairs`]
+//! runs [`super::avx2_pairs`]'s loop over the planner's widened weights, or
+//! here the loop that widens each chunk's weights in registers. Also here:
+//! pw1's requantization before its activation table ([`activate8`]) and the
+//! stem's dot products ([`StemPairs`]). Integer sums are exact in any order,
+//! so these give the bits of the portable loops, which run where AVX2 is
+//! missing; the tests below check both against a plain sum.
 //!
 //! The `unsafe` here: entering `#[target_feature(enable = "avx2")]` code
 //! once [`available`] said yes, 32- and 16-byte unaligned loads from
@@ -15,14 +19,13 @@
 
 #![allow(unsafe_code)]
 
+use super::avx2_lanes::{high_words, lanes32};
 use super::requantize::Halved;
-use super::tables::i32_at;
 use core::arch::x86_64::{
-    __cpuid, __cpuid_count, __m128i, __m256i, _mm256_add_epi32, _mm256_blend_epi32,
-    _mm256_cvtepi8_epi16, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_max_epi32,
-    _mm256_min_epi32, _mm256_mul_epi32, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi32,
-    _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srai_epi16,
-    _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64, _mm256_storeu_si256, _mm_loadu_si128,
+    __cpuid, __cpuid_count, __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16,
+    _mm256_loadu_si256, _mm256_madd_epi16, _mm256_max_epi32, _mm256_min_epi32, _mm256_set1_epi32,
+    _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256,
+    _mm256_shuffle_epi8, _mm256_srai_epi16, _mm256_srai_epi32, _mm256_srav_epi32, _mm_loadu_si128,
     _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -82,15 +85,6 @@ fn load32(b: &[i8; 32]) -> __m256i {
 fn load16(b: &[i8; 16]) -> __m128i {
     // SAFETY: `b` is 16 readable bytes; the load allows any alignment.
     unsafe { _mm_loadu_si128(b.as_ptr().cast()) }
-}
-
-/// The 8 i32 lanes of `v`.
-#[inline(always)]
-fn lanes(v: __m256i) -> [i32; 8] {
-    let mut out = [0u8; 32];
-    // SAFETY: `out` is 32 writable bytes; the store allows any alignment.
-    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
-    core::array::from_fn(|i| i32_at(&out, i))
 }
 
 /// Row pairs over 8 pixels: `out` takes 8 entries a pair (pixel order),
@@ -283,7 +277,6 @@ fn activate8_avx2(
     let ((m0, s0), (m1, s1)) = (rows[0].parts(), rows[1].parts());
     // Lanes alternate rows r, s (the accumulators' order, pixel by pixel).
     let mult = _mm256_setr_epi32(m0, m1, m0, m1, m0, m1, m0, m1);
-    let mult_odd = _mm256_srli_epi64::<32>(mult);
     let (s0, s1) = (s0 as i32, s1 as i32);
     let shift = _mm256_setr_epi32(s0, s1, s0, s1, s0, s1, s0, s1);
     let plus = _mm256_set1_epi32(plus);
@@ -297,13 +290,9 @@ fn activate8_avx2(
             }
         }
         let v = load32(&bytes);
-        // High words of the 64-bit products: even lanes' from VPMULDQ as
-        // is, odd lanes' after moving them down.
-        let even = _mm256_srli_epi64::<32>(_mm256_mul_epi32(v, mult));
-        let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(v), mult_odd);
-        let high = _mm256_blend_epi32::<0b1010_1010>(even, odd);
+        let high = high_words(v, mult, _mm256_setzero_si256());
         let y = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(high, shift), plus));
-        let idx = lanes(_mm256_add_epi32(
+        let idx = lanes32(_mm256_add_epi32(
             _mm256_min_epi32(_mm256_max_epi32(y, lo), hi),
             bias,
         ));
@@ -368,7 +357,7 @@ impl StemPairs {
                 let w = _mm256_setr_epi32(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
                 acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(pair), w));
             }
-            o.copy_from_slice(&lanes(acc));
+            o.copy_from_slice(&lanes32(acc));
         }
     }
 }

@@ -1,19 +1,20 @@
-//! What the host's AVX2 epilogues share ([`super::avx2_requant`],
-//! [`super::avx2_norm`], [`super::avx2_residual`]): 8 channels'
-//! multipliers from their 5-byte table entries, the check that sends a
-//! group of lanes to the scalar form, and the high words of 64-bit
-//! products.
+//! What the host's AVX2 epilogues share ([`super::avx2`],
+//! [`super::avx2_requant`], [`super::avx2_norm`], [`super::avx2_residual`]):
+//! 8 channels' multipliers from their 5-byte table entries, the check that
+//! sends a group of lanes to the scalar form, the high words of 64-bit
+//! products, and a register's lanes as arrays (i32, i64, saturated bytes).
 //!
 //! The `unsafe` here: the gathers, inside the 40 bytes their callers hand
-//! over.
+//! over, and stores into arrays of exactly a register's size.
 
 #![allow(unsafe_code)]
 
 use super::requantize::Requant;
 use core::arch::x86_64::{
     __m256i, _mm256_blend_epi32, _mm256_cmpgt_epi32, _mm256_i32gather_epi32, _mm256_movemask_epi8,
-    _mm256_mul_epi32, _mm256_or_si256, _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setzero_si256,
-    _mm256_srai_epi32, _mm256_srli_epi64, _mm256_sub_epi64,
+    _mm256_mul_epi32, _mm256_or_si256, _mm256_packs_epi16, _mm256_packs_epi32, _mm256_set1_epi32,
+    _mm256_setr_epi32, _mm256_setzero_si256, _mm256_srai_epi32, _mm256_srli_epi64,
+    _mm256_storeu_si256, _mm256_sub_epi64,
 };
 
 /// The mantissas and shifts (as i32 lanes) of the 8 multipliers in `rq`
@@ -59,4 +60,35 @@ pub(super) fn high_words(x: __m256i, a: __m256i, b: __m256i) -> __m256i {
         b,
     );
     _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd)
+}
+
+/// The 8 i32 lanes of `v`.
+#[target_feature(enable = "avx2")]
+pub(super) fn lanes32(v: __m256i) -> [i32; 8] {
+    let mut out = [0i32; 8];
+    // SAFETY: `out` is 32 writable bytes; the store allows any alignment.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
+    out
+}
+
+/// The 4 i64 lanes of `v`.
+#[target_feature(enable = "avx2")]
+pub(super) fn lanes64(v: __m256i) -> [i64; 4] {
+    let mut out = [0i64; 4];
+    // SAFETY: `out` is 32 writable bytes; the store allows any alignment.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
+    out
+}
+
+/// The 8 i32 lanes of `v` saturated to int8, in lane order (`clamp_i8`'s
+/// bits: two saturating packs, i32 to i16 to i8).
+#[target_feature(enable = "avx2")]
+pub(super) fn saturated_bytes(v: __m256i) -> [u8; 8] {
+    let w = _mm256_packs_epi32(v, v);
+    // Bytes 0-3 of each 128-bit half: lanes 0-3, then 4-7.
+    let [lo, _, hi, _] = lanes64(_mm256_packs_epi16(w, w));
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&(lo as u32).to_le_bytes());
+    out[4..].copy_from_slice(&(hi as u32).to_le_bytes());
+    out
 }

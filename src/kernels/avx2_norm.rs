@@ -11,16 +11,15 @@
 
 #![allow(unsafe_code)]
 
-use super::avx2_lanes::{any_outside, high_words, requants8};
+use super::avx2_lanes::{any_outside, high_words, lanes32, lanes64, requants8, saturated_bytes};
 use super::layer_norm::{affine_i8, FastNorm, LN_INPUT_LIMIT};
 use super::requantize::Requant;
 use core::arch::x86_64::{
-    __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_castsi256_si128, _mm256_cvtepi8_epi32,
-    _mm256_loadu_si256, _mm256_max_epi32, _mm256_min_epi32, _mm256_mul_epi32, _mm256_packs_epi16,
-    _mm256_packs_epi32, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_set1_epi64x,
-    _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
-    _mm256_sllv_epi32, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64,
-    _mm256_storeu_si256, _mm256_sub_epi32, _mm_loadl_epi64, _mm_storel_epi64,
+    __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_cvtepi8_epi32, _mm256_loadu_si256,
+    _mm256_max_epi32, _mm256_min_epi32, _mm256_mul_epi32, _mm256_packs_epi32, _mm256_set1_epi32,
+    _mm256_set1_epi64x, _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
+    _mm256_sllv_epi32, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64, _mm256_sub_epi32,
+    _mm_loadl_epi64,
 };
 
 /// Channels up to which the statistics' i32 sum cannot overflow (as in
@@ -114,16 +113,11 @@ pub fn int8_groups(v: &[i8], norm: FastNorm, c: usize, put: impl FnMut(usize, [u
 #[target_feature(enable = "avx2")]
 fn int8_groups_avx2(v: &[i8], norm: FastNorm, c: usize, mut put: impl FnMut(usize, [u8; 4])) {
     let map = Map::new(norm);
-    let (min8, max8) = (_mm256_set1_epi32(-128), _mm256_set1_epi32(127));
     for g in 0..c / 8 {
-        let y = map.apply(load8::<1>(v, g));
-        let y = _mm256_min_epi32(_mm256_max_epi32(y, min8), max8);
-        // Bytes 0-3 of each 128-bit half after the packs: channels 0-3,
-        // then 4-7.
-        let w = _mm256_packs_epi32(y, y);
-        let [b0, _, b2, _] = lanes64(_mm256_packs_epi16(w, w));
-        put(2 * g, (b0 as u32).to_le_bytes());
-        put(2 * g + 1, (b2 as u32).to_le_bytes());
+        let bytes = saturated_bytes(map.apply(load8::<1>(v, g)));
+        let (lo, hi) = bytes.split_at(4);
+        put(2 * g, lo.try_into().unwrap_or_default());
+        put(2 * g + 1, hi.try_into().unwrap_or_default());
     }
     if c % 8 == 4 {
         let at = 8 * (c / 8);
@@ -234,17 +228,9 @@ fn affine_out_avx2(
             let r = high_words(y, mult, _mm256_setzero_si256());
             // ((hi >> sh) + 1) >> 1, |.| < 2^30: plus the offset, in range.
             let r = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(r, sh), one));
-            let r = _mm256_add_epi32(r, off);
-            // Saturating packs to i16 then i8 clamp as clamp_i8 does; the
-            // permute gathers the 8 bytes from the two 128-bit halves.
-            let w = _mm256_packs_epi32(r, r);
-            let bytes = _mm256_packs_epi16(w, w);
-            let bytes =
-                _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0));
-            let mut tmp = [0i8; 16];
-            // SAFETY: `tmp` is 16 writable bytes; the store writes 8.
-            unsafe { _mm_storel_epi64(tmp.as_mut_ptr().cast(), _mm256_castsi256_si128(bytes)) };
-            o.copy_from_slice(&tmp[..8]);
+            for (o, b) in o.iter_mut().zip(saturated_bytes(_mm256_add_epi32(r, off))) {
+                *o = b as i8;
+            }
         }
         ch += 8;
     }
@@ -299,24 +285,6 @@ fn widened_groups_avx2(v: &[i8], norm: FastNorm, c: usize, mut put: impl FnMut(u
         }
         put(c / 4 - 1, bytes);
     }
-}
-
-/// The 8 i32 lanes of `v`.
-#[target_feature(enable = "avx2")]
-fn lanes32(v: __m256i) -> [i32; 8] {
-    let mut out = [0i32; 8];
-    // SAFETY: `out` is 32 writable bytes; the store allows any alignment.
-    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
-    out
-}
-
-/// The 4 i64 lanes of `v`.
-#[target_feature(enable = "avx2")]
-fn lanes64(v: __m256i) -> [i64; 4] {
-    let mut out = [0i64; 4];
-    // SAFETY: `out` is 32 writable bytes; the store allows any alignment.
-    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
-    out
 }
 
 #[cfg(test)]

@@ -17,8 +17,7 @@
 #![allow(unsafe_code)]
 
 use super::avx2_lanes::{any_outside, high_words, requants8};
-use super::requantize::{requant_at, requantize_plus, Requant};
-use super::tables::i32_at;
+use super::requantize::{requantize_plus_each, Requant};
 use core::arch::x86_64::{
     _mm256_add_epi32, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_setzero_si256,
     _mm256_slli_epi32, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_storeu_si256,
@@ -96,7 +95,7 @@ fn requantize_plus_in_place_avx2(
             (b, -(1 << 30), 1 << 30),
         ]);
         if off {
-            scalar(o, bb, r);
+            requantize_plus_each(o, bb, r);
         } else {
             let hi = high_words(_mm256_slli_epi32::<10>(acc), mult, _mm256_setzero_si256());
             let v = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(hi, sh), one));
@@ -114,28 +113,14 @@ fn requantize_plus_in_place_avx2(
         requant.get(Requant::BYTES * ch..Requant::BYTES * c),
     );
     if let (Some(o), Some(b), Some(r)) = rest {
-        scalar(o, b, r);
-    }
-}
-
-/// The plain loop over `o`'s i32 sums.
-fn scalar(o: &mut [i8], bias: &[u8], requant: &[u8]) {
-    let rows = bias
-        .chunks_exact(4)
-        .zip(requant.chunks_exact(Requant::BYTES));
-    for (o, (b, rq)) in o.chunks_exact_mut(4).zip(rows) {
-        let acc = i32::from_le_bytes([o[0], o[1], o[2], o[3]].map(|v| v as u8));
-        let v = requantize_plus(acc, requant_at(rq, 0), i32_at(b, 0));
-        for (d, s) in o.iter_mut().zip(v.to_le_bytes()) {
-            *d = s as i8;
-        }
+        requantize_plus_each(o, b, r);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::requantize::requant_table;
+    use crate::kernels::requantize::{requant_table, requantize_plus};
 
     /// Both paths against [`requantize_plus`]: groups of 8 on the vector
     /// path, and groups with one lane off it (a large sum, a shift outside

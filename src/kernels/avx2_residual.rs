@@ -17,14 +17,13 @@
 
 #![allow(unsafe_code)]
 
-use super::avx2_lanes::{any_outside, requants8};
+use super::avx2_lanes::{any_outside, requants8, saturated_bytes};
 use super::requantize::{Requant, ResidualLayer};
 use core::arch::x86_64::{
-    _mm256_add_epi32, _mm256_add_epi64, _mm256_blend_epi32, _mm256_castsi256_si128,
-    _mm256_cvtepi8_epi32, _mm256_i32gather_epi64, _mm256_mul_epi32, _mm256_packs_epi16,
-    _mm256_packs_epi32, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_setr_epi32,
-    _mm256_sllv_epi32, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64, _mm256_sub_epi32,
-    _mm_loadl_epi64, _mm_setr_epi32, _mm_storel_epi64,
+    _mm256_add_epi32, _mm256_add_epi64, _mm256_blend_epi32, _mm256_cvtepi8_epi32,
+    _mm256_i32gather_epi64, _mm256_mul_epi32, _mm256_set1_epi32, _mm256_sllv_epi32,
+    _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64, _mm256_sub_epi32, _mm_loadl_epi64,
+    _mm_setr_epi32,
 };
 
 /// Pixels of the tiles this epilogue takes.
@@ -108,15 +107,9 @@ fn residual_groups_avx2(
             );
             let hi = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
             let v = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(hi, sh), plus));
-            // Saturating packs clamp to int8; the permute gathers the 8
-            // bytes from the two 128-bit halves.
-            let w = _mm256_packs_epi32(v, v);
-            let bytes = _mm256_permutevar8x32_epi32(
-                _mm256_packs_epi16(w, w),
-                _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0),
-            );
-            // SAFETY: `xs` is 8 writable bytes.
-            unsafe { _mm_storel_epi64(xs.as_mut_ptr().cast(), _mm256_castsi256_si128(bytes)) };
+            for (x, b) in xs.iter_mut().zip(saturated_bytes(v)) {
+                *x = b as i8;
+            }
         }
         done += 4;
     }

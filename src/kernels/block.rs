@@ -27,8 +27,7 @@ use super::placement::{OpFootprint, Placement};
 use super::pointwise::paired_offset;
 use super::pointwise_wide::wide_offset;
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{clamp_i8, requant_at, requantize_plus, Requant};
-use super::simd32::word;
+use super::requantize::{clamp_i8, requantize_plus_each, Requant};
 
 /// Constants and placement of one int8 block. `at.input_offset ==
 /// at.output_offset` is `x`; the scratch holds the ring, then `4C` bytes per
@@ -548,18 +547,7 @@ fn dw_window<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &[i8], taps: &[Tap], out
     ) {
         return;
     }
-    let rows = bias
-        .chunks_exact(4)
-        .zip(requant.chunks_exact(Requant::BYTES));
-    for (o, (b, rq)) in out.chunks_exact_mut(4).zip(rows) {
-        // One LDR and one STR each way (the arena's i32s are little-endian).
-        let acc = word(o) as i32;
-        let bias = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let v = requantize_plus(acc, requant_at(rq, 0), bias);
-        if let Ok(o) = <&mut [i8; 4]>::try_from(o) {
-            *o = v.to_le_bytes().map(|s| s as i8);
-        }
-    }
+    requantize_plus_each(out, bias, requant);
 }
 
 /// LayerNorm of tile pixel `t`'s depthwise outputs `d` (i32s) into its

@@ -374,6 +374,26 @@ pub fn requantize_plus(acc: i32, rq: Requant, bias: i32) -> i32 {
     v.saturating_add(bias)
 }
 
+/// Each of the i32 sums in `out` (little-endian, 4 bytes a channel) to
+/// `requantize_plus(sum, requant[ch], bias[ch])`, in place, for as many
+/// channels as all three hold: the depthwise's and the stem's outputs to
+/// the LayerNorm input.
+#[inline(always)]
+pub fn requantize_plus_each(out: &mut [i8], bias: &[u8], requant: &[u8]) {
+    let rows = bias
+        .chunks_exact(4)
+        .zip(requant.chunks_exact(Requant::BYTES));
+    for (o, (b, rq)) in out.chunks_exact_mut(4).zip(rows) {
+        // One LDR and one STR each way (the arena's i32s are little-endian).
+        let acc = super::simd32::word(o) as i32;
+        let bias = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let v = requantize_plus(acc, requant_at(rq, 0), bias);
+        if let Ok(o) = <&mut [i8; 4]>::try_from(o) {
+            *o = v.to_le_bytes().map(|s| s as i8);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
