@@ -1,8 +1,9 @@
 //! Host latency of every int8 op (the kernels with the host's wide tiles,
-//! AVX2 where the CPU has it), one criterion bench per op of two networks:
-//! the default model (28x28x1, widths 40/80/160) and an atto-shaped model at
-//! 224x224 (widths 40/80/160/320, depths 2/2/6/2, random weights of
-//! realistic magnitude, `convnext_codegen::synthetic`). Each op runs on the
+//! AVX2 where the CPU has it), one criterion bench per op of three
+//! networks: the default model (28x28x1, widths 40/80/160) and atto- and
+//! tiny-shaped models at 224x224 (widths 40/80/160/320, depths 2/2/6/2;
+//! 96/192/384/768, 3/3/9/3; random weights of realistic magnitude,
+//! `convnext_codegen::synthetic`). Each op runs on the
 //! arena as the network leaves it just before that op, restored for every
 //! iteration. `cargo bench --bench kernels [-- FILTER]`.
 
@@ -58,6 +59,8 @@ fn kernels(c: &mut Criterion) {
     bench_ops(c, "default", &n.plan, &n.image);
     let n = networks::atto_224();
     bench_ops(c, "atto-224", &n.plan, &n.image);
+    let n = networks::tiny_224();
+    bench_ops(c, "tiny-224", &n.plan, &n.image);
 }
 
 criterion_group!(benches, kernels);

@@ -1,13 +1,13 @@
-//! The two networks the benches time, built once per bench binary: the
-//! default model (its first test image) and an atto-shaped model at 224x224
-//! with random weights of realistic magnitude (`convnext_codegen::synthetic`,
+//! The networks the benches time, built once per bench binary: the
+//! default model (its first test image) and atto- and tiny-shaped models at
+//! 224x224 with random weights of realistic magnitude (`convnext_codegen::synthetic`,
 //! min/max calibration on random images).
 
 use convnext_codegen::compile::{build_plan, load_calibration, DEFAULT_CALIBRATION};
 use convnext_codegen::dataset::load_test_set;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::synthetic::{atto_plan, random_images};
+use convnext_codegen::synthetic::{atto_plan, random_images, tiny_plan};
 use convnext_codegen::{load_model, Model, Tensor};
 use std::path::Path;
 
@@ -44,7 +44,17 @@ pub fn default_model() -> Network {
 
 /// An atto-shaped model (widths 40/80/160/320, depths 2/2/6/2) at 224x224.
 pub fn atto_224() -> Network {
-    let (model, plan) = atto_plan(224).expect("plan");
+    shaped(atto_plan(224).expect("plan"))
+}
+
+/// A tiny-shaped model (widths 96/192/384/768, depths 3/3/9/3) at 224x224.
+#[allow(dead_code)]
+pub fn tiny_224() -> Network {
+    shaped(tiny_plan(224).expect("plan"))
+}
+
+/// A synthetic model and its plan, with a fixed patterned image.
+fn shaped((model, plan): (Model, Plan)) -> Network {
     let image = (0..plan.input_bytes).map(|i| (i * 7 % 251) as u8).collect();
     Network {
         model,

@@ -116,7 +116,23 @@ pub fn random_images(n: usize, size: usize, seed: u64) -> Tensor {
 /// depths 2/2/6/2, 1000 classes) planned for `size x size` inputs, min/max
 /// calibrated on 4 random images: the model and its int8 plan.
 pub fn atto_plan(size: usize) -> crate::Result<(Model, crate::plan::Plan)> {
-    let model = synthetic_model(&[40, 80, 160, 320], &[2, 2, 6, 2], 1000);
+    shaped_plan(&[40, 80, 160, 320], &[2, 2, 6, 2], size)
+}
+
+/// The tiny-shaped network the benches time (widths 96/192/384/768, depths
+/// 3/3/9/3, 1000 classes), planned as [`atto_plan`] plans its own.
+pub fn tiny_plan(size: usize) -> crate::Result<(Model, crate::plan::Plan)> {
+    shaped_plan(&[96, 192, 384, 768], &[3, 3, 9, 3], size)
+}
+
+/// A 1000-class network of `widths` and `depths` at `size x size`, min/max
+/// calibrated on 4 random images.
+fn shaped_plan(
+    widths: &[usize],
+    depths: &[usize],
+    size: usize,
+) -> crate::Result<(Model, crate::plan::Plan)> {
+    let model = synthetic_model(widths, depths, 1000);
     let cal = random_images(4, size, 7);
     let plan = crate::compile::build_plan(
         &model,

@@ -8,8 +8,7 @@
 //! is broadcast to every pixel: VPMADDWD multiplies 32 pairs. [`pairs`]
 //! runs [`super::avx2_pairs`]'s loop over the planner's widened weights, or
 //! here the loop that widens each chunk's weights in registers. Also here:
-//! pw1's requantization before its activation table ([`activate8`]) and the
-//! stem's dot products ([`StemPairs`]). Integer sums are exact in any order,
+//! the stem's dot products ([`StemPairs`]). Integer sums are exact in any order,
 //! so these give the bits of the portable loops, which run where AVX2 is
 //! missing; the tests below check both against a plain sum.
 //!
@@ -19,14 +18,12 @@
 
 #![allow(unsafe_code)]
 
-use super::avx2_lanes::{high_words, lanes32};
-use super::requantize::Halved;
+use super::avx2_lanes::lanes32;
 use core::arch::x86_64::{
     __cpuid, __cpuid_count, __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16,
-    _mm256_loadu_si256, _mm256_madd_epi16, _mm256_max_epi32, _mm256_min_epi32, _mm256_set1_epi32,
-    _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256,
-    _mm256_shuffle_epi8, _mm256_srai_epi16, _mm256_srai_epi32, _mm256_srav_epi32, _mm_loadu_si128,
-    _xgetbv,
+    _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi32, _mm256_set1_epi64x,
+    _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
+    _mm256_srai_epi16, _mm_loadu_si128, _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -239,69 +236,6 @@ unsafe fn pairs_avx2<const WIDE: bool>(
         }
     }
     n
-}
-
-/// pw1's activations of one row pair over 8 pixels: for pixel `t` and row
-/// `r` of the pair, `out[4t + at + r] = table[clamp(rows[r].apply(acc[2t +
-/// r], plus)) + 128]` ([`super::requantize::Halved::apply`], then the
-/// activation table), the requantization 8 lanes at a time. `false` (nothing
-/// written) without AVX2 or when the slices are short.
-pub fn activate8(
-    acc: &[i32],
-    rows: [Halved; 2],
-    plus: i32,
-    table: &[u8; 256],
-    out: &mut [i8],
-    at: usize,
-) -> bool {
-    let (Ok(acc), Some(out)) = (<&[i32; 16]>::try_from(acc), out.get_mut(..32)) else {
-        return false;
-    };
-    if !available() || at > 2 {
-        return false;
-    }
-    // SAFETY: `available` said this CPU runs AVX2.
-    unsafe { activate8_avx2(acc, rows, plus, table, out, at) };
-    true
-}
-
-#[target_feature(enable = "avx2")]
-fn activate8_avx2(
-    acc: &[i32; 16],
-    rows: [Halved; 2],
-    plus: i32,
-    table: &[u8; 256],
-    out: &mut [i8],
-    at: usize,
-) {
-    let ((m0, s0), (m1, s1)) = (rows[0].parts(), rows[1].parts());
-    // Lanes alternate rows r, s (the accumulators' order, pixel by pixel).
-    let mult = _mm256_setr_epi32(m0, m1, m0, m1, m0, m1, m0, m1);
-    let (s0, s1) = (s0 as i32, s1 as i32);
-    let shift = _mm256_setr_epi32(s0, s1, s0, s1, s0, s1, s0, s1);
-    let plus = _mm256_set1_epi32(plus);
-    let (lo, hi) = (_mm256_set1_epi32(-128), _mm256_set1_epi32(127));
-    let bias = _mm256_set1_epi32(128);
-    for (half, a) in acc.chunks_exact(8).enumerate() {
-        let mut bytes = [0i8; 32];
-        for (b, v) in bytes.chunks_exact_mut(4).zip(a) {
-            for (b, v) in b.iter_mut().zip(v.to_le_bytes()) {
-                *b = v as i8;
-            }
-        }
-        let v = load32(&bytes);
-        let high = high_words(v, mult, _mm256_setzero_si256());
-        let y = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(high, shift), plus));
-        let idx = lanes32(_mm256_add_epi32(
-            _mm256_min_epi32(_mm256_max_epi32(y, lo), hi),
-            bias,
-        ));
-        for (p, i) in idx.chunks_exact(2).enumerate() {
-            let t = 4 * half + p;
-            out[4 * t + at] = table[i[0] as u8 as usize] as i8;
-            out[4 * t + at + 1] = table[i[1] as u8 as usize] as i8;
-        }
-    }
 }
 
 /// Most weight pairs [`StemPairs`] holds (`k k cin / 2` times `cout`): 32

@@ -84,6 +84,19 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
             .zip(accs[..n].chunks_exact(2))
             .zip(rb.chunks_exact(4 * Requant::BYTES));
         for ((out, acc), r) in quads {
+            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+            if let (Some(plus), Ok(acc), Ok(out)) = (
+                plus,
+                <&[[i32; 2]; 16]>::try_from(acc.as_flattened()),
+                <&mut [i8; 32]>::try_from(&mut *out),
+            ) {
+                let rows = [0, 1, 2, 3].map(|i| requant_at(r, i).halved());
+                if let [Some(a), Some(b), Some(c), Some(d)] = rows {
+                    if super::avx2_activation::activate32(acc, [a, b, c, d], plus, table, out) {
+                        continue;
+                    }
+                }
+            }
             for (half, (acc, r)) in acc
                 .iter()
                 .zip(r.chunks_exact(2 * Requant::BYTES))
@@ -95,19 +108,6 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
                     activate_each(out, 2 * half, *acc, rows, p.pw1_zero_point, table);
                     continue;
                 };
-                #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-                if P == super::in_place_map::HOST_TILE_PIXELS
-                    && super::avx2::activate8(
-                        acc.as_flattened(),
-                        [h0, h1],
-                        plus,
-                        table,
-                        out,
-                        2 * half,
-                    )
-                {
-                    continue;
-                }
                 for (o, a) in out.chunks_exact_mut(4).zip(acc) {
                     let pre = [h0.apply(a[0], plus), h1.apply(a[1], plus)];
                     o[2 * half] = activation(table, pre[0]);
