@@ -94,13 +94,14 @@ fn load16(b: &[i8; 16]) -> __m128i {
 /// with `WIDE`, each 4-weight chunk in the widened input's order 0, 2, 1,
 /// 3) or empty: with it, the loop of [`super::avx2_pairs`] runs. `None`
 /// without AVX2 or when `len` is not a multiple of 4; else the pairs run,
-/// as many as `out`, `w` and `bias` hold.
+/// as many as `out`, `w` and `bias` hold. `live`: the tile's pixels that
+/// count (the others' sums may be left out).
 pub fn pairs<const WIDE: bool>(
     out: &mut [[i32; 2]],
     x: &[i8],
     (w, wide): (&[u8], &[u8]),
     bias: &[u8],
-    len: usize,
+    (len, live): (usize, usize),
 ) -> Option<usize> {
     if !available() || !len.is_multiple_of(4) {
         return None;
@@ -109,7 +110,7 @@ pub fn pairs<const WIDE: bool>(
     let want = (out.len() / PIXELS).min(w.len() / (2 * len).max(1));
     if let Some(wide) = wide.get(..4 * len * want) {
         // SAFETY: `available` said this CPU runs AVX2.
-        return Some(unsafe { super::avx2_pairs::pairs::<WIDE>(out, x, wide, bias, len) });
+        return Some(unsafe { super::avx2_pairs::pairs::<WIDE>(out, x, wide, bias, (len, live)) });
     }
     // SAFETY: `available` said this CPU runs AVX2.
     Some(unsafe { pairs_avx2::<WIDE>(out, x, w, bias, len) })
@@ -310,7 +311,7 @@ mod tests {
         // The project's machines (and CI's) have AVX2: a test that passed
         // without running these loops would prove nothing.
         assert!(available(), "this x86-64 host has no AVX2");
-        for (len, pairs) in [(4, 1), (8, 3), (40, 2), (160, 5), (12, 4)] {
+        for (len, pairs) in [(4, 1), (8, 3), (40, 2), (160, 5), (12, 4), (24, 7)] {
             for fill in [
                 None,
                 Some((-128i8, 0x80u8)),
@@ -368,24 +369,34 @@ mod tests {
                         .collect()
                 };
                 let (widened, sxtb16) = (widen([0, 1, 2, 3]), widen([0, 2, 1, 3]));
-                for (wide, wide_sxtb16) in [(&[][..], &[][..]), (&widened[..], &sxtb16[..])] {
+                // Whole tiles, and a last tile of 4 pixels or fewer (whose
+                // pixels 0-3 count).
+                let forms = [(&[][..], &[][..]), (&widened[..], &sxtb16[..])];
+                for ((wide, wide_sxtb16), live) in forms.into_iter().flat_map(|f| [(f, 8), (f, 3)])
+                {
                     let mut out = vec![[0i32; 2]; PIXELS * pairs];
                     let mut out8 = out.clone();
                     assert_eq!(
-                        super::pairs::<true>(&mut out, &xw, (&wp, wide_sxtb16), &bias, len),
+                        super::pairs::<true>(&mut out, &xw, (&wp, wide_sxtb16), &bias, (len, live)),
                         Some(pairs)
                     );
                     assert_eq!(
-                        super::pairs::<false>(&mut out8, &x8, (&wp, wide), &bias, len),
+                        super::pairs::<false>(&mut out8, &x8, (&wp, wide), &bias, (len, live)),
                         Some(pairs)
                     );
                     let form = if wide.is_empty() { "" } else { ", widened" };
                     for j in 0..pairs {
-                        for p in 0..PIXELS {
+                        for p in 0..live.max(4) {
                             let w = [want(p, 2 * j), want(p, 2 * j + 1)];
                             let at = PIXELS * j + p;
-                            assert_eq!(out[at], w, "wide len {len}{form} pair {j} pixel {p}");
-                            assert_eq!(out8[at], w, "i8 len {len}{form} pair {j} pixel {p}");
+                            assert_eq!(
+                                out[at], w,
+                                "wide len {len}{form} live {live} pair {j} pixel {p}"
+                            );
+                            assert_eq!(
+                                out8[at], w,
+                                "i8 len {len}{form} live {live} pair {j} pixel {p}"
+                            );
                         }
                     }
                 }

@@ -30,8 +30,10 @@ const PIXELS: usize = 8;
 
 /// [`super::avx2::pairs`] over `wide`, the widened weights (`4 len` bytes a
 /// pair; for widened input, `WIDE`, each 4-weight chunk in SXTB16's order
-/// 0, 2, 1, 3, as the input's): the same result. The caller checked that `len` is a multiple of
-/// 4 and cut `x` to the tile.
+/// 0, 2, 1, 3, as the input's): the same result. The caller checked that
+/// `len` is a multiple of 4 and cut `x` to the tile. With `live` at most 4
+/// (a map's last, partial tile) only pixels 0-3 are computed, six pairs a
+/// pass; pixels 4-7 then hold their biases alone.
 ///
 /// # Safety
 /// The CPU must run AVX2.
@@ -41,14 +43,20 @@ pub(super) unsafe fn pairs<const WIDE: bool>(
     x: &[i8],
     wide: &[u8],
     bias: &[u8],
-    len: usize,
+    (len, live): (usize, usize),
 ) -> usize {
     let want = (out.len() / PIXELS)
         .min(wide.len() / (4 * len).max(1))
         .min(bias.len() / 8);
+    let half = live <= PIXELS / 2;
     let mut n = 0;
     while n < want {
-        let step = (want - n).min(3);
+        let step = match (half, want - n) {
+            (true, 6..) => 6,
+            (true, 4..) => 4,
+            (_, 3..) => 3,
+            (_, left) => left,
+        };
         let (Some(o), Some(wr), Some(b)) = (
             out.get_mut(PIXELS * n..PIXELS * (n + step)),
             wide.get(4 * len * n..4 * len * (n + step)),
@@ -56,21 +64,26 @@ pub(super) unsafe fn pairs<const WIDE: bool>(
         ) else {
             break;
         };
-        match step {
-            3 => rows::<WIDE, 3>(o, x, wr, b, len),
-            2 => rows::<WIDE, 2>(o, x, wr, b, len),
-            _ => rows::<WIDE, 1>(o, x, wr, b, len),
+        match (half, step) {
+            (true, 6) => rows::<WIDE, true, 6>(o, x, wr, b, len),
+            (true, 4) => rows::<WIDE, true, 4>(o, x, wr, b, len),
+            (true, 3) => rows::<WIDE, true, 3>(o, x, wr, b, len),
+            (true, 2) => rows::<WIDE, true, 2>(o, x, wr, b, len),
+            (true, _) => rows::<WIDE, true, 1>(o, x, wr, b, len),
+            (false, 3) => rows::<WIDE, false, 3>(o, x, wr, b, len),
+            (false, 2) => rows::<WIDE, false, 2>(o, x, wr, b, len),
+            (false, _) => rows::<WIDE, false, 1>(o, x, wr, b, len),
         }
         n += step;
     }
     n
 }
 
-/// `N` pairs over the 8 pixels: `out` 8 entries a pair, `wide` `4 len`
-/// bytes a pair, `bias` 8 bytes a pair. Nothing written if a slice is
-/// short.
+/// `N` pairs over the 8 pixels (`HALF`: over pixels 0-3, the others' sums
+/// left at 0): `out` 8 entries a pair, `wide` `4 len` bytes a pair, `bias`
+/// 8 bytes a pair. Nothing written if a slice is short.
 #[target_feature(enable = "avx2")]
-fn rows<const WIDE: bool, const N: usize>(
+fn rows<const WIDE: bool, const HALF: bool, const N: usize>(
     out: &mut [[i32; 2]],
     x: &[i8],
     wide: &[u8],
@@ -93,18 +106,22 @@ fn rows<const WIDE: bool, const N: usize>(
         // chunks` bytes checked above.
         let (lo, hi) = unsafe {
             let at = xp.add(step * k);
-            if WIDE {
+            match (WIDE, HALF) {
                 // Widened input holds each pixel's chunk in SXTB16's order
                 // (channels 0, 2, 1, 3), and so do pw1's widened weights.
-                (
+                (true, false) => (
                     _mm256_loadu_si256(at.cast()),
                     _mm256_loadu_si256(at.add(32).cast()),
-                )
-            } else {
-                (
+                ),
+                (true, true) => (_mm256_loadu_si256(at.cast()), _mm256_setzero_si256()),
+                (false, false) => (
                     _mm256_cvtepi8_epi16(_mm_loadu_si128(at.cast())),
                     _mm256_cvtepi8_epi16(_mm_loadu_si128(at.add(16).cast())),
-                )
+                ),
+                (false, true) => (
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128(at.cast())),
+                    _mm256_setzero_si256(),
+                ),
             }
         };
         for (j, a) in acc.iter_mut().enumerate() {
@@ -117,10 +134,16 @@ fn rows<const WIDE: bool, const N: usize>(
                     _mm256_set1_epi64x(c.add(1).read_unaligned()),
                 )
             };
+            // (In this order: `r` is dead before `s` is needed, which
+            // keeps the 12 sums of three pairs in registers.)
             a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(lo, r));
-            a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(hi, r));
+            if !HALF {
+                a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(hi, r));
+            }
             a[2] = _mm256_add_epi32(a[2], _mm256_madd_epi16(lo, s));
-            a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(hi, s));
+            if !HALF {
+                a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(hi, s));
+            }
         }
     }
     for ((a, o), b) in acc

@@ -356,9 +356,9 @@ fn normalise_and_pw1<B: AsRef<[u8]>>(
     let hidden = dw_out;
     match (c.is_multiple_of(4), lanes) {
         #[cfg(not(target_os = "none"))]
-        (true, HOST_TILE_PIXELS) => pw1_wide::<_, HOST_TILE_PIXELS>(p, xn, hidden),
-        (true, 2) => pw1_wide::<_, 2>(p, xn, hidden),
-        (true, _) => pw1_wide::<_, 1>(p, xn, hidden),
+        (true, HOST_TILE_PIXELS) => pw1_wide::<_, HOST_TILE_PIXELS>(p, xn, hidden, n),
+        (true, 2) => pw1_wide::<_, 2>(p, xn, hidden, 2),
+        (true, _) => pw1_wide::<_, 1>(p, xn, hidden, 1),
         (false, 2) => pw1_tile::<_, 2>(p, xn, hidden),
         (false, _) => pw1_tile::<_, 1>(p, xn, hidden),
     }
@@ -401,7 +401,7 @@ fn mlp_wide<B: AsRef<[u8]>>(
     use super::mlp::{pw1_to_wide, pw2_from_wide};
     let c = p.map.c;
     if !pw1_to_wide(p, xn, wide) {
-        pw1_wide::<_, 2>(p, xn, hidden);
+        pw1_wide::<_, 2>(p, xn, hidden, 2);
         probe.enter(Phase::Pointwise2, (8 * c * c) as u32);
         return pw2_tile::<_, 2>(p, hidden, x, 0);
     }

@@ -171,7 +171,7 @@ impl<'a> PairedRows<'a> {
         for ((wb, bb), rb) in batches {
             let mut accs = [[[0i32; 2]; P]; BATCH];
             let want = (self.pairs - o / 2).min(BATCH);
-            let n = super::pointwise::dot_pairs(&mut accs, x, (wb, &[]), bb, self.len);
+            let n = super::pointwise::dot_pairs(&mut accs, x, (wb, &[]), bb, (self.len, P));
             for (acc, r) in accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n) {
                 sink.pair(o, *acc, [requant_at(r, 0), requant_at(r, 1)]);
                 o += 2;

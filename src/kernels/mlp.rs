@@ -17,13 +17,15 @@ use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Halved, Requan
 
 /// pwconv1 + activation of `P` pixels whose normalised vectors are widened
 /// (`xw`, [`super::pointwise_wide::wide_offset`]), into `hidden` (paired,
-/// `4C` each); `C` a multiple of 4. Not inlined: a function of its own keeps
-/// the row loop in registers.
+/// `4C` each); `C` a multiple of 4. The first `live` pixels count (the
+/// rest of a last, partial tile may be left out). Not inlined: a function
+/// of its own keeps the row loop in registers.
 #[inline(never)]
 pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
     p: &BlockParams<B>,
     xw: &[i8],
     hidden: &mut [i8],
+    live: usize,
 ) {
     let c = p.map.c;
     let Ok(table) = <&[u8; 256]>::try_from(p.act_table.as_ref()) else {
@@ -74,7 +76,7 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
         let mut accs = [[[0i32; 2]; P]; BATCH];
         let hb = hw.get(batch * 4 * c * BATCH..).unwrap_or_default();
-        let n = dot_pairs(&mut accs, xw, (wb, hb), bb, c);
+        let n = dot_pairs(&mut accs, xw, (wb, hb), bb, (c, live));
         // Two pairs (four rows) fill 4 bytes of each pixel in the paired
         // hidden layout; BATCH is even, so a batch starts a group of four.
         let quads = hidden
@@ -272,10 +274,12 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
         .take((c - first.min(c)).div_ceil(2 * BATCH));
     let hw = p.host_parts().pw2;
     let hw = hw.get(first * 8 * c..).unwrap_or_default();
+    // The tile's pixels (`x` holds only those).
+    let live = x.len() / c.max(1);
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
         let mut accs = [[[0i32; 2]; P]; BATCH];
         let hb = hw.get(batch * 16 * c * BATCH..).unwrap_or_default();
-        let n = dot_pairs_i8(&mut accs, hidden, (wb, hb), bb, 4 * c);
+        let n = dot_pairs_i8(&mut accs, hidden, (wb, hb), bb, (4 * c, live));
         let o0 = first + 2 * batch * BATCH;
         // The host's tiles with AVX2: 8 rows of a pixel a step, for as
         // many groups of 4 pairs as it can; the loop below does the rest.

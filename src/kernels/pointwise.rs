@@ -83,7 +83,9 @@ pub fn dot_tile<const P: usize, const R: usize>(
 /// biases 8 bytes of `bias`), for as many pairs as `out`, `w` and `bias` hold;
 /// returns how many that was. `wide` is `w` widened to i16
 /// ([`super::block::BlockParams::host_wide`]) or empty; only the host's
-/// AVX2 loop reads it. On DSP cores, with two pixels and `len` a
+/// AVX2 loop reads it, and `live` (the tile's pixels that count; the
+/// others' sums may be left out of a last, partial tile). On DSP cores,
+/// with two pixels and `len` a
 /// multiple of 8, the whole run is one `asm!` loop
 /// (`kernels/pair_loop.rs`), so nothing the caller keeps is spilled around
 /// each pair's inner loop.
@@ -93,11 +95,11 @@ pub fn dot_pairs<const P: usize>(
     x: &[i8],
     (w, wide): (&[u8], &[u8]),
     bias: &[u8],
-    len: usize,
+    (len, live): (usize, usize),
 ) -> usize {
     // Only the host's AVX2 loop reads the widened copy.
     #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
-    let _ = wide;
+    let _ = (wide, live);
     #[cfg(convnext_dsp)]
     if P == 2 && len.is_multiple_of(8) {
         if let Some(x) = x.get(..2 * len) {
@@ -107,7 +109,7 @@ pub fn dot_pairs<const P: usize>(
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
     if P == super::in_place_map::HOST_TILE_PIXELS {
         if let Some(n) =
-            super::avx2::pairs::<false>(out.as_flattened_mut(), x, (w, wide), bias, len)
+            super::avx2::pairs::<false>(out.as_flattened_mut(), x, (w, wide), bias, (len, live))
         {
             return n;
         }
