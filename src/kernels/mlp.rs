@@ -15,6 +15,14 @@ use super::pointwise::paired_offset;
 use super::pointwise_wide::dot_pairs;
 use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer};
 
+/// Row pairs a batch of [`pw1_wide`] and [`pw2_tile`] computes before their
+/// outputs: 8 on the boards (their stack bound counts it); 12 on the host,
+/// whose AVX2 loop runs three pairs a pass.
+#[cfg(target_os = "none")]
+const BATCH: usize = 8;
+#[cfg(not(target_os = "none"))]
+const BATCH: usize = 12;
+
 /// pwconv1 + activation of `P` pixels whose normalised vectors are widened
 /// (`xw`, [`super::pointwise_wide::wide_offset`]), into `hidden` (paired,
 /// `4C` each); `C` a multiple of 4. The first `live` pixels count (the
@@ -64,7 +72,6 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
     // Rows go in batches of BATCH pairs: first every pair's dot products
     // (one loop on DSP cores, nothing else live across it), then every
     // pair's activations, in a loop of their own.
-    const BATCH: usize = 8;
     let batches = w
         .chunks((2 * c * BATCH).max(1))
         .zip(b.chunks(8 * BATCH))
@@ -266,7 +273,6 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
     let w = w.get(first * 4 * c..).unwrap_or_default();
     let b = b.get(first * 4..).unwrap_or_default();
     let r = r.get(first * Requant::BYTES..).unwrap_or_default();
-    const BATCH: usize = 8;
     let batches = w
         .chunks((8 * c * BATCH).max(1))
         .zip(b.chunks(8 * BATCH))
