@@ -314,7 +314,7 @@ fn normalize_plain(data: &mut [f32], c: usize, eps: f64) {
                 *q += e * e;
             }
         }
-        let inv = q.map(|v| 1.0 / (v / n + eps).sqrt());
+        let inv = q.map(|v| 1.0 / libm::sqrt(v / n + eps));
         for (p, row) in [r0, r1, r2, r3].into_iter().enumerate() {
             for v in row.iter_mut() {
                 *v = ((*v as f64 - mean[p]) * inv[p]) as f32;
@@ -328,7 +328,7 @@ fn normalize_plain(data: &mut [f32], c: usize, eps: f64) {
             .map(|&v| (v as f64 - mean) * (v as f64 - mean))
             .sum::<f64>()
             / n;
-        let inv = 1.0 / (var + eps).sqrt();
+        let inv = 1.0 / libm::sqrt(var + eps);
         for v in row.iter_mut() {
             *v = ((*v as f64 - mean) * inv) as f32;
         }

@@ -189,10 +189,15 @@ fn ci_fuzz() -> Vec<String> {
     vec!["--seconds".into(), "30".into()]
 }
 
+/// The runtime built alone for every Cortex-M target, and for the host:
+/// alone, with no other crate of the workspace unifying features into its
+/// dependencies (a `std` that some dependency pulled in once hid a
+/// `no_std` host build that did not compile).
 fn thumb() -> bool {
     THUMB_TARGETS
         .iter()
         .all(|t| cargo(&["build", "--package", "convnext", "--release", "--target", t]))
+        && cargo(&["build", "--package", "convnext", "--release"])
 }
 
 /// Where host builds with the DSP-form kernels go (`CONVNEXT_PACKED_ON_HOST`).
