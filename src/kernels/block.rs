@@ -94,6 +94,23 @@ pub struct HostParts<'a> {
     pub pw2: &'a [u8],
     /// The depthwise's `C` mantissas, then `C` shifts, as i32s.
     pub dw_requant: &'a [u8],
+    /// The depthwise's weights by tap pairs for interior pixels
+    /// ([`super::avx2_depthwise`]): per pair of taps `(2j, 2j + 1)`, per
+    /// channel, the two weights as i16s (tap 49's are 0); empty unless `C`
+    /// is a multiple of 8.
+    pub dw_pairs: &'a [u8],
+    /// Per channel, `zx Σ_taps w` as an i32 (with [`HostParts::dw_pairs`]).
+    pub dw_zero: &'a [u8],
+}
+
+/// Bytes of [`HostParts::dw_pairs`] and [`HostParts::dw_zero`] for `c`
+/// channels (none unless `c` is a multiple of 8).
+pub fn host_dw_pairs_bytes(c: usize) -> (usize, usize) {
+    if c.is_multiple_of(8) {
+        (MAX_TAPS.div_ceil(2) * 4 * c, 4 * c)
+    } else {
+        (0, 0)
+    }
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
@@ -151,30 +168,32 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     /// weights and the depthwise's multipliers; all empty unless it holds
     /// exactly those. (Always empty on the boards, which never read them.)
     pub fn host_parts(&self) -> HostParts<'_> {
-        let none = HostParts {
-            pw1: &[],
-            pw2: &[],
-            dw_requant: &[],
-        };
+        let none = HostParts::default();
         if cfg!(target_os = "none") {
             return none;
         }
         let n1 = self.pw1.weights.as_ref().len();
         let n2 = self.pw2.weights.as_ref().len();
         let hw = self.host_wide.as_ref();
+        let c = self.map.c;
+        let (np, nz) = host_dw_pairs_bytes(c);
         let want = n1
             .checked_add(n2)
             .and_then(|n| n.checked_mul(2))
-            .and_then(|n| n.checked_add(8 * self.map.c));
+            .and_then(|n| n.checked_add(8 * c + np + nz));
         if want != Some(hw.len()) {
             return none;
         }
         let (pw1, rest) = hw.split_at_checked(2 * n1).unwrap_or_default();
-        let (pw2, dw_requant) = rest.split_at_checked(2 * n2).unwrap_or_default();
+        let (pw2, rest) = rest.split_at_checked(2 * n2).unwrap_or_default();
+        let (dw_requant, rest) = rest.split_at_checked(8 * c).unwrap_or_default();
+        let (dw_pairs, dw_zero) = rest.split_at_checked(np).unwrap_or_default();
         HostParts {
             pw1,
             pw2,
             dw_requant,
+            dw_pairs,
+            dw_zero,
         }
     }
 
@@ -533,10 +552,19 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
 /// with the bias to the LayerNorm input, as i32s into `out` (`4C` bytes).
 #[inline(always)]
 fn dw_window<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &[i8], taps: &[Tap], out: &mut [i8]) {
-    let Some(window) = Window::new(arena, p.dw.weights.as_ref(), taps, p.map.c) else {
-        return;
+    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+    let done = {
+        let host = p.host_parts();
+        super::avx2_depthwise::interior(arena, taps, p.map.c, (host.dw_pairs, host.dw_zero), out)
     };
-    window.run(p.x_zero_point, out);
+    #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
+    let done = false;
+    if !done {
+        let Some(window) = Window::new(arena, p.dw.weights.as_ref(), taps, p.map.c) else {
+            return;
+        };
+        window.run(p.x_zero_point, out);
+    }
     let (bias, requant) = (p.dw.bias.as_ref(), p.dw.requant.as_ref());
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
     if super::avx2_requant::requantize_plus_in_place(

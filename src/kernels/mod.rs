@@ -16,6 +16,8 @@ mod avx2;
 #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
 mod avx2_activation;
 #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+mod avx2_depthwise;
+#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
 mod avx2_lanes;
 #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
 mod avx2_norm;
