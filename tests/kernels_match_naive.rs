@@ -18,6 +18,7 @@ use convnext::kernels::tables::i32_table;
 use convnext::kernels::{
     requantize_sum, saturate_i8, InPlaceMap, LayerNormParams, Placement, QLinear, Requant,
 };
+use convnext_codegen::host_wide::{block_host_wide, downsample_host_wide};
 use convnext_codegen::quantize::paired_layout;
 
 #[test]
@@ -36,7 +37,7 @@ fn the_kernel_variant_under_test_is_the_one_asked_for() {
 }
 
 /// Block shapes: width or height 1, maps smaller than the ring, odd channels.
-const BLOCK_SHAPES: [(usize, usize, usize); 9] = [
+const BLOCK_SHAPES: [(usize, usize, usize); 11] = [
     (1, 1, 3),
     (5, 1, 7),
     (1, 9, 5),
@@ -46,6 +47,10 @@ const BLOCK_SHAPES: [(usize, usize, usize); 9] = [
     (14, 14, 12),
     (3, 3, 6),
     (3, 5, 4),
+    // Interior pixels (all 49 taps) in 8-channel groups, one and four a
+    // pass: the host's tap-pair depthwise.
+    (9, 11, 24),
+    (10, 9, 40),
 ];
 
 fn i32_bytes(v: &[i32]) -> Vec<u8> {
@@ -260,17 +265,7 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
     // Once more with the host's prepared copies (what codegen's plan gives
     // on x86-64): the widened pointwise weights and the depthwise's
     // multipliers unpacked, which the AVX2 loops read.
-    let pw1 = p
-        .pw1
-        .weights
-        .chunks_exact(4)
-        .flat_map(|c| [c[0], c[2], c[1], c[3]]);
-    let widened: Vec<u8> = pw1
-        .chain(p.pw2.weights.iter().copied())
-        .flat_map(|v| (v as i8 as i16).to_le_bytes())
-        .chain(dw_rq.iter().flat_map(|r| r.mult.to_le_bytes()))
-        .chain(dw_rq.iter().flat_map(|r| r.shift.to_le_bytes()))
-        .collect();
+    let widened = block_host_wide(&p);
     let prepared = BlockParams {
         host_wide: &widened[..],
         ..p
@@ -278,6 +273,7 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
     let parts = prepared.host_parts();
     assert_eq!(parts.pw1.len(), 2 * p.pw1.weights.len());
     assert_eq!(parts.dw_requant.len(), 8 * c);
+    assert_eq!(parts.dw_pairs.is_empty(), !c.is_multiple_of(8));
     let mut wide_prepared = wide.clone();
     block_in_place_tiled(&prepared, &mut wide_prepared, &mut NoProbe);
     block_in_place_tiled(&p, &mut wide, &mut NoProbe);
@@ -412,6 +408,7 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) 
         ln_requant: Requant::from_real(25.0),
         conv: conv.linear(),
         out_zero_point: d.zero.2,
+        host_wide: &[][..],
     };
     let mut arena;
     (p.at, arena) = in_place_arena(&p, &x);
@@ -426,6 +423,14 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) 
         TILE_PIXELS
     };
     assert_eq!(p.host_tile(wide.len()), tile);
+    // Once more with the host's prepared copy (the widened weights).
+    let widened = downsample_host_wide(&p);
+    let prepared = DownsampleParams {
+        host_wide: &widened[..],
+        ..p
+    };
+    let mut wide_prepared = wide.clone();
+    downsample_in_place_tiled(&prepared, &mut wide_prepared, &mut NoProbe);
     downsample_in_place_tiled(&p, &mut wide, &mut NoProbe);
     downsample_in_place(&p, &mut arena);
     let mut want = vec![0i8; oh * ow * cout];
@@ -461,6 +466,11 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) 
         &wide[..want.len()],
         &want[..],
         "host tiles: downsample {in_h}x{in_w}x{cin}->{cout}"
+    );
+    assert_eq!(
+        &wide_prepared[..want.len()],
+        &want[..],
+        "host tiles, widened weights: downsample {in_h}x{in_w}x{cin}->{cout}"
     );
 }
 

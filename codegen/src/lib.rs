@@ -12,6 +12,7 @@ pub mod dataset;
 pub mod emit;
 pub mod error;
 pub mod gelu;
+pub mod host_wide;
 pub mod import;
 pub mod model;
 pub mod npy;

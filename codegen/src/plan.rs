@@ -10,8 +10,6 @@ use crate::error::{Error, Result};
 use crate::quantize::QuantizedModel;
 use crate::tensor::Tensor;
 use convnext::kernels::block::BlockParams;
-use convnext::kernels::depthwise::MAX_TAPS;
-use convnext::kernels::requantize::{requant_at, Requant};
 use convnext::kernels::{OpFootprint, Placement};
 use convnext::network::{load_input_u8, run_ops_tiled, Op, Outputs};
 
@@ -112,59 +110,6 @@ fn widen_hidden_where_free(model: &mut QuantizedModel, ops: &mut [OpReport], are
     }
 }
 
-/// Fills every block's [`BlockParams::host_wide`]: pw1's and pw2's weights
-/// widened to i16 (pw1's chunks in its input's order), which the host's
-/// AVX2 pointwise loop reads instead of widening them again for every
-/// tile, and the depthwise's multipliers unpacked (the boards' emitted params leave it empty). Twice the blocks'
-/// pointwise bytes of memory, on the host only.
-fn widen_weights_for_host(model: &mut QuantizedModel) {
-    for q in &mut model.ops {
-        if let Op::Block(b) = &mut q.op {
-            let requants: Vec<Requant> = (0..b.map.c)
-                .map(|ch| requant_at(&b.dw.requant, ch))
-                .collect();
-            // pw1 reads the widened LayerNorm output, each 4-channel chunk
-            // in SXTB16's order 0, 2, 1, 3: its weights go in that order.
-            let pw1 = b
-                .pw1
-                .weights
-                .chunks_exact(4)
-                .flat_map(|c| [c[0], c[2], c[1], c[3]]);
-            b.host_wide = pw1
-                .chain(b.pw2.weights.iter().copied())
-                .flat_map(|v| (v as i8 as i16).to_le_bytes())
-                .chain(requants.iter().flat_map(|r| r.mult.to_le_bytes()))
-                .chain(requants.iter().flat_map(|r| r.shift.to_le_bytes()))
-                .chain(depthwise_tap_pairs(&b.dw.weights, b.map.c, b.x_zero_point))
-                .collect();
-        }
-    }
-}
-
-/// The depthwise's host parts for interior pixels
-/// ([`convnext::kernels::block::HostParts::dw_pairs`], then `dw_zero`): the
-/// `[7][7][c]` weights by tap pairs as i16 pairs, and per channel `zx Σ w`;
-/// nothing unless `c` is a multiple of 8.
-fn depthwise_tap_pairs(w: &[u8], c: usize, zx: i32) -> Vec<u8> {
-    if !c.is_multiple_of(8) {
-        return Vec::new();
-    }
-    // Tap 49 (the last pair's second) has zero weights.
-    let at = |t: usize, ch: usize| -> i16 {
-        match w.get(t * c + ch) {
-            Some(&v) if t < MAX_TAPS => v as i8 as i16,
-            _ => 0,
-        }
-    };
-    let pairs = (0..MAX_TAPS.div_ceil(2))
-        .flat_map(|j| (0..c).flat_map(move |ch| [at(2 * j, ch), at(2 * j + 1, ch)]));
-    let zero = (0..c).map(|ch| zx * (0..MAX_TAPS).map(|t| at(t, ch) as i32).sum::<i32>());
-    pairs
-        .flat_map(i16::to_le_bytes)
-        .chain(zero.flat_map(i32::to_le_bytes))
-        .collect()
-}
-
 impl Plan {
     /// Lay out `model` in one arena.
     pub fn new(mut model: QuantizedModel) -> Plan {
@@ -208,7 +153,7 @@ impl Plan {
         }
         widen_hidden_where_free(&mut model, &mut ops, arena_bytes);
         if cfg!(target_arch = "x86_64") {
-            widen_weights_for_host(&mut model);
+            crate::host_wide::prepare(&mut model);
         }
         let input_offset = model
             .ops

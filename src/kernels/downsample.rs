@@ -35,6 +35,12 @@ pub struct DownsampleParams<B = &'static [u8]> {
     pub conv: QLinear<B>,
     /// Output stream zero point.
     pub out_zero_point: i32,
+    /// The host's prepared copy of the conv's weights, widened to i16
+    /// (little-endian, byte `i` at `2i`), which its AVX2 loop reads instead
+    /// of widening each chunk again for every tile
+    /// ([`super::linear::PairedRows::with_wide`]). Empty on the boards (the
+    /// emitter writes `&[]`) and wherever nobody prepared it: the same bits.
+    pub host_wide: B,
 }
 
 /// The 2x2 taps in weight order.
@@ -241,6 +247,8 @@ fn normalise_tap<B: AsRef<[u8]>>(
 #[inline(never)]
 fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], out: &mut [i8]) {
     let rows = PairedRows::new(&p.conv, 4 * p.cin, p.cout);
+    #[cfg(not(target_os = "none"))]
+    let rows = rows.with_wide(p.host_wide.as_ref());
     // On DSP cores one `asm!` loop computes and requantizes every row pair
     // of two whole pixels it can; the rest take the general loop. It uses
     // the halved form, `((hi >> (s - 1)) + 1 + 2 zp) >> 1`, where the sink

@@ -80,6 +80,8 @@ pub struct PairedRows<'a> {
     requant: &'a [u8],
     len: usize,
     pairs: usize,
+    /// The weights widened to i16 for the host's AVX2 loop, or empty.
+    wide: &'a [u8],
 }
 
 impl<'a> PairedRows<'a> {
@@ -102,7 +104,18 @@ impl<'a> PairedRows<'a> {
             requant: r.get(..outputs * Requant::BYTES).unwrap_or_default(),
             len,
             pairs: outputs / 2,
+            wide: &[],
         }
+    }
+
+    /// These rows with their weights also widened to i16 (little-endian,
+    /// byte `i` at `2i`), which the host's AVX2 loop reads instead of
+    /// widening each chunk on every pass; ignored unless it covers every
+    /// row, and on the boards.
+    #[inline(always)]
+    pub fn with_wide(self, wide: &'a [u8]) -> Self {
+        let wide = wide.get(..2 * self.weights.len()).unwrap_or_default();
+        PairedRows { wide, ..self }
     }
 
     /// Each pair of rows: their paired weights (`2 * len`), biases and
@@ -168,10 +181,14 @@ impl<'a> PairedRows<'a> {
             .zip(self.bias.chunks(8 * BATCH))
             .zip(self.requant.chunks(2 * Requant::BYTES * BATCH))
             .take(self.pairs.div_ceil(BATCH));
-        for ((wb, bb), rb) in batches {
+        for (batch, ((wb, bb), rb)) in batches.enumerate() {
             let mut accs = [[[0i32; 2]; P]; BATCH];
             let want = (self.pairs - o / 2).min(BATCH);
-            let n = super::pointwise::dot_pairs(&mut accs, x, (wb, &[]), bb, (self.len, P));
+            let hb = self
+                .wide
+                .get(4 * self.len * BATCH * batch..)
+                .unwrap_or_default();
+            let n = super::pointwise::dot_pairs(&mut accs, x, (wb, hb), bb, (self.len, P));
             for (acc, r) in accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n) {
                 sink.pair(o, *acc, [requant_at(r, 0), requant_at(r, 1)]);
                 o += 2;

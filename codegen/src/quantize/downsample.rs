@@ -45,5 +45,6 @@ pub(super) fn quantize(
                 .map(|sw| Requant::from_real(s_y * sw / out.scale)),
         ),
         out_zero_point: out.zero_point,
+        host_wide: Vec::new(),
     }
 }

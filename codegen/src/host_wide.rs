@@ -1,0 +1,88 @@
+//! The host's prepared copies of a plan's tables (`host_wide` of
+//! [`BlockParams`] and [`DownsampleParams`]), which its AVX2 loops read
+//! instead of unpacking the boards' tables again for every tile. Filled on
+//! x86-64 hosts only ([`prepare`]); the emitter writes them empty, so no
+//! board carries them. Each is checked bit-exact against the boards' loops
+//! (`tests/kernels_match_naive.rs` builds them with these functions).
+
+use crate::quantize::QuantizedModel;
+use convnext::kernels::block::BlockParams;
+use convnext::kernels::depthwise::MAX_TAPS;
+use convnext::kernels::downsample::DownsampleParams;
+use convnext::kernels::requantize::{requant_at, Requant};
+use convnext::network::Op;
+
+/// Fills every block's and downsample's `host_wide`. About twice the
+/// pointwise and downsample weights' bytes of memory, on the host only.
+pub fn prepare(model: &mut QuantizedModel) {
+    for q in &mut model.ops {
+        match &mut q.op {
+            Op::Block(b) => b.host_wide = block_host_wide(b),
+            Op::Downsample(d) => d.host_wide = downsample_host_wide(d),
+            _ => {}
+        }
+    }
+}
+
+/// A block's [`BlockParams::host_wide`]: pw1's and pw2's weights widened to
+/// i16 (pw1's 4-weight chunks in its widened input's order, 0, 2, 1, 3),
+/// the depthwise's multipliers unpacked (`C` mantissas, `C` shifts, as
+/// i32s), then for `C` a multiple of 8 its weights by tap pairs and `zx Σ
+/// w` per channel ([`depthwise_tap_pairs`]).
+pub fn block_host_wide<B: AsRef<[u8]>>(b: &BlockParams<B>) -> Vec<u8> {
+    let c = b.map.c;
+    let requants: Vec<Requant> = (0..c)
+        .map(|ch| requant_at(b.dw.requant.as_ref(), ch))
+        .collect();
+    let pw1 = b
+        .pw1
+        .weights
+        .as_ref()
+        .chunks_exact(4)
+        .flat_map(|c| [c[0], c[2], c[1], c[3]]);
+    pw1.chain(b.pw2.weights.as_ref().iter().copied())
+        .flat_map(|v| (v as i8 as i16).to_le_bytes())
+        .chain(requants.iter().flat_map(|r| r.mult.to_le_bytes()))
+        .chain(requants.iter().flat_map(|r| r.shift.to_le_bytes()))
+        .chain(depthwise_tap_pairs(
+            b.dw.weights.as_ref(),
+            c,
+            b.x_zero_point,
+        ))
+        .collect()
+}
+
+/// A downsample's [`DownsampleParams::host_wide`]: the conv's weights
+/// widened to i16, in their paired layout.
+pub fn downsample_host_wide<B: AsRef<[u8]>>(d: &DownsampleParams<B>) -> Vec<u8> {
+    d.conv
+        .weights
+        .as_ref()
+        .iter()
+        .flat_map(|&v| (v as i8 as i16).to_le_bytes())
+        .collect()
+}
+
+/// The depthwise's parts for interior pixels
+/// ([`convnext::kernels::block::HostParts::dw_pairs`], then `dw_zero`): the
+/// `[7][7][c]` weights by tap pairs as i16 pairs, and per channel `zx Σ w`;
+/// nothing unless `c` is a multiple of 8.
+fn depthwise_tap_pairs(w: &[u8], c: usize, zx: i32) -> Vec<u8> {
+    if !c.is_multiple_of(8) {
+        return Vec::new();
+    }
+    // Tap 49 (the last pair's second) has zero weights.
+    let at = |t: usize, ch: usize| -> i16 {
+        match w.get(t * c + ch) {
+            Some(&v) if t < MAX_TAPS => v as i8 as i16,
+            _ => 0,
+        }
+    };
+    let pairs = (0..MAX_TAPS.div_ceil(2))
+        .flat_map(|j| (0..c).flat_map(move |ch| [at(2 * j, ch), at(2 * j + 1, ch)]));
+    let zero = (0..c).map(|ch| zx * (0..MAX_TAPS).map(|t| at(t, ch) as i32).sum::<i32>());
+    pairs
+        .flat_map(i16::to_le_bytes)
+        .chain(zero.flat_map(i32::to_le_bytes))
+        .collect()
+}
