@@ -78,7 +78,10 @@ pub struct BlockParams<B = &'static [u8]> {
     /// widening each weight again for every tile; then the depthwise's
     /// multipliers as `C` i32 mantissas and `C` i32 shifts, which its
     /// requantization loads instead of gathering them from the 5-byte
-    /// entries for every pixel ([`BlockParams::host_parts`]). Empty on the
+    /// entries for every pixel; then, for `C` a multiple of 8, the
+    /// depthwise's weights by tap pairs and `zx Σ w` for interior pixels
+    /// ([`BlockParams::host_parts`], [`HostParts::dw_pairs`];
+    /// `convnext_codegen::host_wide` builds it all). Empty on the
     /// boards (the emitter writes `&[]`) and wherever nobody prepared it
     /// (codegen's plan does on x86-64 hosts): the loops then work from the
     /// tables, with the same bits.
@@ -165,8 +168,8 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     }
 
     /// The parts of [`BlockParams::host_wide`]: pw1's and pw2's widened
-    /// weights and the depthwise's multipliers; all empty unless it holds
-    /// exactly those. (Always empty on the boards, which never read them.)
+    /// weights, the depthwise's multipliers and its tap pairs; all empty
+    /// unless it holds exactly those. (Always empty on the boards, which never read them.)
     pub fn host_parts(&self) -> HostParts<'_> {
         let none = HostParts::default();
         if cfg!(target_os = "none") {

@@ -52,8 +52,9 @@ pub fn host_tile(channels_whole: bool, len: usize, wide_scratch_end: usize) -> u
 /// The lanes a tile of `n` pixels (of at most `tile`) runs as: the tile's
 /// pixels on the firmware's tiles; all of the host's wide tile, even for
 /// one pixel (its AVX2 loops on 8 lanes are quicker than the SSE2 2-pixel
-/// tiles on 2). A partial tile's spare lanes compute on stale scratch and
-/// the ops drop their results.
+/// tiles on 2; the pointwise pair loop, told how many pixels count, skips
+/// lanes 4-7 when 4 or fewer do). A partial tile's spare lanes compute on
+/// stale scratch and the ops drop their results.
 pub fn tile_lanes(n: usize, tile: usize) -> usize {
     if tile == TILE_PIXELS {
         n
