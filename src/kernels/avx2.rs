@@ -21,9 +21,8 @@
 use super::avx2_lanes::lanes32;
 use core::arch::x86_64::{
     __cpuid, __cpuid_count, __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16,
-    _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi32, _mm256_set1_epi64x,
-    _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
-    _mm256_srai_epi16, _mm_loadu_si128, _xgetbv,
+    _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi8,
+    _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srai_epi16, _mm_loadu_si128, _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -243,6 +242,9 @@ unsafe fn pairs_avx2<const WIDE: bool>(
 /// KiB of the host's stack, a 4x4 RGB stem of up to 341 channels.
 pub const STEM_PAIRS: usize = 8192;
 
+/// Longest patch (`k k cin`) [`StemPairs`] takes.
+pub const STEM_PATCH: usize = 256;
+
 /// A stem's weights as i16 pairs, transposed for [`StemPairs::dots`]:
 /// entry `j cout + o` holds weights `2j` and `2j + 1` of output `o`.
 pub struct StemPairs {
@@ -253,11 +255,13 @@ pub struct StemPairs {
 
 impl StemPairs {
     /// The pairs of `cout` weight rows of `len` bytes each (`w`, row after
-    /// row), or `None` without AVX2, with `len` odd, `cout` not a multiple
-    /// of 8 or more pairs than [`STEM_PAIRS`].
+    /// row), or `None` without AVX2, with `len` odd or over
+    /// [`STEM_PATCH`], `cout` not a multiple of 8 or more pairs than
+    /// [`STEM_PAIRS`].
     pub fn new(w: &[u8], len: usize, cout: usize) -> Option<StemPairs> {
         let n = len / 2 * cout;
-        if !available() || !len.is_multiple_of(2) || !cout.is_multiple_of(8) || n > STEM_PAIRS {
+        let fits = len <= STEM_PATCH && n <= STEM_PAIRS;
+        if !available() || !len.is_multiple_of(2) || !cout.is_multiple_of(8) || !fits {
             return None;
         }
         let mut pairs = [0i32; STEM_PAIRS];
@@ -272,7 +276,7 @@ impl StemPairs {
 
     /// Every output's dot product with the patch `x` (`len` values), into
     /// `out` (`cout` of them): 8 outputs a VPMADDWD of one broadcast input
-    /// pair.
+    /// pair, up to 96 outputs' sums in registers over the whole patch.
     pub fn dots(&self, x: &[i8], out: &mut [i32]) {
         if let (Some(x), Some(out)) = (x.get(..self.len), out.get_mut(..self.cout)) {
             // SAFETY: `new` checked that this CPU runs AVX2.
@@ -282,17 +286,54 @@ impl StemPairs {
 
     #[target_feature(enable = "avx2")]
     fn dots_avx2(&self, x: &[i8], out: &mut [i32]) {
-        let cout = self.cout;
-        let rows = self.pairs.chunks_exact(cout).take(self.len / 2);
-        for (g, o) in out.chunks_exact_mut(8).enumerate() {
-            let mut acc = _mm256_setzero_si256();
-            for (xp, row) in x.chunks_exact(2).zip(rows.clone()) {
-                let pair = (xp[0] as i16 as u16 as u32 | (xp[1] as i16 as u16 as u32) << 16) as i32;
-                let w = row.get(8 * g..8 * g + 8).unwrap_or(&[0; 8]);
-                let w = _mm256_setr_epi32(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(pair), w));
+        // The patch's input pairs as i16 pairs, once.
+        let mut xs = [0i32; STEM_PATCH / 2];
+        for (p, xp) in xs.iter_mut().zip(x.chunks_exact(2)) {
+            *p = (xp[0] as i16 as u16 as u32 | (xp[1] as i16 as u16 as u32) << 16) as i32;
+        }
+        let xs = &xs[..(self.len / 2).min(STEM_PATCH / 2)];
+        let groups = self.cout / 8;
+        let mut g = 0;
+        while g < groups {
+            let step = match groups - g {
+                12.. => 12,
+                8.. => 8,
+                4.. => 4,
+                _ => 1,
+            };
+            match step {
+                12 => self.groups::<12>(xs, out, g),
+                8 => self.groups::<8>(xs, out, g),
+                4 => self.groups::<4>(xs, out, g),
+                _ => self.groups::<1>(xs, out, g),
             }
-            o.copy_from_slice(&lanes32(acc));
+            g += step;
+        }
+    }
+
+    /// Output groups `g0..g0 + G` (8 outputs each) over every input pair
+    /// `xs`, their sums in registers.
+    #[target_feature(enable = "avx2")]
+    fn groups<const G: usize>(&self, xs: &[i32], out: &mut [i32], g0: usize) {
+        let cout = self.cout;
+        let Some(out) = out.get_mut(8 * g0..8 * (g0 + G)) else {
+            return;
+        };
+        let mut acc = [_mm256_setzero_si256(); G];
+        for (j, &p) in xs.iter().enumerate() {
+            let Some(row) = self.pairs.get(j * cout + 8 * g0..j * cout + 8 * (g0 + G)) else {
+                return;
+            };
+            let b = _mm256_set1_epi32(p);
+            for (a, w) in acc.iter_mut().zip(row.chunks_exact(8)) {
+                // SAFETY: `w` is 8 i32s, 32 readable bytes; the load allows
+                // any alignment.
+                let w = unsafe { _mm256_loadu_si256(w.as_ptr().cast()) };
+                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(b, w));
+            }
+        }
+        for (o, a) in out.chunks_exact_mut(8).zip(acc) {
+            o.copy_from_slice(&lanes32(a));
         }
     }
 }
@@ -404,28 +445,31 @@ mod tests {
         }
     }
 
+    /// Output counts of one, four, eight and twelve groups a pass (and
+    /// their mixes), against plain sums.
     #[test]
     fn stem_pairs_give_every_dot_product() {
         if !available() {
             return;
         }
-        let (len, cout) = (48, 24);
-        let w: Vec<u8> = (0..len * cout)
-            .map(|i| (i as u8).wrapping_mul(77))
-            .collect();
-        let x: Vec<i8> = (0..len).map(|i| (i as i8).wrapping_mul(-59)).collect();
-        let pairs = StemPairs::new(&w, len, cout).expect("an even patch, 8 | cout");
-        let mut out = vec![0i32; cout];
-        pairs.dots(&x, &mut out);
-        for (o, &got) in out.iter().enumerate() {
-            let row = &w[o * len..(o + 1) * len];
-            let want: i32 = x
-                .iter()
-                .zip(row)
-                .map(|(&a, &b)| a as i32 * b as i8 as i32)
-                .sum();
-            assert_eq!(got, want, "output {o}");
+        for (len, cout) in [(48, 24), (48, 104), (16, 64), (32, 40), (2, 8)] {
+            let w: Vec<u8> = (0..len * cout)
+                .map(|i| (i as u8).wrapping_mul(77))
+                .collect();
+            let x: Vec<i8> = (0..len).map(|i| (i as i8).wrapping_mul(-59)).collect();
+            let pairs = StemPairs::new(&w, len, cout).expect("an even patch, 8 | cout");
+            let mut out = vec![0i32; cout];
+            pairs.dots(&x, &mut out);
+            for (o, &got) in out.iter().enumerate() {
+                let row = &w[o * len..(o + 1) * len];
+                let want: i32 = x
+                    .iter()
+                    .zip(row)
+                    .map(|(&a, &b)| a as i32 * b as i8 as i32)
+                    .sum();
+                assert_eq!(got, want, "len {len} cout {cout} output {o}");
+            }
+            assert!(StemPairs::new(&w, len - 1, cout).is_none(), "odd patch");
         }
-        assert!(StemPairs::new(&w, len - 1, cout).is_none(), "odd patch");
     }
 }
