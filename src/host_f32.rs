@@ -314,7 +314,7 @@ fn normalize_plain(data: &mut [f32], c: usize, eps: f64) {
                 *q += e * e;
             }
         }
-        let inv = q.map(|v| 1.0 / libm::sqrt(v / n + eps));
+        let inv = q.map(|v| 1.0 / sqrt(v / n + eps));
         for (p, row) in [r0, r1, r2, r3].into_iter().enumerate() {
             for v in row.iter_mut() {
                 *v = ((*v as f64 - mean[p]) * inv[p]) as f32;
@@ -328,11 +328,23 @@ fn normalize_plain(data: &mut [f32], c: usize, eps: f64) {
             .map(|&v| (v as f64 - mean) * (v as f64 - mean))
             .sum::<f64>()
             / n;
-        let inv = 1.0 / libm::sqrt(var + eps);
+        let inv = 1.0 / sqrt(var + eps);
         for v in row.iter_mut() {
             *v = ((*v as f64 - mean) * inv) as f32;
         }
     }
+}
+
+/// `x.sqrt()`, correctly rounded, without std (whose method it is):
+/// libm's, which is the CPU's instruction through inline assembly; under
+/// Miri, which runs no inline assembly, std's (a test build links std).
+/// Both are IEEE's square root, so the bits are the same.
+#[inline(always)]
+fn sqrt(x: f64) -> f64 {
+    #[cfg(all(miri, test))]
+    return x.sqrt();
+    #[cfg(not(all(miri, test)))]
+    libm::sqrt(x)
 }
 
 /// Outputs `from..` of one row, the plain way.
