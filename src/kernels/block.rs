@@ -555,11 +555,12 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
 /// with the bias to the LayerNorm input, as i32s into `out` (`4C` bytes).
 #[inline(always)]
 fn dw_window<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &[i8], taps: &[Tap], out: &mut [i8]) {
+    // The host's prepared parts, looked up once a pixel.
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    let done = {
-        let host = p.host_parts();
-        super::avx2_depthwise::interior(arena, taps, p.map.c, (host.dw_pairs, host.dw_zero), out)
-    };
+    let host = p.host_parts();
+    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+    let done =
+        super::avx2_depthwise::interior(arena, taps, p.map.c, (host.dw_pairs, host.dw_zero), out);
     #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
     let done = false;
     if !done {
@@ -570,12 +571,8 @@ fn dw_window<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &[i8], taps: &[Tap], out
     }
     let (bias, requant) = (p.dw.bias.as_ref(), p.dw.requant.as_ref());
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    if super::avx2_requant::requantize_plus_in_place(
-        out,
-        bias,
-        (requant, p.host_parts().dw_requant),
-        p.map.c,
-    ) {
+    if super::avx2_requant::requantize_plus_in_place(out, bias, (requant, host.dw_requant), p.map.c)
+    {
         return;
     }
     requantize_plus_each(out, bias, requant);

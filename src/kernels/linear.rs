@@ -80,7 +80,9 @@ pub struct PairedRows<'a> {
     requant: &'a [u8],
     len: usize,
     pairs: usize,
-    /// The weights widened to i16 for the host's AVX2 loop, or empty.
+    /// The weights widened to i16 for the host's AVX2 loop, or empty
+    /// (the boards have no such loop).
+    #[cfg(not(target_os = "none"))]
     wide: &'a [u8],
 }
 
@@ -104,6 +106,7 @@ impl<'a> PairedRows<'a> {
             requant: r.get(..outputs * Requant::BYTES).unwrap_or_default(),
             len,
             pairs: outputs / 2,
+            #[cfg(not(target_os = "none"))]
             wide: &[],
         }
     }
@@ -111,7 +114,8 @@ impl<'a> PairedRows<'a> {
     /// These rows with their weights also widened to i16 (little-endian,
     /// byte `i` at `2i`), which the host's AVX2 loop reads instead of
     /// widening each chunk on every pass; ignored unless it covers every
-    /// row, and on the boards.
+    /// row. Host only: the boards have no such loop.
+    #[cfg(not(target_os = "none"))]
     #[inline(always)]
     pub fn with_wide(self, wide: &'a [u8]) -> Self {
         let wide = wide.get(..2 * self.weights.len()).unwrap_or_default();
