@@ -343,6 +343,7 @@ mod tests {
     use super::*;
     use crate::kernels::pointwise::{paired_offset, paired_offset_whole};
     use crate::kernels::pointwise_wide::wide_offset;
+    use crate::kernels::test_rng::xorshift;
 
     /// Both loops against plain sums, on lengths the blocks use and on
     /// extreme values (all -128 inputs against all -128 / 127 weights).
@@ -359,13 +360,8 @@ mod tests {
                 Some((-128, 0x7f)),
                 Some((127, 0x7f)),
             ] {
-                let mut s = 0x2545_F491_4F6C_DD1Du64 ^ len as u64;
-                let mut next = || {
-                    s ^= s << 13;
-                    s ^= s >> 7;
-                    s ^= s << 17;
-                    s as u8
-                };
+                let mut draw = xorshift(0x2545_F491_4F6C_DD1D ^ len as u64);
+                let mut next = || draw() as u8;
                 let xs: Vec<i8> = (0..PIXELS * len)
                     .map(|_| fill.map_or(next() as i8, |f| f.0))
                     .collect();

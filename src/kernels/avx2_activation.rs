@@ -119,6 +119,7 @@ fn lookup(table: &[u8; 256], index: __m256i) -> __m256i {
 mod tests {
     use super::*;
     use crate::kernels::requantize::Requant;
+    use crate::kernels::test_rng::xorshift;
 
     /// Every lane against the scalar requantization and table, on
     /// accumulators across i32's range and multipliers of every shift the
@@ -127,13 +128,7 @@ mod tests {
     #[cfg_attr(miri, ignore = "Miri runs no CPUID, so no AVX2")]
     fn activate32_matches_the_scalar_form() {
         assert!(available(), "this x86-64 host has no AVX2");
-        let mut s = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         let table: [u8; 256] = core::array::from_fn(|i| (i as u8).wrapping_mul(151) ^ 0x5a);
         for round in 0..400 {
             let acc: [[i32; 2]; 16] = core::array::from_fn(|_| {

@@ -292,16 +292,7 @@ mod tests {
     use super::*;
     use crate::kernels::layer_norm::{layer_norm, LayerNormParams, PixelNorm, Q16};
     use crate::kernels::requantize::requant_table;
-
-    fn rng(seed: u64) -> impl FnMut() -> u64 {
-        let mut s = seed;
-        move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        }
-    }
+    use crate::kernels::test_rng::xorshift;
 
     /// Statistics and the output pass against [`layer_norm`] and
     /// [`affine_i8`]: inputs past the clamp, channel counts with a tail,
@@ -314,7 +305,7 @@ mod tests {
             super::super::avx2::available(),
             "this x86-64 host has no AVX2"
         );
-        let mut next = rng(0x9E37_79B9_7F4A_7C15);
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         let mut fast_pixels = 0;
         for round in 0..300 {
             let c = [8, 16, 44, 21, 96, 3][round % 6];
@@ -391,7 +382,7 @@ mod tests {
             super::super::avx2::available(),
             "this x86-64 host has no AVX2"
         );
-        let mut next = rng(0x2545_F491_4F6C_DD1D);
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         let mut checked = 0;
         for round in 0..300 {
             let c = [8, 12, 40, 44, 160, 4][round % 6];

@@ -121,6 +121,7 @@ fn requantize_plus_in_place_avx2(
 mod tests {
     use super::*;
     use crate::kernels::requantize::{requant_table, requantize_plus};
+    use crate::kernels::test_rng::xorshift;
 
     /// Both paths against [`requantize_plus`]: groups of 8 on the vector
     /// path, and groups with one lane off it (a large sum, a shift outside
@@ -132,13 +133,7 @@ mod tests {
             super::super::avx2::available(),
             "this x86-64 host has no AVX2"
         );
-        let mut s = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         let c = 8 * 6 + 5;
         for round in 0..200 {
             let mut accs: Vec<i32> = (0..c).map(|_| (next() as i32) >> 12).collect();

@@ -49,6 +49,8 @@ pub mod requantize;
 pub mod simd32;
 pub mod stem;
 pub mod tables;
+#[cfg(test)]
+mod test_rng;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
