@@ -8,7 +8,9 @@ use convnext::kernels::downsample::{
     downsample_in_place, downsample_in_place_tiled, DownsampleParams,
 };
 use convnext::kernels::grn::GrnParams;
-use convnext::kernels::in_place_map::{ring_pixels, HOST_TILE_PIXELS, TILE_PIXELS};
+use convnext::kernels::in_place_map::{
+    ring_pixels, HOST_GROUP_PIXELS, HOST_TILE_PIXELS, TILE_PIXELS,
+};
 use convnext::kernels::layer_norm::{layer_norm, Q16};
 use convnext::kernels::placement::OpFootprint;
 use convnext::kernels::probe::NoProbe;
@@ -37,7 +39,7 @@ fn the_kernel_variant_under_test_is_the_one_asked_for() {
 }
 
 /// Block shapes: width or height 1, maps smaller than the ring, odd channels.
-const BLOCK_SHAPES: [(usize, usize, usize); 11] = [
+const BLOCK_SHAPES: [(usize, usize, usize); 12] = [
     (1, 1, 3),
     (5, 1, 7),
     (1, 9, 5),
@@ -51,6 +53,9 @@ const BLOCK_SHAPES: [(usize, usize, usize); 11] = [
     // pass: the host's tap-pair depthwise.
     (9, 11, 24),
     (10, 9, 40),
+    // More pixels than the host's group: a full group, then one of 8
+    // tiles and 3 pixels.
+    (17, 19, 8),
 ];
 
 fn i32_bytes(v: &[i32]) -> Vec<u8> {
@@ -275,6 +280,17 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
     assert_eq!(parts.dw_requant.len(), 8 * c);
     assert_eq!(parts.dw_pairs.is_empty(), !c.is_multiple_of(8));
     let mut wide_prepared = wide.clone();
+    // And in groups of tiles (blocks without GRN whose arena has room).
+    let mut grouped = vec![0i8; h * w * c + p.scratch_bytes_tiled(HOST_GROUP_PIXELS)];
+    grouped[..x.len()].copy_from_slice(&x);
+    let group = match (tile, with_grn) {
+        (HOST_TILE_PIXELS, false) => HOST_GROUP_PIXELS,
+        _ => tile,
+    };
+    assert_eq!(p.host_tile(grouped.len()), group, "{h}x{w}x{c}");
+    let mut grouped_prepared = grouped.clone();
+    block_in_place_tiled(&prepared, &mut grouped_prepared, &mut NoProbe);
+    block_in_place_tiled(&p, &mut grouped, &mut NoProbe);
     block_in_place_tiled(&prepared, &mut wide_prepared, &mut NoProbe);
     block_in_place_tiled(&p, &mut wide, &mut NoProbe);
     block_in_place(&p, &mut arena);
@@ -371,6 +387,16 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
         &wide_prepared[..h * w * c],
         &want[..],
         "host tiles, widened weights: block {h}x{w}x{c}"
+    );
+    assert_eq!(
+        &grouped[..h * w * c],
+        &want[..],
+        "host groups: block {h}x{w}x{c}"
+    );
+    assert_eq!(
+        &grouped_prepared[..h * w * c],
+        &want[..],
+        "host groups, widened weights: block {h}x{w}x{c}"
     );
 }
 

@@ -19,7 +19,9 @@
 use super::arena::{i32s, store_i32};
 use super::depthwise::{Tap, Window, MAX_TAPS};
 use super::grn::{accumulate, stats_bytes, GrnParams};
-use super::in_place_map::{host_tile, tile_lanes, InPlaceMap, HOST_TILE_PIXELS, TILE_PIXELS};
+use super::in_place_map::{
+    host_tile, tile_lanes, InPlaceMap, HOST_GROUP_PIXELS, HOST_TILE_PIXELS, TILE_PIXELS,
+};
 use super::layer_norm::{layer_norm, LayerNormParams, PixelNorm};
 use super::linear::QLinear;
 use super::mlp::{pw1_tile, pw1_wide, pw2_tile};
@@ -200,12 +202,19 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
         }
     }
 
-    /// The tile the host runs in an arena of `len` bytes:
-    /// [`HOST_TILE_PIXELS`] where the scratch fits (and the MLP's widened
-    /// form applies), else [`TILE_PIXELS`].
+    /// The tile the host runs in an arena of `len` bytes: a group of
+    /// [`HOST_GROUP_PIXELS`] where its scratch fits (and the block has no
+    /// GRN, whose passes run 8-pixel tiles), else [`HOST_TILE_PIXELS`]
+    /// where that scratch fits (and the MLP's widened form applies), else
+    /// [`TILE_PIXELS`].
     pub fn host_tile(&self, len: usize) -> usize {
-        let end = self.at.scratch_offset + self.scratch_bytes_tiled(HOST_TILE_PIXELS);
-        host_tile(self.map.c.is_multiple_of(4), len, end)
+        let end = |tile| self.at.scratch_offset + self.scratch_bytes_tiled(tile);
+        match host_tile(self.map.c.is_multiple_of(4), len, end(HOST_TILE_PIXELS)) {
+            HOST_TILE_PIXELS if self.grn.is_none() && len >= end(HOST_GROUP_PIXELS) => {
+                HOST_GROUP_PIXELS
+            }
+            tile => tile,
+        }
     }
 }
 
@@ -249,14 +258,12 @@ pub fn block_in_place_tiled<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    match (
-        p.host_tile(arena.len()) == HOST_TILE_PIXELS,
-        p.grn.is_some(),
-    ) {
-        (true, false) => block_tiles::<_, HOST_TILE_PIXELS, false>(p, arena, probe),
-        (true, true) => block_tiles::<_, HOST_TILE_PIXELS, true>(p, arena, probe),
-        (false, false) => block_tiles::<_, TILE_PIXELS, false>(p, arena, probe),
-        (false, true) => block_tiles::<_, TILE_PIXELS, true>(p, arena, probe),
+    match (p.host_tile(arena.len()), p.grn.is_some()) {
+        (HOST_GROUP_PIXELS, false) => block_tiles::<_, HOST_GROUP_PIXELS, false>(p, arena, probe),
+        (HOST_TILE_PIXELS, false) => block_tiles::<_, HOST_TILE_PIXELS, false>(p, arena, probe),
+        (HOST_TILE_PIXELS, true) => block_tiles::<_, HOST_TILE_PIXELS, true>(p, arena, probe),
+        (_, false) => block_tiles::<_, TILE_PIXELS, false>(p, arena, probe),
+        (_, true) => block_tiles::<_, TILE_PIXELS, true>(p, arena, probe),
     }
 }
 
@@ -378,7 +385,9 @@ fn normalise_and_pw1<B: AsRef<[u8]>>(
     let hidden = dw_out;
     match (c.is_multiple_of(4), lanes) {
         #[cfg(not(target_os = "none"))]
-        (true, HOST_TILE_PIXELS) => pw1_wide::<_, HOST_TILE_PIXELS>(p, xn, hidden, n),
+        (true, HOST_TILE_PIXELS | HOST_GROUP_PIXELS) => {
+            pw1_wide::<_, HOST_TILE_PIXELS>(p, xn, hidden, n)
+        }
         (true, 2) => pw1_wide::<_, 2>(p, xn, hidden, 2),
         (true, _) => pw1_wide::<_, 1>(p, xn, hidden, 1),
         (false, 2) => pw1_tile::<_, 2>(p, xn, hidden),
@@ -400,8 +409,12 @@ fn normalise_tile<B: AsRef<[u8]>>(
     let Some(xn) = xn.get_mut(..2 * lanes * c) else {
         return;
     };
+    // A host group's pixels go to their tiles' layouts, one after the
+    // other.
+    let tile = lanes.min(HOST_TILE_PIXELS.max(TILE_PIXELS));
     for (t, d) in dw_out.chunks_exact((4 * c).max(1)).take(n).enumerate() {
-        normalise_pixel(p, d, xn, t, lanes);
+        let at = t / tile * 2 * tile * c;
+        normalise_pixel(p, d, xn.get_mut(at..).unwrap_or_default(), t % tile, tile);
     }
 }
 
@@ -440,7 +453,7 @@ fn mlp_wide<B: AsRef<[u8]>>(
 fn pw2_lanes<B: AsRef<[u8]>>(p: &BlockParams<B>, hidden: &[i8], x: &mut [i8], lanes: usize) {
     match lanes {
         #[cfg(not(target_os = "none"))]
-        HOST_TILE_PIXELS => pw2_tile::<_, HOST_TILE_PIXELS>(p, hidden, x, 0),
+        HOST_TILE_PIXELS | HOST_GROUP_PIXELS => pw2_tile::<_, HOST_TILE_PIXELS>(p, hidden, x, 0),
         2 => pw2_tile::<_, 2>(p, hidden, x, 0),
         _ => pw2_tile::<_, 1>(p, hidden, x, 0),
     }

@@ -37,6 +37,15 @@ pub const TILE_PIXELS: usize = 2;
 /// ring holds the last `R >= L` copied, whatever the tile.
 pub const HOST_TILE_PIXELS: usize = 8;
 
+/// Pixels of the host's int8 blocks taken together when their arena has
+/// room ([`crate::kernels::block::block_in_place_tiled`]): the depthwise
+/// and LayerNorm of all of them, then the MLP one batch of weight rows at
+/// a time over their [`HOST_TILE_PIXELS`] tiles. Each batch of weights is
+/// then fetched once per group, not once per tile: the large layers'
+/// weights (a tiny-shaped model's last stages, megabytes) come from the
+/// L3 cache or memory, the batch's from L1 and L2.
+pub const HOST_GROUP_PIXELS: usize = 32 * HOST_TILE_PIXELS;
+
 /// The tile the host runs an op in: [`HOST_TILE_PIXELS`] when its chunks
 /// are whole (`channels_whole`, a multiple of 4 channels) and the arena
 /// (`len` bytes) reaches `wide_scratch_end`, where the wide tile's scratch

@@ -26,8 +26,11 @@ const BATCH: usize = 12;
 /// pwconv1 + activation of `P` pixels whose normalised vectors are widened
 /// (`xw`, [`super::pointwise_wide::wide_offset`]), into `hidden` (paired,
 /// `4C` each); `C` a multiple of 4. The first `live` pixels count (the
-/// rest of a last, partial tile may be left out). Not inlined: a function
-/// of its own keeps the row loop in registers.
+/// rest of a last, partial tile may be left out). On the host `live` may
+/// exceed `P`: then `xw` and `hidden` hold [`tiles`] tiles one after the
+/// other, and each batch of rows runs over all of them before the next
+/// batch ([`super::in_place_map::HOST_GROUP_PIXELS`]). Not inlined: a
+/// function of its own keeps the row loop in registers.
 #[inline(never)]
 pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
     p: &BlockParams<B>,
@@ -47,8 +50,9 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
         p.pw1.bias.as_ref(),
         p.pw1.requant.as_ref(),
     );
+    let tiles = tiles(live, P);
     // The widened vectors, cut once to what every pair reads.
-    let Some(xw) = xw.get(..2 * P * c) else {
+    let Some(xw) = xw.get(..2 * P * c * tiles) else {
         return;
     };
     // On DSP cores one `asm!` loop computes, requantizes and activates
@@ -81,49 +85,66 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
     #[cfg(convnext_dsp)]
     let hw = hw.get(2 * done * c..).unwrap_or_default();
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
-        let mut accs = [[[0i32; 2]; P]; BATCH];
         let hb = hw.get(batch * 4 * c * BATCH..).unwrap_or_default();
-        let n = dot_pairs(&mut accs, xw, (wb, hb), bb, (c, live));
-        // Two pairs (four rows) fill 4 bytes of each pixel in the paired
-        // hidden layout; BATCH is even, so a batch starts a group of four.
-        let quads = hidden
-            .get_mut(batch * BATCH / 2 * 4 * P..)
-            .unwrap_or_default()
-            .chunks_exact_mut(4 * P)
-            .zip(accs[..n].chunks_exact(2))
-            .zip(rb.chunks_exact(4 * Requant::BYTES));
-        for ((out, acc), r) in quads {
-            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-            if let (Some(plus), Ok(acc), Ok(out)) = (
-                plus,
-                <&[[i32; 2]; 16]>::try_from(acc.as_flattened()),
-                <&mut [i8; 32]>::try_from(&mut *out),
-            ) {
-                let rows = [0, 1, 2, 3].map(|i| requant_at(r, i).halved());
-                if let [Some(a), Some(b), Some(c), Some(d)] = rows {
-                    if super::avx2_activation::activate32(acc, [a, b, c, d], plus, table, out) {
+        let group = xw.chunks_exact(2 * P * c).zip(hidden.chunks_mut(4 * P * c));
+        for (s, (xw, hidden)) in group.enumerate() {
+            let mut accs = [[[0i32; 2]; P]; BATCH];
+            let live = (live - P * s).min(P);
+            let n = dot_pairs(&mut accs, xw, (wb, hb), bb, (c, live));
+            // Two pairs (four rows) fill 4 bytes of each pixel in the paired
+            // hidden layout; BATCH is even, so a batch starts a group of four.
+            let quads = hidden
+                .get_mut(batch * BATCH / 2 * 4 * P..)
+                .unwrap_or_default()
+                .chunks_exact_mut(4 * P)
+                .zip(accs[..n].chunks_exact(2))
+                .zip(rb.chunks_exact(4 * Requant::BYTES));
+            for ((out, acc), r) in quads {
+                #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+                if let (Some(plus), Ok(acc), Ok(out)) = (
+                    plus,
+                    <&[[i32; 2]; 16]>::try_from(acc.as_flattened()),
+                    <&mut [i8; 32]>::try_from(&mut *out),
+                ) {
+                    let rows = [0, 1, 2, 3].map(|i| requant_at(r, i).halved());
+                    if let [Some(a), Some(b), Some(c), Some(d)] = rows {
+                        if super::avx2_activation::activate32(acc, [a, b, c, d], plus, table, out) {
+                            continue;
+                        }
+                    }
+                }
+                for (half, (acc, r)) in acc
+                    .iter()
+                    .zip(r.chunks_exact(2 * Requant::BYTES))
+                    .enumerate()
+                {
+                    let rows = [requant_at(r, 0), requant_at(r, 1)];
+                    let (Some(h0), Some(h1), Some(plus)) =
+                        (rows[0].halved(), rows[1].halved(), plus)
+                    else {
+                        activate_each(out, 2 * half, *acc, rows, p.pw1_zero_point, table);
                         continue;
+                    };
+                    for (o, a) in out.chunks_exact_mut(4).zip(acc) {
+                        let pre = [h0.apply(a[0], plus), h1.apply(a[1], plus)];
+                        o[2 * half] = activation(table, pre[0]);
+                        o[2 * half + 1] = activation(table, pre[1]);
                     }
                 }
             }
-            for (half, (acc, r)) in acc
-                .iter()
-                .zip(r.chunks_exact(2 * Requant::BYTES))
-                .enumerate()
-            {
-                let rows = [requant_at(r, 0), requant_at(r, 1)];
-                let (Some(h0), Some(h1), Some(plus)) = (rows[0].halved(), rows[1].halved(), plus)
-                else {
-                    activate_each(out, 2 * half, *acc, rows, p.pw1_zero_point, table);
-                    continue;
-                };
-                for (o, a) in out.chunks_exact_mut(4).zip(acc) {
-                    let pre = [h0.apply(a[0], plus), h1.apply(a[1], plus)];
-                    o[2 * half] = activation(table, pre[0]);
-                    o[2 * half + 1] = activation(table, pre[1]);
-                }
-            }
         }
+    }
+}
+
+/// The tiles of `P` pixels that `live` pixels fill: one on the boards,
+/// whose tiles are never longer; on the host, the tiles of a group
+/// ([`super::in_place_map::HOST_GROUP_PIXELS`]).
+#[inline(always)]
+fn tiles(live: usize, p: usize) -> usize {
+    if cfg!(target_os = "none") {
+        1
+    } else {
+        live.div_ceil(p.max(1)).max(1)
     }
 }
 
@@ -234,15 +255,19 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, const P: usize>(
     if let (Some(layer), true) = (layer, c.is_multiple_of(2)) {
         return pw2_pairs::<_, P>(p, layer, hidden, x, first);
     }
-    let mut sink = Pw2Sink {
-        x,
-        c,
-        zx,
-        residual,
-        zo,
-        layer,
-    };
-    PairedRows::new(&p.pw2, 4 * c, c).run_from::<P, _>(hidden, &mut sink, first);
+    // A host group's tiles one by one.
+    let tiles = hidden.chunks(4 * P * c).zip(x.chunks_mut((P * c).max(1)));
+    for (hidden, x) in tiles {
+        let mut sink = Pw2Sink {
+            x,
+            c,
+            zx,
+            residual,
+            zo,
+            layer,
+        };
+        PairedRows::new(&p.pw2, 4 * c, c).run_from::<P, _>(hidden, &mut sink, first);
+    }
 }
 
 /// [`pw2_tile`] when `C` is even (no odd last row) and the zero points allow
@@ -280,42 +305,48 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
         .take((c - first.min(c)).div_ceil(2 * BATCH));
     let hw = p.host_parts().pw2;
     let hw = hw.get(first * 8 * c..).unwrap_or_default();
-    // The tile's pixels (`x` holds only those).
+    // The tiles' pixels (`x` holds only those): one tile, or on the host a
+    // group's, each batch of rows over all of them before the next.
     let live = x.len() / c.max(1);
+    let tiles = tiles(live, P);
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
-        let mut accs = [[[0i32; 2]; P]; BATCH];
         let hb = hw.get(batch * 16 * c * BATCH..).unwrap_or_default();
-        let n = dot_pairs_i8(&mut accs, hidden, (wb, hb), bb, (4 * c, live));
-        let o0 = first + 2 * batch * BATCH;
-        // The host's tiles with AVX2: 8 rows of a pixel a step, for as
-        // many groups of 4 pairs as it can; the loop below does the rest.
-        #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-        let done = match P {
-            super::in_place_map::HOST_TILE_PIXELS => super::avx2_residual::residual_groups(
-                x,
-                (c, x.len() / c.max(1)),
-                o0,
-                accs[..n].as_flattened(),
-                rb,
-                layer,
-            ),
-            _ => 0,
-        };
-        #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
-        let done = 0;
-        let rows = accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n);
-        for (j, (acc, r)) in rows.enumerate().skip(done) {
-            // One row at a time over the pixels: fewer constants live.
-            for (i, rq) in r.chunks_exact(Requant::BYTES).enumerate() {
-                let o = o0 + 2 * j + i;
-                let rq = requant_at(rq, 0);
-                let Some(row) = layer.row(rq) else {
-                    residual_each(p, x, o, acc.map(|a| a[i]), rq);
-                    continue;
-                };
-                for (t, a) in acc.iter().enumerate() {
-                    if let Some(v) = x.get_mut(t * c + o) {
-                        *v = clamp_i8(layer.apply(row, *v, a[i]));
+        let group = hidden.chunks(4 * P * c).zip(x.chunks_mut((P * c).max(1)));
+        for (hidden, x) in group.take(tiles) {
+            let mut accs = [[[0i32; 2]; P]; BATCH];
+            let live = x.len() / c.max(1);
+            let n = dot_pairs_i8(&mut accs, hidden, (wb, hb), bb, (4 * c, live));
+            let o0 = first + 2 * batch * BATCH;
+            // The host's tiles with AVX2: 8 rows of a pixel a step, for as
+            // many groups of 4 pairs as it can; the loop below does the rest.
+            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+            let done = match P {
+                super::in_place_map::HOST_TILE_PIXELS => super::avx2_residual::residual_groups(
+                    x,
+                    (c, x.len() / c.max(1)),
+                    o0,
+                    accs[..n].as_flattened(),
+                    rb,
+                    layer,
+                ),
+                _ => 0,
+            };
+            #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
+            let done = 0;
+            let rows = accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n);
+            for (j, (acc, r)) in rows.enumerate().skip(done) {
+                // One row at a time over the pixels: fewer constants live.
+                for (i, rq) in r.chunks_exact(Requant::BYTES).enumerate() {
+                    let o = o0 + 2 * j + i;
+                    let rq = requant_at(rq, 0);
+                    let Some(row) = layer.row(rq) else {
+                        residual_each(p, x, o, acc.map(|a| a[i]), rq);
+                        continue;
+                    };
+                    for (t, a) in acc.iter().enumerate() {
+                        if let Some(v) = x.get_mut(t * c + o) {
+                            *v = clamp_i8(layer.apply(row, *v, a[i]));
+                        }
                     }
                 }
             }
