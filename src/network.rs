@@ -11,7 +11,7 @@ use crate::kernels::downsample::{
 };
 use crate::kernels::feature_map::{feature_map_probed, FeatureMapParams};
 use crate::kernels::head::{head_probed, HeadParams};
-use crate::kernels::in_place_map::{HOST_GROUP_PIXELS, HOST_TILE_PIXELS};
+use crate::kernels::in_place_map::HOST_GROUP_PIXELS;
 use crate::kernels::probe::{NoProbe, Probe};
 use crate::kernels::stem::{stem_in_place_probed, StemParams};
 use crate::kernels::{OpFootprint, Placement};
@@ -125,7 +125,7 @@ impl<B: AsRef<[u8]>> Op<B> {
     pub fn host_scratch_bytes(&self) -> usize {
         match self {
             Op::Block(p) => p.scratch_bytes_tiled(HOST_GROUP_PIXELS),
-            Op::Downsample(p) => p.scratch_bytes_tiled(HOST_TILE_PIXELS),
+            Op::Downsample(p) => p.scratch_bytes_tiled(HOST_GROUP_PIXELS),
             _ => self.footprint().scratch_bytes(),
         }
     }

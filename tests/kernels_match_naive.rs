@@ -278,7 +278,7 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
     let parts = prepared.host_parts();
     assert_eq!(parts.pw1.len(), 2 * p.pw1.weights.len());
     assert_eq!(parts.dw_requant.len(), 8 * c);
-    assert_eq!(parts.dw_pairs.is_empty(), !c.is_multiple_of(8));
+    assert_eq!(parts.dw_rows.is_empty(), !c.is_multiple_of(8));
     let mut wide_prepared = wide.clone();
     // And in groups of tiles (blocks without GRN whose arena has room).
     let mut grouped = vec![0i8; h * w * c + p.scratch_bytes_tiled(HOST_GROUP_PIXELS)];

@@ -6,7 +6,7 @@
 //! (`tests/kernels_match_naive.rs` builds them with these functions).
 
 use crate::quantize::QuantizedModel;
-use convnext::kernels::block::BlockParams;
+use convnext::kernels::block::{BlockParams, ROW_PAIRS};
 use convnext::kernels::depthwise::MAX_TAPS;
 use convnext::kernels::downsample::DownsampleParams;
 use convnext::kernels::requantize::{requant_at, Requant};
@@ -27,8 +27,8 @@ pub fn prepare(model: &mut QuantizedModel) {
 /// A block's [`BlockParams::host_wide`]: pw1's and pw2's weights widened to
 /// i16 (pw1's 4-weight chunks in its widened input's order, 0, 2, 1, 3),
 /// the depthwise's multipliers unpacked (`C` mantissas, `C` shifts, as
-/// i32s), then for `C` a multiple of 8 its weights by tap pairs and `zx Σ
-/// w` per channel ([`depthwise_tap_pairs`]).
+/// i32s), then for `C` a multiple of 8 its weights paired along window
+/// rows and `zx Σ w` per channel ([`depthwise_row_pairs`]).
 pub fn block_host_wide<B: AsRef<[u8]>>(b: &BlockParams<B>) -> Vec<u8> {
     let c = b.map.c;
     let requants: Vec<Requant> = (0..c)
@@ -44,7 +44,7 @@ pub fn block_host_wide<B: AsRef<[u8]>>(b: &BlockParams<B>) -> Vec<u8> {
         .flat_map(|v| (v as i8 as i16).to_le_bytes())
         .chain(requants.iter().flat_map(|r| r.mult.to_le_bytes()))
         .chain(requants.iter().flat_map(|r| r.shift.to_le_bytes()))
-        .chain(depthwise_tap_pairs(
+        .chain(depthwise_row_pairs(
             b.dw.weights.as_ref(),
             c,
             b.x_zero_point,
@@ -63,24 +63,31 @@ pub fn downsample_host_wide<B: AsRef<[u8]>>(d: &DownsampleParams<B>) -> Vec<u8> 
         .collect()
 }
 
-/// The depthwise's parts for interior pixels
-/// ([`convnext::kernels::block::HostParts::dw_pairs`], then `dw_zero`): the
-/// `[7][7][c]` weights by tap pairs as i16 pairs, and per channel `zx Σ w`;
-/// nothing unless `c` is a multiple of 8.
-fn depthwise_tap_pairs(w: &[u8], c: usize, zx: i32) -> Vec<u8> {
+/// The depthwise's parts for the host's plane
+/// ([`convnext::kernels::block::HostParts::dw_rows`], then `dw_zero`): the
+/// `[7][7][c]` weights paired along each window row, taps (0, 1), (2, 3),
+/// (4, 5), (6, none), as i16 pairs, and per channel `zx Σ w`; nothing
+/// unless `c` is a multiple of 8.
+fn depthwise_row_pairs(w: &[u8], c: usize, zx: i32) -> Vec<u8> {
     if !c.is_multiple_of(8) {
         return Vec::new();
     }
-    // Tap 49 (the last pair's second) has zero weights.
-    let at = |t: usize, ch: usize| -> i16 {
-        match w.get(t * c + ch) {
-            Some(&v) if t < MAX_TAPS => v as i8 as i16,
+    // Column 7 (each row's last pair's second) has zero weights.
+    let at = |ky: usize, kx: usize, ch: usize| -> i16 {
+        match w.get((ky * 7 + kx) * c + ch) {
+            Some(&v) if kx < 7 => v as i8 as i16,
             _ => 0,
         }
     };
-    let pairs = (0..MAX_TAPS.div_ceil(2))
-        .flat_map(|j| (0..c).flat_map(move |ch| [at(2 * j, ch), at(2 * j + 1, ch)]));
-    let zero = (0..c).map(|ch| zx * (0..MAX_TAPS).map(|t| at(t, ch) as i32).sum::<i32>());
+    let pairs = (0..7 * ROW_PAIRS).flat_map(|j| {
+        let (ky, kp) = (j / ROW_PAIRS, j % ROW_PAIRS);
+        (0..c).flat_map(move |ch| [at(ky, 2 * kp, ch), at(ky, 2 * kp + 1, ch)])
+    });
+    let zero = (0..c).map(|ch| {
+        zx * (0..MAX_TAPS)
+            .map(|t| at(t / 7, t % 7, ch) as i32)
+            .sum::<i32>()
+    });
     pairs
         .flat_map(i16::to_le_bytes)
         .chain(zero.flat_map(i32::to_le_bytes))

@@ -81,8 +81,8 @@ pub struct BlockParams<B = &'static [u8]> {
     /// multipliers as `C` i32 mantissas and `C` i32 shifts, which its
     /// requantization loads instead of gathering them from the 5-byte
     /// entries for every pixel; then, for `C` a multiple of 8, the
-    /// depthwise's weights by tap pairs and `zx Σ w` for interior pixels
-    /// ([`BlockParams::host_parts`], [`HostParts::dw_pairs`];
+    /// depthwise's weights paired along each window row and `zx Σ w`
+    /// ([`BlockParams::host_parts`], [`HostParts::dw_rows`];
     /// `convnext_codegen::host_wide` builds it all). Empty on the
     /// boards (the emitter writes `&[]`) and wherever nobody prepared it
     /// (codegen's plan does on x86-64 hosts): the loops then work from the
@@ -99,20 +99,25 @@ pub struct HostParts<'a> {
     pub pw2: &'a [u8],
     /// The depthwise's `C` mantissas, then `C` shifts, as i32s.
     pub dw_requant: &'a [u8],
-    /// The depthwise's weights by tap pairs for interior pixels
-    /// ([`super::avx2_depthwise`]): per pair of taps `(2j, 2j + 1)`, per
-    /// channel, the two weights as i16s (tap 49's are 0); empty unless `C`
-    /// is a multiple of 8.
-    pub dw_pairs: &'a [u8],
-    /// Per channel, `zx Σ_taps w` as an i32 (with [`HostParts::dw_pairs`]).
+    /// The depthwise's weights paired along each window row, for the
+    /// plane ([`super::avx2_depthwise`]): per row `ky`, per pair of taps
+    /// `(0, 1)`, `(2, 3)`, `(4, 5)`, `(6, none)`, per channel, the two
+    /// weights as i16s (the missing tap's are 0); empty unless `C` is a
+    /// multiple of 8.
+    pub dw_rows: &'a [u8],
+    /// Per channel, `zx Σ_taps w` as an i32 (with [`HostParts::dw_rows`]).
     pub dw_zero: &'a [u8],
 }
 
-/// Bytes of [`HostParts::dw_pairs`] and [`HostParts::dw_zero`] for `c`
+/// Tap pairs of a window row in [`HostParts::dw_rows`]: (0, 1), (2, 3),
+/// (4, 5), (6, none).
+pub const ROW_PAIRS: usize = 4;
+
+/// Bytes of [`HostParts::dw_rows`] and [`HostParts::dw_zero`] for `c`
 /// channels (none unless `c` is a multiple of 8).
-pub fn host_dw_pairs_bytes(c: usize) -> (usize, usize) {
+pub fn host_dw_rows_bytes(c: usize) -> (usize, usize) {
     if c.is_multiple_of(8) {
-        (MAX_TAPS.div_ceil(2) * 4 * c, 4 * c)
+        (7 * ROW_PAIRS * 4 * c, 4 * c)
     } else {
         (0, 0)
     }
@@ -147,15 +152,68 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
 impl<B: AsRef<[u8]>> BlockParams<B> {
     /// Scratch bytes for tiles of `tile` pixels: the ring, then the
     /// depthwise outputs (i32, 4C a pixel), later the hidden vectors (4C a
-    /// pixel), and the normalised vectors (i16, 2C a pixel) above them.
+    /// pixel), and the normalised vectors (i16, 2C a pixel) above them;
+    /// GRN's statistics; on x86-64 hosts with wider tiles than the boards',
+    /// the depthwise's plane ([`super::avx2_depthwise`]) last.
     pub fn scratch_bytes_tiled(&self, tile: usize) -> usize {
-        let grn = self.grn.as_ref().map_or(0, |_| stats_bytes(4 * self.map.c));
         let wide = if tile == TILE_PIXELS {
             self.wide_hidden_bytes()
         } else {
             0
         };
-        self.map.ring_bytes() + tile * 6 * self.map.c + grn + wide
+        self.plane_offset(tile) - self.at.scratch_offset + wide + self.plane_bytes(tile)
+    }
+
+    /// Arena offset of the host's plane for tiles of `tile` pixels: past
+    /// the ring, the tile's vectors and GRN's statistics.
+    fn plane_offset(&self, tile: usize) -> usize {
+        let grn = self.grn.as_ref().map_or(0, |_| stats_bytes(4 * self.map.c));
+        self.at.scratch_offset + self.map.ring_bytes() + tile * 6 * self.map.c + grn
+    }
+
+    /// Bytes of the host's plane for tiles of `tile` pixels: none on the
+    /// boards' tiles, off x86-64, unless `C` is a multiple of 8, or where
+    /// the plane is both large (over 256 KiB) and mostly padding (over 1.5
+    /// times the map's pixels). Measured (`convnext bench`, tiny-224): the
+    /// 14x14x384 and 7x7x768 blocks' planes (600 and 520 KB, 2 and 3.4
+    /// times their maps) made the model 0.8 ms slower than the per-pixel
+    /// loops; the default model's and atto-224's smaller ones are faster.
+    fn plane_bytes(&self, tile: usize) -> usize {
+        #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+        if tile != TILE_PIXELS {
+            let m = self.map;
+            let bytes = super::avx2_depthwise::plane_bytes(m.h, m.w, m.c);
+            let padded = (m.h + 6) * (m.w + 6);
+            if bytes <= 256 * 1024 || 2 * padded <= 3 * m.h * m.w {
+                return bytes;
+            }
+        }
+        let _ = tile;
+        0
+    }
+
+    /// Builds the host's plane for tiles of `tile` pixels from the block's
+    /// untouched input ([`super::avx2_depthwise::build_plane`]); its bytes,
+    /// or 0 where there is none (nothing to build it for, or no room).
+    fn build_plane(&self, arena: &mut [i8], tile: usize) -> usize {
+        let n = self.plane_bytes(tile);
+        #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+        if n > 0 && !self.host_parts().dw_rows.is_empty() {
+            let m = self.map;
+            let x = self.at.input_offset..self.at.input_offset + m.bytes();
+            let Some((lo, hi)) = arena.split_at_mut_checked(self.plane_offset(tile)) else {
+                return 0;
+            };
+            let (Some(x), Some(plane)) = (lo.get(x), hi.get_mut(..n)) else {
+                return 0;
+            };
+            let zx = self.x_zero_point;
+            if super::avx2_depthwise::build_plane(x, (m.h, m.w, m.c), zx, plane) {
+                return n;
+            }
+        }
+        let _ = (arena, n);
+        0
     }
 
     /// The room [`BlockParams::wide_hidden`] asks for (0 when off). A
@@ -181,7 +239,7 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
         let n2 = self.pw2.weights.as_ref().len();
         let hw = self.host_wide.as_ref();
         let c = self.map.c;
-        let (np, nz) = host_dw_pairs_bytes(c);
+        let (np, nz) = host_dw_rows_bytes(c);
         let want = n1
             .checked_add(n2)
             .and_then(|n| n.checked_mul(2))
@@ -192,12 +250,12 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
         let (pw1, rest) = hw.split_at_checked(2 * n1).unwrap_or_default();
         let (pw2, rest) = rest.split_at_checked(2 * n2).unwrap_or_default();
         let (dw_requant, rest) = rest.split_at_checked(8 * c).unwrap_or_default();
-        let (dw_pairs, dw_zero) = rest.split_at_checked(np).unwrap_or_default();
+        let (dw_rows, dw_zero) = rest.split_at_checked(np).unwrap_or_default();
         HostParts {
             pw1,
             pw2,
             dw_requant,
-            dw_pairs,
+            dw_rows,
             dw_zero,
         }
     }
@@ -283,9 +341,13 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
     let ring_off = p.at.scratch_offset;
     let s = ring_off + m.ring_bytes();
     let mut taps = [Tap::default(); MAX_TAPS];
+    // The host's plane, from the untouched map: with one, the depthwise
+    // reads neither the map nor the ring.
+    let plane = p.build_plane(arena, tile);
+    let plane_at = p.plane_offset(tile) - s;
     let grn = if GRN { p.grn.as_ref() } else { None };
     if let Some(grn) = grn {
-        grn_statistics::<_, TILE>(p, grn, arena, &mut taps, probe);
+        grn_statistics::<_, TILE>(p, grn, arena, (&mut taps, plane), probe);
     }
     let mut p0 = 0;
     while p0 < hw {
@@ -301,17 +363,19 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
         let Some((lo, hi)) = arena.split_at_mut_checked(s) else {
             return;
         };
-        for (t, out) in hi.chunks_exact_mut((4 * c).max(1)).take(n).enumerate() {
-            depthwise_pixel(p, lo, (p0 + t, p0), &mut taps, out);
-        }
-        // 2. Keep the originals for later windows, then 3. LayerNorm each
-        // pixel into the normalised vectors above the depthwise outputs,
-        // the tile's pixels paired for pw1.
+        let Some((hi, planed)) = hi.split_at_mut_checked(plane_at) else {
+            return;
+        };
+        let planed = planed.get(..plane).unwrap_or_default();
+        depthwise_tile(p, (lo, planed), (p0, n, p0), &mut taps, hi);
+        // 2. Keep the originals for later windows (unless the plane has
+        // them), then 3. LayerNorm each pixel into the normalised vectors
+        // above the depthwise outputs, the tile's pixels paired for pw1.
         probe.enter(Phase::LayerNorm, 0);
         let Some((below, ring)) = lo.split_at_mut_checked(ring_off) else {
             return;
         };
-        for t in 0..n {
+        for t in (0..n).filter(|_| plane == 0) {
             let x_at = x_off + m.pixel(p0 + t);
             let slot = m.ring_slot(p0 + t);
             if let (Some(x), Some(r)) = (below.get(x_at..x_at + c), ring.get_mut(slot..slot + c)) {
@@ -467,7 +531,7 @@ fn grn_statistics<B: AsRef<[u8]>, const TILE: usize>(
     p: &BlockParams<B>,
     grn: &GrnParams<B>,
     arena: &mut [i8],
-    taps: &mut [Tap; MAX_TAPS],
+    (taps, plane): (&mut [Tap; MAX_TAPS], usize),
     probe: &mut impl Probe,
 ) {
     let m = p.map;
@@ -482,18 +546,17 @@ fn grn_statistics<B: AsRef<[u8]>, const TILE: usize>(
     let Some((xn, rest)) = rest.split_at_mut_checked(TILE * 2 * c) else {
         return;
     };
-    let Some(stats) = rest.get_mut(..stats_bytes(4 * c)) else {
+    let Some((stats, rest)) = rest.split_at_mut_checked(stats_bytes(4 * c)) else {
         return;
     };
+    let planed = rest.get(..plane).unwrap_or_default();
     stats.fill(0);
     let mut p0 = 0;
     while p0 < hw {
         let n = (hw - p0).min(TILE);
         let lanes = tile_lanes(n, TILE);
         probe.enter(Phase::Depthwise, (n * 49 * c) as u32);
-        for (t, out) in dw_out.chunks_exact_mut((4 * c).max(1)).take(n).enumerate() {
-            depthwise_pixel(p, lo, (p0 + t, 0), taps, out);
-        }
+        depthwise_tile(p, (lo, planed), (p0, n, 0), taps, dw_out);
         probe.enter(Phase::LayerNorm, 0);
         normalise_and_pw1(p, dw_out, xn, (n, lanes), probe);
         accumulate(stats, dw_out, grn.act_zero_point, (n, lanes));
@@ -514,6 +577,36 @@ fn apply_grn<B: AsRef<[u8]>>(
     let bytes = 4 * p.map.c * lanes;
     if let Some(hidden) = hidden.get_mut(..bytes) {
         grn.apply_tile(factors, hidden, lanes);
+    }
+}
+
+/// Step 1 of a tile: the depthwise 7x7 of pixels `p0..p0 + n`, as i32s
+/// into `dw_out` (`4C` bytes a pixel): from the host's plane where there
+/// is one (`planed` not empty), else from the originals in `arena` (the
+/// map from pixel `ring_p0` on, the ring below it).
+#[inline(always)]
+fn depthwise_tile<B: AsRef<[u8]>>(
+    p: &BlockParams<B>,
+    (arena, planed): (&[i8], &[i8]),
+    (p0, n, ring_p0): (usize, usize, usize),
+    taps: &mut [Tap; MAX_TAPS],
+    dw_out: &mut [i8],
+) {
+    let c = p.map.c;
+    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+    if !planed.is_empty() {
+        let (m, host) = (p.map, p.host_parts());
+        let parts = (host.dw_rows, host.dw_zero);
+        if super::avx2_depthwise::plane_depthwise(planed, (m.h, m.w, c), parts, (p0, n), dw_out) {
+            for out in dw_out.chunks_exact_mut((4 * c).max(1)).take(n) {
+                requantize_dw(p, out);
+            }
+            return;
+        }
+    }
+    let _ = planed;
+    for (t, out) in dw_out.chunks_exact_mut((4 * c).max(1)).take(n).enumerate() {
+        depthwise_pixel(p, arena, (p0 + t, ring_p0), taps, out);
     }
 }
 
@@ -568,24 +661,25 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
 /// with the bias to the LayerNorm input, as i32s into `out` (`4C` bytes).
 #[inline(always)]
 fn dw_window<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &[i8], taps: &[Tap], out: &mut [i8]) {
-    // The host's prepared parts, looked up once a pixel.
-    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    let host = p.host_parts();
-    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    let done =
-        super::avx2_depthwise::interior(arena, taps, p.map.c, (host.dw_pairs, host.dw_zero), out);
-    #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
-    let done = false;
-    if !done {
-        let Some(window) = Window::new(arena, p.dw.weights.as_ref(), taps, p.map.c) else {
-            return;
-        };
-        window.run(p.x_zero_point, out);
-    }
+    let Some(window) = Window::new(arena, p.dw.weights.as_ref(), taps, p.map.c) else {
+        return;
+    };
+    window.run(p.x_zero_point, out);
+    requantize_dw(p, out);
+}
+
+/// A pixel's depthwise sums `out` (i32s), requantized with the bias to the
+/// LayerNorm input, in place.
+#[inline(always)]
+fn requantize_dw<B: AsRef<[u8]>>(p: &BlockParams<B>, out: &mut [i8]) {
     let (bias, requant) = (p.dw.bias.as_ref(), p.dw.requant.as_ref());
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    if super::avx2_requant::requantize_plus_in_place(out, bias, (requant, host.dw_requant), p.map.c)
-    {
+    if super::avx2_requant::requantize_plus_in_place(
+        out,
+        bias,
+        (requant, p.host_parts().dw_requant),
+        p.map.c,
+    ) {
         return;
     }
     requantize_plus_each(out, bias, requant);

@@ -5,7 +5,9 @@
 //! `i` lands below the inputs of every later pixel because the input starts
 //! [`OpFootprint::input_lead_bytes`] above the output.
 
-use super::in_place_map::{host_tile, tile_lanes, HOST_TILE_PIXELS, TILE_PIXELS};
+use super::in_place_map::{
+    host_tile, tile_lanes, HOST_GROUP_PIXELS, HOST_TILE_PIXELS, TILE_PIXELS,
+};
 use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{in_place_lead, OpFootprint, Placement};
@@ -78,10 +80,14 @@ impl<B: AsRef<[u8]>> DownsampleParams<B> {
     }
 
     /// The tile the host runs in an arena of `len` bytes, as
-    /// [`super::block::BlockParams::host_tile`] chooses it.
+    /// [`super::block::BlockParams::host_tile`] chooses it: a group of
+    /// [`HOST_GROUP_PIXELS`] where its scratch fits.
     pub fn host_tile(&self, len: usize) -> usize {
-        let end = self.at.scratch_offset + self.scratch_bytes_tiled(HOST_TILE_PIXELS);
-        host_tile(self.cin.is_multiple_of(4), len, end)
+        let end = |tile| self.at.scratch_offset + self.scratch_bytes_tiled(tile);
+        match host_tile(self.cin.is_multiple_of(4), len, end(HOST_TILE_PIXELS)) {
+            HOST_TILE_PIXELS if len >= end(HOST_GROUP_PIXELS) => HOST_GROUP_PIXELS,
+            tile => tile,
+        }
     }
 }
 
@@ -108,10 +114,10 @@ pub fn downsample_in_place_tiled<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    if p.host_tile(arena.len()) == HOST_TILE_PIXELS {
-        downsample_tiles::<_, HOST_TILE_PIXELS>(p, arena, probe)
-    } else {
-        downsample_tiles::<_, TILE_PIXELS>(p, arena, probe)
+    match p.host_tile(arena.len()) {
+        HOST_GROUP_PIXELS => downsample_tiles::<_, HOST_GROUP_PIXELS>(p, arena, probe),
+        HOST_TILE_PIXELS => downsample_tiles::<_, HOST_TILE_PIXELS>(p, arena, probe),
+        _ => downsample_tiles::<_, TILE_PIXELS>(p, arena, probe),
     }
 }
 
@@ -169,13 +175,17 @@ fn downsample_region<B: AsRef<[u8]>, const TILE: usize>(
         let Some(windows) = hi.get_mut(..lanes * len) else {
             return;
         };
+        // A host group's windows go to their tiles' layouts, one after the
+        // other.
+        let sub = lanes.min(HOST_TILE_PIXELS.max(TILE_PIXELS));
         for t in 0..n {
             // `ow > 0` here: `j < outputs = oh ow`.
             let (r, col) = ((j + t) / ow.max(1), (j + t) % ow.max(1));
+            let windows = windows.get_mut(t / sub * sub * len..).unwrap_or_default();
             for (ti, (ky, kx)) in TAPS.into_iter().enumerate() {
                 let base = at.input_offset + ((2 * r + ky) * p.in_w + 2 * col + kx) * cin;
                 if let Some(x) = lo.get(base..base + cin) {
-                    normalise_tap(p, x, windows, (t, lanes), ti);
+                    normalise_tap(p, x, windows, (t % sub, sub), ti);
                 }
             }
         }
@@ -187,6 +197,8 @@ fn downsample_region<B: AsRef<[u8]>, const TILE: usize>(
             return;
         };
         match lanes {
+            #[cfg(not(target_os = "none"))]
+            HOST_GROUP_PIXELS => conv_group(p, x, out, n),
             #[cfg(not(target_os = "none"))]
             HOST_TILE_PIXELS => conv_tile::<_, HOST_TILE_PIXELS>(p, x, out),
             2 => conv_tile::<_, 2>(p, x, out),
@@ -274,8 +286,25 @@ fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], 
         out,
         cout: p.cout,
         zp: p.out_zero_point,
+        first: 0,
     };
     rows.run_from::<P, _>(x, &mut sink, first);
+}
+
+/// The 2x2 conv of a host group's `n` output pixels from their tiles'
+/// paired windows `x` ([`PairedRows::run_group`]). Not inlined, as
+/// [`conv_tile`].
+#[cfg(not(target_os = "none"))]
+#[inline(never)]
+fn conv_group<B: AsRef<[u8]>>(p: &DownsampleParams<B>, x: &[i8], out: &mut [i8], n: usize) {
+    let rows = PairedRows::new(&p.conv, 4 * p.cin, p.cout).with_wide(p.host_wide.as_ref());
+    let mut sink = ConvSink {
+        out,
+        cout: p.cout,
+        zp: p.out_zero_point,
+        first: 0,
+    };
+    rows.run_group::<HOST_TILE_PIXELS, _>(x, n, &mut sink);
 }
 
 /// The conv's results, requantized to the output stream.
@@ -283,13 +312,20 @@ struct ConvSink<'a> {
     out: &'a mut [i8],
     cout: usize,
     zp: i32,
+    /// The pixel (of `out`'s) the current tile starts at.
+    first: usize,
 }
 
 impl<const P: usize> RowSink<P> for ConvSink<'_> {
     #[inline(always)]
+    fn tile(&mut self, first: usize) {
+        self.first = first;
+    }
+
+    #[inline(always)]
     fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
         // Spare lanes of a partial tile have no place: dropped.
-        if let Some(y) = self.out.get_mut(t * self.cout + o) {
+        if let Some(y) = self.out.get_mut((self.first + t) * self.cout + o) {
             *y = clamp_i8(rq.apply_i32(acc).saturating_add(self.zp));
         }
     }
@@ -301,7 +337,7 @@ impl<const P: usize> RowSink<P> for ConvSink<'_> {
             return self.each(o, acc, rq);
         };
         for (t, row) in acc.iter().enumerate() {
-            let at = t * self.cout + o;
+            let at = (self.first + t) * self.cout + o;
             if let Some(y) = self.out.get_mut(at..at + 2) {
                 y[0] = clamp_i8(h0.apply(row[0]));
                 y[1] = clamp_i8(h1.apply(row[1]));

@@ -152,11 +152,39 @@ impl<'a> PairedRows<'a> {
     /// loop left.
     #[inline(always)]
     pub fn run_from<const P: usize, S: RowSink<P>>(&self, x: &[i8], sink: &mut S, first: usize) {
+        #[allow(unused_mut)]
         let mut o = first & !1;
         #[cfg(not(target_os = "none"))]
         if o == 0 && P == super::in_place_map::HOST_TILE_PIXELS && self.len.is_multiple_of(4) {
-            o = self.run_batched(x, sink);
+            o = self.run_batched(x, P, sink);
         }
+        self.run_rest(x, sink, o)
+    }
+
+    /// [`PairedRows::run`] over a host group's tiles
+    /// ([`super::in_place_map::HOST_GROUP_PIXELS`]): `x` holds the paired
+    /// inputs of `live` pixels, tile after tile (`P len` bytes each), and
+    /// each batch of row pairs runs over every tile before the next batch,
+    /// so its weights are fetched once for the group. `sink` is told where
+    /// each tile starts ([`RowSink::tile`]) before its results.
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    pub fn run_group<const P: usize, S: RowSink<P>>(&self, x: &[i8], live: usize, sink: &mut S) {
+        let mut o = 0;
+        if P == super::in_place_map::HOST_TILE_PIXELS && self.len.is_multiple_of(4) {
+            o = self.run_batched(x, live, sink);
+        }
+        let tiles = x.chunks_exact((P * self.len).max(1)).take(live.div_ceil(P));
+        for (s, x) in tiles.enumerate() {
+            sink.tile(s * P);
+            self.run_rest(x, sink, o);
+        }
+    }
+
+    /// The row pairs from row `o` (even) on, then the odd last row, one
+    /// pair at a time.
+    #[inline(always)]
+    fn run_rest<const P: usize, S: RowSink<P>>(&self, x: &[i8], sink: &mut S, mut o: usize) {
         for (w, b, rq) in self.pairs().skip(o / 2) {
             let mut acc = [b; P];
             dot_tile(&mut acc, x, w, self.len);
@@ -174,9 +202,15 @@ impl<'a> PairedRows<'a> {
 
     /// The host's wide tiles: every row pair through
     /// [`super::pointwise::dot_pairs`] (AVX2 where the CPU has it), 8 pairs
-    /// a batch; returns the rows done.
+    /// a batch, each batch over the tiles of `live` pixels in `x` (one
+    /// tile, or a group's); returns the rows done for all of them.
     #[cfg(not(target_os = "none"))]
-    fn run_batched<const P: usize, S: RowSink<P>>(&self, x: &[i8], sink: &mut S) -> usize {
+    fn run_batched<const P: usize, S: RowSink<P>>(
+        &self,
+        x: &[i8],
+        live: usize,
+        sink: &mut S,
+    ) -> usize {
         const BATCH: usize = 8;
         let mut o = 0;
         let batches = self
@@ -186,19 +220,28 @@ impl<'a> PairedRows<'a> {
             .zip(self.requant.chunks(2 * Requant::BYTES * BATCH))
             .take(self.pairs.div_ceil(BATCH));
         for (batch, ((wb, bb), rb)) in batches.enumerate() {
-            let mut accs = [[[0i32; 2]; P]; BATCH];
             let want = (self.pairs - o / 2).min(BATCH);
             let hb = self
                 .wide
                 .get(4 * self.len * BATCH * batch..)
                 .unwrap_or_default();
-            let n = super::pointwise::dot_pairs(&mut accs, x, (wb, hb), bb, (self.len, P));
-            for (acc, r) in accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n) {
-                sink.pair(o, *acc, [requant_at(r, 0), requant_at(r, 1)]);
-                o += 2;
+            // The same weights for every tile, so the same rows done (none
+            // if `x` is short of a tile).
+            let mut n = 0;
+            let tiles = x.chunks_exact((P * self.len).max(1)).take(live.div_ceil(P));
+            for (s, x) in tiles.enumerate() {
+                let mut accs = [[[0i32; 2]; P]; BATCH];
+                let live = (live - P * s).min(P);
+                n = super::pointwise::dot_pairs(&mut accs, x, (wb, hb), bb, (self.len, live));
+                sink.tile(s * P);
+                let rows = accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES));
+                for (j, (acc, r)) in rows.take(n).enumerate() {
+                    sink.pair(o + 2 * j, *acc, [requant_at(r, 0), requant_at(r, 1)]);
+                }
             }
+            o += 2 * n;
             if n < want {
-                // The rest go one pair at a time in `run`.
+                // The rest go one pair at a time in `run_rest`.
                 break;
             }
         }
@@ -223,6 +266,13 @@ impl<'a> PairedRows<'a> {
 pub trait RowSink<const P: usize> {
     /// The accumulator of output row `o` for pixel `t`, with its multiplier.
     fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant);
+
+    /// The results that follow are for the tile whose first pixel is
+    /// `first` of a host group ([`PairedRows::run_group`]); 0 otherwise.
+    #[inline(always)]
+    fn tile(&mut self, first: usize) {
+        let _ = first;
+    }
 
     /// Rows `o` and `o + 1` for every pixel (accumulators by pixel, then row).
     /// Sinks with a faster form for a pair override it and fall back to
