@@ -27,7 +27,9 @@
 #![allow(unsafe_code)]
 
 use super::avx2::available;
+use super::avx2_requant::plus8;
 use super::block::{host_dw_rows_bytes, ROW_PAIRS};
+use super::requantize::{requantize_plus_each, Requant};
 use core::arch::x86_64::{
     __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16, _mm256_loadu_si256,
     _mm256_madd_epi16, _mm256_setzero_si256, _mm256_storeu_si256, _mm256_sub_epi32,
@@ -98,21 +100,39 @@ fn build_avx2(x: &[i8], (h, w, c): (usize, usize, usize), zx: i8, plane: &mut [i
     }
 }
 
-/// The depthwise sums `Σ_taps (x − zx) w` of the map pixels `pixels`
-/// (`p0..p0 + n` of an `h x w x c` map, `c` a multiple of 8) from the
-/// plane, as little-endian i32s into `out` (`4c` bytes a pixel, in pixel
-/// order), with the prepared `rows` and `zero`; `false` (nothing written)
+/// The depthwise's requantization to the LayerNorm input: per channel the
+/// bias (i32), the multipliers' table, and the same unpacked (`c`
+/// mantissas, then `c` shifts, as i32s;
+/// [`super::block::HostParts::dw_requant`]).
+#[derive(Clone, Copy)]
+pub struct DwRequant<'a> {
+    /// Biases, `c` i32s.
+    pub bias: &'a [u8],
+    /// The multipliers' table ([`Requant::BYTES`] each).
+    pub table: &'a [u8],
+    /// The multipliers unpacked.
+    pub unpacked: &'a [u8],
+}
+
+/// The depthwise of the map pixels `p0..p0 + n` (of an `h x w x c` map,
+/// `c` a multiple of 8) from the plane: `Σ_taps (x − zx) w` with the
+/// prepared `rows` and `zero`, requantized with the bias
+/// ([`super::requantize::requantize_plus`]), as little-endian i32s into
+/// `out` (`4c` bytes a pixel, in pixel order); `false` (nothing written)
 /// when a size does not fit or the CPU has no AVX2.
 pub fn plane_depthwise(
     plane: &[i8],
     (h, w, c): (usize, usize, usize),
-    (rows, zero): (&[u8], &[u8]),
+    (rows, zero, rq): (&[u8], &[u8], DwRequant),
     (p0, n): (usize, usize),
     out: &mut [i8],
 ) -> bool {
     if plane_bytes(h, w, c) == 0
         || plane.len() < plane_bytes(h, w, c)
         || (rows.len(), zero.len()) != host_dw_rows_bytes(c)
+        || rq.bias.len() < 4 * c
+        || rq.table.len() < Requant::BYTES * c
+        || rq.unpacked.len() != 8 * c
         || p0 + n > h * w
         || out.len() < 4 * c * n
         || !available()
@@ -120,9 +140,12 @@ pub fn plane_depthwise(
         return false;
     }
     // SAFETY: `available` said this CPU runs AVX2; the bounds are checked.
-    unsafe { pixels_avx2(plane, (w, c), (rows, zero), (p0, n), out) };
+    unsafe { pixels_avx2(plane, (w, c), (rows, zero, rq), (p0, n), out) };
     true
 }
+
+/// The prepared parts [`groups_of`] reads.
+type Parts<'a> = (&'a [u8], &'a [u8], DwRequant<'a>);
 
 /// Four channel groups a pass (then one), over every pixel two at a time
 /// (one for an odd last): channels outermost, so a pass reads 128 bytes
@@ -132,7 +155,7 @@ pub fn plane_depthwise(
 fn pixels_avx2(
     plane: &[i8],
     (w, c): (usize, usize),
-    parts: (&[u8], &[u8]),
+    parts: Parts,
     (p0, n): (usize, usize),
     out: &mut [i8],
 ) {
@@ -153,7 +176,7 @@ fn pixels_avx2(
 fn pixel_passes<const G: usize>(
     plane: &[i8],
     (w, c): (usize, usize),
-    parts: (&[u8], &[u8]),
+    parts: Parts,
     (p0, n): (usize, usize),
     out: &mut [i8],
     g: usize,
@@ -180,7 +203,7 @@ fn groups_of<const PIX: usize, const G: usize>(
     plane: &[i8],
     tops: [usize; PIX],
     (stride, c): (usize, usize),
-    (rows, zero): (&[u8], &[u8]),
+    (rows, zero, rq): Parts,
     out: &mut [i8],
     (t, g0): (usize, usize),
 ) {
@@ -206,15 +229,34 @@ fn groups_of<const PIX: usize, const G: usize>(
             }
         }
     }
-    for (q, acc) in acc.iter().enumerate() {
-        for (i, acc) in acc.iter().enumerate() {
-            let ch = 8 * (g0 + i);
-            // SAFETY: `zero` holds `4c` bytes (checked) and `out` `4c` a
-            // pixel for `n` pixels, `t + q < n`; channel `ch + 7 < c`.
-            unsafe {
-                let z = _mm256_loadu_si256(zero.as_ptr().add(4 * ch).cast::<__m256i>());
-                let at = 4 * c * (t + q) + 4 * ch;
-                _mm256_storeu_si256(out.as_mut_ptr().add(at).cast(), _mm256_sub_epi32(*acc, z));
+    for i in 0..G {
+        let ch = 8 * (g0 + i);
+        // SAFETY: `zero`, the biases and each half of the unpacked
+        // multipliers hold `4c` bytes (checked), channel `ch + 7 < c`.
+        let (z, b, m, sh) = unsafe {
+            let at = |v: &[u8], from: usize| -> __m256i {
+                _mm256_loadu_si256(v.as_ptr().add(from + 4 * ch).cast())
+            };
+            let u = rq.unpacked;
+            (at(zero, 0), at(rq.bias, 0), at(u, 0), at(u, 4 * c))
+        };
+        for (q, acc) in acc.iter().enumerate() {
+            let at = 4 * c * (t + q) + 4 * ch;
+            let sum = _mm256_sub_epi32(acc[i], z);
+            let v = plus8(sum, (m, sh), b);
+            // SAFETY: `out` holds `4c` bytes a pixel for `n` pixels, `t +
+            // q < n`; the store allows any alignment.
+            unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(at).cast(), v.unwrap_or(sum)) };
+            if v.is_none() {
+                // A lane off the vector form: these 8 the scalar way.
+                let (Some(o), Some(bb), Some(r)) = (
+                    out.get_mut(at..at + 32),
+                    rq.bias.get(4 * ch..4 * ch + 32),
+                    rq.table.get(Requant::BYTES * ch..Requant::BYTES * (ch + 8)),
+                ) else {
+                    continue;
+                };
+                requantize_plus_each(o, bb, r);
             }
         }
     }
@@ -223,11 +265,13 @@ fn groups_of<const PIX: usize, const G: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::requantize::{requant_table, requantize_plus};
     use crate::kernels::test_rng::xorshift;
 
     /// Every pixel of small maps (all border, and some interior) against
-    /// the plain sum over the window's taps inside the map, on extreme
-    /// values, for channel counts with and without a 4-group pass.
+    /// the plain sum over the window's taps inside the map, requantized
+    /// with its bias, on extreme values, for channel counts with and
+    /// without a 4-group pass (some multipliers off the vector form).
     #[test]
     #[cfg_attr(miri, ignore = "Miri runs no CPUID, so no AVX2")]
     fn plane_depthwise_matches_the_plain_sum() {
@@ -262,12 +306,32 @@ mod tests {
                         (zx * s).to_le_bytes()
                     })
                     .collect();
+                let rqs: Vec<Requant> = (0..c)
+                    .map(|ch| match ch % 13 {
+                        // Off the vector form: a shift outside it.
+                        5 => Requant::from_real(900.0),
+                        _ => Requant::from_real(0.001 + (rng() % 1000) as f64 / 4000.0),
+                    })
+                    .collect();
+                let biases: Vec<i32> = (0..c).map(|_| (rng() as i32) >> 10).collect();
+                let table: Vec<u8> = requant_table(&rqs).collect();
+                let unpacked: Vec<u8> = rqs
+                    .iter()
+                    .flat_map(|r| r.mult.to_le_bytes())
+                    .chain(rqs.iter().flat_map(|r| r.shift.to_le_bytes()))
+                    .collect();
+                let bias: Vec<u8> = biases.iter().flat_map(|b| b.to_le_bytes()).collect();
+                let rq = DwRequant {
+                    bias: &bias,
+                    table: &table,
+                    unpacked: &unpacked,
+                };
                 let mut plane = vec![0i8; plane_bytes(h, w, c)];
                 assert!(build_plane(&x, (h, w, c), zx, &mut plane));
                 // From pixel 1 on (a pair pass, then maybe an odd one).
                 let n = h * w - 1;
                 let mut out = vec![0i8; 4 * c * n];
-                let parts = (&rows[..], &zero[..]);
+                let parts = (&rows[..], &zero[..], rq);
                 assert!(plane_depthwise(&plane, (h, w, c), parts, (1, n), &mut out));
                 for t in 0..n {
                     let (r, col) = ((1 + t) / w, (1 + t) % w);
@@ -282,6 +346,7 @@ mod tests {
                                 }
                             }
                         }
+                        let want = requantize_plus(want, rqs[ch], biases[ch]);
                         let at = 4 * (c * t + ch);
                         let got = i32::from_le_bytes(core::array::from_fn(|k| out[at + k] as u8));
                         assert_eq!(got, want, "{h}x{w}x{c} zx {zx} pixel {t} channel {ch}");

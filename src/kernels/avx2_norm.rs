@@ -12,6 +12,7 @@
 #![allow(unsafe_code)]
 
 use super::avx2_lanes::{any_outside, high_words, lanes32, lanes64, requants8, saturated_bytes};
+use super::avx2_requant::Prepared;
 use super::layer_norm::{affine_i8, FastNorm, LN_INPUT_LIMIT};
 use super::requantize::Requant;
 use core::arch::x86_64::{
@@ -163,12 +164,13 @@ impl Map {
 
 /// Every one of the `c` i32 inputs in `v` through `norm`, then channel
 /// `i`'s affine (`requant`, `offset`, as [`affine_i8`] reads them) into
-/// `out[i]`. `false` (nothing written) without AVX2 or when a slice is
-/// short.
+/// `out[i]`; `prepared` is empty or `requant` unpacked
+/// ([`super::avx2_requant::unpack_requants`]), loaded instead of gathered.
+/// `false` (nothing written) without AVX2 or when a slice is short.
 pub fn affine_out(
     v: &[i8],
     norm: FastNorm,
-    (requant, offset): (&[u8], &[u8]),
+    (requant, offset, prepared): (&[u8], &[u8], &[u8]),
     out: &mut [i8],
     c: usize,
 ) -> bool {
@@ -180,8 +182,9 @@ pub fn affine_out(
     {
         return false;
     }
+    let prepared = (prepared.len() == 8 * c).then(|| prepared.split_at(4 * c));
     // SAFETY: `available` said this CPU runs AVX2.
-    unsafe { affine_out_avx2(v, norm, (requant, offset), out, c) };
+    unsafe { affine_out_avx2(v, norm, (requant, offset, prepared), out, c) };
     true
 }
 
@@ -189,7 +192,7 @@ pub fn affine_out(
 fn affine_out_avx2(
     v: &[i8],
     norm: FastNorm,
-    (requant, offset): (&[u8], &[u8]),
+    (requant, offset, prepared): (&[u8], &[u8], Option<Prepared>),
     out: &mut [i8],
     c: usize,
 ) {
@@ -205,8 +208,21 @@ fn affine_out_avx2(
         ) else {
             break;
         };
-        let Some((mult, rshift)) = requants8(rq) else {
-            break;
+        let at = 4 * ch..4 * ch + 32;
+        let loaded = prepared.and_then(|(m, sh)| Some((m.get(at.clone())?, sh.get(at)?)));
+        let (mult, rshift) = match loaded {
+            // SAFETY: both prepared slices are 32 bytes; the loads allow
+            // any alignment.
+            Some((m, sh)) => unsafe {
+                (
+                    _mm256_loadu_si256(m.as_ptr().cast()),
+                    _mm256_loadu_si256(sh.as_ptr().cast()),
+                )
+            },
+            None => match requants8(rq) {
+                Some(m) => m,
+                None => break,
+            },
         };
         // SAFETY: `vg`, `og` are 32 bytes; the loads allow any alignment.
         let (q, off) = unsafe {
@@ -352,7 +368,7 @@ mod tests {
             };
             fast_pixels += 1;
             let mut got = vec![0i8; c];
-            assert!(affine_out(&v, fast, (&requant, &offset), &mut got, c));
+            assert!(affine_out(&v, fast, (&requant, &offset, &[]), &mut got, c));
             assert_eq!(got, want, "round {round}: {c} channels");
             // The block's pass: int8-clamped, widened, 0, 2, 1, 3.
             if c % 4 == 0 {

@@ -17,9 +17,9 @@
 #![allow(unsafe_code)]
 
 use super::avx2_lanes::{any_outside, high_words, requants8};
-use super::requantize::{requantize_plus_each, Requant};
+use super::requantize::{requant_at, requantize_plus_each, Requant};
 use core::arch::x86_64::{
-    _mm256_add_epi32, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_setzero_si256,
+    __m256i, _mm256_add_epi32, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_setzero_si256,
     _mm256_slli_epi32, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_storeu_si256,
 };
 
@@ -44,7 +44,52 @@ pub fn requantize_plus_in_place(
 }
 
 /// The prepared multipliers: mantissas, shifts (`c` i32s each).
-type Prepared<'a> = (&'a [u8], &'a [u8]);
+pub(super) type Prepared<'a> = (&'a [u8], &'a [u8]);
+
+/// The `c` multipliers of the table `requant` unpacked into `buf` as the
+/// prepared form [`requantize_plus_in_place`] and
+/// [`super::avx2_norm::affine_out`] load (`c` i32 mantissas, then `c` i32
+/// shifts): for an op that would otherwise gather them from the 5-byte
+/// entries at every pixel. Empty when `buf` or the table is short.
+pub fn unpack_requants<'a>(requant: &[u8], c: usize, buf: &'a mut [u8]) -> &'a [u8] {
+    if requant.len() < Requant::BYTES * c || buf.len() < 8 * c {
+        return &[];
+    }
+    let (mult, shift) = buf.split_at_mut(4 * c);
+    let each = mult.chunks_exact_mut(4).zip(shift.chunks_exact_mut(4));
+    for (ch, (m, sh)) in each.enumerate() {
+        let r = requant_at(requant, ch);
+        m.copy_from_slice(&r.mult.to_le_bytes());
+        sh.copy_from_slice(&r.shift.to_le_bytes());
+    }
+    buf.get(..8 * c).unwrap_or_default()
+}
+
+/// [`requantize_plus`] of 8 sums `acc` with their multipliers' mantissas
+/// and shifts and biases `b`, by its fast path: `None` when a lane is off
+/// it (a sum of 2^21 or more, a shift outside it, a bias past ±2^30 that
+/// the add could saturate with), for the caller's scalar form.
+#[target_feature(enable = "avx2")]
+pub(super) fn plus8(
+    acc: __m256i,
+    (mult, shift): (__m256i, __m256i),
+    b: __m256i,
+) -> Option<__m256i> {
+    let sh = _mm256_add_epi32(shift, _mm256_set1_epi32(8));
+    let off = any_outside([
+        (acc, -(1 << 21) + 1, (1 << 21) - 1),
+        (sh, 0, 29),
+        (b, -(1 << 30), 1 << 30),
+    ]);
+    if off {
+        return None;
+    }
+    let hi = high_words(_mm256_slli_epi32::<10>(acc), mult, _mm256_setzero_si256());
+    let one = _mm256_set1_epi32(1);
+    let v = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(hi, sh), one));
+    // |v| < 2^29 and |bias| <= 2^30: the add cannot saturate.
+    Some(_mm256_add_epi32(v, b))
+}
 
 #[target_feature(enable = "avx2")]
 fn requantize_plus_in_place_avx2(
@@ -53,7 +98,6 @@ fn requantize_plus_in_place_avx2(
     (requant, prepared): (&[u8], Option<Prepared>),
     c: usize,
 ) {
-    let one = _mm256_set1_epi32(1);
     let mut ch = 0;
     while ch + 8 <= c {
         let (Some(o), Some(bb), Some(r)) = (
@@ -86,24 +130,11 @@ fn requantize_plus_in_place_avx2(
                 _mm256_loadu_si256(bb.as_ptr().cast()),
             )
         };
-        // requantize_plus's fast path: |acc| < 2^21, `shift + 8` in
-        // 0..=29; and a bias the add cannot saturate with.
-        let sh = _mm256_add_epi32(shift, _mm256_set1_epi32(8));
-        let off = any_outside([
-            (acc, -(1 << 21) + 1, (1 << 21) - 1),
-            (sh, 0, 29),
-            (b, -(1 << 30), 1 << 30),
-        ]);
-        if off {
-            requantize_plus_each(o, bb, r);
-        } else {
-            let hi = high_words(_mm256_slli_epi32::<10>(acc), mult, _mm256_setzero_si256());
-            let v = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(hi, sh), one));
-            // |v| < 2^29 and |bias| <= 2^30: the add cannot saturate.
-            let v = _mm256_add_epi32(v, b);
+        match plus8(acc, (mult, shift), b) {
             // SAFETY: `o` is 32 writable bytes; the store allows any
             // alignment.
-            unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), v) };
+            Some(v) => unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), v) },
+            None => requantize_plus_each(o, bb, r),
         }
         ch += 8;
     }

@@ -596,11 +596,13 @@ fn depthwise_tile<B: AsRef<[u8]>>(
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
     if !planed.is_empty() {
         let (m, host) = (p.map, p.host_parts());
-        let parts = (host.dw_rows, host.dw_zero);
+        let rq = super::avx2_depthwise::DwRequant {
+            bias: p.dw.bias.as_ref(),
+            table: p.dw.requant.as_ref(),
+            unpacked: host.dw_requant,
+        };
+        let parts = (host.dw_rows, host.dw_zero, rq);
         if super::avx2_depthwise::plane_depthwise(planed, (m.h, m.w, c), parts, (p0, n), dw_out) {
-            for out in dw_out.chunks_exact_mut((4 * c).max(1)).take(n) {
-                requantize_dw(p, out);
-            }
             return;
         }
     }

@@ -111,6 +111,19 @@ pub fn stem_rows<B: AsRef<[u8]>>(
         .flatten();
     #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
     let mut sums = [0i32; 1024];
+    // The host with AVX2: the conv's and the affine's multipliers unpacked
+    // once, not gathered from their tables at every pixel (empty where
+    // `cout` is over 1024).
+    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+    let (mut conv_buf, mut affine_buf) = ([0u8; 8 * 1024], [0u8; 8 * 1024]);
+    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+    let (conv_rq, affine_rq) = {
+        use super::avx2_requant::unpack_requants;
+        (
+            unpack_requants(p.conv.requant.as_ref(), cout, &mut conv_buf),
+            unpack_requants(p.out_requant.as_ref(), cout, &mut affine_buf),
+        )
+    };
     for r in 0..oh {
         for col in 0..ow {
             probe.enter(Phase::Conv, (cout * k * k * cin) as u32);
@@ -135,14 +148,19 @@ pub fn stem_rows<B: AsRef<[u8]>>(
             let dots = match (&pairs, sums.get_mut(..cout)) {
                 (Some(pairs), Some(sums)) => {
                     pairs.dots(&patch[..k * k * cin], sums);
-                    for (o, &acc) in sums.iter().enumerate() {
-                        store_i32(arena, s + 4 * o, acc);
+                    let at = arena.get_mut(s..s + 4 * cout).unwrap_or_default();
+                    for (a, &acc) in at.chunks_exact_mut(4).zip(sums.iter()) {
+                        a.copy_from_slice(&acc.to_le_bytes().map(|b| b as i8));
                     }
                     // (StemPairs exists only where AVX2 runs, so this
                     // always requantizes.)
                     let (bias, requant) = (p.conv.bias.as_ref(), p.conv.requant.as_ref());
-                    let at = arena.get_mut(s..s + 4 * cout).unwrap_or_default();
-                    super::avx2_requant::requantize_plus_in_place(at, bias, (requant, &[]), cout);
+                    super::avx2_requant::requantize_plus_in_place(
+                        at,
+                        bias,
+                        (requant, conv_rq),
+                        cout,
+                    );
                     0
                 }
                 _ => cout,
@@ -181,7 +199,7 @@ pub fn stem_rows<B: AsRef<[u8]>>(
             if let Some(fast) = super::avx2_norm::statistics::<4>(v, cout).and_then(|sums| {
                 super::layer_norm::PixelNorm::from_sums(cout, sums, &p.ln, Q16).fast()
             }) {
-                let affine = (p.out_requant.as_ref(), p.out_offset.as_ref());
+                let affine = (p.out_requant.as_ref(), p.out_offset.as_ref(), affine_rq);
                 if super::avx2_norm::affine_out(v, fast, affine, out, cout) {
                     continue;
                 }
