@@ -11,8 +11,9 @@
 
 use super::requantize::Requant;
 use core::arch::x86_64::{
-    __m256i, _mm256_blend_epi32, _mm256_cmpgt_epi32, _mm256_i32gather_epi32, _mm256_movemask_epi8,
-    _mm256_mul_epi32, _mm256_or_si256, _mm256_packs_epi16, _mm256_packs_epi32, _mm256_set1_epi32,
+    __m128i, __m256i, _mm256_blend_epi32, _mm256_castsi256_si128, _mm256_cmpgt_epi32,
+    _mm256_i32gather_epi32, _mm256_movemask_epi8, _mm256_mul_epi32, _mm256_or_si256,
+    _mm256_packs_epi16, _mm256_packs_epi32, _mm256_permutevar8x32_epi32, _mm256_set1_epi32,
     _mm256_setr_epi32, _mm256_setzero_si256, _mm256_srai_epi32, _mm256_srli_epi64,
     _mm256_storeu_si256, _mm256_sub_epi64,
 };
@@ -78,6 +79,17 @@ pub(super) fn lanes64(v: __m256i) -> [i64; 4] {
     // SAFETY: `out` is 32 writable bytes; the store allows any alignment.
     unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
     out
+}
+
+/// The 8 i32 lanes of `v` saturated to int8, in lane order, as the low 8
+/// bytes of a register ([`saturated_bytes`]'s bits, kept in registers).
+#[target_feature(enable = "avx2")]
+pub(super) fn saturated8(v: __m256i) -> __m128i {
+    let w = _mm256_packs_epi32(v, v);
+    let b = _mm256_packs_epi16(w, w);
+    // Dword 0 holds lanes 0-3, dword 4 lanes 4-7.
+    let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4));
+    _mm256_castsi256_si128(b)
 }
 
 /// The 8 i32 lanes of `v` saturated to int8, in lane order (`clamp_i8`'s

@@ -2,8 +2,9 @@
 //! ([`ResidualLayer::apply`]) for 8 output rows of one pixel a step, on
 //! the 8-pixel tiles' accumulators ([`super::avx2::pairs`]'s layout).
 //!
-//! For rows `o..o + 8` of pixel `t`: the accumulators (one 64-bit gather:
-//! each pair's two rows are adjacent), the stream's 8 bytes, each row's
+//! For rows `o..o + 8` of pixel `t`: the accumulators (the 4 pairs' 8
+//! pixels transposed in registers: each pair's two rows are adjacent, so
+//! a pixel's 8 rows are 4 64-bit lanes), the stream's 8 bytes, each row's
 //! multiplier and shifts from its 5-byte entry; then `(x - zx) << up`
 //! times the stream's multiplier plus the sum times the row's (64-bit),
 //! the high word shifted by the row's `sh`, the halved tail, and int8
@@ -17,13 +18,14 @@
 
 #![allow(unsafe_code)]
 
-use super::avx2_lanes::{any_outside, requants8, saturated_bytes};
+use super::avx2_lanes::{any_outside, requants8, saturated8};
 use super::requantize::{Requant, ResidualLayer};
 use core::arch::x86_64::{
-    _mm256_add_epi32, _mm256_add_epi64, _mm256_blend_epi32, _mm256_cvtepi8_epi32,
-    _mm256_i32gather_epi64, _mm256_mul_epi32, _mm256_set1_epi32, _mm256_sllv_epi32,
-    _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64, _mm256_sub_epi32, _mm_loadl_epi64,
-    _mm_setr_epi32,
+    __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_blend_epi32, _mm256_cvtepi8_epi32,
+    _mm256_loadu_si256, _mm256_mul_epi32, _mm256_permute2x128_si256, _mm256_set1_epi32,
+    _mm256_setzero_si256, _mm256_sllv_epi32, _mm256_srai_epi32, _mm256_srav_epi32,
+    _mm256_srli_epi64, _mm256_sub_epi32, _mm256_unpackhi_epi64, _mm256_unpacklo_epi64,
+    _mm_loadl_epi64, _mm_storel_epi64,
 };
 
 /// Pixels of the tiles this epilogue takes.
@@ -65,9 +67,6 @@ fn residual_groups_avx2(
         _mm256_set1_epi32(residual),
         _mm256_set1_epi32(plus),
     );
-    // Pair k of the group, pixel t: 8-byte units k 8 + t from the group's
-    // first pair.
-    let units = _mm_setr_epi32(0, 8, 16, 24);
     let mut done = 0;
     for (g, group) in accs.chunks_exact(4 * PIXELS).enumerate() {
         let o = o0 + 8 * g;
@@ -85,19 +84,29 @@ fn residual_groups_avx2(
         if any_outside([(up, 0, 22), (sh, 0, 20)]) || o + 8 > c {
             break;
         }
-        for t in 0..n {
+        // Each pixel's 8 rows side by side: the 4 pairs' units of pixels
+        // 0-3, then 4-7, transposed as 4x4 blocks of 64-bit lanes.
+        // SAFETY: `group` is 4 pairs of 8 pixels' two i32s (256 bytes);
+        // each load reads 32 of them.
+        let pairs: [__m256i; 8] = core::array::from_fn(|i| unsafe {
+            _mm256_loadu_si256(group.as_ptr().add(8 * (i % 4) + 4 * (i / 4)).cast())
+        });
+        let mut rows = [_mm256_setzero_si256(); PIXELS];
+        for half in 0..2 {
+            let [p0, p1, p2, p3] = [0, 1, 2, 3].map(|j| pairs[4 * half + j]);
+            let (a, b) = (_mm256_unpacklo_epi64(p0, p1), _mm256_unpackhi_epi64(p0, p1));
+            let (e, f) = (_mm256_unpacklo_epi64(p2, p3), _mm256_unpackhi_epi64(p2, p3));
+            rows[4 * half] = _mm256_permute2x128_si256::<0x20>(a, e);
+            rows[4 * half + 1] = _mm256_permute2x128_si256::<0x20>(b, f);
+            rows[4 * half + 2] = _mm256_permute2x128_si256::<0x31>(a, e);
+            rows[4 * half + 3] = _mm256_permute2x128_si256::<0x31>(b, f);
+        }
+        for (t, &acc) in rows.iter().enumerate().take(n) {
             let Some(xs) = x.get_mut(t * c + o..t * c + o + 8) else {
                 return done;
             };
-            // SAFETY: `group` is 4 pairs of 8 pixels' two i32s; the gather
-            // reads 8 bytes at units t, 8 + t, 16 + t, 24 + t of it (t < 8).
-            // `xs` is 8 bytes, read and written.
-            let (acc, xv) = unsafe {
-                (
-                    _mm256_i32gather_epi64::<8>(group.as_ptr().cast::<i64>().add(t), units),
-                    _mm256_cvtepi8_epi32(_mm_loadl_epi64(xs.as_ptr().cast())),
-                )
-            };
+            // SAFETY: `xs` is 8 bytes, read, then written.
+            let xv = unsafe { _mm256_cvtepi8_epi32(_mm_loadl_epi64(xs.as_ptr().cast())) };
             let a = _mm256_sllv_epi32(_mm256_sub_epi32(xv, zx), up);
             // The 64-bit sums' high words: even lanes, then odd lanes.
             let even = _mm256_add_epi64(_mm256_mul_epi32(a, residual), _mm256_mul_epi32(acc, mult));
@@ -107,9 +116,8 @@ fn residual_groups_avx2(
             );
             let hi = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
             let v = _mm256_srai_epi32::<1>(_mm256_add_epi32(_mm256_srav_epi32(hi, sh), plus));
-            for (x, b) in xs.iter_mut().zip(saturated_bytes(v)) {
-                *x = b as i8;
-            }
+            // SAFETY: as above.
+            unsafe { _mm_storel_epi64(xs.as_mut_ptr().cast(), saturated8(v)) };
         }
         done += 4;
     }

@@ -195,6 +195,7 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     /// Builds the host's plane for tiles of `tile` pixels from the block's
     /// untouched input ([`super::avx2_depthwise::build_plane`]); its bytes,
     /// or 0 where there is none (nothing to build it for, or no room).
+    #[inline]
     fn build_plane(&self, arena: &mut [i8], tile: usize) -> usize {
         let n = self.plane_bytes(tile);
         #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
@@ -363,10 +364,16 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
         let Some((lo, hi)) = arena.split_at_mut_checked(s) else {
             return;
         };
-        let Some((hi, planed)) = hi.split_at_mut_checked(plane_at) else {
-            return;
+        // (Without a plane, `hi` stays whole: the boards' DSP tiles keep
+        // their widened hidden vectors above GRN's statistics.)
+        let (hi, planed) = if plane > 0 {
+            let Some((hi, rest)) = hi.split_at_mut_checked(plane_at) else {
+                return;
+            };
+            (hi, rest.get(..plane).unwrap_or_default())
+        } else {
+            (hi, &[][..])
         };
-        let planed = planed.get(..plane).unwrap_or_default();
         depthwise_tile(p, (lo, planed), (p0, n, p0), &mut taps, hi);
         // 2. Keep the originals for later windows (unless the plane has
         // them), then 3. LayerNorm each pixel into the normalised vectors

@@ -86,7 +86,23 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
     let hw = hw.get(2 * done * c..).unwrap_or_default();
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
         let hb = hw.get(batch * 4 * c * BATCH..).unwrap_or_default();
-        let group = xw.chunks_exact(2 * P * c).zip(hidden.chunks_mut(4 * P * c));
+        // The host: each group of four rows' halved multipliers once a
+        // batch, for all the tiles.
+        #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+        let halved: [Option<[Halved; 4]>; BATCH / 2] = core::array::from_fn(|q| {
+            let r = rb.get(4 * Requant::BYTES * q..4 * Requant::BYTES * (q + 1))?;
+            match [0, 1, 2, 3].map(|i| requant_at(r, i).halved()) {
+                [Some(a), Some(b), Some(c), Some(d)] => Some([a, b, c, d]),
+                _ => None,
+            }
+        });
+        // The host's group of tiles; the boards' one tile as it is.
+        #[cfg(not(target_os = "none"))]
+        let group = xw
+            .chunks_exact((2 * P * c).max(1))
+            .zip(hidden.chunks_mut((4 * P * c).max(1)));
+        #[cfg(target_os = "none")]
+        let group = core::iter::once((xw, &mut *hidden));
         for (s, (xw, hidden)) in group.enumerate() {
             let mut accs = [[[0i32; 2]; P]; BATCH];
             let live = (live - P * s).min(P);
@@ -99,18 +115,18 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
                 .chunks_exact_mut(4 * P)
                 .zip(accs[..n].chunks_exact(2))
                 .zip(rb.chunks_exact(4 * Requant::BYTES));
-            for ((out, acc), r) in quads {
+            for (q, ((out, acc), r)) in quads.enumerate() {
+                #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
+                let _ = q;
                 #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-                if let (Some(plus), Ok(acc), Ok(out)) = (
+                if let (Some(plus), Ok(acc), Ok(out), Some(Some(rows))) = (
                     plus,
                     <&[[i32; 2]; 16]>::try_from(acc.as_flattened()),
                     <&mut [i8; 32]>::try_from(&mut *out),
+                    halved.get(q),
                 ) {
-                    let rows = [0, 1, 2, 3].map(|i| requant_at(r, i).halved());
-                    if let [Some(a), Some(b), Some(c), Some(d)] = rows {
-                        if super::avx2_activation::activate32(acc, [a, b, c, d], plus, table, out) {
-                            continue;
-                        }
+                    if super::avx2_activation::activate32(acc, *rows, plus, table, out) {
+                        continue;
                     }
                 }
                 for (half, (acc, r)) in acc
@@ -255,8 +271,13 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, const P: usize>(
     if let (Some(layer), true) = (layer, c.is_multiple_of(2)) {
         return pw2_pairs::<_, P>(p, layer, hidden, x, first);
     }
-    // A host group's tiles one by one.
-    let tiles = hidden.chunks(4 * P * c).zip(x.chunks_mut((P * c).max(1)));
+    // A host group's tiles one by one; the boards' one tile as it is.
+    #[cfg(not(target_os = "none"))]
+    let tiles = hidden
+        .chunks((4 * P * c).max(1))
+        .zip(x.chunks_mut((P * c).max(1)));
+    #[cfg(target_os = "none")]
+    let tiles = core::iter::once((hidden, x));
     for (hidden, x) in tiles {
         let mut sink = Pw2Sink {
             x,
@@ -307,12 +328,18 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
     let hw = hw.get(first * 8 * c..).unwrap_or_default();
     // The tiles' pixels (`x` holds only those): one tile, or on the host a
     // group's, each batch of rows over all of them before the next.
-    let live = x.len() / c.max(1);
-    let tiles = tiles(live, P);
+    #[cfg(not(target_os = "none"))]
+    let tiles = tiles(x.len() / c.max(1), P);
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
         let hb = hw.get(batch * 16 * c * BATCH..).unwrap_or_default();
-        let group = hidden.chunks(4 * P * c).zip(x.chunks_mut((P * c).max(1)));
-        for (hidden, x) in group.take(tiles) {
+        #[cfg(not(target_os = "none"))]
+        let group = hidden
+            .chunks((4 * P * c).max(1))
+            .zip(x.chunks_mut((P * c).max(1)))
+            .take(tiles);
+        #[cfg(target_os = "none")]
+        let group = core::iter::once((hidden, &mut *x));
+        for (hidden, x) in group {
             let mut accs = [[[0i32; 2]; P]; BATCH];
             let live = x.len() / c.max(1);
             let n = dot_pairs_i8(&mut accs, hidden, (wb, hb), bb, (4 * c, live));
