@@ -456,6 +456,20 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) 
         ..p
     };
     let mut wide_prepared = wide.clone();
+    // And in groups of tiles, where the arena has room.
+    let mut grouped = arena.clone();
+    grouped.resize(
+        p.at.scratch_offset + p.scratch_bytes_tiled(HOST_GROUP_PIXELS),
+        0,
+    );
+    let group = match tile {
+        HOST_TILE_PIXELS => HOST_GROUP_PIXELS,
+        _ => tile,
+    };
+    assert_eq!(p.host_tile(grouped.len()), group);
+    let mut grouped_prepared = grouped.clone();
+    downsample_in_place_tiled(&prepared, &mut grouped_prepared, &mut NoProbe);
+    downsample_in_place_tiled(&p, &mut grouped, &mut NoProbe);
     downsample_in_place_tiled(&prepared, &mut wide_prepared, &mut NoProbe);
     downsample_in_place_tiled(&p, &mut wide, &mut NoProbe);
     downsample_in_place(&p, &mut arena);
@@ -498,6 +512,16 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) 
         &want[..],
         "host tiles, widened weights: downsample {in_h}x{in_w}x{cin}->{cout}"
     );
+    assert_eq!(
+        &grouped[..want.len()],
+        &want[..],
+        "host groups: downsample {in_h}x{in_w}x{cin}->{cout}"
+    );
+    assert_eq!(
+        &grouped_prepared[..want.len()],
+        &want[..],
+        "host groups, widened weights: downsample {in_h}x{in_w}x{cin}->{cout}"
+    );
 }
 
 #[test]
@@ -510,6 +534,9 @@ fn downsample_in_place_matches_naive_widening_narrowing_and_odd_sizes() {
         (14, 14, 6, 12),
         (3, 2, 1, 7),
         (10, 12, 8, 20),
+        // More outputs than the host's group (306: a group, then 6 tiles
+        // and 2 pixels).
+        (36, 34, 4, 6),
     ]
     .iter()
     .enumerate()

@@ -16,9 +16,11 @@
 //! w` (all 49 taps' weights) is the other prepared part
 //! ([`super::block::HostParts::dw_zero`]).
 //!
-//! Measured against the loop this replaced (tap pairs of the raster order,
-//! each pair's inputs interleaved and widened per pixel, and only at
-//! interior pixels): see `CHANGELOG.md` (issue 10).
+//! Measured against the loops this replaced (tap pairs of the raster order,
+//! each pair's inputs interleaved and widened per pixel, at interior pixels
+//! only; `cargo bench --bench kernels`): the default model's 14x14x40 block
+//! 130 -> 95 µs, atto-224's 56x56x40 block 2.14 -> 1.50 ms, tiny-224's
+//! 56x56x96 block 5.56 -> 5.07 ms.
 //!
 //! The `unsafe` here: entering `#[target_feature(enable = "avx2")]` code
 //! once AVX2 is known present, and loads and stores inside the bounds each

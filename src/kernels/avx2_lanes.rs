@@ -12,10 +12,10 @@
 use super::requantize::Requant;
 use core::arch::x86_64::{
     __m128i, __m256i, _mm256_blend_epi32, _mm256_castsi256_si128, _mm256_cmpgt_epi32,
-    _mm256_i32gather_epi32, _mm256_movemask_epi8, _mm256_mul_epi32, _mm256_or_si256,
-    _mm256_packs_epi16, _mm256_packs_epi32, _mm256_permutevar8x32_epi32, _mm256_set1_epi32,
-    _mm256_setr_epi32, _mm256_setzero_si256, _mm256_srai_epi32, _mm256_srli_epi64,
-    _mm256_storeu_si256, _mm256_sub_epi64,
+    _mm256_i32gather_epi32, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_mul_epi32,
+    _mm256_or_si256, _mm256_packs_epi16, _mm256_packs_epi32, _mm256_permutevar8x32_epi32,
+    _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setzero_si256, _mm256_srai_epi32,
+    _mm256_srli_epi64, _mm256_storeu_si256, _mm256_sub_epi64,
 };
 
 /// The mantissas and shifts (as i32 lanes) of the 8 multipliers in `rq`
@@ -35,6 +35,33 @@ pub(super) fn requants8(rq: &[u8]) -> Option<(__m256i, __m256i)> {
             )),
         )
     })
+}
+
+/// A per-channel table's multipliers unpacked: `c` i32 mantissas, then `c`
+/// i32 shifts (the halves of [`super::avx2_requant::unpack_requants`]'s
+/// output).
+pub(super) type Prepared<'a> = (&'a [u8], &'a [u8]);
+
+/// The mantissas and shifts of channels `ch..ch + 8`: loaded from the
+/// unpacked copy where there is one, else gathered from their table
+/// entries `rq` ([`requants8`]); `None` when both are short.
+#[target_feature(enable = "avx2")]
+pub(super) fn multipliers8(
+    prepared: Option<Prepared>,
+    ch: usize,
+    rq: &[u8],
+) -> Option<(__m256i, __m256i)> {
+    let at = 4 * ch..4 * ch + 32;
+    match prepared.and_then(|(m, sh)| Some((m.get(at.clone())?, sh.get(at)?))) {
+        // SAFETY: both slices are 32 bytes; the loads allow any alignment.
+        Some((m, sh)) => Some(unsafe {
+            (
+                _mm256_loadu_si256(m.as_ptr().cast()),
+                _mm256_loadu_si256(sh.as_ptr().cast()),
+            )
+        }),
+        None => requants8(rq),
+    }
 }
 
 /// Whether any lane of any `(v, lo, hi)` lies outside `lo..=hi`: such a

@@ -11,8 +11,9 @@
 
 #![allow(unsafe_code)]
 
-use super::avx2_lanes::{any_outside, high_words, lanes32, lanes64, requants8, saturated_bytes};
-use super::avx2_requant::Prepared;
+use super::avx2_lanes::{
+    any_outside, high_words, lanes32, lanes64, multipliers8, saturated_bytes, Prepared,
+};
 use super::layer_norm::{affine_i8, FastNorm, LN_INPUT_LIMIT};
 use super::requantize::Requant;
 use core::arch::x86_64::{
@@ -208,21 +209,8 @@ fn affine_out_avx2(
         ) else {
             break;
         };
-        let at = 4 * ch..4 * ch + 32;
-        let loaded = prepared.and_then(|(m, sh)| Some((m.get(at.clone())?, sh.get(at)?)));
-        let (mult, rshift) = match loaded {
-            // SAFETY: both prepared slices are 32 bytes; the loads allow
-            // any alignment.
-            Some((m, sh)) => unsafe {
-                (
-                    _mm256_loadu_si256(m.as_ptr().cast()),
-                    _mm256_loadu_si256(sh.as_ptr().cast()),
-                )
-            },
-            None => match requants8(rq) {
-                Some(m) => m,
-                None => break,
-            },
+        let Some((mult, rshift)) = multipliers8(prepared, ch, rq) else {
+            break;
         };
         // SAFETY: `vg`, `og` are 32 bytes; the loads allow any alignment.
         let (q, off) = unsafe {

@@ -4,7 +4,8 @@
 //! stem's patches.
 //!
 //! Per 8 channels: the sums from the output (i32s), the multipliers and
-//! shifts gathered from the 5-byte table entries, then the fast path of
+//! shifts (loaded from an unpacked copy where the caller has one, else
+//! gathered from the 5-byte table entries), then the fast path of
 //! [`requantize_plus`] (high word of `(acc << 10) mult`, shifted, halved
 //! with rounding) and the bias. Where a lane is off that path (a sum of
 //! 2^21 or more, a shift outside it, a bias past ±2^30 so that the add
@@ -16,7 +17,7 @@
 
 #![allow(unsafe_code)]
 
-use super::avx2_lanes::{any_outside, high_words, requants8};
+use super::avx2_lanes::{any_outside, high_words, multipliers8, Prepared};
 use super::requantize::{requant_at, requantize_plus_each, Requant};
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_setzero_si256,
@@ -42,9 +43,6 @@ pub fn requantize_plus_in_place(
     unsafe { requantize_plus_in_place_avx2(out, bias, (requant, prepared), c) };
     true
 }
-
-/// The prepared multipliers: mantissas, shifts (`c` i32s each).
-pub(super) type Prepared<'a> = (&'a [u8], &'a [u8]);
 
 /// The `c` multipliers of the table `requant` unpacked into `buf` as the
 /// prepared form [`requantize_plus_in_place`] and
@@ -107,21 +105,8 @@ fn requantize_plus_in_place_avx2(
         ) else {
             break;
         };
-        let at = 4 * ch..4 * ch + 32;
-        let loaded = prepared.and_then(|(m, sh)| Some((m.get(at.clone())?, sh.get(at)?)));
-        let (mult, shift) = match loaded {
-            // SAFETY: both prepared slices are 32 bytes; the loads allow
-            // any alignment.
-            Some((m, sh)) => unsafe {
-                (
-                    _mm256_loadu_si256(m.as_ptr().cast()),
-                    _mm256_loadu_si256(sh.as_ptr().cast()),
-                )
-            },
-            None => match requants8(r) {
-                Some(m) => m,
-                None => break,
-            },
+        let Some((mult, shift)) = multipliers8(prepared, ch, r) else {
+            break;
         };
         // SAFETY: `o`, `bb` are 32 bytes; the loads allow any alignment.
         let (acc, b) = unsafe {
