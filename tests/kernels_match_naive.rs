@@ -25,8 +25,15 @@ use convnext_codegen::quantize::paired_layout;
 
 #[test]
 fn the_kernel_variant_under_test_is_the_one_asked_for() {
-    // `cargo xtask test` runs this file twice: scalar kernels, then with
-    // CONVNEXT_PACKED_ON_HOST=1 the DSP-form kernels on modelled instructions.
+    // `cargo xtask test` runs this file three times: the host's kernels
+    // (AVX2 where the CPU has it), with CONVNEXT_HOST_PORTABLE=1 the same
+    // without AVX2, then with CONVNEXT_PACKED_ON_HOST=1 the DSP-form kernels
+    // on modelled instructions.
+    host_variant();
+    let portable = std::env::var("CONVNEXT_HOST_PORTABLE").is_ok_and(|v| v == "1");
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(convnext::kernels::avx2_available(), !portable);
+    let _ = portable;
     let packed = std::env::var("CONVNEXT_PACKED_ON_HOST").is_ok_and(|v| v == "1");
     assert_eq!(
         convnext::kernels::pointwise::VARIANT.starts_with("dsp"),
@@ -36,6 +43,15 @@ fn the_kernel_variant_under_test_is_the_one_asked_for() {
         convnext::kernels::depthwise::VARIANT.starts_with("dsp"),
         packed
     );
+}
+
+/// With CONVNEXT_HOST_PORTABLE=1, the host's AVX2 loops off for the whole
+/// run (every check calls this before any kernel runs).
+fn host_variant() {
+    #[cfg(target_arch = "x86_64")]
+    if std::env::var("CONVNEXT_HOST_PORTABLE").is_ok_and(|v| v == "1") {
+        convnext::kernels::disable_avx2();
+    }
 }
 
 /// Block shapes: width or height 1, maps smaller than the ring, odd channels.
@@ -189,6 +205,7 @@ fn check_block(h: usize, w: usize, c: usize, d: Data) {
 /// [`check_block`], with a ConvNeXt V2 GRN between activation and pw2 when
 /// `with_grn` (the naive side holds the whole hidden tensor).
 fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
+    host_variant();
     let mut rng = Rng::new(d);
     let table: [i8; 256] = rng.i8s(256).try_into().unwrap();
     let (dw_w, dw_b, dw_rq) = (
@@ -415,6 +432,7 @@ fn block_in_place_matches_naive_on_odd_shapes() {
 }
 
 fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) {
+    host_variant();
     let mut rng = Rng::new(d);
     let (oh, ow) = (in_h / 2, in_w / 2);
     let (wts, bias, rq) = (
@@ -546,6 +564,7 @@ fn downsample_in_place_matches_naive_widening_narrowing_and_odd_sizes() {
 }
 
 fn check_stem(in_h: usize, in_w: usize, cin: usize, k: usize, cout: usize, d: Data) {
+    host_variant();
     let mut rng = Rng::new(d);
     let (oh, ow) = (in_h / k, in_w / k);
     let (wts, bias, crq) = (
@@ -638,6 +657,7 @@ fn f16_at(b: &[u8], i: usize) -> f32 {
 fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
     use convnext::kernels::activation::Activation;
     use convnext::kernels::block_f16::{block_f16_in_place, BlockF16Params, F16Linear};
+    host_variant();
     let mut rng = Rng::new(Data::seeded(seed));
     let ring = ring_pixels(h, w) * c;
     let x = rng.i8s(h * w * c);

@@ -29,11 +29,13 @@ use core::sync::atomic::{AtomicU8, Ordering};
 /// Pixels of the tiles these loops take.
 const PIXELS: usize = 8;
 
+/// What [`available`] found: 0 not asked yet, 1 no (or [`disable`]d), 2
+/// yes.
+static STATE: AtomicU8 = AtomicU8::new(0);
+
 /// Whether this CPU runs AVX2 and the OS saves its registers: asked once,
 /// then remembered.
 pub fn available() -> bool {
-    // 0: not asked yet, 1: no, 2: yes.
-    static STATE: AtomicU8 = AtomicU8::new(0);
     match STATE.load(Ordering::Relaxed) {
         1 => false,
         2 => true,
@@ -43,6 +45,14 @@ pub fn available() -> bool {
             yes
         }
     }
+}
+
+/// Turns the AVX2 loops off for the rest of the process, as if this CPU
+/// had none: the SSE2 and portable loops run, with the same bits. For
+/// tests of those loops on an AVX2 machine, and for comparisons.
+pub fn disable() {
+    // The state `available` reads: 1 is "no".
+    STATE.store(1, Ordering::Relaxed);
 }
 
 /// CPUID leaf 1 (OSXSAVE, AVX), XCR0 (XMM and YMM state saved), leaf 7

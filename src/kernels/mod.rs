@@ -57,6 +57,10 @@ mod x86;
 /// Whether the host's AVX2 loops run on this CPU (asked once).
 #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
 pub use avx2::available as avx2_available;
+/// Turns the host's AVX2 loops off for the rest of the process (the SSE2
+/// and portable loops then run, with the same bits).
+#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+pub use avx2::disable as disable_avx2;
 pub use in_place_map::InPlaceMap;
 pub use layer_norm::{LayerNormParams, LN_FRAC_BITS};
 pub use linear::QLinear;
