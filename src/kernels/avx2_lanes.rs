@@ -15,7 +15,7 @@ use core::arch::x86_64::{
     _mm256_i32gather_epi32, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_mul_epi32,
     _mm256_or_si256, _mm256_packs_epi16, _mm256_packs_epi32, _mm256_permutevar8x32_epi32,
     _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setzero_si256, _mm256_srai_epi32,
-    _mm256_srli_epi64, _mm256_storeu_si256, _mm256_sub_epi64,
+    _mm256_srli_epi64, _mm256_storeu_si256, _mm256_sub_epi64, _mm_cvtsi128_si64,
 };
 
 /// The mantissas and shifts (as i32 lanes) of the 8 multipliers in `rq`
@@ -120,14 +120,9 @@ pub(super) fn saturated8(v: __m256i) -> __m128i {
 }
 
 /// The 8 i32 lanes of `v` saturated to int8, in lane order (`clamp_i8`'s
-/// bits: two saturating packs, i32 to i16 to i8).
+/// bits: two saturating packs, i32 to i16 to i8), without a trip through
+/// memory.
 #[target_feature(enable = "avx2")]
 pub(super) fn saturated_bytes(v: __m256i) -> [u8; 8] {
-    let w = _mm256_packs_epi32(v, v);
-    // Bytes 0-3 of each 128-bit half: lanes 0-3, then 4-7.
-    let [lo, _, hi, _] = lanes64(_mm256_packs_epi16(w, w));
-    let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&(lo as u32).to_le_bytes());
-    out[4..].copy_from_slice(&(hi as u32).to_le_bytes());
-    out
+    _mm_cvtsi128_si64(saturated8(v)).to_le_bytes()
 }

@@ -717,10 +717,9 @@ fn normalise_pixel<B: AsRef<[u8]>>(
             if let Some(fast) = norm.fast() {
                 let put = |g: usize, bytes: [u8; 8]| {
                     let at = wide_offset(t, 4 * g, n);
-                    if let Some(v) = xn.get_mut(at..at + 8) {
-                        for (v, b) in v.iter_mut().zip(bytes) {
-                            *v = b as i8;
-                        }
+                    // One 8-byte store.
+                    if let Some(v) = xn.get_mut(at..).and_then(|v| v.first_chunk_mut::<8>()) {
+                        *v = bytes.map(|b| b as i8);
                     }
                 };
                 if super::avx2_norm::widened_groups(d, fast, c, put) {
