@@ -2,6 +2,20 @@
 //! `&mut [i8]`; i32 and f32 temporaries live in it as little-endian bytes, so
 //! no alignment is assumed and no `unsafe` is needed.
 
+/// Little-endian word from the first 4 bytes (one unaligned LDR on
+/// Armv7-M and up).
+#[inline(always)]
+pub fn word(b: &[i8]) -> u32 {
+    let b: [i8; 4] = b[..4].try_into().unwrap_or_default();
+    u32::from_le_bytes(b.map(|v| v as u8))
+}
+
+/// Little-endian word from the first 4 bytes.
+#[inline(always)]
+pub fn word_u8(b: &[u8]) -> u32 {
+    u32::from_le_bytes(b[..4].try_into().unwrap_or_default())
+}
+
 /// Read the i32 stored at `arena[off..off + 4]`.
 #[inline]
 pub fn load_i32(arena: &[i8], off: usize) -> i32 {

@@ -16,8 +16,10 @@
 //! normalised vector, widened to i16 when `C` is a multiple of 4); `x[p]`
 //! keeps its original until pw2 writes the block's output over it.
 
+use super::arch::Native;
 use super::arena::{i32s, store_i32};
 use super::depthwise::{Tap, Window, MAX_TAPS};
+use super::frame::{DepthwiseKernel, DwRequant, EpilogueKernel, FusedKernel, NormKernel};
 use super::grn::{accumulate, stats_bytes, GrnParams};
 use super::in_place_map::{
     host_tile, tile_lanes, InPlaceMap, HOST_GROUP_PIXELS, HOST_TILE_PIXELS, TILE_PIXELS,
@@ -100,7 +102,7 @@ pub struct HostParts<'a> {
     /// The depthwise's `C` mantissas, then `C` shifts, as i32s.
     pub dw_requant: &'a [u8],
     /// The depthwise's weights paired along each window row, for the
-    /// plane ([`super::avx2_depthwise`]): per row `ky`, per pair of taps
+    /// plane ([`DepthwiseKernel::plane_depthwise`]): per row `ky`, per pair of taps
     /// `(0, 1)`, `(2, 3)`, `(4, 5)`, `(6, none)`, per channel, the two
     /// weights as i16s (the missing tap's are 0); empty unless `C` is a
     /// multiple of 8.
@@ -154,7 +156,7 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     /// depthwise outputs (i32, 4C a pixel), later the hidden vectors (4C a
     /// pixel), and the normalised vectors (i16, 2C a pixel) above them;
     /// GRN's statistics; on x86-64 hosts with wider tiles than the boards',
-    /// the depthwise's plane ([`super::avx2_depthwise`]) last.
+    /// the depthwise's plane ([`DepthwiseKernel::plane_bytes`]) last.
     pub fn scratch_bytes_tiled(&self, tile: usize) -> usize {
         let wide = if tile == TILE_PIXELS {
             self.wide_hidden_bytes()
@@ -179,26 +181,23 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     /// times their maps) made the model 0.8 ms slower than the per-pixel
     /// loops; the default model's and atto-224's smaller ones are faster.
     fn plane_bytes(&self, tile: usize) -> usize {
-        #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
         if tile != TILE_PIXELS {
             let m = self.map;
-            let bytes = super::avx2_depthwise::plane_bytes(m.h, m.w, m.c);
+            let bytes = Native::plane_bytes(m.h, m.w, m.c);
             let padded = (m.h + 6) * (m.w + 6);
             if bytes <= 256 * 1024 || 2 * padded <= 3 * m.h * m.w {
                 return bytes;
             }
         }
-        let _ = tile;
         0
     }
 
     /// Builds the host's plane for tiles of `tile` pixels from the block's
-    /// untouched input ([`super::avx2_depthwise::build_plane`]); its bytes,
+    /// untouched input ([`DepthwiseKernel::build_plane`]); its bytes,
     /// or 0 where there is none (nothing to build it for, or no room).
     #[inline]
     fn build_plane(&self, arena: &mut [i8], tile: usize) -> usize {
         let n = self.plane_bytes(tile);
-        #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
         if n > 0 && !self.host_parts().dw_rows.is_empty() {
             let m = self.map;
             let x = self.at.input_offset..self.at.input_offset + m.bytes();
@@ -209,11 +208,10 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
                 return 0;
             };
             let zx = self.x_zero_point;
-            if super::avx2_depthwise::build_plane(x, (m.h, m.w, m.c), zx, plane) {
+            if Native::build_plane(x, (m.h, m.w, m.c), zx, plane) {
                 return n;
             }
         }
-        let _ = (arena, n);
         0
     }
 
@@ -398,8 +396,8 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
         // 4. pw1 + activation into the hidden vectors (paired, over the
         // depthwise outputs), (GRN), 5. pw2, layer scale and residual back
         // into x.
-        #[cfg(convnext_dsp)]
-        if let (false, true, 2, true, Some(wide)) = (
+        if let (true, false, true, 2, true, Some(wide)) = (
+            Native::FUSED,
             GRN,
             p.wide_hidden,
             lanes,
@@ -495,7 +493,6 @@ fn normalise_tile<B: AsRef<[u8]>>(
 /// of the MLP if pw1 stopped, pw2 from its row if pw2 did). Inlined, and
 /// the general steps called from here, so the stack's deepest chain is
 /// the one the paired tiles have.
-#[cfg(convnext_dsp)]
 #[inline(always)]
 fn mlp_wide<B: AsRef<[u8]>>(
     p: &BlockParams<B>,
@@ -600,20 +597,18 @@ fn depthwise_tile<B: AsRef<[u8]>>(
     dw_out: &mut [i8],
 ) {
     let c = p.map.c;
-    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
     if !planed.is_empty() {
         let (m, host) = (p.map, p.host_parts());
-        let rq = super::avx2_depthwise::DwRequant {
+        let rq = DwRequant {
             bias: p.dw.bias.as_ref(),
             table: p.dw.requant.as_ref(),
             unpacked: host.dw_requant,
         };
         let parts = (host.dw_rows, host.dw_zero, rq);
-        if super::avx2_depthwise::plane_depthwise(planed, (m.h, m.w, c), parts, (p0, n), dw_out) {
+        if Native::plane_depthwise(planed, (m.h, m.w, c), parts, (p0, n), dw_out) {
             return;
         }
     }
-    let _ = planed;
     for (t, out) in dw_out.chunks_exact_mut((4 * c).max(1)).take(n).enumerate() {
         depthwise_pixel(p, arena, (p0 + t, ring_p0), taps, out);
     }
@@ -682,13 +677,7 @@ fn dw_window<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &[i8], taps: &[Tap], out
 #[inline(always)]
 fn requantize_dw<B: AsRef<[u8]>>(p: &BlockParams<B>, out: &mut [i8]) {
     let (bias, requant) = (p.dw.bias.as_ref(), p.dw.requant.as_ref());
-    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    if super::avx2_requant::requantize_plus_in_place(
-        out,
-        bias,
-        (requant, p.host_parts().dw_requant),
-        p.map.c,
-    ) {
+    if Native::requantize_plus_in_place(out, bias, (requant, p.host_parts().dw_requant), p.map.c) {
         return;
     }
     requantize_plus_each(out, bias, requant);
@@ -711,8 +700,7 @@ fn normalise_pixel<B: AsRef<[u8]>>(
     if c.is_multiple_of(4) {
         // The host with AVX2: statistics and the output pass 8 channels a
         // step.
-        #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-        if let Some(sums) = super::avx2_norm::statistics::<4>(d, c) {
+        if let Some(sums) = Native::statistics::<4>(d, c) {
             let norm = PixelNorm::from_sums(c, sums, &p.ln, p.ln_requant);
             if let Some(fast) = norm.fast() {
                 let put = |g: usize, bytes: [u8; 8]| {
@@ -722,7 +710,7 @@ fn normalise_pixel<B: AsRef<[u8]>>(
                         *v = bytes.map(|b| b as i8);
                     }
                 };
-                if super::avx2_norm::widened_groups(d, fast, c, put) {
+                if Native::widened_groups(d, fast, c, put) {
                     return;
                 }
             }

@@ -5,6 +5,8 @@
 //! `i` lands below the inputs of every later pixel because the input starts
 //! [`OpFootprint::input_lead_bytes`] above the output.
 
+use super::arch::Native;
+use super::frame::{FusedKernel, NormKernel};
 use super::in_place_map::{
     host_tile, tile_lanes, HOST_GROUP_PIXELS, HOST_TILE_PIXELS, TILE_PIXELS,
 };
@@ -223,9 +225,8 @@ fn normalise_tap<B: AsRef<[u8]>>(
     // The host with AVX2: statistics and the output pass 8 channels a
     // step, where the pixel's map has its fast form and each 4 channels
     // are one group of the paired window (`cin` a multiple of 4).
-    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
     if cin.is_multiple_of(4) {
-        let fast = super::avx2_norm::statistics::<1>(x, cin).and_then(|sums| {
+        let fast = Native::statistics::<1>(x, cin).and_then(|sums| {
             super::layer_norm::PixelNorm::from_sums(cin, sums, &p.ln, p.ln_requant).fast()
         });
         if let Some(fast) = fast {
@@ -237,7 +238,7 @@ fn normalise_tap<B: AsRef<[u8]>>(
                     }
                 }
             };
-            if super::avx2_norm::int8_groups(x, fast, cin, put) {
+            if Native::int8_groups(x, fast, cin, put) {
                 return;
             }
         }
@@ -261,27 +262,25 @@ fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], 
     let rows = PairedRows::new(&p.conv, 4 * p.cin, p.cout);
     #[cfg(not(target_os = "none"))]
     let rows = rows.with_wide(p.host_wide.as_ref());
-    // On DSP cores one `asm!` loop computes and requantizes every row pair
-    // of two whole pixels it can; the rest take the general loop. It uses
+    // Where the target has a fused loop (the DSP cores' `asm!`), it
+    // computes and requantizes every row pair of two whole pixels it can;
+    // the rest take the general loop. It uses
     // the halved form, `((hi >> (s - 1)) + 1 + 2 zp) >> 1`, where the sink
     // below uses the high-word form, `(hi + (1 + 2 zp) 2^(s - 1)) >> s`:
     // with `hi = q 2^(s - 1) + r`, `0 <= r < 2^(s - 1)`, both are
     // `floor((q + 1 + 2 zp) / 2)`, so the bits are the same.
-    #[cfg(convnext_dsp)]
-    let first = match (P, i8::try_from(p.out_zero_point)) {
-        (2, Ok(zp)) => {
+    let first = match (Native::FUSED, P, i8::try_from(p.out_zero_point)) {
+        (true, 2, Ok(zp)) => {
             let plus = super::requantize::Halved::plus(zp);
-            let (w, b, r) = (
+            let layer = (
                 p.conv.weights.as_ref(),
                 p.conv.bias.as_ref(),
                 p.conv.requant.as_ref(),
             );
-            super::pair_loop::i8_2x2_halved(out, p.cout, x, w, b, r, plus)
+            Native::conv_halved(out, p.cout, x, layer, plus)
         }
         _ => 0,
     };
-    #[cfg(not(convnext_dsp))]
-    let first = 0;
     let mut sink = ConvSink {
         out,
         cout: p.cout,

@@ -8,12 +8,17 @@
 //! form ([`Halved`]); otherwise it runs over the int8 paired layout
 //! ([`pw1_tile`]).
 
+use super::arch::Native;
 use super::block::BlockParams;
+use super::frame::{ActTable, EpilogueKernel, FusedKernel, QuadActivation};
 use super::linear::{PairedRows, RowSink};
 use super::pointwise::dot_pairs as dot_pairs_i8;
 use super::pointwise::paired_offset;
 use super::pointwise_wide::dot_pairs;
 use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer};
+
+/// The target's four-row activation loop ([`EpilogueKernel::Quad`]).
+type Quad = <Native as EpilogueKernel>::Quad;
 
 /// Row pairs a batch of [`pw1_wide`] and [`pw2_tile`] computes before their
 /// outputs: 8 on the boards (their stack bound counts it); 12 on the host,
@@ -55,18 +60,16 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
     let Some(xw) = xw.get(..2 * P * c * tiles) else {
         return;
     };
-    // On DSP cores one `asm!` loop computes, requantizes and activates
-    // every group of four rows it can; what it leaves (none, or the rows
-    // from one with no halved multiplier on) takes the loop below.
-    #[cfg(convnext_dsp)]
-    let done = match (P, plus) {
-        (2, Some(plus)) if c.is_multiple_of(8) => {
-            let table = super::pair_loop::ActTable { table, plus };
-            super::pair_loop::wide_2x2_act(hidden, xw, w, b, r, table)
+    // Where the target has a fused loop (the DSP cores' `asm!`), it
+    // computes, requantizes and activates every group of four rows it can;
+    // what it leaves (none, or the rows from one with no halved multiplier
+    // on) takes the loop below.
+    let done = match (Native::FUSED, P, plus) {
+        (true, 2, Some(plus)) if c.is_multiple_of(8) => {
+            Native::pw1_activate(hidden, xw, (w, b, r), ActTable { table, plus })
         }
         _ => 0,
     };
-    #[cfg(convnext_dsp)]
     let (w, b, r, hidden) = (
         w.get(done * c..).unwrap_or_default(),
         b.get(done * 4..).unwrap_or_default(),
@@ -82,19 +85,15 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
         .zip(r.chunks(2 * Requant::BYTES * BATCH));
     // The host's widened weights, batch by batch (empty when absent).
     let hw = p.host_parts().pw1;
-    #[cfg(convnext_dsp)]
     let hw = hw.get(2 * done * c..).unwrap_or_default();
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
         let hb = hw.get(batch * 4 * c * BATCH..).unwrap_or_default();
-        // The host: each group of four rows' halved multipliers once a
-        // batch, for all the tiles.
-        #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-        let halved: [Option<[Halved; 4]>; BATCH / 2] = core::array::from_fn(|q| {
+        // Where the target has a loop for a group of four rows (the
+        // host's AVX2), their prepared multipliers once a batch, for all
+        // the tiles (a zero-sized array elsewhere).
+        let quads: [Option<Quad>; BATCH / 2] = core::array::from_fn(|q| {
             let r = rb.get(4 * Requant::BYTES * q..4 * Requant::BYTES * (q + 1))?;
-            match [0, 1, 2, 3].map(|i| requant_at(r, i).halved()) {
-                [Some(a), Some(b), Some(c), Some(d)] => Some([a, b, c, d]),
-                _ => None,
-            }
+            Quad::from_requants(r)
         });
         // The host's group of tiles; the boards' one tile as it is.
         #[cfg(not(target_os = "none"))]
@@ -109,23 +108,20 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
             let n = dot_pairs(&mut accs, xw, (wb, hb), bb, (c, live));
             // Two pairs (four rows) fill 4 bytes of each pixel in the paired
             // hidden layout; BATCH is even, so a batch starts a group of four.
-            let quads = hidden
+            let groups = hidden
                 .get_mut(batch * BATCH / 2 * 4 * P..)
                 .unwrap_or_default()
                 .chunks_exact_mut(4 * P)
                 .zip(accs[..n].chunks_exact(2))
                 .zip(rb.chunks_exact(4 * Requant::BYTES));
-            for (q, ((out, acc), r)) in quads.enumerate() {
-                #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
-                let _ = q;
-                #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
+            for (q, ((out, acc), r)) in groups.enumerate() {
                 if let (Some(plus), Ok(acc), Ok(out), Some(Some(rows))) = (
                     plus,
                     <&[[i32; 2]; 16]>::try_from(acc.as_flattened()),
                     <&mut [i8; 32]>::try_from(&mut *out),
-                    halved.get(q),
+                    quads.get(q),
                 ) {
-                    if super::avx2_activation::activate32(acc, *rows, plus, table, out) {
+                    if rows.activate32(acc, plus, table, out) {
                         continue;
                     }
                 }
@@ -308,12 +304,11 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
         p.pw2.bias.as_ref(),
         p.pw2.requant.as_ref(),
     );
-    // On DSP cores one `asm!` loop computes every row pair it can with
-    // its residual sums; the rest (none, or from a row with no prepared
-    // form on) take the batches below.
-    #[cfg(convnext_dsp)]
-    let first = match (P, first) {
-        (2, 0) => super::pair_loop::i8_2x2_residual(x, hidden, w, b, r, layer, c),
+    // Where the target has a fused loop (the DSP cores' `asm!`), it
+    // computes every row pair it can with its residual sums; the rest
+    // (none, or from a row with no prepared form on) take the batches below.
+    let first = match (Native::FUSED, P, first) {
+        (true, 2, 0) => Native::pw2_residual(x, hidden, (w, b, r), layer, c),
         _ => first,
     };
     let w = w.get(first * 4 * c..).unwrap_or_default();
@@ -346,9 +341,8 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
             let o0 = first + 2 * batch * BATCH;
             // The host's tiles with AVX2: 8 rows of a pixel a step, for as
             // many groups of 4 pairs as it can; the loop below does the rest.
-            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
             let done = match P {
-                super::in_place_map::HOST_TILE_PIXELS => super::avx2_residual::residual_groups(
+                super::in_place_map::HOST_TILE_PIXELS => Native::residual_groups(
                     x,
                     (c, x.len() / c.max(1)),
                     o0,
@@ -358,8 +352,6 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
                 ),
                 _ => 0,
             };
-            #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
-            let done = 0;
             let rows = accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n);
             for (j, (acc, r)) in rows.enumerate().skip(done) {
                 // One row at a time over the pixels: fewer constants live.
@@ -449,10 +441,8 @@ impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
 /// hidden vectors `wide` ([`BlockParams::wide_hidden`],
 /// [`super::pointwise_wide::wide_offset`]), from the normalised vectors
 /// `xn`; whether every row was (if not, the caller runs [`pw1_wide`]).
-#[cfg(convnext_dsp)]
 #[inline(never)]
 pub(super) fn pw1_to_wide<B: AsRef<[u8]>>(p: &BlockParams<B>, xn: &[i8], wide: &mut [i8]) -> bool {
-    use super::pair_loop::{wide_2x2_act_wide, ActTable};
     let c = p.map.c;
     let (table, zp, xw) = (
         <&[u8; 256]>::try_from(p.act_table.as_ref()),
@@ -467,7 +457,7 @@ pub(super) fn pw1_to_wide<B: AsRef<[u8]>>(p: &BlockParams<B>, xn: &[i8], wide: &
         plus: Halved::plus(zp),
     };
     let (w, b, r) = (&p.pw1.weights, &p.pw1.bias, &p.pw1.requant);
-    wide_2x2_act_wide(wide, xw, w.as_ref(), b.as_ref(), r.as_ref(), act) == 4 * c
+    Native::pw1_activate_wide(wide, xw, (w.as_ref(), b.as_ref(), r.as_ref()), act) == 4 * c
 }
 
 /// pw2, layer scale and residual of a two-pixel tile on DSP cores from its
@@ -475,7 +465,6 @@ pub(super) fn pw1_to_wide<B: AsRef<[u8]>>(p: &BlockParams<B>, xn: &[i8], wide: &
 /// returns the rows done. Where that is short of `C` (a row with no
 /// prepared multiplier), `wide` is narrowed into the paired `hidden`
 /// vectors, for [`pw2_tile`] to go on from that row.
-#[cfg(convnext_dsp)]
 #[inline(never)]
 pub(super) fn pw2_from_wide<B: AsRef<[u8]>>(
     p: &BlockParams<B>,
@@ -488,7 +477,7 @@ pub(super) fn pw2_from_wide<B: AsRef<[u8]>>(
     let (w, b, r) = (&p.pw2.weights, &p.pw2.bias, &p.pw2.requant);
     let done = match layer {
         Some(l) if c.is_multiple_of(2) => {
-            super::pair_loop::wide_2x2_residual(x, wide, w.as_ref(), b.as_ref(), r.as_ref(), l, c)
+            Native::pw2_residual_wide(x, wide, (w.as_ref(), b.as_ref(), r.as_ref()), l, c)
         }
         _ => 0,
     };

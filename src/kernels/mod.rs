@@ -8,59 +8,40 @@
 //! codegen's plan on the host. The params struct is the one description of
 //! an op: codegen quantizes into it, the planner sizes it through
 //! [`OpFootprint`], the emitter writes it out field by field.
+//!
+//! The op files here orchestrate; the hot primitives are the traits of
+//! [`frame`], implemented once per instruction set under [`arch`] (the
+//! only place that names a target), and [`conformance`] checks every
+//! implementation against the naive reference.
 
 pub mod activation;
+pub mod arch;
 pub mod arena;
-#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-mod avx2;
-#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-mod avx2_activation;
-#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-mod avx2_depthwise;
-#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-mod avx2_lanes;
-#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-mod avx2_norm;
-#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-mod avx2_pairs;
-#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-mod avx2_requant;
-#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-mod avx2_residual;
 pub mod block;
 pub mod block_f16;
+pub mod conformance;
 pub mod depthwise;
 pub mod dot;
 pub mod downsample;
 pub mod feature_map;
+pub mod frame;
 pub mod grn;
 pub mod head;
 pub mod in_place_map;
 pub mod layer_norm;
 pub mod linear;
 mod mlp;
-#[cfg(convnext_dsp)]
-mod pair_loop;
 pub mod placement;
 pub mod pointwise;
 pub mod pointwise_wide;
 pub mod probe;
 pub mod requantize;
-pub mod simd32;
 pub mod stem;
 pub mod tables;
 #[cfg(test)]
 mod test_rng;
-#[cfg(target_arch = "x86_64")]
-mod x86;
 
-/// Whether the host's AVX2 loops run on this CPU (asked once).
-#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-pub use avx2::available as avx2_available;
-/// Turns the host's AVX2 loops off for the rest of the process (the SSE2
-/// and portable loops then run, with the same bits).
-#[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-pub use avx2::disable as disable_avx2;
+pub use arch::{avx2_available, disable_avx2, Native};
 pub use in_place_map::InPlaceMap;
 pub use layer_norm::{LayerNormParams, LN_FRAC_BITS};
 pub use linear::QLinear;

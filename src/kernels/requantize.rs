@@ -385,7 +385,7 @@ pub fn requantize_plus_each(out: &mut [i8], bias: &[u8], requant: &[u8]) {
         .zip(requant.chunks_exact(Requant::BYTES));
     for (o, (b, rq)) in out.chunks_exact_mut(4).zip(rows) {
         // One LDR and one STR each way (the arena's i32s are little-endian).
-        let acc = super::simd32::word(o) as i32;
+        let acc = super::arena::word(o) as i32;
         let bias = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         let v = requantize_plus(acc, requant_at(rq, 0), bias);
         if let Ok(o) = <&mut [i8; 4]>::try_from(o) {

@@ -3,7 +3,9 @@
 //! starts [`OpFootprint::input_lead_bytes`] above the output, so output pixel
 //! `p` never lands on input pixels a later output still reads.
 
+use super::arch::Native;
 use super::arena::{i32s, store_i32};
+use super::frame::{NormKernel, StemKernel, StemPatch};
 use super::layer_norm::{affine_i8, layer_norm, LayerNormParams, Q16};
 use super::linear::QLinear;
 use super::placement::{in_place_lead, OpFootprint, Placement};
@@ -103,27 +105,14 @@ pub fn stem_rows<B: AsRef<[u8]>>(
     let (k, cin, cout) = (p.k, p.cin, p.cout);
     let (oh, ow) = (in_h / k.max(1), p.out_w());
     let s = at.scratch_offset;
-    // The host with AVX2: the weights as transposed i16 pairs once, then
-    // each patch's dot products 8 outputs at a time.
-    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    let pairs = (k * k * cin <= PATCH)
-        .then(|| super::avx2::StemPairs::new(p.conv.weights.as_ref(), k * k * cin, cout))
+    // Where the target has a patch loop (the host's AVX2), its
+    // preparation once: the weights rearranged, the multipliers unpacked.
+    let mut prepared = (k * k * cin <= PATCH)
+        .then(|| {
+            let conv = (p.conv.weights.as_ref(), p.conv.requant.as_ref());
+            Native::prepare(conv, p.out_requant.as_ref(), k * k * cin, cout)
+        })
         .flatten();
-    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    let mut sums = [0i32; 1024];
-    // The host with AVX2: the conv's and the affine's multipliers unpacked
-    // once, not gathered from their tables at every pixel (empty where
-    // `cout` is over 1024).
-    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    let (mut conv_buf, mut affine_buf) = ([0u8; 8 * 1024], [0u8; 8 * 1024]);
-    #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-    let (conv_rq, affine_rq) = {
-        use super::avx2_requant::unpack_requants;
-        (
-            unpack_requants(p.conv.requant.as_ref(), cout, &mut conv_buf),
-            unpack_requants(p.out_requant.as_ref(), cout, &mut affine_buf),
-        )
-    };
     for r in 0..oh {
         for col in 0..ow {
             probe.enter(Phase::Conv, (cout * k * k * cin) as u32);
@@ -143,30 +132,15 @@ pub fn stem_rows<B: AsRef<[u8]>>(
                 let v = requantize_plus(acc, p.conv.requant(o), p.conv.bias(o));
                 store_i32(arena, s + 4 * o, v);
             };
-            // The host with AVX2: every output's dot product at once.
-            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-            let dots = match (&pairs, sums.get_mut(..cout)) {
-                (Some(pairs), Some(sums)) => {
-                    pairs.dots(&patch[..k * k * cin], sums);
-                    let at = arena.get_mut(s..s + 4 * cout).unwrap_or_default();
-                    for (a, &acc) in at.chunks_exact_mut(4).zip(sums.iter()) {
-                        a.copy_from_slice(&acc.to_le_bytes().map(|b| b as i8));
-                    }
-                    // (StemPairs exists only where AVX2 runs, so this
-                    // always requantizes.)
-                    let (bias, requant) = (p.conv.bias.as_ref(), p.conv.requant.as_ref());
-                    super::avx2_requant::requantize_plus_in_place(
-                        at,
-                        bias,
-                        (requant, conv_rq),
-                        cout,
-                    );
+            // The target's patch loop: every output's dot product at once.
+            let dots = match (&mut prepared, arena.get_mut(s..s + 4 * cout)) {
+                (Some(prep), Some(at)) => {
+                    let conv = (p.conv.bias.as_ref(), p.conv.requant.as_ref());
+                    prep.conv_patch(&patch[..k * k * cin], conv, at);
                     0
                 }
                 _ => cout,
             };
-            #[cfg(not(all(target_arch = "x86_64", not(target_os = "none"))))]
-            let dots = cout;
             for o in 0..dots {
                 let wrow = p.conv.row(o, k * k * cin);
                 let acc = if whole {
@@ -195,12 +169,12 @@ pub fn stem_rows<B: AsRef<[u8]>>(
             };
             // The host with AVX2: statistics and the output pass 8
             // channels a step, where the pixel's map has its fast form.
-            #[cfg(all(target_arch = "x86_64", not(target_os = "none")))]
-            if let Some(fast) = super::avx2_norm::statistics::<4>(v, cout).and_then(|sums| {
+            if let Some(fast) = Native::statistics::<4>(v, cout).and_then(|sums| {
                 super::layer_norm::PixelNorm::from_sums(cout, sums, &p.ln, Q16).fast()
             }) {
-                let affine = (p.out_requant.as_ref(), p.out_offset.as_ref(), affine_rq);
-                if super::avx2_norm::affine_out(v, fast, affine, out, cout) {
+                let unpacked = prepared.as_ref().map_or(&[][..], |p| p.affine_unpacked());
+                let affine = (p.out_requant.as_ref(), p.out_offset.as_ref(), unpacked);
+                if Native::affine_out(v, fast, affine, out, cout) {
                     continue;
                 }
             }

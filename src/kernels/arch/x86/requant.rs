@@ -17,8 +17,8 @@
 
 #![allow(unsafe_code)]
 
-use super::avx2_lanes::{any_outside, high_words, multipliers8, Prepared};
-use super::requantize::{requant_at, requantize_plus_each, Requant};
+use super::lanes::{any_outside, high_words, multipliers8, Prepared};
+use crate::kernels::requantize::{requant_at, requantize_plus_each, Requant};
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_setzero_si256,
     _mm256_slli_epi32, _mm256_srai_epi32, _mm256_srav_epi32, _mm256_storeu_si256,
@@ -27,7 +27,7 @@ use core::arch::x86_64::{
 /// `out` holds `c` i32 sums (little-endian); each becomes
 /// `requantize_plus(sum, requant[ch], bias[ch])`, in place. `prepared` is
 /// empty or the multipliers as `c` i32 mantissas then `c` i32 shifts
-/// ([`super::block::BlockParams::host_wide`]): loaded, not gathered from
+/// ([`crate::kernels::block::BlockParams::host_wide`]): loaded, not gathered from
 /// the table. `false` (nothing done) without AVX2.
 pub fn requantize_plus_in_place(
     out: &mut [i8],
@@ -46,7 +46,7 @@ pub fn requantize_plus_in_place(
 
 /// The `c` multipliers of the table `requant` unpacked into `buf` as the
 /// prepared form [`requantize_plus_in_place`] and
-/// [`super::avx2_norm::affine_out`] load (`c` i32 mantissas, then `c` i32
+/// [`super::norm::affine_out`] load (`c` i32 mantissas, then `c` i32
 /// shifts): for an op that would otherwise gather them from the 5-byte
 /// entries at every pixel. Empty when `buf` or the table is short.
 pub fn unpack_requants<'a>(requant: &[u8], c: usize, buf: &'a mut [u8]) -> &'a [u8] {

@@ -1,12 +1,12 @@
 //! The host's AVX2 code, chosen at run time (CPUID and XGETBV, once;
 //! [`available`]), and its entry to the pointwise row-pair loops for
-//! 8-pixel tiles ([`super::in_place_map::HOST_TILE_PIXELS`]): the 8 pixels'
+//! 8-pixel tiles ([`crate::kernels::in_place_map::HOST_TILE_PIXELS`]): the 8 pixels'
 //! 4-channel chunks sit side by side (the layouts
-//! [`super::pointwise_wide::wide_offset`] and
-//! [`super::pointwise::paired_offset_whole`] give for 8 pixels), so one
+//! [`crate::kernels::pointwise_wide::wide_offset`] and
+//! [`crate::kernels::pointwise::paired_offset_whole`] give for 8 pixels), so one
 //! 256-bit register holds 4 pixels' chunk as i16 and each weight row's chunk
 //! is broadcast to every pixel: VPMADDWD multiplies 32 pairs. [`pairs`]
-//! runs [`super::avx2_pairs`]'s loop over the planner's widened weights, or
+//! runs [`super::pairs`]'s loop over the planner's widened weights, or
 //! here the loop that widens each chunk's weights in registers. Also here:
 //! the stem's dot products ([`StemPairs`]). Integer sums are exact in any order,
 //! so these give the bits of the portable loops, which run where AVX2 is
@@ -18,7 +18,7 @@
 
 #![allow(unsafe_code)]
 
-use super::avx2_lanes::lanes32;
+use super::lanes::lanes32;
 use core::arch::x86_64::{
     __cpuid, __cpuid_count, __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16,
     _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi8,
@@ -97,11 +97,11 @@ fn load16(b: &[i8; 16]) -> __m128i {
 /// each the pair's biases plus the pixel's dot products; each pair is `2 len`
 /// bytes of `w` (paired), its biases 8 bytes of `bias`. `x` is widened input
 /// (pw1, `WIDE`: 64 bytes per 4 channels,
-/// [`super::pointwise_wide::wide_offset`]) or int8 (pw2: 32 bytes per 4
-/// channels, [`super::pointwise::paired_offset_whole`] for 8 pixels).
-/// `wide` is `w` widened to i16 ([`super::block::BlockParams::host_wide`];
+/// [`crate::kernels::pointwise_wide::wide_offset`]) or int8 (pw2: 32 bytes per 4
+/// channels, [`crate::kernels::pointwise::paired_offset_whole`] for 8 pixels).
+/// `wide` is `w` widened to i16 ([`crate::kernels::block::BlockParams::host_wide`];
 /// with `WIDE`, each 4-weight chunk in the widened input's order 0, 2, 1,
-/// 3) or empty: with it, the loop of [`super::avx2_pairs`] runs. `None`
+/// 3) or empty: with it, the loop of [`super::pairs`] runs. `None`
 /// without AVX2 or when `len` is not a multiple of 4; else the pairs run,
 /// as many as `out`, `w` and `bias` hold. `live`: the tile's pixels that
 /// count (the others' sums may be left out).
@@ -119,7 +119,7 @@ pub fn pairs<const WIDE: bool>(
     let want = (out.len() / PIXELS).min(w.len() / (2 * len).max(1));
     if let Some(wide) = wide.get(..4 * len * want) {
         // SAFETY: `available` said this CPU runs AVX2.
-        return Some(unsafe { super::avx2_pairs::pairs::<WIDE>(out, x, wide, bias, (len, live)) });
+        return Some(unsafe { super::pairs::pairs::<WIDE>(out, x, wide, bias, (len, live)) });
     }
     // SAFETY: `available` said this CPU runs AVX2.
     Some(unsafe { pairs_avx2::<WIDE>(out, x, w, bias, len) })
@@ -198,7 +198,7 @@ unsafe fn pairs_avx2<const WIDE: bool>(
         a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(hi, r1));
     };
     let finish = |a: [__m256i; 4], b: &[u8], o: &mut [[i32; 2]]| {
-        super::avx2_pairs::finish(&a, b, o);
+        super::pairs::finish(&a, b, o);
     };
     let want = (out.len() / PIXELS)
         .min(w.len() / (2 * len).max(1))

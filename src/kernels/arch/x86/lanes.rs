@@ -1,5 +1,5 @@
 //! What the host's AVX2 epilogues share ([`super::avx2`],
-//! [`super::avx2_requant`], [`super::avx2_norm`], [`super::avx2_residual`]):
+//! [`super::requant`], [`super::norm`], [`super::residual`]):
 //! 8 channels' multipliers from their 5-byte table entries, the check that
 //! sends a group of lanes to the scalar form, the high words of 64-bit
 //! products, and a register's lanes as arrays (i32, i64, saturated bytes).
@@ -9,7 +9,7 @@
 
 #![allow(unsafe_code)]
 
-use super::requantize::Requant;
+use crate::kernels::requantize::Requant;
 use core::arch::x86_64::{
     __m128i, __m256i, _mm256_blend_epi32, _mm256_castsi256_si128, _mm256_cmpgt_epi32,
     _mm256_i32gather_epi32, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_mul_epi32,
@@ -38,7 +38,7 @@ pub(super) fn requants8(rq: &[u8]) -> Option<(__m256i, __m256i)> {
 }
 
 /// A per-channel table's multipliers unpacked: `c` i32 mantissas, then `c`
-/// i32 shifts (the halves of [`super::avx2_requant::unpack_requants`]'s
+/// i32 shifts (the halves of [`super::requant::unpack_requants`]'s
 /// output).
 pub(super) type Prepared<'a> = (&'a [u8], &'a [u8]);
 

@@ -1,7 +1,7 @@
 //! The host's LayerNorm passes with AVX2, 8 channels a step: a pixel's
 //! statistics ([`statistics`]) and its output pass through the fast map
-//! ([`super::layer_norm::FastNorm`]) and a per-channel affine to int8
-//! ([`affine_out`], what [`super::layer_norm::affine_i8`] does one channel
+//! ([`crate::kernels::layer_norm::FastNorm`]) and a per-channel affine to int8
+//! ([`affine_out`], what [`crate::kernels::layer_norm::affine_i8`] does one channel
 //! at a time, for the stem). Integer arithmetic lane by lane: the bits of
 //! the scalar forms, which the tests below check.
 //!
@@ -11,11 +11,11 @@
 
 #![allow(unsafe_code)]
 
-use super::avx2_lanes::{
+use super::lanes::{
     any_outside, high_words, lanes32, lanes64, multipliers8, saturated_bytes, Prepared,
 };
-use super::layer_norm::{affine_i8, FastNorm, LN_INPUT_LIMIT};
-use super::requantize::Requant;
+use crate::kernels::layer_norm::{affine_i8, FastNorm, LN_INPUT_LIMIT};
+use crate::kernels::requantize::Requant;
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_castsi256_si128, _mm256_cvtepi8_epi32,
     _mm256_extracti128_si256, _mm256_loadu_si256, _mm256_max_epi32, _mm256_min_epi32,
@@ -25,11 +25,11 @@ use core::arch::x86_64::{
 };
 
 /// Channels up to which the statistics' i32 sum cannot overflow (as in
-/// [`super::layer_norm`]).
+/// [`crate::kernels::layer_norm`]).
 const MAX_C: usize = 2048;
 
 /// `(Σ q, Σ q²)` of the `c` inputs in `v`, each clamped to
-/// ±[`LN_INPUT_LIMIT`]: what [`super::layer_norm::PixelNorm`] starts from.
+/// ±[`LN_INPUT_LIMIT`]: what [`crate::kernels::layer_norm::PixelNorm`] starts from.
 /// `W` is the bytes of an input: 4 (i32s, little-endian) or 1 (int8).
 /// `None` without AVX2, past 2048 channels or when `v` is short.
 pub fn statistics<const W: usize>(v: &[i8], c: usize) -> Option<(i64, i64)> {
@@ -166,7 +166,7 @@ impl Map {
 /// Every one of the `c` i32 inputs in `v` through `norm`, then channel
 /// `i`'s affine (`requant`, `offset`, as [`affine_i8`] reads them) into
 /// `out[i]`; `prepared` is empty or `requant` unpacked
-/// ([`super::avx2_requant::unpack_requants`]), loaded instead of gathered.
+/// ([`super::requant::unpack_requants`]), loaded instead of gathered.
 /// `false` (nothing written) without AVX2 or when a slice is short.
 pub fn affine_out(
     v: &[i8],

@@ -8,13 +8,13 @@
 //! leaves it out), and at each padded pixel `(y, x)` and channel holds the
 //! i16 pair `(X[y][x], X[y][x + 1])`: one 32-byte load is two horizontally
 //! adjacent taps of 8 channels, ready for VPMADDWD against the weights the
-//! planner paired the same way ([`super::block::HostParts::dw_rows`]: per
+//! planner paired the same way ([`crate::kernels::block::HostParts::dw_rows`]: per
 //! window row, taps (0, 1), (2, 3), (4, 5), (6, none)). So every pixel,
 //! border or not, is 28 loads, VPMADDWDs and adds per 8 channels, with no
 //! shuffles; two pixels a pass share the weight loads. No zero point is
 //! subtracted per tap: `Σ (x − zx) w = Σ x w − zx Σ w` exactly, and `zx Σ
 //! w` (all 49 taps' weights) is the other prepared part
-//! ([`super::block::HostParts::dw_zero`]).
+//! ([`crate::kernels::block::HostParts::dw_zero`]).
 //!
 //! Measured against the loops this replaced (tap pairs of the raster order,
 //! each pair's inputs interleaved and widened per pixel, at interior pixels
@@ -29,9 +29,10 @@
 #![allow(unsafe_code)]
 
 use super::avx2::available;
-use super::avx2_requant::plus8;
-use super::block::{host_dw_rows_bytes, ROW_PAIRS};
-use super::requantize::{requantize_plus_each, Requant};
+use super::requant::plus8;
+use crate::kernels::block::{host_dw_rows_bytes, ROW_PAIRS};
+use crate::kernels::frame::DwRequant;
+use crate::kernels::requantize::{requantize_plus_each, Requant};
 use core::arch::x86_64::{
     __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16, _mm256_loadu_si256,
     _mm256_madd_epi16, _mm256_setzero_si256, _mm256_storeu_si256, _mm256_sub_epi32,
@@ -102,24 +103,10 @@ fn build_avx2(x: &[i8], (h, w, c): (usize, usize, usize), zx: i8, plane: &mut [i
     }
 }
 
-/// The depthwise's requantization to the LayerNorm input: per channel the
-/// bias (i32), the multipliers' table, and the same unpacked (`c`
-/// mantissas, then `c` shifts, as i32s;
-/// [`super::block::HostParts::dw_requant`]).
-#[derive(Clone, Copy)]
-pub struct DwRequant<'a> {
-    /// Biases, `c` i32s.
-    pub bias: &'a [u8],
-    /// The multipliers' table ([`Requant::BYTES`] each).
-    pub table: &'a [u8],
-    /// The multipliers unpacked.
-    pub unpacked: &'a [u8],
-}
-
 /// The depthwise of the map pixels `p0..p0 + n` (of an `h x w x c` map,
 /// `c` a multiple of 8) from the plane: `Σ_taps (x − zx) w` with the
 /// prepared `rows` and `zero`, requantized with the bias
-/// ([`super::requantize::requantize_plus`]), as little-endian i32s into
+/// ([`crate::kernels::requantize::requantize_plus`]), as little-endian i32s into
 /// `out` (`4c` bytes a pixel, in pixel order); `false` (nothing written)
 /// when a size does not fit or the CPU has no AVX2.
 pub fn plane_depthwise(

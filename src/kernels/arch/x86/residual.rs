@@ -18,8 +18,8 @@
 
 #![allow(unsafe_code)]
 
-use super::avx2_lanes::{any_outside, requants8, saturated8};
-use super::requantize::{Requant, ResidualLayer};
+use super::lanes::{any_outside, requants8, saturated8};
+use crate::kernels::requantize::{Requant, ResidualLayer};
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_blend_epi32, _mm256_cvtepi8_epi32,
     _mm256_loadu_si256, _mm256_mul_epi32, _mm256_permute2x128_si256, _mm256_set1_epi32,

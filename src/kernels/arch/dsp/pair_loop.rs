@@ -3,7 +3,7 @@
 //! its biases, its turns (two 4-channel steps: 39 instructions for 32 MACs
 //! with widened inputs, 43 with int8 ones) run, and then the pair's sums
 //! are either stored ([`wide_2x2`], [`i8_2x2`], for the general loops of
-//! [`super::pointwise::dot_pairs`] and [`super::pointwise_wide::dot_pairs`])
+//! [`crate::kernels::pointwise::dot_pairs`] and [`crate::kernels::pointwise_wide::dot_pairs`])
 //! or taken to their outputs inside the block: pw1's halved requantization
 //! and activation table ([`wide_2x2_act`], [`wide_2x2_act_wide`]), pw2's
 //! layer scale and residual ([`i8_2x2_residual`], [`wide_2x2_residual`]),
@@ -19,6 +19,7 @@
 
 #![allow(unsafe_code)]
 
+use crate::kernels::frame::ActTable;
 use core::arch::asm;
 
 /// The text of one 4-channel step of the pair loops: both pixels against
@@ -145,7 +146,7 @@ macro_rules! pair_loop {
 }
 
 pair_loop!(
-    /// Widened inputs ([`super::pointwise_wide::wide_offset`]): `x` is
+    /// Widened inputs ([`crate::kernels::pointwise_wide::wide_offset`]): `x` is
     /// both pixels' vectors, 32 bytes per 8 channels; `out` takes two
     /// entries a pair (pixel a's two rows, then pixel b's).
     wide_2x2,
@@ -155,7 +156,7 @@ pair_loop!(
 );
 
 pair_loop!(
-    /// Int8 inputs, paired ([`super::pointwise::paired_offset`]): `x` is
+    /// Int8 inputs, paired ([`crate::kernels::pointwise::paired_offset`]): `x` is
     /// both pixels' vectors, 16 bytes per 8 channels; `out` as
     /// [`wide_2x2`]'s.
     i8_2x2,
@@ -165,17 +166,8 @@ pair_loop!(
     "sxtb16 {xe}, {xe}"
 );
 
-/// An activation table and the constant of the halved requantization in
-/// front of it ([`super::requantize::Halved::plus`] of the zero point).
-pub struct ActTable<'a> {
-    /// Output byte for each saturated pre-activation, from -128 up.
-    pub table: &'a [u8; 256],
-    /// `1 + 2 zero point`.
-    pub plus: i32,
-}
-
 /// The text that requantizes a pair's four sums in the halved form
-/// ([`super::requantize::Halved`]): SMMUL by the row's multiplier, a shift
+/// ([`crate::kernels::requantize::Halved`]): SMMUL by the row's multiplier, a shift
 /// by its amount less 2, `plus` (at `[sp, #28]`) added, SSAT to int8 with a
 /// shift by one; leaves `t0` holding the word at `[sp, #24]`. The
 /// multipliers are read at `[sp, #20]`, which moves on by the pair's 10
@@ -283,7 +275,7 @@ macro_rules! act_pair {
 }
 
 /// [`act_pair!`]'s stores into the paired int8 hidden vectors
-/// ([`super::pointwise::paired_offset`]): a pair's two rows are two bytes
+/// ([`crate::kernels::pointwise::paired_offset`]): a pair's two rows are two bytes
 /// of each pixel's 4-byte group (pixel b's 4 bytes on); the output moves 2
 /// after the first pair of a group of four rows, 6 after the second.
 macro_rules! store_paired {
@@ -303,7 +295,7 @@ macro_rules! store_paired {
 }
 
 /// [`act_pair!`]'s stores into the widened hidden vectors
-/// ([`super::pointwise_wide::wide_offset`]): each value sign-extended to a
+/// ([`crate::kernels::pointwise_wide::wide_offset`]): each value sign-extended to a
 /// halfword, a pair's rows 4 bytes apart in each pixel's 8-byte group
 /// (pixel b's 8 bytes on); the output moves 2 after the first pair of a
 /// group of four rows, 14 after the second.
@@ -339,7 +331,7 @@ macro_rules! act_loop {
             rq: &[u8],
             act: ActTable,
         ) -> usize {
-            const RQ: usize = super::requantize::Requant::BYTES;
+            const RQ: usize = crate::kernels::requantize::Requant::BYTES;
             let turns = x.len() / 32;
             if !x.len().is_multiple_of(32) {
                 return 0;
@@ -391,10 +383,10 @@ act_loop!(
     /// vectors (8 bytes a group of four rows). `x` is both pixels' widened
     /// vectors ([`wide_2x2`]'s), `w`, `bias` and `rq` the layer's weights
     /// (paired), biases (4 bytes a row) and multipliers
-    /// ([`super::requantize::requant_at`]'s table). Returns how many rows
+    /// ([`crate::kernels::requantize::requant_at`]'s table). Returns how many rows
     /// it wrote: a multiple of 4, fewer than the tables hold only where a
     /// row's multiplier has no halved form
-    /// ([`super::requantize::Requant::halved`]), whose group the caller
+    /// ([`crate::kernels::requantize::Requant::halved`]), whose group the caller
     /// computes the general way. One `asm!` block, so each sum goes from
     /// its last SMLAD to its output byte in registers (51 instructions a
     /// pair besides the turns, against 79 with the activations computed
@@ -408,7 +400,7 @@ act_loop!(
 
 act_loop!(
     /// [`wide_2x2_act`] into widened hidden vectors (16 bytes a group of
-    /// four rows, [`super::pointwise_wide::wide_offset`]), for a pw2 that
+    /// four rows, [`crate::kernels::pointwise_wide::wide_offset`]), for a pw2 that
     /// reads them without sign-extending ([`wide_2x2_residual`]).
     wide_2x2_act_wide,
     16,
@@ -423,7 +415,7 @@ act_loop!(
 /// byte (pixel b's `c` on). Each output is `x - zx` shifted, one SMULL by
 /// the stream's multiplier, one SMLAL of the sum by the row's, the high
 /// word shifted, `plus` added, SSAT with a shift by one
-/// ([`super::requantize::ResidualLayer::apply`]); `$pa` is free after its
+/// ([`crate::kernels::requantize::ResidualLayer::apply`]); `$pa` is free after its
 /// use.
 macro_rules! residual_row {
     ($pa:literal, $pb:literal) => {
@@ -490,10 +482,10 @@ macro_rules! residual_loop {
             w: &[u8],
             bias: &[u8],
             rq: &[u8],
-            layer: super::requantize::ResidualLayer,
+            layer: crate::kernels::requantize::ResidualLayer,
             c: usize,
         ) -> usize {
-            const RQ: usize = super::requantize::Requant::BYTES;
+            const RQ: usize = crate::kernels::requantize::Requant::BYTES;
             // Both pixels' hidden vectors, 4c values each, 8 a turn.
             let turns = c / 2;
             let pairs = (c / 2)
@@ -605,7 +597,7 @@ residual_loop!(
     /// paired weights, biases and multipliers, `layer` its prepared residual
     /// form. Returns how many rows it wrote, from the first: all `c` but
     /// where a row's multiplier has no prepared form
-    /// ([`super::requantize::ResidualLayer::row`]); the loop stops before
+    /// ([`crate::kernels::requantize::ResidualLayer::row`]); the loop stops before
     /// that pair stores anything, so the caller can compute it the general
     /// way.
     i8_2x2_residual,
@@ -617,7 +609,7 @@ residual_loop!(
 
 residual_loop!(
     /// [`i8_2x2_residual`] on widened hidden vectors
-    /// ([`super::pointwise_wide::wide_offset`], from [`wide_2x2_act_wide`]):
+    /// ([`crate::kernels::pointwise_wide::wide_offset`], from [`wide_2x2_act_wide`]):
     /// no sign-extension, 4 instructions fewer a turn.
     wide_2x2_residual,
     32,
@@ -629,7 +621,7 @@ residual_loop!(
 /// (the downsample's 2x2 conv): `x` both pixels' paired int8 inputs
 /// ([`i8_2x2`]'s), `w`, `bias`, `rq` the layer's paired weights, biases and
 /// multipliers, `plus` from the output zero point
-/// ([`super::requantize::Halved::plus`]); pixel a's outputs go to `out[o]`,
+/// ([`crate::kernels::requantize::Halved::plus`]); pixel a's outputs go to `out[o]`,
 /// pixel b's to `out[cout + o]`. Returns how many rows it wrote, from the
 /// first: all of `cout` (rounded down to even) but where a row has no
 /// halved form, whose pair the caller computes the general way.
@@ -643,7 +635,7 @@ pub fn i8_2x2_halved(
     rq: &[u8],
     plus: i32,
 ) -> usize {
-    const RQ: usize = super::requantize::Requant::BYTES;
+    const RQ: usize = crate::kernels::requantize::Requant::BYTES;
     let turns = x.len() / 16;
     // A window whose length is not a whole number of turns takes the
     // general loop.

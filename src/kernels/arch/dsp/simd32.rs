@@ -5,22 +5,9 @@
 //! same instruction, so the DSP kernels compile on the host and the host
 //! tests check the very code the boards run.
 //!
-//! This module holds the runtime's only `unsafe`: register-only instructions
-//! with no memory access.
+//! The `unsafe` here: register-only instructions with no memory access.
 
-/// Little-endian word from the first 4 bytes (one unaligned LDR on
-/// Armv7-M and up).
-#[inline(always)]
-pub fn word(b: &[i8]) -> u32 {
-    let b: [i8; 4] = b[..4].try_into().unwrap_or_default();
-    u32::from_le_bytes(b.map(|v| v as u8))
-}
-
-/// Little-endian word from the first 4 bytes.
-#[inline(always)]
-pub fn word_u8(b: &[u8]) -> u32 {
-    u32::from_le_bytes(b[..4].try_into().unwrap_or_default())
-}
+pub use crate::kernels::arena::{word, word_u8};
 
 #[cfg(not(convnext_dsp))]
 mod model {

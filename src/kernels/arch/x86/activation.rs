@@ -17,8 +17,8 @@
 #![allow(unsafe_code)]
 
 use super::avx2::available;
-use super::avx2_lanes::high_words;
-use super::requantize::Halved;
+use super::lanes::high_words;
+use crate::kernels::requantize::Halved;
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_blendv_epi8, _mm256_broadcastsi128_si256,
     _mm256_loadu_si256, _mm256_packs_epi16, _mm256_packs_epi32, _mm256_permutevar8x32_epi32,

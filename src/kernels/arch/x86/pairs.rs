@@ -1,5 +1,5 @@
 //! The host's pointwise row-pair loop over weights already widened to i16
-//! ([`super::block::BlockParams::host_wide`]), for 8-pixel tiles with AVX2
+//! ([`crate::kernels::block::BlockParams::host_wide`]), for 8-pixel tiles with AVX2
 //! ([`super::avx2::pairs`] picks it when the widened copy is there).
 //!
 //! Each row's 4-weight chunk is one broadcast load feeding two VPMADDWD (4
@@ -18,7 +18,7 @@
 
 #![allow(unsafe_code)]
 
-use super::tables::i32_at;
+use crate::kernels::tables::i32_at;
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16, _mm256_hadd_epi32, _mm256_loadu_si256,
     _mm256_madd_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setzero_si256,

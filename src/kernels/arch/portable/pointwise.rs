@@ -1,0 +1,132 @@
+//! The portable forms of the pointwise dot products: plain
+//! multiply-accumulates over the paired layouts, for cores without DSP
+//! ([`scalar`], [`wide`]) and hosts without a SIMD form ([`lanes`]).
+
+/// The products of the last `tail` (< 4) elements of each row: `xt` holds
+/// `P` rows' tails, `wt` `R` rows' tails, each `tail` long (what the tile
+/// loops leave after their 4-element chunks).
+#[inline(always)]
+pub(crate) fn tail_products<const P: usize, const R: usize>(
+    acc: &mut [[i32; R]; P],
+    xt: &[i8],
+    wt: &[u8],
+    tail: usize,
+) {
+    let tail = tail.max(1);
+    for (ap, xp) in acc.iter_mut().zip(xt.chunks(tail)) {
+        for (a, wr) in ap.iter_mut().zip(wt.chunks(tail)) {
+            for (x, w) in xp.iter().zip(wr) {
+                *a += *x as i32 * *w as i8 as i32;
+            }
+        }
+    }
+}
+
+/// The variant for cores without DSP: plain multiply-accumulates over the
+/// same layout, each loaded value still feeding the other dimension. (Its
+/// slicing preamble repeats the DSP form's on purpose: a shared helper cost the
+/// DSP loop its register allocation, 2.3 M instructions per inference.)
+pub mod scalar {
+    /// `acc[p][r] += x_p · w_r` (see [`crate::kernels::frame::PairDot::dot_tile`]).
+    #[inline(always)]
+    pub fn dot_tile<const P: usize, const R: usize>(
+        acc: &mut [[i32; R]; P],
+        x: &[i8],
+        w: &[u8],
+        len: usize,
+    ) {
+        let whole = len & !3;
+        let (Some((xq, xt)), Some((wq, wt))) = (
+            x.get(..P * len).and_then(|x| x.split_at_checked(P * whole)),
+            w.get(..R * len).and_then(|w| w.split_at_checked(R * whole)),
+        ) else {
+            return;
+        };
+        for (xc, wc) in xq.chunks_exact(4 * P).zip(wq.chunks_exact(4 * R)) {
+            for k in 0..4 {
+                for r in 0..R {
+                    let wv = wc[4 * r + k] as i8 as i32;
+                    for p in 0..P {
+                        acc[p][r] += xc[4 * p + k] as i32 * wv;
+                    }
+                }
+            }
+        }
+        super::tail_products(acc, xt, wt, len - whole);
+    }
+}
+
+/// The host variant (any OS, where there is one): four i32 lanes per
+/// operand pair, one per position in a 4-byte chunk, summed at the end, which
+/// the compiler turns into SIMD multiply-adds. Firmware for cores without DSP
+/// keeps [`scalar`] (the lanes cost the Cortex-M0+ registers it has not got).
+pub mod lanes {
+    /// `acc[p][r] += x_p · w_r` (see [`crate::kernels::frame::PairDot::dot_tile`]).
+    #[inline(always)]
+    pub fn dot_tile<const P: usize, const R: usize>(
+        acc: &mut [[i32; R]; P],
+        x: &[i8],
+        w: &[u8],
+        len: usize,
+    ) {
+        let whole = len & !3;
+        let (Some((xq, xt)), Some((wq, wt))) = (
+            x.get(..P * len).and_then(|x| x.split_at_checked(P * whole)),
+            w.get(..R * len).and_then(|w| w.split_at_checked(R * whole)),
+        ) else {
+            return;
+        };
+        let mut lanes = [[[0i32; 4]; R]; P];
+        for (xc, wc) in xq.chunks_exact(4 * P).zip(wq.chunks_exact(4 * R)) {
+            for (p, lp) in lanes.iter_mut().enumerate() {
+                for (r, l) in lp.iter_mut().enumerate() {
+                    for k in 0..4 {
+                        l[k] += xc[4 * p + k] as i32 * wc[4 * r + k] as i8 as i32;
+                    }
+                }
+            }
+        }
+        for (a, lp) in acc.iter_mut().zip(&lanes) {
+            for (a, l) in a.iter_mut().zip(lp) {
+                *a += l.iter().sum::<i32>();
+            }
+        }
+        super::tail_products(acc, xt, wt, len - whole);
+    }
+}
+
+/// Plain multiply-accumulates over the same layout: cores without DSP, and
+/// the host when it has no SIMD form.
+pub mod wide {
+    use crate::kernels::pointwise_wide::wide_offset;
+
+    /// `acc[p][r] += x_p · w_r` (see [`crate::kernels::frame::PairDot::dot_wide`]).
+    #[inline(always)]
+    pub fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
+        let chunks = w.len() / 8;
+        let (Some(x), Some(w)) = (x.get(..8 * P * chunks), w.get(..8 * chunks)) else {
+            return;
+        };
+        for (xc, wc) in x.chunks_exact(8 * P).zip(w.chunks_exact(8)) {
+            for k in 0..4 {
+                let (w0, w1) = (wc[k] as i8 as i32, wc[4 + k] as i8 as i32);
+                for (p, ap) in acc.iter_mut().enumerate() {
+                    let at = wide_offset(p, k, P);
+                    // The low byte alone: a widened int8 (see `dot_wide`).
+                    let xv = xc[at] as i32;
+                    ap[0] += xv * w0;
+                    ap[1] += xv * w1;
+                }
+            }
+        }
+    }
+}
+
+/// `acc + Σ a[i] b[i]`, `b` holding int8 two's-complement bytes.
+#[inline]
+pub fn dot_i8(mut acc: i32, a: &[i8], b: &[u8]) -> i32 {
+    for (x, y) in a.iter().zip(b) {
+        acc += *x as i32 * *y as i8 as i32;
+    }
+    acc
+}
