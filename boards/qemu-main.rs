@@ -6,23 +6,31 @@
 //! exit non-zero on any failure. With `--features profile` it instead times
 //! every phase of every op on a few images (`cargo xtask profile-qemu`); with
 //! `--features streamed` it classifies through the row-streamed forward (the
-//! image pushed a row at a time), which must give the same CRC.
+//! image pushed a row at a time), which must give the same CRC; with
+//! `--features conformance` it runs the kernel conformance suite on the
+//! core's own instruction set (`cargo xtask conformance`).
 #![no_std]
 #![no_main]
 
+#[cfg(not(feature = "conformance"))]
 use board_common::qemu::CmsdkTimer;
-#[cfg(not(feature = "profile"))]
+#[cfg(not(any(feature = "profile", feature = "conformance")))]
 use board_common::qemu::{finish, StackProbe};
 
-#[cfg(all(feature = "profile", feature = "streamed"))]
-compile_error!("pick one of the features `profile` and `streamed`");
+#[cfg(any(
+    all(feature = "profile", feature = "streamed"),
+    all(feature = "profile", feature = "conformance"),
+    all(feature = "streamed", feature = "conformance"),
+))]
+compile_error!("pick one of the features `profile`, `streamed` and `conformance`");
 use cortex_m_rt::entry;
 
 board_common::bundled_model!();
 
+#[cfg(not(feature = "conformance"))]
 static TIMER: CmsdkTimer = CmsdkTimer::new(board::TIMER_BASE, board::TIMER_NS_PER_TICK);
 
-#[cfg(not(any(feature = "profile", feature = "streamed")))]
+#[cfg(not(any(feature = "profile", feature = "streamed", feature = "conformance")))]
 #[entry]
 fn main() -> ! {
     let stack = StackProbe::paint(board::RAM_START);
@@ -74,4 +82,10 @@ fn main() -> ! {
         || TIMER.now(),
     );
     finish(board::NAME, run, &TIMER, &stack, expected::EXPECTED)
+}
+
+#[cfg(feature = "conformance")]
+#[entry]
+fn main() -> ! {
+    board_common::qemu::conformance_and_exit(board::NAME)
 }

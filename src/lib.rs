@@ -5,14 +5,13 @@
 //! Pillow-based `ConvNextImageProcessor` bit for bit ([`preprocess`]), the
 //! in-place int8 kernels a generated `forward()` calls ([`kernels`]), and the
 //! buffer checks and class ranking around them ([`network`]). Nothing here
-//! allocates; functions that can fail on data return a `Result`. The only
-//! `unsafe` is the audited DSP instruction wrappers in [`kernels::simd32`]
-//! (register-only `asm!`, no memory access), the depthwise's two unchecked
-//! loads, whose bounds [`kernels::depthwise::Window::new`] checks once per
-//! pixel, the pointwise DSP pair loop (one `asm!` block whose slices are
-//! checked on entry, `kernels/pair_loop.rs`), and, on x86-64 hosts, the SSE2
-//! and AVX2 loops (`kernels/avx2*.rs`, `host_f32.rs`: entered once CPUID
-//! said yes; their loads and stores checked per step or on entry).
+//! allocates; functions that can fail on data return a `Result`. The ops
+//! orchestrate; the hot primitives are the traits of [`kernels::frame`],
+//! implemented once per instruction set under [`kernels::arch`], which
+//! holds the `unsafe` (the DSP `asm!`, the x86 intrinsics entered once CPUID
+//! said yes), besides the depthwise's two unchecked loads, whose bounds
+//! [`kernels::depthwise::Window::new`] checks once per pixel, and the
+//! host-only f32 reference's x86 entries (`host_f32.rs`).
 //!
 //! Codegen (`convnext-codegen`) writes a `forward()` that calls the kernels
 //! with `static` params, one per layer. The same network, built by hand from

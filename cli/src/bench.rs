@@ -2,7 +2,8 @@
 //! the int8 plan on one of the model folder's images, as `cargo xtask
 //! bench-peers` compares it with ONNX Runtime.
 
-use crate::commands::{int8_plan, Failure};
+use crate::failure::Failure;
+use crate::int8::int8_plan;
 use crate::options::{BenchArgs, Precision};
 use convnext_codegen::dataset::{read_images, ImageSet};
 use convnext_codegen::processor::load_processor;

@@ -4,8 +4,9 @@
 //! folder's `preprocessor_config.json` says, and classified; the top labels
 //! come with their softmax probabilities.
 
-use crate::commands::{int8_logits, int8_plan, Failure};
 use crate::eval::label;
+use crate::failure::Failure;
+use crate::int8::{int8_logits, int8_plan};
 use crate::options::{ClassifyArgs, Precision};
 use crate::pictures::decode;
 use convnext_codegen::compile::round_weights_to_f16;

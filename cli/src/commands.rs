@@ -1,45 +1,29 @@
 //! The subcommands. Each parses its flags, does its job through
 //! `convnext-codegen`, and reports failures as [`Failure`].
 
+use crate::failure::{usage, Failure};
 use crate::fit::{self, kib};
-use crate::options::{
-    CalibrateArgs, CompileArgs, InputQuant, Int8Args, OutputKind, Precision, PreprocessArgs,
-    ReportArgs, RunArgs,
+use crate::int8::{
+    calibration_method, check_int8_input, input_quantization, int8_logits, int8_plan, Int8Plan,
 };
+use crate::options::{
+    CalibrateArgs, CompileArgs, OutputKind, Precision, PreprocessArgs, ReportArgs, RunArgs,
+};
+use crate::progress::spinner;
 use clap::ValueEnum;
-use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
-    build_plan_with_input, calibrate_to_save, choose_f16_blocks_with_input, load_calibration,
-    round_weights_to_f16, CalibrationChoices,
+    calibrate_to_save, choose_f16_blocks_with_input, load_calibration, round_weights_to_f16,
+    CalibrationChoices,
 };
 use convnext_codegen::dataset::read_images;
 use convnext_codegen::emit::Provenance;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::quality::check_quality;
-use convnext_codegen::quantize::{input_bytes, u8_loss, InputQuantization};
+use convnext_codegen::quantize::input_bytes;
 use convnext_codegen::reference::logits;
-use convnext_codegen::saved_calibration::SavedCalibration;
 use convnext_codegen::{forward, load_model, npy, Error, Model, Tensor};
 use std::path::Path;
-
-/// Why a command failed: bad usage (exit 2) or bad data (exit 1).
-pub enum Failure {
-    /// Flags were wrong.
-    Usage(String),
-    /// The model, input or output was wrong.
-    Model(Error),
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Model(e)
-    }
-}
-
-pub(crate) fn usage(e: String) -> Failure {
-    Failure::Usage(e)
-}
 
 /// `convnext run`.
 pub fn run(a: &RunArgs) -> Result<(), Failure> {
@@ -148,113 +132,6 @@ pub fn preprocess(a: &PreprocessArgs) -> Result<(), Failure> {
     let cfg = load_processor(dir)?;
     let x = read_images(input)?.pixel_values(&cfg)?;
     npy::write_f32(output, &x)?;
-    Ok(())
-}
-
-/// `--calibration-method`'s value.
-pub(crate) fn calibration_method(s: &str) -> Result<Calibration, Failure> {
-    s.parse()
-        .map_err(|e| usage(format!("--calibration-method {e}")))
-}
-
-/// An int8 plan and where its quantization came from.
-pub(crate) struct Int8Plan {
-    /// The planned network.
-    pub plan: Plan,
-    /// How many calibration images it was calibrated on.
-    pub images: usize,
-    /// The range rule.
-    pub method: Calibration,
-    /// The calibration's source, for reports and generated headers.
-    pub source: String,
-    /// The calibration pixel_values, when they were loaded (not for a saved
-    /// calibration).
-    pub calibration: Option<Tensor>,
-}
-
-/// Calibrate and plan the int8 network for a model folder, from the
-/// `--calibration`, `--calibration-method`, `--f16-blocks` and
-/// `--input-quantization` flags, or read a `--calibration-file`.
-pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<Int8Plan, Failure> {
-    let processor = load_processor(dir)?;
-    if let Some(file) = &a.calibration_file {
-        let saved = SavedCalibration::read(file, dir)?;
-        let name = file.file_name().unwrap_or_default().to_string_lossy();
-        return Ok(Int8Plan {
-            plan: saved.plan(model, &processor)?,
-            images: saved.images,
-            method: saved.method,
-            source: format!("{} (saved in {name})", saved.source),
-            calibration: None,
-        });
-    }
-    let a = &a.calibrate;
-    let cal = load_calibration(dir, a.calibration.as_deref(), &processor)?;
-    let method = calibration_method(&a.calibration_method)?;
-    let spin = crate::eval::spinner(format!(
-        "calibrating int8 on {} images ({method}; convnext calibrate saves this step)",
-        cal.shape[0]
-    ));
-    let input = input_quantization(a.input_quantization, &cal);
-    let chosen =
-        choose_f16_blocks_with_input(model, &processor, &cal, method, a.f16_blocks, input)?;
-    let blocks: Vec<(usize, usize)> = chosen.iter().map(|(b, _)| *b).collect();
-    let plan = build_plan_with_input(model, &processor, &cal, method, &blocks, input)?;
-    spin.finish_and_clear();
-    Ok(Int8Plan {
-        plan,
-        images: cal.shape[0],
-        method,
-        source: a
-            .calibration
-            .as_deref()
-            .map_or("calibration_images.npy".into(), |p| p.display().to_string()),
-        calibration: Some(cal),
-    })
-}
-
-/// The input quantization `q` asks for, calibrated on `cal` if need be.
-fn input_quantization(q: InputQuant, cal: &Tensor) -> InputQuantization {
-    match q {
-        InputQuant::Camera => InputQuantization::Camera,
-        InputQuant::Calibrated => InputQuantization::calibrated_on(cal),
-    }
-}
-
-/// int8 logits for float pixel_values, dequantized to f32.
-pub(crate) fn int8_logits(plan: &Plan, x: &Tensor) -> Result<Tensor, Failure> {
-    check_int8_input(plan, x)?;
-    let m = &plan.model;
-    let l = plan.run_u8(&input_bytes(x, m));
-    Ok(Tensor::new(
-        &[x.shape[0], m.num_labels],
-        l.iter()
-            .map(|&v| (v as f64 * m.logit_scale) as f32)
-            .collect(),
-    ))
-}
-
-/// Refuse inputs of another size than the plan's; warn about inputs that
-/// are not u8 images under a camera-input plan.
-fn check_int8_input(plan: &Plan, x: &Tensor) -> Result<(), Failure> {
-    let m = &plan.model;
-    let want = [m.input_c, m.input_h, m.input_w];
-    if x.shape.len() != 4 || x.shape[1..] != want {
-        return Err(Failure::Model(Error::Input {
-            message: format!(
-                "int8 plan was calibrated for (N, {}, {}, {}) inputs, got {:?}; calibrate at this size with --calibration",
-                want[0], want[1], want[2], x.shape
-            ),
-        }));
-    }
-    let loss = u8_loss(x, &m.processor);
-    if m.input == InputQuantization::Camera && loss.is_lossy() {
-        eprintln!(
-            "warning: the int8 network takes u8 images, and these pixel_values are not u8 images under the model's normalisation: {:.2} % of values fall outside [0, 255] and are clipped, and values are rounded to the nearest level by up to {:.2} of a level. Feed images preprocessed by this model's processor (convnext preprocess, or classify for picture files); for other inputs, calibrate on such inputs with --input-quantization calibrated (or run f32 or f16).",
-            100.0 * loss.clipped,
-            loss.max_rounding
-        );
-    }
     Ok(())
 }
 
@@ -542,7 +419,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), Failure> {
         .map_or("calibration_images.npy".into(), |n| {
             n.to_string_lossy().into_owned()
         });
-    let spin = crate::eval::spinner(format!("calibrating on {} images ({method})", cal.shape[0]));
+    let spin = spinner(format!("calibrating on {} images ({method})", cal.shape[0]));
     let input = input_quantization(a.input_quantization, &cal);
     let choices = CalibrationChoices {
         method,

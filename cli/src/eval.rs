@@ -2,9 +2,11 @@
 //! set, streamed in chunks of [`CHUNK`] images so memory does not grow with
 //! the test set (each chunk is spread over the machine's cores).
 
-use crate::commands::{int8_plan, Failure, Int8Plan};
+use crate::failure::Failure;
+use crate::int8::{int8_plan, Int8Plan};
 use crate::labelled::{Chunk, Labelled};
 use crate::options::{EvalArgs, Precision};
+use crate::progress::progress_bar;
 use convnext::network::argmax;
 use convnext_codegen::compile::{round_weights_to_f16, LogitSqnr};
 use convnext_codegen::plan::Plan;
@@ -12,7 +14,6 @@ use convnext_codegen::processor::load_processor;
 use convnext_codegen::quantize::{input_bytes, InputQuantization};
 use convnext_codegen::reference::logits;
 use convnext_codegen::{load_model, npy, Error, Tensor};
-use std::io::IsTerminal;
 
 /// Images per chunk: enough to keep every core busy, small enough that the
 /// chunk's pixel values and logits stay a few MB at 224x224.
@@ -215,34 +216,6 @@ pub fn eval(a: &EvalArgs) -> Result<(), Failure> {
         report["peak_memory_bytes"] = serde_json::json!(b);
     }
     print_eval(&report, a.json, plan.as_ref().map(|p| &p.plan))
-}
-
-/// A progress bar on stderr, drawn only when a person is watching (not in
-/// pipes, tests or `--quiet`).
-pub(crate) fn progress_bar(len: u64, what: &str, quiet: bool) -> indicatif::ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("  {msg} {bar:30} {pos}/{len} images, {eta} left")
-    {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_string());
-    bar
-}
-
-/// A spinner on stderr for a step with no count (calibrating), drawn only
-/// on a terminal; clear it with `finish_and_clear`.
-pub(crate) fn spinner(what: String) -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let s = indicatif::ProgressBar::new_spinner();
-    s.set_message(what);
-    s.enable_steady_tick(std::time::Duration::from_millis(120));
-    s
 }
 
 /// The label of class `i` (`id2label`, or `LABEL_i` as HF names them).

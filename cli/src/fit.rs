@@ -2,7 +2,7 @@
 //! against `boards/boards.rs` or sizes the user gives.
 
 use crate::boards::{Board, BOARDS};
-use crate::commands::Failure;
+use crate::failure::Failure;
 use crate::options::ReportArgs;
 use convnext_codegen::plan::Plan;
 

@@ -8,10 +8,13 @@ mod boards;
 mod classify;
 mod commands;
 mod eval;
+mod failure;
 mod fit;
+mod int8;
 mod labelled;
 mod options;
 mod pictures;
+mod progress;
 mod svg;
 mod tour;
 
@@ -35,11 +38,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(commands::Failure::Usage(m)) => {
+        Err(failure::Failure::Usage(m)) => {
             eprintln!("error: {m}\n\nFor more information, try '--help'.");
             ExitCode::from(2)
         }
-        Err(commands::Failure::Model(e)) => {
+        Err(failure::Failure::Model(e)) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }

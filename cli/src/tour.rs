@@ -4,7 +4,8 @@
 //! evaluates the first 1000 test images, summarises the int8 plan against
 //! the boards, writes the report's pictures, and says where everything went.
 
-use crate::commands::{self, Failure};
+use crate::commands;
+use crate::failure::Failure;
 use crate::options::{
     CalibrateArgs, CalibrationFlags, ClassifyArgs, EvalArgs, Int8Args, Precision, QualityGate,
     ReportArgs,

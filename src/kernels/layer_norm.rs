@@ -366,7 +366,7 @@ fn rsqrt_q30(w: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::test_rng::xorshift;
+    use crate::kernels::conformance::xorshift;
 
     fn run(x: &[i32], eps_w: u64, out: Requant) -> Vec<i32> {
         let mut y = vec![0; x.len()];

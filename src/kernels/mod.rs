@@ -38,8 +38,6 @@ pub mod probe;
 pub mod requantize;
 pub mod stem;
 pub mod tables;
-#[cfg(test)]
-mod test_rng;
 
 pub use arch::{avx2_available, disable_avx2, Native};
 pub use in_place_map::InPlaceMap;

@@ -397,7 +397,7 @@ pub fn requantize_plus_each(out: &mut [i8], bias: &[u8], requant: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::test_rng::xorshift;
+    use crate::kernels::conformance::xorshift;
 
     #[test]
     fn the_prepared_forms_give_the_bits_of_the_plain_ones() {

@@ -133,14 +133,14 @@ pub fn stem_rows<B: AsRef<[u8]>>(
                 store_i32(arena, s + 4 * o, v);
             };
             // The target's patch loop: every output's dot product at once.
-            let dots = match (&mut prepared, arena.get_mut(s..s + 4 * cout)) {
-                (Some(prep), Some(at)) => {
+            let mut dots = cout;
+            if let Some(prep) = prepared.as_mut() {
+                if let Some(at) = arena.get_mut(s..s + 4 * cout) {
                     let conv = (p.conv.bias.as_ref(), p.conv.requant.as_ref());
                     prep.conv_patch(&patch[..k * k * cin], conv, at);
-                    0
+                    dots = 0;
                 }
-                _ => cout,
-            };
+            }
             for o in 0..dots {
                 let wrow = p.conv.row(o, k * k * cin);
                 let acc = if whole {

@@ -1,5 +1,5 @@
 //! `cargo xtask ci`: everything CI checks, in order, failing fast.
-//! `cargo xtask lint|thumb|test|boards|miri|fuzz` run one part;
+//! `cargo xtask lint|thumb|test|boards|conformance|miri|fuzz` run one part;
 //! `profile-qemu` and `bench-peers` are benchmarks, not checks.
 //!
 //! Board RAM is data + bss from the ELF plus the stack high-water mark that
@@ -218,7 +218,7 @@ fn test() -> bool {
             cargo_cmd()
                 .env("CONVNEXT_HOST_PORTABLE", "1")
                 .args(["test", "--release", "-p", "convnext"])
-                .args(["--test", "kernels_match_naive"])
+                .args(["--test", "kernels_match_naive", "--test", "conformance"])
                 .status()
                 .is_ok_and(|s| s.success())
         }
@@ -526,10 +526,115 @@ fn boards() -> bool {
     ok
 }
 
+/// The kernel conformance suite's line for the host: the sum over the
+/// host's implementations (portable, DSP on modelled instructions, x86),
+/// each named after it.
+fn host_conformance() -> Option<String> {
+    eprintln!("\n==> cargo test --release -p convnext --test conformance");
+    let out = cargo_cmd()
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "convnext",
+            "--test",
+            "conformance",
+        ])
+        .args(["--", "--nocapture", "--test-threads", "1"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (mut passed, mut failed, mut each) = (0, 0, Vec::new());
+    for line in text.lines().filter_map(|l| l.strip_prefix("conformance ")) {
+        let (what, counts) = line.split_once(": ")?;
+        let n = |word: &str| -> Option<u32> {
+            let before = counts.split(&format!(" {word}")).next()?;
+            before.rsplit(' ').next()?.parse().ok()
+        };
+        passed += n("passed")?;
+        failed += n("failed")?;
+        each.push(format!("{what} {}", n("passed")?));
+    }
+    if !out.status.success() {
+        eprintln!("{text}");
+        failed = failed.max(1);
+    }
+    Some(format!(
+        "conformance host: {passed} passed, {failed} failed ({})",
+        each.join(", ")
+    ))
+}
+
+/// `cargo xtask conformance [--board B]`: the kernel conformance suite on
+/// the host's implementations and as a firmware on every emulated board
+/// (or on `B` alone, `host` for the host), one line each:
+/// `conformance <board>: N passed, M failed`.
+fn conformance(args: &[String]) -> bool {
+    let only = args
+        .iter()
+        .position(|a| a == "--board")
+        .and_then(|i| args.get(i + 1));
+    let mut lines = Vec::new();
+    let mut ok = true;
+    if only.is_none_or(|b| b == "host") {
+        match host_conformance() {
+            Some(l) => {
+                ok &= l.contains(" 0 failed");
+                lines.push(l);
+            }
+            None => {
+                eprintln!("conformance host: the test did not run");
+                ok = false;
+            }
+        }
+    }
+    let boards = BOARDS
+        .iter()
+        .filter(|b| b.emulated() && only.is_none_or(|o| o == b.name || o == b.dir));
+    for b in boards {
+        let prefix = format!("conformance {}:", b.name);
+        let text = cargo_in_board(b, "run", Some("conformance"), None).unwrap_or_else(|e| e);
+        match text.lines().find(|l| l.starts_with(&prefix)) {
+            Some(l) => {
+                ok &= l.contains(" 0 failed");
+                lines.push(l.to_string());
+            }
+            None => {
+                eprintln!("{text}\n{}: no conformance line", b.dir);
+                lines.push(format!("{prefix} did not run"));
+                ok = false;
+            }
+        }
+        for failed in text
+            .lines()
+            .filter(|l| l.contains("failed") && l.contains(&prefix) && !l.starts_with(&prefix))
+        {
+            eprintln!("{failed}");
+        }
+    }
+    if let Some(b) = only.filter(|_| lines.is_empty()) {
+        eprintln!("conformance: no emulated board {b}");
+        return false;
+    }
+    for l in &lines {
+        println!("{l}");
+    }
+    ok
+}
+
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
     let ok = match task.as_str() {
-        "ci" => lint() && thumb() && test() && boards() && miri() && fuzz::fuzz(&ci_fuzz()),
+        "ci" => {
+            lint()
+                && thumb()
+                && test()
+                && boards()
+                && conformance(&[])
+                && miri()
+                && fuzz::fuzz(&ci_fuzz())
+        }
+        "conformance" => conformance(&std::env::args().skip(2).collect::<Vec<_>>()),
         "miri" => miri(),
         "no-panic" => no_panic_built(),
         "lint" => lint(),
@@ -540,7 +645,7 @@ fn main() -> ExitCode {
         "bench-peers" => peers::bench_peers(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fuzz" => fuzz::fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|profile-qemu [--board B] [--model DIR] [--json]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
+            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|conformance [--board B]|profile-qemu [--board B] [--model DIR] [--json]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
             return ExitCode::from(2);
         }
     };

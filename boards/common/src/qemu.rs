@@ -130,6 +130,28 @@ pub fn finish(
     semihosting::process::exit(code)
 }
 
+/// Runs the kernel conformance suite on this core's implementation
+/// ([`convnext::kernels::Native`]), names each failed check, prints
+/// `conformance <board>: N passed, M failed` and exits 0 when none failed.
+pub fn conformance_and_exit(board: &str) -> ! {
+    let (mut passed, mut failed) = (0u32, 0u32);
+    convnext::kernels::conformance::run::<convnext::kernels::Native>(|name, ok| {
+        if ok {
+            passed += 1;
+        } else {
+            failed += 1;
+            defmt::error!("conformance {=str}: {=str} failed", board, name);
+        }
+    });
+    defmt::println!(
+        "conformance {=str}: {} passed, {} failed",
+        board,
+        passed,
+        failed
+    );
+    semihosting::process::exit(if failed == 0 { 0 } else { 1 })
+}
+
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     defmt::error!("panic");

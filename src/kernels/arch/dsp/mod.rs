@@ -2,7 +2,7 @@
 //! SMLABB/SMLATT through [`simd32`] (one instruction each on cores with
 //! the DSP extension, exact Rust models elsewhere, so the host checks the
 //! very code the boards run), and on DSP cores the fused `asm!` loops of
-//! [`pair_loop`], which keep a two-pixel tile's values in registers across
+//! `pair_loop.rs`, which keep a two-pixel tile's values in registers across
 //! a whole run of row pairs and their epilogues.
 
 pub mod depthwise;
@@ -45,7 +45,7 @@ impl PairDot for Dsp {
     }
 
     /// On DSP cores, with two pixels and `len` a multiple of 8, the whole
-    /// run is one `asm!` loop ([`pair_loop::i8_2x2`]), so nothing the
+    /// run is one `asm!` loop (`pair_loop::i8_2x2`), so nothing the
     /// caller keeps is spilled around each pair's inner loop.
     #[cfg(convnext_dsp)]
     #[inline(always)]
@@ -64,7 +64,7 @@ impl PairDot for Dsp {
     }
 
     /// [`PairDot::pairs_i8`]'s loop over widened inputs
-    /// ([`pair_loop::wide_2x2`]).
+    /// (`pair_loop::wide_2x2`).
     #[cfg(convnext_dsp)]
     #[inline(always)]
     fn pairs_wide<const P: usize>(

@@ -118,8 +118,8 @@ fn lookup(table: &[u8; 256], index: __m256i) -> __m256i {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::conformance::xorshift;
     use crate::kernels::requantize::Requant;
-    use crate::kernels::test_rng::xorshift;
 
     /// Every lane against the scalar requantization and table, on
     /// accumulators across i32's range and multipliers of every shift the

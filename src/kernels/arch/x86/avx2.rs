@@ -351,9 +351,9 @@ impl StemPairs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::conformance::xorshift;
     use crate::kernels::pointwise::{paired_offset, paired_offset_whole};
     use crate::kernels::pointwise_wide::wide_offset;
-    use crate::kernels::test_rng::xorshift;
 
     /// Both loops against plain sums, on lengths the blocks use and on
     /// extreme values (all -128 inputs against all -128 / 127 weights).

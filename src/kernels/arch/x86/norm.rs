@@ -296,9 +296,9 @@ fn widened_groups_avx2(v: &[i8], norm: FastNorm, c: usize, mut put: impl FnMut(u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::conformance::xorshift;
     use crate::kernels::layer_norm::{layer_norm, LayerNormParams, PixelNorm, Q16};
     use crate::kernels::requantize::requant_table;
-    use crate::kernels::test_rng::xorshift;
 
     /// Statistics and the output pass against [`layer_norm`] and
     /// [`affine_i8`]: inputs past the clamp, channel counts with a tail,

@@ -254,8 +254,8 @@ fn groups_of<const PIX: usize, const G: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::conformance::xorshift;
     use crate::kernels::requantize::{requant_table, requantize_plus};
-    use crate::kernels::test_rng::xorshift;
 
     /// Every pixel of small maps (all border, and some interior) against
     /// the plain sum over the window's taps inside the map, requantized

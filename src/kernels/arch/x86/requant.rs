@@ -1,12 +1,12 @@
 //! The host's per-channel requantization with AVX2: each channel's sum
-//! through its own multiplier plus its bias ([`requantize_plus`]), 8
+//! through its own multiplier plus its bias ([`crate::kernels::requantize::requantize_plus`]), 8
 //! channels a step, for the 7x7 depthwise of every block pixel and the
 //! stem's patches.
 //!
 //! Per 8 channels: the sums from the output (i32s), the multipliers and
 //! shifts (loaded from an unpacked copy where the caller has one, else
 //! gathered from the 5-byte table entries), then the fast path of
-//! [`requantize_plus`] (high word of `(acc << 10) mult`, shifted, halved
+//! [`crate::kernels::requantize::requantize_plus`] (high word of `(acc << 10) mult`, shifted, halved
 //! with rounding) and the bias. Where a lane is off that path (a sum of
 //! 2^21 or more, a shift outside it, a bias past ±2^30 so that the add
 //! could saturate) the 8 channels go the scalar way: the same bits.
@@ -63,7 +63,7 @@ pub fn unpack_requants<'a>(requant: &[u8], c: usize, buf: &'a mut [u8]) -> &'a [
     buf.get(..8 * c).unwrap_or_default()
 }
 
-/// [`requantize_plus`] of 8 sums `acc` with their multipliers' mantissas
+/// [`crate::kernels::requantize::requantize_plus`] of 8 sums `acc` with their multipliers' mantissas
 /// and shifts and biases `b`, by its fast path: `None` when a lane is off
 /// it (a sum of 2^21 or more, a shift outside it, a bias past ±2^30 that
 /// the add could saturate with), for the caller's scalar form.
@@ -136,10 +136,10 @@ fn requantize_plus_in_place_avx2(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::conformance::xorshift;
     use crate::kernels::requantize::{requant_table, requantize_plus};
-    use crate::kernels::test_rng::xorshift;
 
-    /// Both paths against [`requantize_plus`]: groups of 8 on the vector
+    /// Both paths against [`crate::kernels::requantize::requantize_plus`]: groups of 8 on the vector
     /// path, and groups with one lane off it (a large sum, a shift outside
     /// the fast path, a bias near i32::MAX), with a tail of 5 channels.
     #[test]
