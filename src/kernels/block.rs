@@ -19,7 +19,7 @@
 use super::arch::Native;
 use super::arena::{i32s, store_i32};
 use super::depthwise::{Tap, Window, MAX_TAPS};
-use super::frame::{DepthwiseKernel, DwRequant, EpilogueKernel, FusedKernel, NormKernel};
+use super::frame::{DepthwiseKernel, DwRequant, EpilogueKernel, FusedKernel, NormKernel, PlaneRun};
 use super::grn::{accumulate, stats_bytes, GrnParams};
 use super::in_place_map::{
     host_tile, tile_lanes, InPlaceMap, HOST_GROUP_PIXELS, HOST_TILE_PIXELS, TILE_PIXELS,
@@ -183,7 +183,7 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     fn plane_bytes(&self, tile: usize) -> usize {
         if tile != TILE_PIXELS {
             let m = self.map;
-            let bytes = Native::plane_bytes(m.h, m.w, m.c);
+            let bytes = Native::plane_bytes(m);
             let padded = (m.h + 6) * (m.w + 6);
             if bytes <= 256 * 1024 || 2 * padded <= 3 * m.h * m.w {
                 return bytes;
@@ -208,7 +208,7 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
                 return 0;
             };
             let zx = self.x_zero_point;
-            if Native::build_plane(x, (m.h, m.w, m.c), zx, plane) {
+            if Native::build_plane(x, m, zx, plane) {
                 return n;
             }
         }
@@ -598,14 +598,20 @@ fn depthwise_tile<B: AsRef<[u8]>>(
 ) {
     let c = p.map.c;
     if !planed.is_empty() {
-        let (m, host) = (p.map, p.host_parts());
-        let rq = DwRequant {
-            bias: p.dw.bias.as_ref(),
-            table: p.dw.requant.as_ref(),
-            unpacked: host.dw_requant,
+        let host = p.host_parts();
+        let at = PlaneRun {
+            map: p.map,
+            rows: host.dw_rows,
+            zero: host.dw_zero,
+            requant: DwRequant {
+                bias: p.dw.bias.as_ref(),
+                table: p.dw.requant.as_ref(),
+                unpacked: host.dw_requant,
+            },
+            p0,
+            n,
         };
-        let parts = (host.dw_rows, host.dw_zero, rq);
-        if Native::plane_depthwise(planed, (m.h, m.w, c), parts, (p0, n), dw_out) {
+        if Native::plane_depthwise(planed, at, dw_out) {
             return;
         }
     }

@@ -18,9 +18,10 @@
 use super::arena::i32s;
 use super::depthwise::{Tap, Window};
 use super::frame::{
-    ActTable, DepthwiseKernel, EpilogueKernel, FusedKernel, Kernels, NormKernel, PairDot,
-    QuadActivation, StemKernel, StemPatch,
+    ActTable, DepthwiseKernel, EpilogueKernel, FusedKernel, Kernels, NormKernel, PairDot, PairRun,
+    QuadActivation, ResidualRun, StemKernel, StemPatch, Tables,
 };
+use super::linear::QLinear;
 use super::pointwise::{paired_offset, paired_offset_whole};
 use super::pointwise_wide::wide_offset;
 use super::requantize::{
@@ -160,7 +161,7 @@ fn dot_tile<K: PairDot>() -> bool {
             }
         }
         let mut acc = [[5i32; R]; P];
-        K::dot_tile(&mut acc, &x, &w, len);
+        K::dot_tile(&mut acc, (&x, &w), len);
         (0..P).all(|p| {
             (0..R).all(|r| {
                 let want: i32 = (0..len)
@@ -211,7 +212,7 @@ fn dot_wide<K: PairDot>() -> bool {
             }
         }
         let mut acc = [[3i32; 2]; P];
-        K::dot_wide(&mut acc, &x, &w[..2 * len]);
+        K::dot_wide(&mut acc, (&x, &w[..2 * len]));
         (0..P).all(|p| {
             (0..2).all(|r| {
                 let want: i32 = (0..len)
@@ -286,11 +287,15 @@ fn pairs<K: PairDot, const WIDE: bool>() -> Option<bool> {
         for widened in [&[][..], &wide[..4 * PAIRS * len]] {
             let mut out = [[[0i32; 2]; P]; PAIRS + 1];
             let (w, x) = (&w[..2 * PAIRS * len], &x[..]);
-            let n = if WIDE {
-                K::pairs_wide(&mut out, x, (w, widened), &bias, (len, live))
-            } else {
-                K::pairs_i8(&mut out, x, (w, widened), &bias, (len, live))
+            let run = PairRun {
+                x,
+                weights: w,
+                wide: widened,
+                bias: &bias,
+                len,
+                live,
             };
+            let n = K::pairs::<WIDE, P>(&mut out, run);
             let Some(n) = n else { continue };
             any = true;
             ok &= n == PAIRS;
@@ -517,7 +522,11 @@ fn quad_activation<K: EpilogueKernel>() -> Option<bool> {
             *a = (next() % (1 << 14)) as i32 - (1 << 13);
         }
         let mut out = [0i8; 32];
-        if !quad.activate32(&acc, Halved::plus(zp), &t, &mut out) {
+        let act = ActTable {
+            table: &t,
+            plus: Halved::plus(zp),
+        };
+        if !quad.activate32(&acc, act, &mut out) {
             continue;
         }
         // Row 2q + r of pixel t: pair q's entry 8q + t, lane r.
@@ -556,7 +565,15 @@ fn residual_groups<K: EpilogueKernel>() -> Option<bool> {
             for a in accs.as_flattened_mut() {
                 *a = (next() % (1 << 16)) as i32 - (1 << 15);
             }
-            let done = K::residual_groups(&mut x[..n * c], (c, n), 0, &accs, &rq, layer);
+            let run = ResidualRun {
+                c,
+                pixels: n,
+                first_row: 0,
+                accs: &accs,
+                requant: &rq,
+                layer,
+            };
+            let done = K::residual_groups(&mut x[..n * c], run);
             if done == 0 {
                 continue;
             }
@@ -612,12 +629,12 @@ impl<const W: usize, const R: usize> Layer<W, R> {
         l
     }
 
-    fn tables(&self, (rows, len): (usize, usize)) -> (&[u8], &[u8], &[u8]) {
-        (
-            &self.paired[..rows * len],
-            &self.bias[..4 * rows],
-            &self.requant[..Requant::BYTES * rows],
-        )
+    fn tables(&self, (rows, len): (usize, usize)) -> Tables<'_> {
+        QLinear {
+            weights: &self.paired[..rows * len],
+            bias: &self.bias[..4 * rows],
+            requant: &self.requant[..Requant::BYTES * rows],
+        }
     }
 
     /// Row `r`'s bias plus its dot product with `x` (`len` values).
@@ -655,16 +672,13 @@ fn fused_pw1<K: FusedKernel, const WIDE_OUT: bool>() -> Option<bool> {
                 plus: Halved::plus(zp),
             };
             let layer = l.tables((4 * c, c));
-            let done = if WIDE_OUT {
-                K::pw1_activate_wide(&mut out[..16 * c], &x[..4 * c], layer, act)
-            } else {
-                K::pw1_activate(&mut out[..8 * c], &x[..4 * c], layer, act)
-            };
+            let n = if WIDE_OUT { 16 * c } else { 8 * c };
+            let done = K::pw1_activate::<WIDE_OUT>(&mut out[..n], &x[..4 * c], (layer, act));
             ok &= done == 4 * c;
             for px in 0..2 {
                 for j in 0..done {
                     let acc = l.sum(j, &xs[px * c..(px + 1) * c], c);
-                    let rq = requant_at(layer.2, j);
+                    let rq = requant_at(layer.requant, j);
                     let pre = clamp_i8(rq.apply_i32(acc).saturating_add(zp as i32));
                     let want = t[(pre as i32 + 128) as usize] as i8;
                     ok &= if WIDE_OUT {
@@ -713,11 +727,7 @@ fn fused_pw2<K: FusedKernel, const WIDE_IN: bool>() -> Option<bool> {
             let orig = x;
             let n = if WIDE_IN { 16 * c } else { 8 * c };
             let tables = l.tables((c, 4 * c));
-            let done = if WIDE_IN {
-                K::pw2_residual_wide(&mut x[..2 * c], &hidden[..n], tables, layer, c)
-            } else {
-                K::pw2_residual(&mut x[..2 * c], &hidden[..n], tables, layer, c)
-            };
+            let done = K::pw2_residual::<WIDE_IN>(&mut x[..2 * c], &hidden[..n], (tables, layer));
             ok &= done == c;
             for px in 0..2 {
                 for o in 0..done {
@@ -727,7 +737,7 @@ fn fused_pw2<K: FusedKernel, const WIDE_IN: bool>() -> Option<bool> {
                         orig[at] as i32 - zx,
                         residual,
                         acc,
-                        requant_at(tables.2, o),
+                        requant_at(tables.requant, o),
                     );
                     ok &= x[at] == clamp_i8(s.saturating_add(zo));
                 }
@@ -759,12 +769,12 @@ fn fused_conv<K: FusedKernel>() -> Option<bool> {
             let mut out = [0i8; 2 * 16];
             let tables = l.tables((cout, len));
             let plus = Halved::plus(zp);
-            let done = K::conv_halved(&mut out[..2 * cout], cout, &x[..2 * len], tables, plus);
+            let done = K::conv_halved(&mut out[..2 * cout], &x[..2 * len], (tables, plus));
             ok &= done == cout;
             for px in 0..2 {
                 for o in 0..done {
                     let acc = l.sum(o, &xs[px * len..(px + 1) * len], len);
-                    let v = requant_at(tables.2, o)
+                    let v = requant_at(tables.requant, o)
                         .apply_i32(acc)
                         .saturating_add(zp as i32);
                     ok &= out[px * cout + o] == clamp_i8(v);
@@ -783,16 +793,20 @@ fn stem_patch<K: StemKernel>() -> Option<bool> {
         let l = Layer::<{ 48 * 96 }, { 5 * 96 }>::new(&mut next, Fill::Random, (cout, len), 4);
         let mut patch = [0i8; 48];
         fill_i8(&mut patch, Fill::Random, &mut next);
-        let conv = (&l.plain[..cout * len], &l.requant[..Requant::BYTES * cout]);
-        let Some(mut prep) = K::prepare(conv, conv.1, len, cout) else {
+        // The stem's weights are plain, row after row.
+        let conv = QLinear {
+            weights: &l.plain[..cout * len],
+            ..l.tables((cout, len))
+        };
+        let Some(mut prep) = K::prepare(conv, conv.requant, (len, cout)) else {
             continue;
         };
         let mut out = [0i8; 4 * 96];
-        let bias = &l.bias[..4 * cout];
-        prep.conv_patch(&patch[..len], (bias, conv.1), &mut out[..4 * cout]);
+        prep.conv_patch(&patch[..len], conv, &mut out[..4 * cout]);
         let ok = i32s(&out[..4 * cout]).enumerate().all(|(o, got)| {
-            let acc = l.sum(o, &patch[..len], len) - i32_of(bias, o);
-            got == requantize_plus(acc, requant_at(conv.1, o), i32_of(bias, o))
+            let bias = i32_of(conv.bias, o);
+            let acc = l.sum(o, &patch[..len], len) - bias;
+            got == requantize_plus(acc, requant_at(conv.requant, o), bias)
         });
         ran = Some(ran.unwrap_or(true) && ok);
     }

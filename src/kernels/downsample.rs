@@ -272,12 +272,7 @@ fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], 
     let first = match (Native::FUSED, P, i8::try_from(p.out_zero_point)) {
         (true, 2, Ok(zp)) => {
             let plus = super::requantize::Halved::plus(zp);
-            let layer = (
-                p.conv.weights.as_ref(),
-                p.conv.bias.as_ref(),
-                p.conv.requant.as_ref(),
-            );
-            Native::conv_halved(out, p.cout, x, layer, plus)
+            Native::conv_halved(out, x, (p.conv.tables(), plus))
         }
         _ => 0,
     };

@@ -28,8 +28,44 @@
 //! loops, with the same bits.
 
 use super::depthwise::Window;
+use super::in_place_map::InPlaceMap;
 use super::layer_norm::FastNorm;
+use super::linear::QLinear;
 use super::requantize::ResidualLayer;
+
+/// A tile's accumulators: `P` pixels by `R` rows.
+pub type Acc<const P: usize, const R: usize> = [[i32; R]; P];
+
+/// A layer's tables, borrowed: weights, biases, multipliers.
+pub type Tables<'a> = QLinear<&'a [u8]>;
+
+/// A per-channel affine: the multipliers' table, the offsets, and the
+/// multipliers unpacked (or empty).
+pub type Affine<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// Multipliers as their table, and unpacked (`c` i32 mantissas, then `c`
+/// i32 shifts) or empty.
+pub type Multipliers<'a> = (&'a [u8], &'a [u8]);
+
+/// One run of row pairs over a tile ([`PairDot::pairs`]): `x` the tile's
+/// `P` pixels (int8 paired, or widened), `weights` the pairs' rows (`2 len`
+/// bytes a pair, paired), `wide` the same widened to i16 for the host's
+/// loop (or empty), `bias` two i32s a pair; `live` of the `P` pixels count.
+#[derive(Clone, Copy)]
+pub struct PairRun<'a> {
+    /// The tile's inputs.
+    pub x: &'a [i8],
+    /// The pairs' weights, paired.
+    pub weights: &'a [u8],
+    /// The weights widened to i16, or empty.
+    pub wide: &'a [u8],
+    /// Two biases a pair.
+    pub bias: &'a [u8],
+    /// Elements a row.
+    pub len: usize,
+    /// Pixels that count.
+    pub live: usize,
+}
 
 /// The paired-row dot products of the pointwise layers (pw1, pw2, the
 /// downsample conv, the classifier) and the single dot product of the stem.
@@ -42,47 +78,30 @@ pub trait PairDot {
     /// `acc + Σ a[i] b[i]`, `b` holding int8 two's-complement bytes.
     fn dot_i8(acc: i32, a: &[i8], b: &[u8]) -> i32;
 
-    /// `acc[p][r] += x_p · w_r` over `len` elements, `x` holding `P` rows and
-    /// `w` holding `R` rows (`P`, `R` of 1 or 2) laid out by
+    /// `acc[p][r] += x_p · w_r` over `len` elements, `xw.0` holding `P`
+    /// rows and `xw.1` `R` rows (`P`, `R` of 1 or 2) laid out by
     /// [`super::pointwise::paired_offset`].
     fn dot_tile<const P: usize, const R: usize>(
-        acc: &mut [[i32; R]; P],
-        x: &[i8],
-        w: &[u8],
+        acc: &mut Acc<P, R>,
+        xw: (&[i8], &[u8]),
         len: usize,
     );
 
-    /// `acc[p][r] += x_p · w_r` for two paired weight rows `w` (`2 len`
-    /// bytes, `len` a multiple of 4) and `P` pixels of widened input `x`
+    /// `acc[p][r] += x_p · w_r` for two paired weight rows `xw.1` (`2 len`
+    /// bytes, `len` a multiple of 4) and `P` pixels of widened input `xw.0`
     /// ([`super::pointwise_wide::wide_offset`]).
-    fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]);
+    fn dot_wide<const P: usize>(acc: &mut Acc<P, 2>, xw: (&[i8], &[u8]));
 
-    /// A whole run of row pairs over int8 paired inputs, as
-    /// [`super::pointwise::dot_pairs`] describes it; `None` where this
-    /// implementation has no such loop for these sizes.
+    /// A whole run of row pairs (over widened inputs with `WIDE`), each
+    /// pair's sums from its biases into `out`, as many pairs as `out`, the
+    /// weights and the biases hold; `None` where this implementation has no
+    /// such loop for these sizes.
     #[inline(always)]
-    fn pairs_i8<const P: usize>(
-        out: &mut [[[i32; 2]; P]],
-        x: &[i8],
-        w: (&[u8], &[u8]),
-        bias: &[u8],
-        len_live: (usize, usize),
+    fn pairs<const WIDE: bool, const P: usize>(
+        out: &mut [Acc<P, 2>],
+        run: PairRun,
     ) -> Option<usize> {
-        let _ = (out, x, w, bias, len_live);
-        None
-    }
-
-    /// [`PairDot::pairs_i8`] over widened inputs
-    /// ([`super::pointwise_wide::dot_pairs`]).
-    #[inline(always)]
-    fn pairs_wide<const P: usize>(
-        out: &mut [[[i32; 2]; P]],
-        x: &[i8],
-        w: (&[u8], &[u8]),
-        bias: &[u8],
-        len_live: (usize, usize),
-    ) -> Option<usize> {
-        let _ = (out, x, w, bias, len_live);
+        let _ = (out, run);
         None
     }
 }
@@ -103,34 +122,47 @@ pub trait DepthwiseKernel {
         0
     }
 
-    /// Bytes of the padded plane an `h x w x c` block reads its depthwise
+    /// Bytes of the padded plane a block of this map reads its depthwise
     /// from; 0 where this implementation has none.
     #[inline(always)]
-    fn plane_bytes(h: usize, w: usize, c: usize) -> usize {
-        let _ = (h, w, c);
+    fn plane_bytes(map: InPlaceMap) -> usize {
+        let _ = map;
         0
     }
 
     /// Builds the plane from the block's untouched input `x`; whether it did.
     #[inline(always)]
-    fn build_plane(x: &[i8], hwc: (usize, usize, usize), zx: i32, plane: &mut [i8]) -> bool {
-        let _ = (x, hwc, zx, plane);
+    fn build_plane(x: &[i8], map: InPlaceMap, zx: i32, plane: &mut [i8]) -> bool {
+        let _ = (x, map, zx, plane);
         false
     }
 
-    /// The depthwise of map pixels `p0..p0 + n` from the plane, requantized
-    /// into `out` (`4c` bytes a pixel); whether it did.
+    /// The depthwise of some of the map's pixels from the plane,
+    /// requantized into `out` (`4c` bytes a pixel); whether it did.
     #[inline(always)]
-    fn plane_depthwise(
-        plane: &[i8],
-        hwc: (usize, usize, usize),
-        prepared: (&[u8], &[u8], DwRequant),
-        pixels: (usize, usize),
-        out: &mut [i8],
-    ) -> bool {
-        let _ = (plane, hwc, prepared, pixels, out);
+    fn plane_depthwise(plane: &[i8], at: PlaneRun, out: &mut [i8]) -> bool {
+        let _ = (plane, at, out);
         false
     }
+}
+
+/// What [`DepthwiseKernel::plane_depthwise`] computes: the map, its
+/// prepared weights ([`super::block::HostParts::dw_rows`], `dw_zero`), the
+/// requantization to the LayerNorm input, and the pixels `p0..p0 + n`.
+#[derive(Clone, Copy)]
+pub struct PlaneRun<'a> {
+    /// The block's map.
+    pub map: InPlaceMap,
+    /// The weights paired along each window row, as i16 pairs.
+    pub rows: &'a [u8],
+    /// Per channel `zx Σ w`, as i32s.
+    pub zero: &'a [u8],
+    /// The requantization.
+    pub requant: DwRequant<'a>,
+    /// The first pixel.
+    pub p0: usize,
+    /// Pixels.
+    pub n: usize,
 }
 
 /// The depthwise's requantization to the LayerNorm input: per channel the
@@ -156,34 +188,27 @@ pub trait NormKernel {
         None
     }
 
-    /// A pixel's `c` i32 values through `norm`, 4 channels a `put` as the
+    /// A pixel's `c` i32 values through `f`, 4 channels a `put` as the
     /// widened layout's 8 bytes; whether it did.
     #[inline(always)]
-    fn widened_groups(v: &[i8], norm: FastNorm, c: usize, put: impl FnMut(usize, [u8; 8])) -> bool {
-        let _ = (v, norm, c, put);
+    fn widened_groups(v: &[i8], f: FastNorm, c: usize, put: impl FnMut(usize, [u8; 8])) -> bool {
+        let _ = (v, f, c, put);
         false
     }
 
-    /// A pixel's `c` int8 values through `norm`, 4 channels a `put`;
-    /// whether it did.
+    /// A pixel's `c` int8 values through `f`, 4 channels a `put`; whether
+    /// it did.
     #[inline(always)]
-    fn int8_groups(v: &[i8], norm: FastNorm, c: usize, put: impl FnMut(usize, [u8; 4])) -> bool {
-        let _ = (v, norm, c, put);
+    fn int8_groups(v: &[i8], f: FastNorm, c: usize, put: impl FnMut(usize, [u8; 4])) -> bool {
+        let _ = (v, f, c, put);
         false
     }
 
-    /// A pixel's `c` i32 values through `norm` and the per-channel affine
-    /// (`requant`, `offset`, the multipliers unpacked or empty) into `out`;
-    /// whether it did.
+    /// A pixel's `c` i32 values through `f` and the per-channel affine into
+    /// `out`; whether it did.
     #[inline(always)]
-    fn affine_out(
-        v: &[i8],
-        norm: FastNorm,
-        affine: (&[u8], &[u8], &[u8]),
-        out: &mut [i8],
-        c: usize,
-    ) -> bool {
-        let _ = (v, norm, affine, out, c);
+    fn affine_out(v: &[i8], f: FastNorm, affine: Affine, out: &mut [i8], c: usize) -> bool {
+        let _ = (v, f, affine, out, c);
         false
     }
 }
@@ -196,16 +221,10 @@ pub trait EpilogueKernel {
     type Quad: QuadActivation;
 
     /// `c` i32 sums in `out` each to `requantize_plus(sum, requant, bias)`,
-    /// in place (`prepared`: the multipliers unpacked, or empty); whether it
-    /// did.
+    /// in place; whether it did.
     #[inline(always)]
-    fn requantize_plus_in_place(
-        out: &mut [i8],
-        bias: &[u8],
-        requant: (&[u8], &[u8]),
-        c: usize,
-    ) -> bool {
-        let _ = (out, bias, requant, c);
+    fn requantize_plus_in_place(out: &mut [i8], bias: &[u8], rq: Multipliers, c: usize) -> bool {
+        let _ = (out, bias, rq, c);
         false
     }
 
@@ -218,19 +237,32 @@ pub trait EpilogueKernel {
     }
 
     /// pw2's layer scale and residual for groups of 4 row pairs over up to
-    /// 8 pixels; the pairs done.
+    /// 8 pixels of `x`; the pairs done.
     #[inline(always)]
-    fn residual_groups(
-        x: &mut [i8],
-        cn: (usize, usize),
-        o0: usize,
-        accs: &[[i32; 2]],
-        requant: &[u8],
-        layer: ResidualLayer,
-    ) -> usize {
-        let _ = (x, cn, o0, accs, requant, layer);
+    fn residual_groups(x: &mut [i8], run: ResidualRun) -> usize {
+        let _ = (x, run);
         0
     }
+}
+
+/// What [`EpilogueKernel::residual_groups`] computes: `pixels` pixels of
+/// `c` channels, from output row `first_row` on; pair `j`'s rows of pixel
+/// `t` at `accs[8 j + t]`, their multipliers in `requant` (from
+/// `first_row`).
+#[derive(Clone, Copy)]
+pub struct ResidualRun<'a> {
+    /// Channels a pixel.
+    pub c: usize,
+    /// Pixels.
+    pub pixels: usize,
+    /// The first output row.
+    pub first_row: usize,
+    /// The row pairs' sums.
+    pub accs: &'a [[i32; 2]],
+    /// Their multipliers.
+    pub requant: &'a [u8],
+    /// The layer's residual form.
+    pub layer: ResidualLayer,
 }
 
 /// pw1's activation epilogue for a group of four rows over 8 pixels
@@ -242,16 +274,10 @@ pub trait QuadActivation: Copy {
 
     /// Two row pairs' accumulators over 8 pixels (`acc`: pair 0's 8
     /// pixels, then pair 1's) requantized in the halved form
-    /// ([`super::requantize::Halved::apply`] with `plus`), saturated and looked up in `table`,
-    /// into the paired hidden bytes `out` (pixel `t`'s 4 rows at `4t`);
-    /// whether it did.
-    fn activate32(
-        self,
-        acc: &[[i32; 2]; 16],
-        plus: i32,
-        table: &[u8; 256],
-        out: &mut [i8; 32],
-    ) -> bool;
+    /// ([`super::requantize::Halved::apply`] with `act.plus`), saturated and
+    /// looked up in `act.table`, into the paired hidden bytes `out` (pixel
+    /// `t`'s 4 rows at `4t`); whether it did.
+    fn activate32(self, acc: &[[i32; 2]; 16], act: ActTable, out: &mut [i8; 32]) -> bool;
 }
 
 /// No such loop: nothing is ever prepared.
@@ -260,7 +286,7 @@ impl QuadActivation for core::convert::Infallible {
         None
     }
 
-    fn activate32(self, _: &[[i32; 2]; 16], _: i32, _: &[u8; 256], _: &mut [i8; 32]) -> bool {
+    fn activate32(self, _: &[[i32; 2]; 16], _: ActTable, _: &mut [i8; 32]) -> bool {
         match self {}
     }
 }
@@ -284,69 +310,28 @@ pub trait FusedKernel {
     /// not).
     const FUSED: bool = false;
 
-    /// pw1 + activation of two pixels of widened input into the paired
-    /// hidden vectors, whole groups of four rows.
+    /// pw1 + activation of two pixels of widened input `x` into the paired
+    /// (or, `WIDE`, widened) hidden vectors `out`, whole groups of four rows.
     #[inline(always)]
-    fn pw1_activate(
-        out: &mut [i8],
-        x: &[i8],
-        layer: (&[u8], &[u8], &[u8]),
-        act: ActTable,
-    ) -> usize {
-        let _ = (out, x, layer, act);
+    fn pw1_activate<const WIDE: bool>(out: &mut [i8], x: &[i8], l: (Tables, ActTable)) -> usize {
+        let _ = (out, x, l);
         0
     }
 
-    /// [`FusedKernel::pw1_activate`] into widened hidden vectors.
+    /// pw2, layer scale and residual of two pixels (`x`, `c` channels
+    /// each) from their paired (or, `WIDE`, widened) hidden vectors.
     #[inline(always)]
-    fn pw1_activate_wide(
-        out: &mut [i8],
-        x: &[i8],
-        layer: (&[u8], &[u8], &[u8]),
-        act: ActTable,
-    ) -> usize {
-        let _ = (out, x, layer, act);
+    fn pw2_residual<const WIDE: bool>(x: &mut [i8], h: &[i8], l: (Tables, ResidualLayer)) -> usize {
+        let _ = (x, h, l);
         0
     }
 
-    /// pw2, layer scale and residual of two pixels from paired int8 hidden
-    /// vectors.
+    /// A conv's row pairs over two pixels' paired windows `x`, requantized
+    /// in the halved form with `plus`; pixel a's outputs to `out[o]`, b's to
+    /// `out[cout + o]` (`out` is `2 cout` long).
     #[inline(always)]
-    fn pw2_residual(
-        x: &mut [i8],
-        hidden: &[i8],
-        layer: (&[u8], &[u8], &[u8]),
-        residual: ResidualLayer,
-        c: usize,
-    ) -> usize {
-        let _ = (x, hidden, layer, residual, c);
-        0
-    }
-
-    /// [`FusedKernel::pw2_residual`] from widened hidden vectors.
-    #[inline(always)]
-    fn pw2_residual_wide(
-        x: &mut [i8],
-        hidden: &[i8],
-        layer: (&[u8], &[u8], &[u8]),
-        residual: ResidualLayer,
-        c: usize,
-    ) -> usize {
-        let _ = (x, hidden, layer, residual, c);
-        0
-    }
-
-    /// A conv's row pairs over two pixels' paired windows, requantized in
-    /// the halved form; pixel a's outputs to `out[o]`, b's to `out[cout + o]`.
-    #[inline(always)]
-    fn conv_halved(
-        out: &mut [i8],
-        cout: usize,
-        x: &[i8],
-        layer: (&[u8], &[u8], &[u8]),
-        plus: i32,
-    ) -> usize {
-        let _ = (out, cout, x, layer, plus);
+    fn conv_halved(out: &mut [i8], x: &[i8], l: (Tables, i32)) -> usize {
+        let _ = (out, x, l);
         0
     }
 }
@@ -358,15 +343,10 @@ pub trait StemKernel {
     /// implementation has no patch loop.
     type Prepared: StemPatch;
 
-    /// The preparation for a stem of `cout` outputs over patches of `len`
-    /// bytes from its conv's weights and multipliers (`conv`) and its
-    /// affine's multipliers; `None` where there is no patch loop for it.
-    fn prepare(
-        conv: (&[u8], &[u8]),
-        affine_requant: &[u8],
-        len: usize,
-        cout: usize,
-    ) -> Option<Self::Prepared>;
+    /// The preparation for a stem of `shape.1` outputs over patches of
+    /// `shape.0` bytes from its conv's tables and its affine's multipliers;
+    /// `None` where there is no patch loop for it.
+    fn prepare(conv: Tables, affine: &[u8], shape: (usize, usize)) -> Option<Self::Prepared>;
 }
 
 /// A stem's prepared patch loop ([`StemKernel::Prepared`]).
@@ -374,7 +354,7 @@ pub trait StemPatch {
     /// Every output's conv sum of `patch`, requantized with the conv's
     /// biases and multipliers (`conv`) to the LayerNorm input, as
     /// little-endian i32s into `out` (`4 cout` bytes).
-    fn conv_patch(&mut self, patch: &[i8], conv: (&[u8], &[u8]), out: &mut [i8]);
+    fn conv_patch(&mut self, patch: &[i8], conv: Tables, out: &mut [i8]);
 
     /// The affine's multipliers unpacked (for [`NormKernel::affine_out`]).
     fn affine_unpacked(&self) -> &[u8];
@@ -382,7 +362,7 @@ pub trait StemPatch {
 
 /// No patch loop: nothing is ever prepared.
 impl StemPatch for core::convert::Infallible {
-    fn conv_patch(&mut self, _: &[i8], _: (&[u8], &[u8]), _: &mut [i8]) {
+    fn conv_patch(&mut self, _: &[i8], _: Tables, _: &mut [i8]) {
         match *self {}
     }
 

@@ -2,8 +2,9 @@
 //! multiplier per output. Every pointwise layer, the downsample and stem
 //! convolutions, the classifier and (per channel) the depthwise filter are one.
 
+use super::arch::Native;
 use super::dot::dot_i8;
-use super::pointwise::dot_tile;
+use super::frame::PairDot;
 use super::requantize::{requant_at, Requant};
 use super::tables::i32_at;
 
@@ -19,6 +20,16 @@ pub struct QLinear<B = &'static [u8]> {
 }
 
 impl<B: AsRef<[u8]>> QLinear<B> {
+    /// The tables borrowed (what the kernel frame's loops take).
+    #[inline(always)]
+    pub fn tables(&self) -> QLinear<&[u8]> {
+        QLinear {
+            weights: self.weights.as_ref(),
+            bias: self.bias.as_ref(),
+            requant: self.requant.as_ref(),
+        }
+    }
+
     /// Number of outputs.
     #[inline]
     pub fn outputs(&self) -> usize {
@@ -141,7 +152,7 @@ impl<'a> PairedRows<'a> {
     }
 
     /// Every row against the `P` paired inputs `x` (`len` each, as
-    /// [`super::pointwise::dot_tile`] takes them), each result handed to
+    /// [`PairDot::dot_tile`] takes them), each result handed to
     /// `sink`.
     #[inline(always)]
     pub fn run<const P: usize, S: RowSink<P>>(&self, x: &[i8], sink: &mut S) {
@@ -187,13 +198,13 @@ impl<'a> PairedRows<'a> {
     fn run_rest<const P: usize, S: RowSink<P>>(&self, x: &[i8], sink: &mut S, mut o: usize) {
         for (w, b, rq) in self.pairs().skip(o / 2) {
             let mut acc = [b; P];
-            dot_tile(&mut acc, x, w, self.len);
+            Native::dot_tile(&mut acc, (x, w), self.len);
             sink.pair(o, acc, rq);
             o += 2;
         }
         if let Some((w, b, rq)) = self.odd_row() {
             let mut acc = [[b]; P];
-            dot_tile(&mut acc, x, w, self.len);
+            Native::dot_tile(&mut acc, (x, w), self.len);
             for (t, a) in acc.iter().enumerate() {
                 sink.output(t, o, a[0], rq);
             }
@@ -232,7 +243,15 @@ impl<'a> PairedRows<'a> {
             for (s, x) in tiles.enumerate() {
                 let mut accs = [[[0i32; 2]; P]; BATCH];
                 let live = (live - P * s).min(P);
-                n = super::pointwise::dot_pairs(&mut accs, x, (wb, hb), bb, (self.len, live));
+                let run = super::frame::PairRun {
+                    x,
+                    weights: wb,
+                    wide: hb,
+                    bias: bb,
+                    len: self.len,
+                    live,
+                };
+                n = super::pointwise::dot_pairs::<false, P>(&mut accs, run);
                 sink.tile(s * P);
                 let rows = accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES));
                 for (j, (acc, r)) in rows.take(n).enumerate() {

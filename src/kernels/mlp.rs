@@ -10,11 +10,10 @@
 
 use super::arch::Native;
 use super::block::BlockParams;
-use super::frame::{ActTable, EpilogueKernel, FusedKernel, QuadActivation};
+use super::frame::{ActTable, EpilogueKernel, FusedKernel, PairRun, QuadActivation, ResidualRun};
 use super::linear::{PairedRows, RowSink};
-use super::pointwise::dot_pairs as dot_pairs_i8;
+use super::pointwise::dot_pairs;
 use super::pointwise::paired_offset;
-use super::pointwise_wide::dot_pairs;
 use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer};
 
 /// The target's four-row activation loop ([`EpilogueKernel::Quad`]).
@@ -66,7 +65,8 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
     // on) takes the loop below.
     let done = match (Native::FUSED, P, plus) {
         (true, 2, Some(plus)) if c.is_multiple_of(8) => {
-            Native::pw1_activate(hidden, xw, (w, b, r), ActTable { table, plus })
+            let act = ActTable { table, plus };
+            Native::pw1_activate::<false>(hidden, xw, (p.pw1.tables(), act))
         }
         _ => 0,
     };
@@ -105,7 +105,15 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
         for (s, (xw, hidden)) in group.enumerate() {
             let mut accs = [[[0i32; 2]; P]; BATCH];
             let live = (live - P * s).min(P);
-            let n = dot_pairs(&mut accs, xw, (wb, hb), bb, (c, live));
+            let run = PairRun {
+                x: xw,
+                weights: wb,
+                wide: hb,
+                bias: bb,
+                len: c,
+                live,
+            };
+            let n = dot_pairs::<true, P>(&mut accs, run);
             // Two pairs (four rows) fill 4 bytes of each pixel in the paired
             // hidden layout; BATCH is even, so a batch starts a group of four.
             let groups = hidden
@@ -121,7 +129,7 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
                     <&mut [i8; 32]>::try_from(&mut *out),
                     quads.get(q),
                 ) {
-                    if rows.activate32(acc, plus, table, out) {
+                    if rows.activate32(acc, ActTable { table, plus }, out) {
                         continue;
                     }
                 }
@@ -308,7 +316,7 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
     // computes every row pair it can with its residual sums; the rest
     // (none, or from a row with no prepared form on) take the batches below.
     let first = match (Native::FUSED, P, first) {
-        (true, 2, 0) => Native::pw2_residual(x, hidden, (w, b, r), layer, c),
+        (true, 2, 0) => Native::pw2_residual::<false>(x, hidden, (p.pw2.tables(), layer)),
         _ => first,
     };
     let w = w.get(first * 4 * c..).unwrap_or_default();
@@ -337,19 +345,30 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
         for (hidden, x) in group {
             let mut accs = [[[0i32; 2]; P]; BATCH];
             let live = x.len() / c.max(1);
-            let n = dot_pairs_i8(&mut accs, hidden, (wb, hb), bb, (4 * c, live));
+            let run = PairRun {
+                x: hidden,
+                weights: wb,
+                wide: hb,
+                bias: bb,
+                len: 4 * c,
+                live,
+            };
+            let n = dot_pairs::<false, P>(&mut accs, run);
             let o0 = first + 2 * batch * BATCH;
             // The host's tiles with AVX2: 8 rows of a pixel a step, for as
             // many groups of 4 pairs as it can; the loop below does the rest.
             let done = match P {
-                super::in_place_map::HOST_TILE_PIXELS => Native::residual_groups(
-                    x,
-                    (c, x.len() / c.max(1)),
-                    o0,
-                    accs[..n].as_flattened(),
-                    rb,
-                    layer,
-                ),
+                super::in_place_map::HOST_TILE_PIXELS => {
+                    let run = ResidualRun {
+                        c,
+                        pixels: live,
+                        first_row: o0,
+                        accs: accs[..n].as_flattened(),
+                        requant: rb,
+                        layer,
+                    };
+                    Native::residual_groups(x, run)
+                }
                 _ => 0,
             };
             let rows = accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n);
@@ -456,8 +475,7 @@ pub(super) fn pw1_to_wide<B: AsRef<[u8]>>(p: &BlockParams<B>, xn: &[i8], wide: &
         table,
         plus: Halved::plus(zp),
     };
-    let (w, b, r) = (&p.pw1.weights, &p.pw1.bias, &p.pw1.requant);
-    Native::pw1_activate_wide(wide, xw, (w.as_ref(), b.as_ref(), r.as_ref()), act) == 4 * c
+    Native::pw1_activate::<true>(wide, xw, (p.pw1.tables(), act)) == 4 * c
 }
 
 /// pw2, layer scale and residual of a two-pixel tile on DSP cores from its
@@ -474,10 +492,9 @@ pub(super) fn pw2_from_wide<B: AsRef<[u8]>>(
 ) -> usize {
     let c = p.map.c;
     let layer = ResidualLayer::new(p.x_zero_point, p.residual_requant, p.out_zero_point);
-    let (w, b, r) = (&p.pw2.weights, &p.pw2.bias, &p.pw2.requant);
     let done = match layer {
         Some(l) if c.is_multiple_of(2) => {
-            Native::pw2_residual_wide(x, wide, (w.as_ref(), b.as_ref(), r.as_ref()), l, c)
+            Native::pw2_residual::<true>(x, wide, (p.pw2.tables(), l))
         }
         _ => 0,
     };

@@ -8,11 +8,11 @@
 //! same bits.
 //!
 //! The forms (DSP, portable, SSE2, AVX2) are the implementations of
-//! [`PairDot`] under [`super::arch`]; [`dot_tile`] and [`dot_pairs`] run
-//! the one this target runs.
+//! [`PairDot`] under [`super::arch`]; [`dot_pairs`] runs the one this
+//! target runs.
 
 use super::arch::Native;
-use super::frame::PairDot;
+use super::frame::{Acc, PairDot, PairRun};
 use super::tables::i32_at;
 
 /// Offset of element `k` of row `r` in `rows` rows of `len` laid out for
@@ -62,64 +62,45 @@ pub fn paired_offset_whole(r: usize, k: usize, rows: usize) -> usize {
     (k & !3) * rows + 4 * r + (k & 3)
 }
 
-/// `acc[p][r] += x_p · w_r` over `len` elements, where `x` holds `P` rows
-/// and `w` holds `R` rows (`P`, `R` of 1 or 2) laid out by
-/// [`paired_offset`], with the variant this target runs.
-#[inline(always)]
-pub fn dot_tile<const P: usize, const R: usize>(
-    acc: &mut [[i32; R]; P],
-    x: &[i8],
-    w: &[u8],
-    len: usize,
-) {
-    Native::dot_tile(acc, x, w, len)
-}
-
-/// Name of the form [`dot_tile`] runs, for profiles.
+/// Name of the form [`PairDot::dot_tile`] runs here, for profiles.
 pub const VARIANT: &str = <Native as PairDot>::TILE_VARIANT;
 
 /// Row pairs in turn: for each `j`, `out[j] = bias pair j + x · (pair j of
-/// w)` (each pair `2 len` bytes of `w` as [`dot_tile`] takes them, its two
-/// biases 8 bytes of `bias`), for as many pairs as `out`, `w` and `bias` hold;
-/// returns how many that was. `wide` is `w` widened to i16
-/// ([`super::block::BlockParams::host_wide`]) or empty; only the host's
-/// AVX2 loop reads it, and `live` (the tile's pixels that count; the
-/// others' sums may be left out of a last, partial tile). Where the
-/// target has a loop for the whole run ([`PairDot::pairs_i8`]: the DSP
-/// cores' `asm!` loop, the host's AVX2 one) it runs that.
+/// the weights)` (each pair `2 len` bytes of `run.weights`, its two biases
+/// 8 bytes of `run.bias`), for as many pairs as `out`, the weights and the
+/// biases hold; returns how many that was. The inputs are int8 paired
+/// ([`PairDot::dot_tile`]), or with `WIDE` widened to i16
+/// ([`PairDot::dot_wide`], [`super::pointwise_wide::wide_offset`]).
+/// `run.wide` is the weights widened to i16
+/// ([`super::block::BlockParams::host_wide`]) or empty, which only the
+/// host's AVX2 loop reads, and `run.live` the tile's pixels that count (the
+/// others' sums may be left out of a last, partial tile). Where the target
+/// has a loop for the whole run ([`PairDot::pairs`]: the DSP cores' `asm!`
+/// loop, the host's AVX2 one) it runs that.
 #[inline(always)]
-pub fn dot_pairs<const P: usize>(
-    out: &mut [[[i32; 2]; P]],
-    x: &[i8],
-    (w, wide): (&[u8], &[u8]),
-    bias: &[u8],
-    (len, live): (usize, usize),
-) -> usize {
-    if let Some(n) = Native::pairs_i8(out, x, (w, wide), bias, (len, live)) {
+pub fn dot_pairs<const WIDE: bool, const P: usize>(out: &mut [Acc<P, 2>], run: PairRun) -> usize {
+    if let Some(n) = Native::pairs::<WIDE, P>(out, run) {
         return n;
     }
-    each_pair(out, w, bias, len, |o, w| dot_tile(o, x, w, len))
-}
-
-/// The portable form of the `dot_pairs` loops (here and in
-/// [`super::pointwise_wide`]): each pair's accumulators from its two biases,
-/// then `dot` over its `2 len` weight bytes; returns the pairs run.
-#[inline(always)]
-pub(super) fn each_pair<const P: usize>(
-    out: &mut [[[i32; 2]; P]],
-    w: &[u8],
-    bias: &[u8],
-    len: usize,
-    mut dot: impl FnMut(&mut [[i32; 2]; P], &[u8]),
-) -> usize {
+    let PairRun {
+        x,
+        weights,
+        bias,
+        len,
+        ..
+    } = run;
     let mut n = 0;
     let pairs = out
         .iter_mut()
-        .zip(w.chunks_exact((2 * len).max(1)))
+        .zip(weights.chunks_exact((2 * len).max(1)))
         .zip(bias.chunks_exact(8));
     for ((o, w), b) in pairs {
         *o = [[i32_at(b, 0), i32_at(b, 1)]; P];
-        dot(o, w);
+        if WIDE {
+            Native::dot_wide(o, (x, w));
+        } else {
+            Native::dot_tile(o, (x, w), len);
+        }
         n += 1;
     }
     n

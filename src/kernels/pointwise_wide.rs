@@ -10,9 +10,6 @@
 //! Rows are laid out as [`super::pointwise::paired_offset`] lays them out,
 //! for two rows whose length is a multiple of 4.
 
-use super::arch::Native;
-use super::frame::PairDot;
-
 /// Byte offset of the i16 of channel `i` of pixel `t` in the widened input
 /// of `pixels` pixels (each `len` long, a multiple of 4): per 4 channels,
 /// each pixel's 8 bytes in turn; inside them channels 0, 2, 1, 3 (the halves
@@ -46,43 +43,11 @@ pub fn narrow_pair(wide: &[i8], paired: &mut [i8], len: usize) {
     }
 }
 
-/// `acc[p][r] += x_p · w_r` for two paired weight rows `w` (`2 len` bytes,
-/// `len` a multiple of 4; a shorter last chunk is ignored) and `P` pixels of
-/// widened input `x` (laid out by [`wide_offset`], `2 len` bytes each;
-/// nothing is added if `x` is shorter), with the form this target runs
-/// ([`PairDot::dot_wide`]). Each input is an int8 widened: its high byte is
-/// its low byte's sign, so the portable form reads the low byte alone (one
-/// LDRSB on the Cortex-M0+).
-#[inline(always)]
-pub fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
-    Native::dot_wide(acc, x, w)
-}
-
-/// Row pairs in turn: for each `j`, `out[j] = bias pair j + x · (pair j of
-/// w)` (each pair `2 len` bytes of `w` as [`dot_wide`] takes them, its two
-/// biases 8 bytes of `bias`), for as many pairs as `out`, `w` and `bias` hold;
-/// returns how many that was. `wide` is `w` widened to i16
-/// ([`super::block::BlockParams::host_wide`]) or empty; only the host's
-/// AVX2 loop reads it, and `live` (the tile's pixels that count; the
-/// others' sums may be left out of a last, partial tile). Where the
-/// target has a loop for the whole run ([`PairDot::pairs_wide`]: the DSP
-/// cores' `asm!` loop, the host's AVX2 one) it runs that.
-#[inline(always)]
-pub fn dot_pairs<const P: usize>(
-    out: &mut [[[i32; 2]; P]],
-    x: &[i8],
-    (w, wide): (&[u8], &[u8]),
-    bias: &[u8],
-    (len, live): (usize, usize),
-) -> usize {
-    if let Some(n) = Native::pairs_wide(out, x, (w, wide), bias, (len, live)) {
-        return n;
-    }
-    super::pointwise::each_pair(out, w, bias, len, |o, w| dot_wide(o, x, w))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::arch::Native;
+    use super::super::frame::{PairDot, PairRun};
+    use super::super::pointwise::dot_pairs;
     use super::super::tables::i32_at;
     use super::*;
 
@@ -105,11 +70,19 @@ mod tests {
             .collect();
         // Room for four pairs, tables for three: three are run.
         let mut out = [[[0i32; 2]; 2]; 4];
-        assert_eq!(dot_pairs(&mut out, &x, (&w, &[]), &bias, (len, 2)), 3);
+        let run = PairRun {
+            x: &x,
+            weights: &w,
+            wide: &[],
+            bias: &bias,
+            len,
+            live: 2,
+        };
+        assert_eq!(dot_pairs::<true, 2>(&mut out, run), 3);
         for (j, o) in out.iter().take(3).enumerate() {
             let b = [i32_at(&bias, 2 * j), i32_at(&bias, 2 * j + 1)];
             let mut want = [b; 2];
-            dot_wide(&mut want, &x, &w[32 * j..32 * (j + 1)]);
+            Native::dot_wide(&mut want, (&x, &w[32 * j..32 * (j + 1)]));
             assert_eq!(*o, want, "pair {j}");
         }
         assert_eq!(out[3], [[0; 2]; 2]);

@@ -108,10 +108,7 @@ pub fn stem_rows<B: AsRef<[u8]>>(
     // Where the target has a patch loop (the host's AVX2), its
     // preparation once: the weights rearranged, the multipliers unpacked.
     let mut prepared = (k * k * cin <= PATCH)
-        .then(|| {
-            let conv = (p.conv.weights.as_ref(), p.conv.requant.as_ref());
-            Native::prepare(conv, p.out_requant.as_ref(), k * k * cin, cout)
-        })
+        .then(|| Native::prepare(p.conv.tables(), p.out_requant.as_ref(), (k * k * cin, cout)))
         .flatten();
     for r in 0..oh {
         for col in 0..ow {
@@ -136,8 +133,7 @@ pub fn stem_rows<B: AsRef<[u8]>>(
             let mut dots = cout;
             if let Some(prep) = prepared.as_mut() {
                 if let Some(at) = arena.get_mut(s..s + 4 * cout) {
-                    let conv = (p.conv.bias.as_ref(), p.conv.requant.as_ref());
-                    prep.conv_patch(&patch[..k * k * cin], conv, at);
+                    prep.conv_patch(&patch[..k * k * cin], p.conv.tables(), at);
                     dots = 0;
                 }
             }

@@ -13,8 +13,12 @@ pub mod simd32;
 
 use crate::kernels::depthwise::Window;
 use crate::kernels::frame::{
-    DepthwiseKernel, EpilogueKernel, FusedKernel, NormKernel, PairDot, StemKernel,
+    Acc, DepthwiseKernel, EpilogueKernel, FusedKernel, NormKernel, PairDot, StemKernel, Tables,
 };
+#[cfg(convnext_dsp)]
+use crate::kernels::frame::{ActTable, PairRun};
+#[cfg(convnext_dsp)]
+use crate::kernels::{linear::QLinear, requantize::ResidualLayer};
 
 /// The DSP implementation.
 #[derive(Debug, Clone, Copy)]
@@ -31,54 +35,37 @@ impl PairDot for Dsp {
 
     #[inline(always)]
     fn dot_tile<const P: usize, const R: usize>(
-        acc: &mut [[i32; R]; P],
-        x: &[i8],
-        w: &[u8],
+        acc: &mut Acc<P, R>,
+        xw: (&[i8], &[u8]),
         len: usize,
     ) {
-        pointwise::packed::dot_tile(acc, x, w, len)
+        pointwise::packed::dot_tile(acc, xw, len)
     }
 
     #[inline(always)]
-    fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
-        pointwise::wide::dot_wide(acc, x, w)
+    fn dot_wide<const P: usize>(acc: &mut Acc<P, 2>, xw: (&[i8], &[u8])) {
+        pointwise::wide::dot_wide(acc, xw)
     }
 
     /// On DSP cores, with two pixels and `len` a multiple of 8, the whole
-    /// run is one `asm!` loop (`pair_loop::i8_2x2`), so nothing the
-    /// caller keeps is spilled around each pair's inner loop.
+    /// run is one `asm!` loop (`pair_loop::wide_2x2`, `pair_loop::i8_2x2`),
+    /// so nothing the caller keeps is spilled around each pair's inner loop.
     #[cfg(convnext_dsp)]
     #[inline(always)]
-    fn pairs_i8<const P: usize>(
-        out: &mut [[[i32; 2]; P]],
-        x: &[i8],
-        (w, _): (&[u8], &[u8]),
-        bias: &[u8],
-        (len, _): (usize, usize),
+    fn pairs<const WIDE: bool, const P: usize>(
+        out: &mut [Acc<P, 2>],
+        run: PairRun,
     ) -> Option<usize> {
-        if P != 2 || !len.is_multiple_of(8) {
+        if P != 2 || !run.len.is_multiple_of(8) {
             return None;
         }
-        let x = x.get(..2 * len)?;
-        Some(pair_loop::i8_2x2(out.as_flattened_mut(), x, w, bias))
-    }
-
-    /// [`PairDot::pairs_i8`]'s loop over widened inputs
-    /// (`pair_loop::wide_2x2`).
-    #[cfg(convnext_dsp)]
-    #[inline(always)]
-    fn pairs_wide<const P: usize>(
-        out: &mut [[[i32; 2]; P]],
-        x: &[i8],
-        (w, _): (&[u8], &[u8]),
-        bias: &[u8],
-        (len, _): (usize, usize),
-    ) -> Option<usize> {
-        if P != 2 || !len.is_multiple_of(8) {
-            return None;
-        }
-        let x = x.get(..4 * len)?;
-        Some(pair_loop::wide_2x2(out.as_flattened_mut(), x, w, bias))
+        let x = run.x.get(..if WIDE { 4 } else { 2 } * run.len)?;
+        let (out, w, b) = (out.as_flattened_mut(), run.weights, run.bias);
+        Some(if WIDE {
+            pair_loop::wide_2x2(out, x, w, b)
+        } else {
+            pair_loop::i8_2x2(out, x, w, b)
+        })
     }
 }
 
@@ -107,56 +94,51 @@ impl FusedKernel for Dsp {
     const FUSED: bool = true;
 
     #[inline(always)]
-    fn pw1_activate(
-        out: &mut [i8],
-        x: &[i8],
-        (w, b, r): (&[u8], &[u8], &[u8]),
-        act: crate::kernels::frame::ActTable,
-    ) -> usize {
-        pair_loop::wide_2x2_act(out, x, w, b, r, act)
+    fn pw1_activate<const WIDE: bool>(out: &mut [i8], x: &[i8], l: (Tables, ActTable)) -> usize {
+        let (
+            QLinear {
+                weights,
+                bias,
+                requant,
+            },
+            act,
+        ) = l;
+        if WIDE {
+            pair_loop::wide_2x2_act_wide(out, x, weights, bias, requant, act)
+        } else {
+            pair_loop::wide_2x2_act(out, x, weights, bias, requant, act)
+        }
     }
 
     #[inline(always)]
-    fn pw1_activate_wide(
-        out: &mut [i8],
-        x: &[i8],
-        (w, b, r): (&[u8], &[u8], &[u8]),
-        act: crate::kernels::frame::ActTable,
-    ) -> usize {
-        pair_loop::wide_2x2_act_wide(out, x, w, b, r, act)
+    fn pw2_residual<const WIDE: bool>(x: &mut [i8], h: &[i8], l: (Tables, ResidualLayer)) -> usize {
+        let (
+            QLinear {
+                weights,
+                bias,
+                requant,
+            },
+            layer,
+        ) = l;
+        let c = x.len() / 2;
+        if WIDE {
+            pair_loop::wide_2x2_residual(x, h, weights, bias, requant, layer, c)
+        } else {
+            pair_loop::i8_2x2_residual(x, h, weights, bias, requant, layer, c)
+        }
     }
 
     #[inline(always)]
-    fn pw2_residual(
-        x: &mut [i8],
-        hidden: &[i8],
-        (w, b, r): (&[u8], &[u8], &[u8]),
-        residual: crate::kernels::requantize::ResidualLayer,
-        c: usize,
-    ) -> usize {
-        pair_loop::i8_2x2_residual(x, hidden, w, b, r, residual, c)
-    }
-
-    #[inline(always)]
-    fn pw2_residual_wide(
-        x: &mut [i8],
-        hidden: &[i8],
-        (w, b, r): (&[u8], &[u8], &[u8]),
-        residual: crate::kernels::requantize::ResidualLayer,
-        c: usize,
-    ) -> usize {
-        pair_loop::wide_2x2_residual(x, hidden, w, b, r, residual, c)
-    }
-
-    #[inline(always)]
-    fn conv_halved(
-        out: &mut [i8],
-        cout: usize,
-        x: &[i8],
-        (w, b, r): (&[u8], &[u8], &[u8]),
-        plus: i32,
-    ) -> usize {
-        pair_loop::i8_2x2_halved(out, cout, x, w, b, r, plus)
+    fn conv_halved(out: &mut [i8], x: &[i8], l: (Tables, i32)) -> usize {
+        let (
+            QLinear {
+                weights,
+                bias,
+                requant,
+            },
+            plus,
+        ) = l;
+        pair_loop::i8_2x2_halved(out, out.len() / 2, x, weights, bias, requant, plus)
     }
 }
 
@@ -164,7 +146,7 @@ impl StemKernel for Dsp {
     type Prepared = core::convert::Infallible;
 
     #[inline(always)]
-    fn prepare(_: (&[u8], &[u8]), _: &[u8], _: usize, _: usize) -> Option<Self::Prepared> {
+    fn prepare(_: Tables, _: &[u8], _: (usize, usize)) -> Option<Self::Prepared> {
         None
     }
 }

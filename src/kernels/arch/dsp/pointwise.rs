@@ -5,20 +5,13 @@
 /// The DSP variant: four int8 pairs per word, two SMLAD per word pair.
 pub mod packed {
     use super::super::simd32::{smlad, sxtb16, sxtb16_ror8, word, word_u8};
+    use crate::kernels::arch::portable::pointwise::{split_tile, tail_products, Pair};
+    use crate::kernels::frame::Acc;
 
     /// `acc[p][r] += x_p · w_r` (see [`crate::kernels::frame::PairDot::dot_tile`]).
     #[inline(always)]
-    pub fn dot_tile<const P: usize, const R: usize>(
-        acc: &mut [[i32; R]; P],
-        x: &[i8],
-        w: &[u8],
-        len: usize,
-    ) {
-        let whole = len & !3;
-        let (Some((xq, xt)), Some((wq, wt))) = (
-            x.get(..P * len).and_then(|x| x.split_at_checked(P * whole)),
-            w.get(..R * len).and_then(|w| w.split_at_checked(R * whole)),
-        ) else {
+    pub fn dot_tile<const P: usize, const R: usize>(acc: &mut Acc<P, R>, xw: Pair, len: usize) {
+        let Some(((xq, wq), tail)) = split_tile::<P, R>(xw, len) else {
             return;
         };
         let mut a = *acc;
@@ -38,7 +31,7 @@ pub mod packed {
                 }
             }
         }
-        crate::kernels::arch::portable::pointwise::tail_products(&mut a, xt, wt, len - whole);
+        tail_products(&mut a, tail, len & 3);
         *acc = a;
     }
 }
@@ -46,6 +39,8 @@ pub mod packed {
 /// The DSP variant: two SXTB16 per weight word, the input words as stored.
 pub mod wide {
     use super::super::simd32::{smlad, sxtb16, sxtb16_ror8, word, word_u8};
+    use crate::kernels::arch::portable::pointwise::{whole_chunks, Pair};
+    use crate::kernels::frame::Acc;
 
     /// One 4-channel step of every pixel against both rows.
     #[inline(always)]
@@ -62,12 +57,12 @@ pub mod wide {
 
     /// `acc[p][r] += x_p · w_r` (see [`crate::kernels::frame::PairDot::dot_wide`]).
     #[inline(always)]
-    pub fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
-        let chunks = w.len() / 8;
-        let (Some(x), Some(w)) = (x.get(..8 * P * chunks), w.get(..8 * chunks)) else {
+    pub fn dot_wide<const P: usize>(acc: &mut Acc<P, 2>, xw: Pair) {
+        let Some((x, w)) = whole_chunks::<P>(xw) else {
             return;
         };
-        let turns = chunks / 2;
+        let turns = w.len() / 16;
+        let chunks = w.len() / 8;
         let (xt, wt) = (16 * P * turns, 16 * turns);
         // An odd last chunk first (integer sums are exact in any order),
         // then two chunks a turn.

@@ -7,7 +7,7 @@ pub mod pointwise;
 
 use crate::kernels::depthwise::Window;
 use crate::kernels::frame::{
-    DepthwiseKernel, EpilogueKernel, FusedKernel, NormKernel, PairDot, StemKernel,
+    Acc, DepthwiseKernel, EpilogueKernel, FusedKernel, NormKernel, PairDot, StemKernel, Tables,
 };
 
 /// The portable implementation.
@@ -35,21 +35,20 @@ impl PairDot for Portable {
 
     #[inline(always)]
     fn dot_tile<const P: usize, const R: usize>(
-        acc: &mut [[i32; R]; P],
-        x: &[i8],
-        w: &[u8],
+        acc: &mut Acc<P, R>,
+        xw: (&[i8], &[u8]),
         len: usize,
     ) {
         if HOSTED {
-            pointwise::lanes::dot_tile(acc, x, w, len)
+            pointwise::lanes::dot_tile(acc, xw, len)
         } else {
-            pointwise::scalar::dot_tile(acc, x, w, len)
+            pointwise::scalar::dot_tile(acc, xw, len)
         }
     }
 
     #[inline(always)]
-    fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
-        pointwise::wide::dot_wide(acc, x, w)
+    fn dot_wide<const P: usize>(acc: &mut Acc<P, 2>, xw: (&[i8], &[u8])) {
+        pointwise::wide::dot_wide(acc, xw)
     }
 }
 
@@ -74,7 +73,7 @@ impl StemKernel for Portable {
     type Prepared = core::convert::Infallible;
 
     #[inline(always)]
-    fn prepare(_: (&[u8], &[u8]), _: &[u8], _: usize, _: usize) -> Option<Self::Prepared> {
+    fn prepare(_: Tables, _: &[u8], _: (usize, usize)) -> Option<Self::Prepared> {
         None
     }
 }

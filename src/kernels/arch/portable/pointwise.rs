@@ -2,16 +2,46 @@
 //! multiply-accumulates over the paired layouts, for cores without DSP
 //! ([`scalar`], [`wide`]) and hosts without a SIMD form ([`lanes`]).
 
+use crate::kernels::frame::Acc;
+
+/// The rows' tails a tile loop leaves: `P` rows of `x`, `R` rows of `w`.
+pub(crate) type Tail<'a> = (&'a [i8], &'a [u8]);
+
+/// A tile's operands: the inputs and the weights.
+pub(crate) type Pair<'a> = (&'a [i8], &'a [u8]);
+
+/// A tile's operands cut once: `P` rows of `x` and `R` of `w`, each as its
+/// whole 4-element chunks (paired) and its tail; `None` if either is short.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+pub(crate) fn split_tile<'a, const P: usize, const R: usize>(
+    (x, w): (&'a [i8], &'a [u8]),
+    len: usize,
+) -> Option<((&'a [i8], &'a [u8]), Tail<'a>)> {
+    let whole = len & !3;
+    let (xq, xt) = x.get(..P * len)?.split_at_checked(P * whole)?;
+    let (wq, wt) = w.get(..R * len)?.split_at_checked(R * whole)?;
+    Some(((xq, wq), (xt, wt)))
+}
+
+/// Widened inputs of `P` pixels and two paired weight rows cut to their
+/// whole 8-byte weight chunks; `None` if the inputs are short.
+#[inline(always)]
+pub(crate) fn whole_chunks<const P: usize>((x, w): Pair) -> Option<Pair> {
+    let chunks = w.len() / 8;
+    Some((x.get(..8 * P * chunks)?, w.get(..8 * chunks)?))
+}
+
 /// The products of the last `tail` (< 4) elements of each row: `xt` holds
 /// `P` rows' tails, `wt` `R` rows' tails, each `tail` long (what the tile
 /// loops leave after their 4-element chunks).
 #[inline(always)]
 pub(crate) fn tail_products<const P: usize, const R: usize>(
-    acc: &mut [[i32; R]; P],
-    xt: &[i8],
-    wt: &[u8],
+    acc: &mut Acc<P, R>,
+    t: Tail,
     tail: usize,
 ) {
+    let (xt, wt) = t;
     let tail = tail.max(1);
     for (ap, xp) in acc.iter_mut().zip(xt.chunks(tail)) {
         for (a, wr) in ap.iter_mut().zip(wt.chunks(tail)) {
@@ -23,23 +53,15 @@ pub(crate) fn tail_products<const P: usize, const R: usize>(
 }
 
 /// The variant for cores without DSP: plain multiply-accumulates over the
-/// same layout, each loaded value still feeding the other dimension. (Its
-/// slicing preamble repeats the DSP form's on purpose: a shared helper cost the
-/// DSP loop its register allocation, 2.3 M instructions per inference.)
+/// same layout, each loaded value still feeding the other dimension.
 pub mod scalar {
+    use super::Pair;
+    use crate::kernels::frame::Acc;
+
     /// `acc[p][r] += x_p · w_r` (see [`crate::kernels::frame::PairDot::dot_tile`]).
     #[inline(always)]
-    pub fn dot_tile<const P: usize, const R: usize>(
-        acc: &mut [[i32; R]; P],
-        x: &[i8],
-        w: &[u8],
-        len: usize,
-    ) {
-        let whole = len & !3;
-        let (Some((xq, xt)), Some((wq, wt))) = (
-            x.get(..P * len).and_then(|x| x.split_at_checked(P * whole)),
-            w.get(..R * len).and_then(|w| w.split_at_checked(R * whole)),
-        ) else {
+    pub fn dot_tile<const P: usize, const R: usize>(acc: &mut Acc<P, R>, xw: Pair, len: usize) {
+        let Some(((xq, wq), tail)) = super::split_tile::<P, R>(xw, len) else {
             return;
         };
         for (xc, wc) in xq.chunks_exact(4 * P).zip(wq.chunks_exact(4 * R)) {
@@ -52,7 +74,7 @@ pub mod scalar {
                 }
             }
         }
-        super::tail_products(acc, xt, wt, len - whole);
+        super::tail_products(acc, tail, len & 3);
     }
 }
 
@@ -61,19 +83,13 @@ pub mod scalar {
 /// the compiler turns into SIMD multiply-adds. Firmware for cores without DSP
 /// keeps [`scalar`] (the lanes cost the Cortex-M0+ registers it has not got).
 pub mod lanes {
+    use super::Pair;
+    use crate::kernels::frame::Acc;
+
     /// `acc[p][r] += x_p · w_r` (see [`crate::kernels::frame::PairDot::dot_tile`]).
     #[inline(always)]
-    pub fn dot_tile<const P: usize, const R: usize>(
-        acc: &mut [[i32; R]; P],
-        x: &[i8],
-        w: &[u8],
-        len: usize,
-    ) {
-        let whole = len & !3;
-        let (Some((xq, xt)), Some((wq, wt))) = (
-            x.get(..P * len).and_then(|x| x.split_at_checked(P * whole)),
-            w.get(..R * len).and_then(|w| w.split_at_checked(R * whole)),
-        ) else {
+    pub fn dot_tile<const P: usize, const R: usize>(acc: &mut Acc<P, R>, xw: Pair, len: usize) {
+        let Some(((xq, wq), tail)) = super::split_tile::<P, R>(xw, len) else {
             return;
         };
         let mut lanes = [[[0i32; 4]; R]; P];
@@ -91,20 +107,21 @@ pub mod lanes {
                 *a += l.iter().sum::<i32>();
             }
         }
-        super::tail_products(acc, xt, wt, len - whole);
+        super::tail_products(acc, tail, len & 3);
     }
 }
 
 /// Plain multiply-accumulates over the same layout: cores without DSP, and
 /// the host when it has no SIMD form.
 pub mod wide {
+    use super::Pair;
+    use crate::kernels::frame::Acc;
     use crate::kernels::pointwise_wide::wide_offset;
 
     /// `acc[p][r] += x_p · w_r` (see [`crate::kernels::frame::PairDot::dot_wide`]).
     #[inline(always)]
-    pub fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
-        let chunks = w.len() / 8;
-        let (Some(x), Some(w)) = (x.get(..8 * P * chunks), w.get(..8 * chunks)) else {
+    pub fn dot_wide<const P: usize>(acc: &mut Acc<P, 2>, xw: Pair) {
+        let Some((x, w)) = super::whole_chunks::<P>(xw) else {
             return;
         };
         for (xc, wc) in x.chunks_exact(8 * P).zip(w.chunks_exact(8)) {

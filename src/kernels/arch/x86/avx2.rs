@@ -19,6 +19,7 @@
 #![allow(unsafe_code)]
 
 use super::lanes::lanes32;
+use crate::kernels::frame::PairRun;
 use core::arch::x86_64::{
     __cpuid, __cpuid_count, __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16,
     _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi8,
@@ -105,13 +106,15 @@ fn load16(b: &[i8; 16]) -> __m128i {
 /// without AVX2 or when `len` is not a multiple of 4; else the pairs run,
 /// as many as `out`, `w` and `bias` hold. `live`: the tile's pixels that
 /// count (the others' sums may be left out).
-pub fn pairs<const WIDE: bool>(
-    out: &mut [[i32; 2]],
-    x: &[i8],
-    (w, wide): (&[u8], &[u8]),
-    bias: &[u8],
-    (len, live): (usize, usize),
-) -> Option<usize> {
+pub fn pairs<const WIDE: bool>(out: &mut [[i32; 2]], run: PairRun) -> Option<usize> {
+    let PairRun {
+        x,
+        weights: w,
+        wide,
+        bias,
+        len,
+        live,
+    } = run;
     if !available() || !len.is_multiple_of(4) {
         return None;
     }
@@ -423,12 +426,20 @@ mod tests {
                 {
                     let mut out = vec![[0i32; 2]; PIXELS * pairs];
                     let mut out8 = out.clone();
+                    let run = |x, wide| PairRun {
+                        x,
+                        weights: &wp,
+                        wide,
+                        bias: &bias,
+                        len,
+                        live,
+                    };
                     assert_eq!(
-                        super::pairs::<true>(&mut out, &xw, (&wp, wide_sxtb16), &bias, (len, live)),
+                        super::pairs::<true>(&mut out, run(&xw, wide_sxtb16)),
                         Some(pairs)
                     );
                     assert_eq!(
-                        super::pairs::<false>(&mut out8, &x8, (&wp, wide), &bias, (len, live)),
+                        super::pairs::<false>(&mut out8, run(&x8, wide)),
                         Some(pairs)
                     );
                     let form = if wide.is_empty() { "" } else { ", widened" };

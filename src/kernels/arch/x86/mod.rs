@@ -25,12 +25,12 @@ pub mod window;
 use super::portable::{self, Portable};
 use crate::kernels::depthwise::Window;
 use crate::kernels::frame::{
-    DepthwiseKernel, DwRequant, EpilogueKernel, FusedKernel, NormKernel, PairDot, QuadActivation,
-    StemKernel, StemPatch,
+    Acc, ActTable, Affine, DepthwiseKernel, EpilogueKernel, FusedKernel, Multipliers, NormKernel,
+    PairDot, PairRun, PlaneRun, QuadActivation, ResidualRun, StemKernel, StemPatch, Tables,
 };
-use crate::kernels::in_place_map::HOST_TILE_PIXELS;
+use crate::kernels::in_place_map::{InPlaceMap, HOST_TILE_PIXELS};
 use crate::kernels::layer_norm::FastNorm;
-use crate::kernels::requantize::{requant_at, Halved, ResidualLayer};
+use crate::kernels::requantize::{requant_at, Halved};
 
 /// The x86-64 host implementation.
 #[derive(Debug, Clone, Copy)]
@@ -48,59 +48,36 @@ impl PairDot for X86 {
     /// SSE2 for 2x2 tiles, the vectorisable lanes otherwise.
     #[inline(always)]
     fn dot_tile<const P: usize, const R: usize>(
-        acc: &mut [[i32; R]; P],
-        x: &[i8],
-        w: &[u8],
+        acc: &mut Acc<P, R>,
+        xw: (&[i8], &[u8]),
         len: usize,
     ) {
         // P and R are constants: the test folds away.
-        if P == 2 && R == 2 {
-            if let Ok(flat) = <&mut [i32; 4]>::try_from(acc.as_flattened_mut()) {
-                return sse2::pointwise::dot_tile_2x2_entry(flat, x, w, len);
-            }
+        match <&mut [i32; 4]>::try_from(acc.as_flattened_mut()) {
+            Ok(flat) if P == 2 && R == 2 => sse2::pointwise::dot_tile_2x2_entry(flat, xw, len),
+            _ => Portable::dot_tile(acc, xw, len),
         }
-        Portable::dot_tile(acc, x, w, len)
     }
 
     /// SSE2 for two pixels, the portable form otherwise.
     #[inline(always)]
-    fn dot_wide<const P: usize>(acc: &mut [[i32; 2]; P], x: &[i8], w: &[u8]) {
-        if P == 2 {
-            if let Ok(flat) = <&mut [i32; 4]>::try_from(acc.as_flattened_mut()) {
-                return sse2::wide::dot_wide_2x2_entry(flat, x, w);
-            }
+    fn dot_wide<const P: usize>(acc: &mut Acc<P, 2>, xw: (&[i8], &[u8])) {
+        match <&mut [i32; 4]>::try_from(acc.as_flattened_mut()) {
+            Ok(flat) if P == 2 => sse2::wide::dot_wide_2x2_entry(flat, xw),
+            _ => Portable::dot_wide(acc, xw),
         }
-        Portable::dot_wide(acc, x, w)
     }
 
     /// AVX2 over the host's 8-pixel tiles.
     #[inline(always)]
-    fn pairs_i8<const P: usize>(
-        out: &mut [[[i32; 2]; P]],
-        x: &[i8],
-        w: (&[u8], &[u8]),
-        bias: &[u8],
-        len_live: (usize, usize),
+    fn pairs<const WIDE: bool, const P: usize>(
+        out: &mut [Acc<P, 2>],
+        run: PairRun,
     ) -> Option<usize> {
         if P != HOST_TILE_PIXELS {
             return None;
         }
-        avx2::pairs::<false>(out.as_flattened_mut(), x, w, bias, len_live)
-    }
-
-    /// AVX2 over the host's 8-pixel tiles.
-    #[inline(always)]
-    fn pairs_wide<const P: usize>(
-        out: &mut [[[i32; 2]; P]],
-        x: &[i8],
-        w: (&[u8], &[u8]),
-        bias: &[u8],
-        len_live: (usize, usize),
-    ) -> Option<usize> {
-        if P != HOST_TILE_PIXELS {
-            return None;
-        }
-        avx2::pairs::<true>(out.as_flattened_mut(), x, w, bias, len_live)
+        avx2::pairs::<WIDE>(out.as_flattened_mut(), run)
     }
 }
 
@@ -120,24 +97,19 @@ impl DepthwiseKernel for X86 {
     }
 
     #[inline(always)]
-    fn plane_bytes(h: usize, w: usize, c: usize) -> usize {
-        plane::plane_bytes(h, w, c)
+    fn plane_bytes(m: InPlaceMap) -> usize {
+        plane::plane_bytes(m.h, m.w, m.c)
     }
 
     #[inline(always)]
-    fn build_plane(x: &[i8], hwc: (usize, usize, usize), zx: i32, out: &mut [i8]) -> bool {
-        plane::build_plane(x, hwc, zx, out)
+    fn build_plane(x: &[i8], m: InPlaceMap, zx: i32, out: &mut [i8]) -> bool {
+        plane::build_plane(x, (m.h, m.w, m.c), zx, out)
     }
 
     #[inline(always)]
-    fn plane_depthwise(
-        plane: &[i8],
-        hwc: (usize, usize, usize),
-        prepared: (&[u8], &[u8], DwRequant),
-        pixels: (usize, usize),
-        out: &mut [i8],
-    ) -> bool {
-        plane::plane_depthwise(plane, hwc, prepared, pixels, out)
+    fn plane_depthwise(plane: &[i8], at: PlaneRun, out: &mut [i8]) -> bool {
+        let (m, parts) = (at.map, (at.rows, at.zero, at.requant));
+        plane::plane_depthwise(plane, (m.h, m.w, m.c), parts, (at.p0, at.n), out)
     }
 }
 
@@ -148,24 +120,18 @@ impl NormKernel for X86 {
     }
 
     #[inline(always)]
-    fn widened_groups(v: &[i8], fast: FastNorm, c: usize, put: impl FnMut(usize, [u8; 8])) -> bool {
-        norm::widened_groups(v, fast, c, put)
+    fn widened_groups(v: &[i8], f: FastNorm, c: usize, put: impl FnMut(usize, [u8; 8])) -> bool {
+        norm::widened_groups(v, f, c, put)
     }
 
     #[inline(always)]
-    fn int8_groups(v: &[i8], fast: FastNorm, c: usize, put: impl FnMut(usize, [u8; 4])) -> bool {
-        norm::int8_groups(v, fast, c, put)
+    fn int8_groups(v: &[i8], f: FastNorm, c: usize, put: impl FnMut(usize, [u8; 4])) -> bool {
+        norm::int8_groups(v, f, c, put)
     }
 
     #[inline(always)]
-    fn affine_out(
-        v: &[i8],
-        fast: FastNorm,
-        affine: (&[u8], &[u8], &[u8]),
-        out: &mut [i8],
-        c: usize,
-    ) -> bool {
-        norm::affine_out(v, fast, affine, out, c)
+    fn affine_out(v: &[i8], f: FastNorm, affine: Affine, out: &mut [i8], c: usize) -> bool {
+        norm::affine_out(v, f, affine, out, c)
     }
 }
 
@@ -173,13 +139,8 @@ impl EpilogueKernel for X86 {
     type Quad = HalvedQuad;
 
     #[inline(always)]
-    fn requantize_plus_in_place(
-        out: &mut [i8],
-        bias: &[u8],
-        requant: (&[u8], &[u8]),
-        c: usize,
-    ) -> bool {
-        requant::requantize_plus_in_place(out, bias, requant, c)
+    fn requantize_plus_in_place(out: &mut [i8], bias: &[u8], rq: Multipliers, c: usize) -> bool {
+        requant::requantize_plus_in_place(out, bias, rq, c)
     }
 
     #[inline(always)]
@@ -188,15 +149,9 @@ impl EpilogueKernel for X86 {
     }
 
     #[inline(always)]
-    fn residual_groups(
-        x: &mut [i8],
-        cn: (usize, usize),
-        o0: usize,
-        accs: &[[i32; 2]],
-        requant: &[u8],
-        layer: ResidualLayer,
-    ) -> usize {
-        residual::residual_groups(x, cn, o0, accs, requant, layer)
+    fn residual_groups(x: &mut [i8], r: ResidualRun) -> usize {
+        let cn = (r.c, r.pixels);
+        residual::residual_groups(x, cn, r.first_row, r.accs, r.requant, r.layer)
     }
 }
 
@@ -217,14 +172,8 @@ impl QuadActivation for HalvedQuad {
     }
 
     #[inline(always)]
-    fn activate32(
-        self,
-        acc: &[[i32; 2]; 16],
-        plus: i32,
-        table: &[u8; 256],
-        out: &mut [i8; 32],
-    ) -> bool {
-        activation::activate32(acc, self.0, plus, table, out)
+    fn activate32(self, acc: &[[i32; 2]; 16], act: ActTable, out: &mut [i8; 32]) -> bool {
+        activation::activate32(acc, self.0, act.plus, act.table, out)
     }
 }
 
@@ -248,12 +197,8 @@ pub struct StemPrepared {
 impl StemKernel for X86 {
     type Prepared = StemPrepared;
 
-    fn prepare(
-        (weights, requant): (&[u8], &[u8]),
-        affine_requant: &[u8],
-        len: usize,
-        cout: usize,
-    ) -> Option<StemPrepared> {
+    fn prepare(conv: Tables, affine: &[u8], (len, cout): (usize, usize)) -> Option<StemPrepared> {
+        let (weights, requant) = (conv.weights, conv.requant);
         if cout > STEM_OUTPUTS {
             return None;
         }
@@ -268,14 +213,15 @@ impl StemKernel for X86 {
         };
         prep.unpacked = (
             requant::unpack_requants(requant, cout, &mut prep.conv_requant).len(),
-            requant::unpack_requants(affine_requant, cout, &mut prep.affine_requant).len(),
+            requant::unpack_requants(affine, cout, &mut prep.affine_requant).len(),
         );
         Some(prep)
     }
 }
 
 impl StemPatch for StemPrepared {
-    fn conv_patch(&mut self, patch: &[i8], (bias, requant): (&[u8], &[u8]), out: &mut [i8]) {
+    fn conv_patch(&mut self, patch: &[i8], conv: Tables, out: &mut [i8]) {
+        let (bias, requant) = (conv.bias, conv.requant);
         let cout = self.cout;
         let (Some(sums), Some(out)) = (self.sums.get_mut(..cout), out.get_mut(..4 * cout)) else {
             return;

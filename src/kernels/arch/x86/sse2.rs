@@ -16,6 +16,24 @@ pub(crate) fn lanes(v: __m128i) -> [i32; 4] {
     ]
 }
 
+/// The little-endian i64 of the first 8 bytes (0 where fewer).
+fn word64(b: &[u8]) -> i64 {
+    i64::from_le_bytes(
+        b.get(..8)
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or_default(),
+    )
+}
+
+/// The little-endian i64 of up to the first 8 bytes (zero-filled).
+fn word64_i8(b: &[i8]) -> i64 {
+    let mut v = [0u8; 8];
+    for (d, s) in v.iter_mut().zip(b) {
+        *d = *s as u8;
+    }
+    i64::from_le_bytes(v)
+}
+
 /// 2x2 tiles with SSE2, which every x86-64 has: 16 bytes of each operand
 /// sign-extended to i16 and multiplied pairwise into i32 lanes (PMADDWD),
 /// once as laid out (pixel a x row r, pixel b x row s) and once with the
@@ -23,7 +41,7 @@ pub(crate) fn lanes(v: __m128i) -> [i32; 4] {
 /// the one `unsafe` is entering the SSE2 function, which the x86-64
 /// baseline guarantees.
 pub mod pointwise {
-    use super::lanes;
+    use super::{lanes, word64, word64_i8};
     use core::arch::x86_64::{
         __m128i, _mm_add_epi32, _mm_madd_epi16, _mm_set_epi64x, _mm_setzero_si128,
         _mm_shuffle_epi32, _mm_srai_epi16, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
@@ -33,26 +51,10 @@ pub mod pointwise {
     /// `acc` is `[[a.r, a.s], [b.r, b.s]]` flattened.
     #[allow(unsafe_code)]
     #[inline(always)]
-    pub fn dot_tile_2x2_entry(acc: &mut [i32; 4], x: &[i8], w: &[u8], len: usize) {
+    pub fn dot_tile_2x2_entry(acc: &mut [i32; 4], (x, w): (&[i8], &[u8]), len: usize) {
         // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 CPU runs
         // it, and `dot_tile_2x2` has no other requirement.
         unsafe { dot_tile_2x2(acc, x, w, len) }
-    }
-
-    fn word64(b: &[u8]) -> i64 {
-        i64::from_le_bytes(
-            b.get(..8)
-                .and_then(|b| b.try_into().ok())
-                .unwrap_or_default(),
-        )
-    }
-
-    fn word64_i8(b: &[i8]) -> i64 {
-        let mut v = [0u8; 8];
-        for (d, s) in v.iter_mut().zip(b) {
-            *d = *s as u8;
-        }
-        i64::from_le_bytes(v)
     }
 
     /// Multiply-accumulate 16 bytes of each operand into `same` and
@@ -117,7 +119,7 @@ pub mod pointwise {
 /// weights sign-extended into the input's channel order (even bytes, odd
 /// bytes, interleaved by word) and multiplied pairwise (PMADDWD).
 pub mod wide {
-    use super::lanes;
+    use super::{lanes, word64, word64_i8};
     use core::arch::x86_64::{
         __m128i, _mm_add_epi32, _mm_madd_epi16, _mm_set_epi64x, _mm_setzero_si128, _mm_slli_epi16,
         _mm_srai_epi16, _mm_unpackhi_epi32, _mm_unpackhi_epi64, _mm_unpacklo_epi32,
@@ -128,26 +130,10 @@ pub mod wide {
     /// `acc` is `[[a.r, a.s], [b.r, b.s]]` flattened.
     #[allow(unsafe_code)]
     #[inline(always)]
-    pub fn dot_wide_2x2_entry(acc: &mut [i32; 4], x: &[i8], w: &[u8]) {
+    pub fn dot_wide_2x2_entry(acc: &mut [i32; 4], (x, w): (&[i8], &[u8])) {
         // SAFETY: SSE2 is part of the x86-64 baseline: every x86-64 CPU runs
         // it, and `dot_wide_2x2` has no other requirement.
         unsafe { dot_wide_2x2(acc, x, w) }
-    }
-
-    fn word64(b: &[u8]) -> i64 {
-        i64::from_le_bytes(
-            b.get(..8)
-                .and_then(|b| b.try_into().ok())
-                .unwrap_or_default(),
-        )
-    }
-
-    fn word64_i8(b: &[i8]) -> i64 {
-        let mut v = [0u8; 8];
-        for (d, s) in v.iter_mut().zip(b) {
-            *d = *s as u8;
-        }
-        i64::from_le_bytes(v)
     }
 
     #[target_feature(enable = "sse2")]
@@ -193,11 +179,8 @@ pub mod wide {
         }
         // A last single chunk of 4 channels.
         let mut rest = [[0i32; 2]; 2];
-        crate::kernels::arch::portable::pointwise::wide::dot_wide(
-            &mut rest,
-            xs.remainder(),
-            ws.remainder(),
-        );
+        let tail = (xs.remainder(), ws.remainder());
+        crate::kernels::arch::portable::pointwise::wide::dot_wide(&mut rest, tail);
         for (a, r) in acc.iter_mut().zip(rest.as_flattened()) {
             *a += r;
         }
