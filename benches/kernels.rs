@@ -22,8 +22,8 @@ fn describe(op: &Op<Vec<u8>>) -> String {
         Op::Block(b) => format!("block {}x{}x{}", b.map.h, b.map.w, b.map.c),
         Op::BlockF16(b) => format!("block_f16 {}x{}x{}", b.map.h, b.map.w, b.map.c),
         Op::Downsample(d) => format!("downsample {}x{}x{}->{}", d.in_h, d.in_w, d.cin, d.cout),
-        Op::Head(h) => format!("head {}x{}x{}", h.h, h.w, h.c),
-        Op::FeatureMap(m) => format!("feature_map {}x{}x{}", m.h, m.w, m.c),
+        Op::Head(h) => format!("head {}x{}x{}", h.map.h, h.map.w, h.map.c),
+        Op::FeatureMap(m) => format!("feature_map {}x{}x{}", m.map.h, m.map.w, m.map.c),
     }
 }
 

@@ -23,7 +23,7 @@
 //! use convnext::kernels::requantize::requant_table;
 //! use convnext::kernels::stem::StemParams;
 //! use convnext::kernels::tables::i32_table;
-//! use convnext::kernels::{LayerNormParams, Placement, QLinear, Requant};
+//! use convnext::kernels::{InPlaceMap, LayerNormParams, Placement, QLinear, Requant};
 //! use convnext::network::{forward_u8, top_k, NetworkSpec, Op};
 //!
 //! let one = Requant::from_real(1.0);
@@ -44,7 +44,7 @@
 //!         out_offset: &ln_off,
 //!     }),
 //!     Op::Head(HeadParams {
-//!         h: 1, w: 1, c: 2,
+//!         map: InPlaceMap { h: 1, w: 1, c: 2 },
 //!         at: Placement { input_offset: 0, output_offset: 0, scratch_offset: 2 },
 //!         x_zero_point: 0,
 //!         ln: LayerNormParams::new(0),

@@ -38,7 +38,7 @@ fn output_shape(op: &Op<Vec<u8>>) -> [usize; 3] {
         Op::BlockF16(b) => [b.map.c, b.map.h, b.map.w],
         Op::Downsample(d) => [d.cout, d.in_h / 2, d.in_w / 2],
         Op::Head(h) => [h.classifier.outputs(), 1, 1],
-        Op::FeatureMap(m) => [m.c, m.h, m.w],
+        Op::FeatureMap(m) => [m.map.c, m.map.h, m.map.w],
     }
 }
 
@@ -79,7 +79,7 @@ fn layerwise_bytes(op: &Op<Vec<u8>>) -> usize {
         // Input, normalised input and output.
         Op::Downsample(_) => 2 * input + output,
         // The map, the pooled and the normalised vector.
-        Op::Head(h) => input + 2 * h.c,
+        Op::Head(h) => input + 2 * h.map.c,
         // The stream and its normalised copy.
         Op::FeatureMap(_) => 2 * input,
     }

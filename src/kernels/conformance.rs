@@ -18,8 +18,8 @@
 use super::arena::i32s;
 use super::depthwise::{Tap, Window};
 use super::frame::{
-    ActTable, DepthwiseKernel, EpilogueKernel, FusedKernel, Kernels, NormKernel, PairDot, PairRun,
-    QuadActivation, ResidualRun, StemKernel, StemPatch, Tables,
+    Acc, ActTable, DepthwiseKernel, EpilogueKernel, FusedKernel, Kernels, NormKernel, PairDot,
+    PairRun, QuadActivation, ResidualRun, StemKernel, StemPatch, Tables,
 };
 use super::linear::QLinear;
 use super::pointwise::{paired_offset, paired_offset_whole};
@@ -131,18 +131,47 @@ fn i32_of(b: &[u8], i: usize) -> i32 {
 }
 
 fn dot_i8<K: PairDot>() -> bool {
-    let mut next = xorshift(0x5eed_0001);
-    let (mut a, mut b) = ([0i8; 48], [0u8; 48]);
-    let mut ok = true;
-    for f in FILLS {
-        fill_i8(&mut a, f, &mut next);
-        fill(&mut b, f, &mut next);
-        for n in 0..=a.len() {
+    each_fill(0x5eed_0001, |a, b| {
+        (0..=a.len()).all(|n| {
             let want: i32 = 7 + (0..n).map(|i| a[i] as i32 * b[i] as i8 as i32).sum::<i32>();
-            ok &= K::dot_i8(7, &a[..n], &b[..n]) == want;
+            K::dot_i8(7, &a[..n], &b[..n]) == want
+        })
+    })
+}
+
+/// `acc[p][r] == start + Σ_k xs[p len + k] ws[r len + k]` for every pixel
+/// and row: the naive sums of plain rows.
+fn sums_match<const P: usize, const R: usize>(
+    acc: &Acc<P, R>,
+    (xs, ws): (&[i8], &[u8]),
+    (len, start): (usize, i32),
+) -> bool {
+    (0..P).all(|p| {
+        (0..R).all(|r| {
+            let row = |k: usize| xs[p * len + k] as i32 * ws[r * len + k] as i8 as i32;
+            acc[p][r] == start + (0..len).map(row).sum::<i32>()
+        })
+    })
+}
+
+/// `rows` plain rows of `len` from `plain` into `out`, laid out paired.
+fn pair_rows<T: Copy>(plain: &[T], (rows, len): (usize, usize), out: &mut [T]) {
+    for r in 0..rows {
+        for k in 0..len {
+            out[paired_offset(r, k, rows, len)] = plain[r * len + k];
         }
     }
-    ok
+}
+
+/// `check` on operands drawn in every fill from `seed`; whether all passed.
+fn each_fill(seed: u64, mut check: impl FnMut(&[i8], &[u8]) -> bool) -> bool {
+    let mut next = xorshift(seed);
+    let (mut xs, mut ws) = ([0i8; 96], [0u8; 96]);
+    FILLS.iter().fold(true, |ok, &f| {
+        fill_i8(&mut xs, f, &mut next);
+        fill(&mut ws, f, &mut next);
+        check(&xs, &ws) && ok
+    })
 }
 
 /// `dot_tile` on every tile shape and length 0..=37: `P` plain rows of
@@ -150,41 +179,20 @@ fn dot_i8<K: PairDot>() -> bool {
 fn dot_tile<K: PairDot>() -> bool {
     fn one<K: PairDot, const P: usize, const R: usize>(xs: &[i8], ws: &[u8], len: usize) -> bool {
         let (mut x, mut w) = ([0i8; 80], [0u8; 80]);
-        for p in 0..P {
-            for k in 0..len {
-                x[paired_offset(p, k, P, len)] = xs[p * len + k];
-            }
-        }
-        for r in 0..R {
-            for k in 0..len {
-                w[paired_offset(r, k, R, len)] = ws[r * len + k];
-            }
-        }
+        pair_rows(xs, (P, len), &mut x);
+        pair_rows(ws, (R, len), &mut w);
         let mut acc = [[5i32; R]; P];
         K::dot_tile(&mut acc, (&x, &w), len);
-        (0..P).all(|p| {
-            (0..R).all(|r| {
-                let want: i32 = (0..len)
-                    .map(|k| xs[p * len + k] as i32 * ws[r * len + k] as i8 as i32)
-                    .sum();
-                acc[p][r] == want + 5
-            })
+        sums_match(&acc, (xs, ws), (len, 5))
+    }
+    each_fill(0x5eed_0002, |xs, ws| {
+        (0..=37).all(|len| {
+            one::<K, 2, 2>(xs, ws, len)
+                && one::<K, 1, 2>(xs, ws, len)
+                && one::<K, 2, 1>(xs, ws, len)
+                && one::<K, 1, 1>(xs, ws, len)
         })
-    }
-    let mut next = xorshift(0x5eed_0002);
-    let (mut xs, mut ws) = ([0i8; 80], [0u8; 80]);
-    let mut ok = true;
-    for f in FILLS {
-        fill_i8(&mut xs, f, &mut next);
-        fill(&mut ws, f, &mut next);
-        for len in 0..=37 {
-            ok &= one::<K, 2, 2>(&xs, &ws, len)
-                && one::<K, 1, 2>(&xs, &ws, len)
-                && one::<K, 2, 1>(&xs, &ws, len)
-                && one::<K, 1, 1>(&xs, &ws, len);
-        }
-    }
-    ok
+    })
 }
 
 /// `P` pixels' int8 values `xs` (`len` each) widened to i16 as
@@ -206,33 +214,16 @@ fn dot_wide<K: PairDot>() -> bool {
     fn one<K: PairDot, const P: usize>(xs: &[i8], ws: &[u8], len: usize) -> bool {
         let (mut x, mut w) = ([0i8; 192], [0u8; 96]);
         widen::<P>(xs, len, &mut x);
-        for r in 0..2 {
-            for k in 0..len {
-                w[paired_offset(r, k, 2, len)] = ws[r * len + k];
-            }
-        }
+        pair_rows(ws, (2, len), &mut w);
         let mut acc = [[3i32; 2]; P];
         K::dot_wide(&mut acc, (&x, &w[..2 * len]));
-        (0..P).all(|p| {
-            (0..2).all(|r| {
-                let want: i32 = (0..len)
-                    .map(|k| xs[p * len + k] as i32 * ws[r * len + k] as i8 as i32)
-                    .sum();
-                acc[p][r] == want + 3
-            })
-        })
+        sums_match(&acc, (xs, ws), (len, 3))
     }
-    let mut next = xorshift(0x5eed_0003);
-    let (mut xs, mut ws) = ([0i8; 96], [0u8; 96]);
-    let mut ok = true;
-    for f in FILLS {
-        fill_i8(&mut xs, f, &mut next);
-        fill(&mut ws, f, &mut next);
-        for len in (4..=48).step_by(4) {
-            ok &= one::<K, 2>(&xs, &ws, len) && one::<K, 1>(&xs, &ws, len);
-        }
-    }
-    ok
+    each_fill(0x5eed_0003, |xs, ws| {
+        (4..=48)
+            .step_by(4)
+            .all(|len| one::<K, 2>(xs, ws, len) && one::<K, 1>(xs, ws, len))
+    })
 }
 
 /// The row-pair runs over 2 and 8 pixels (widened inputs with `WIDE`),
@@ -335,28 +326,54 @@ fn pairs<K: PairDot, const WIDE: bool>() -> Option<bool> {
     ran
 }
 
-/// A window of drawn taps over `c` channels; its naive sums go to `want`.
-fn window_case(
-    next: &mut impl FnMut() -> u64,
-    f: Fill,
-    (x, w, taps): (&mut [i8], &mut [u8], &mut [Tap; 49]),
-    (c, n): (usize, usize),
-    zx: i32,
-    want: &mut [i32],
-) {
-    fill_i8(x, f, next);
-    fill(w, f, next);
-    for t in taps.iter_mut().take(n) {
-        *t = Tap {
-            x: (next() as usize % (x.len() - c + 1)) as u32,
-            w: (next() as usize % (w.len() - c + 1)) as u32,
-        };
+/// A depthwise window of drawn taps and inputs, and its naive sums.
+struct WindowCase {
+    x: [i8; 400],
+    w: [u8; 400],
+    taps: [Tap; 49],
+    want: [i32; 40],
+    c: usize,
+    n: usize,
+}
+
+impl WindowCase {
+    fn new() -> Self {
+        WindowCase {
+            x: [0; 400],
+            w: [0; 400],
+            taps: [Tap::default(); 49],
+            want: [0; 40],
+            c: 0,
+            n: 0,
+        }
     }
-    for (ch, v) in want.iter_mut().enumerate().take(c) {
-        *v = taps[..n]
-            .iter()
-            .map(|t| (x[t.x as usize + ch] as i32 - zx) * w[t.w as usize + ch] as i8 as i32)
-            .sum();
+
+    /// Draws `n` taps over `c` channels, filled as `f`, and their sums
+    /// with zero point `zx`.
+    fn draw(&mut self, next: &mut impl FnMut() -> u64, f: Fill, (c, n, zx): (usize, usize, i32)) {
+        fill_i8(&mut self.x, f, next);
+        fill(&mut self.w, f, next);
+        let (xl, wl) = (self.x.len(), self.w.len());
+        for t in self.taps.iter_mut().take(n) {
+            *t = Tap {
+                x: (next() as usize % (xl - c + 1)) as u32,
+                w: (next() as usize % (wl - c + 1)) as u32,
+            };
+        }
+        let (x, w, taps) = (&self.x, &self.w, &self.taps[..n]);
+        for (ch, v) in self.want.iter_mut().enumerate().take(c) {
+            *v = taps
+                .iter()
+                .map(|t| (x[t.x as usize + ch] as i32 - zx) * w[t.w as usize + ch] as i8 as i32)
+                .sum();
+        }
+        (self.c, self.n) = (c, n);
+    }
+
+    /// The window drawn last (`None` if a tap does not fit: never, by
+    /// construction).
+    fn window(&self) -> Option<Window<'_>> {
+        Window::new(&self.x, &self.w, &self.taps[..self.n], self.c)
     }
 }
 
@@ -364,26 +381,17 @@ fn window_case(
 /// zero points at both ends.
 fn depthwise_group<K: DepthwiseKernel>() -> bool {
     let mut next = xorshift(0x5eed_0005);
-    let (mut x, mut w, mut taps) = ([0i8; 400], [0u8; 400], [Tap::default(); 49]);
-    let mut want = [0i32; 40];
+    let mut case = WindowCase::new();
     let mut ok = true;
     for (i, zx) in [-128, -3, 0, 127].into_iter().enumerate() {
         for c in (1..=40).step_by(3) {
             let n = if i % 2 == 0 { 49 } else { 1 };
-            let f = FILLS[(c + i) % 4];
-            window_case(
-                &mut next,
-                f,
-                (&mut x, &mut w, &mut taps),
-                (c, n),
-                zx,
-                &mut want,
-            );
-            let Some(win) = Window::new(&x, &w, &taps[..n], c) else {
+            case.draw(&mut next, FILLS[(c + i) % 4], (c, n, zx));
+            let Some(win) = case.window() else {
                 return false;
             };
             for g in 0..c / 4 {
-                ok &= K::group(&win, 4 * g, zx)[..] == want[4 * g..4 * g + 4];
+                ok &= K::group(&win, 4 * g, zx)[..] == case.want[4 * g..4 * g + 4];
             }
         }
     }
@@ -393,21 +401,13 @@ fn depthwise_group<K: DepthwiseKernel>() -> bool {
 /// The wider depthwise loops: the channels they say they did, from 0.
 fn depthwise_wide_groups<K: DepthwiseKernel>() -> Option<bool> {
     let mut next = xorshift(0x5eed_0006);
-    let (mut x, mut w, mut taps) = ([0i8; 400], [0u8; 400], [Tap::default(); 49]);
-    let mut want = [0i32; 40];
+    let mut case = WindowCase::new();
     let mut ran = None;
     for zx in [-128, -3, 0, 127] {
         for c in [4, 8, 15, 16, 24, 33, 40] {
             for (n, f) in [(49, Fill::Random), (48, Fill::Edges), (1, Fill::Max)] {
-                window_case(
-                    &mut next,
-                    f,
-                    (&mut x, &mut w, &mut taps),
-                    (c, n),
-                    zx,
-                    &mut want,
-                );
-                let Some(win) = Window::new(&x, &w, &taps[..n], c) else {
+                case.draw(&mut next, f, (c, n, zx));
+                let Some(win) = case.window() else {
                     return Some(false);
                 };
                 let mut out = [0i8; 4 * 40];
@@ -416,7 +416,7 @@ fn depthwise_wide_groups<K: DepthwiseKernel>() -> Option<bool> {
                     continue;
                 }
                 let sums = i32s(&out).take(done);
-                let ok = done <= c && sums.zip(want).all(|(a, b)| a == b);
+                let ok = done <= c && sums.zip(case.want).all(|(a, b)| a == b);
                 ran = Some(ran.unwrap_or(true) && ok);
             }
         }

@@ -3,6 +3,7 @@
 //! caller's feature-map buffer rather than the arena, so handing out a map
 //! costs no arena bytes and leaves the stream as it was.
 
+use super::in_place_map::InPlaceMap;
 use super::layer_norm::{affine_i8, layer_norm, LayerNormParams, Q16};
 use super::placement::{OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
@@ -10,12 +11,8 @@ use super::probe::{NoProbe, Phase, Probe};
 /// Constants and placement of one feature map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeatureMapParams<B = &'static [u8]> {
-    /// Map height.
-    pub h: usize,
-    /// Map width.
-    pub w: usize,
-    /// Channels.
-    pub c: usize,
+    /// Shape of the map.
+    pub map: InPlaceMap,
     /// The stream it reads (`input_offset`; the op writes nothing there).
     pub at: Placement,
     /// The stream's zero point.
@@ -33,7 +30,7 @@ pub struct FeatureMapParams<B = &'static [u8]> {
 impl<B> FeatureMapParams<B> {
     /// Bytes of the map (`h * w * c`), in the feature-map buffer.
     pub fn map_bytes(&self) -> usize {
-        self.h * self.w * self.c
+        self.map.bytes()
     }
 }
 
@@ -70,7 +67,7 @@ pub fn feature_map_probed<B: AsRef<[u8]>>(
     maps: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    let c = p.c;
+    let c = p.map.c;
     probe.enter(Phase::LayerNorm, 0);
     let (Some(x), Some(out)) = (
         arena.get(p.at.input_offset..p.at.input_offset + p.map_bytes()),

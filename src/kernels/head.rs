@@ -3,6 +3,7 @@
 //! logits stay int32 at one common scale, so argmax is exact and integer.
 
 use super::arena::{i32s, store_i32};
+use super::in_place_map::InPlaceMap;
 use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::QLinear;
 use super::placement::{OpFootprint, Placement};
@@ -12,12 +13,8 @@ use super::requantize::{clamp_i8, Requant};
 /// Constants and placement of the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadParams<B = &'static [u8]> {
-    /// Height of the last map.
-    pub h: usize,
-    /// Width of the last map.
-    pub w: usize,
-    /// Channels.
-    pub c: usize,
+    /// Shape of the last map.
+    pub map: InPlaceMap,
     /// Arena placement (the last map; scratch `5 * c`).
     pub at: Placement,
     /// Zero point of the last map.
@@ -32,19 +29,19 @@ pub struct HeadParams<B = &'static [u8]> {
 
 impl<B: AsRef<[u8]>> OpFootprint for HeadParams<B> {
     fn input_bytes(&self) -> usize {
-        self.h * self.w * self.c
+        self.map.bytes()
     }
     fn output_bytes(&self) -> usize {
         0
     }
     fn scratch_bytes(&self) -> usize {
-        5 * self.c
+        5 * self.map.c
     }
     fn weights_bytes(&self) -> usize {
         self.classifier.weights_bytes()
     }
     fn macs(&self) -> u64 {
-        (self.input_bytes() + self.c * self.classifier.outputs()) as u64
+        (self.input_bytes() + self.map.c * self.classifier.outputs()) as u64
     }
 }
 
@@ -60,7 +57,7 @@ pub fn head_probed<B: AsRef<[u8]>>(
     logits: &mut [i32],
     probe: &mut impl Probe,
 ) {
-    let (hw, c) = (p.h * p.w, p.c);
+    let (hw, c) = (p.map.h * p.map.w, p.map.c);
     probe.enter(Phase::Pool, (hw * c) as u32);
     let (x, s) = (p.at.input_offset, p.at.scratch_offset);
     // (An arena shorter than the plan's: nothing is computed, and nothing

@@ -23,13 +23,7 @@ fn main() {
         let chosen = choose_f16_blocks(&model, &processor, &probe, DEFAULT_CALIBRATION, 1)?;
         let blocks: Vec<_> = chosen.iter().map(|(b, _)| *b).collect();
         let plan = build_mixed_plan(&model, &processor, &cal, DEFAULT_CALIBRATION, &blocks)?;
-        let provenance = convnext_codegen::emit::Provenance::new(
-            std::path::Path::new("fmnist-convnext"),
-            "calibration_images.npy",
-            cal.shape[0],
-            DEFAULT_CALIBRATION,
-            &plan,
-        );
+        let provenance = provenance(&cal, &plan);
         let labels = &model.config.labels;
         convnext_codegen::emit::emit(&plan, &out, "fmnist_mixed", &provenance, labels)?;
         let list: Vec<String> = blocks.iter().map(|(s, b)| format!("({s}, {b})")).collect();
@@ -53,6 +47,20 @@ fn main() {
     }
 }
 
+/// Where a plan of the bundled default model came from, for its header.
+fn provenance(
+    cal: &convnext_codegen::Tensor,
+    plan: &convnext_codegen::plan::Plan,
+) -> convnext_codegen::emit::Provenance {
+    convnext_codegen::emit::Provenance::new(
+        std::path::Path::new("fmnist-convnext"),
+        "calibration_images.npy",
+        cal.shape[0],
+        DEFAULT_CALIBRATION,
+        plan,
+    )
+}
+
 /// The default model as a backbone with every out feature.
 fn backbone(model_dir: &std::path::Path, out: &std::path::Path) -> convnext_codegen::Result<()> {
     let model = convnext_codegen::load_model(model_dir)?;
@@ -63,13 +71,7 @@ fn backbone(model_dir: &std::path::Path, out: &std::path::Path) -> convnext_code
     let processor = load_processor(model_dir)?;
     let cal = load_calibration(model_dir, None, &processor)?;
     let plan = build_mixed_plan(&model, &processor, &cal, DEFAULT_CALIBRATION, &[])?;
-    let provenance = convnext_codegen::emit::Provenance::new(
-        std::path::Path::new("fmnist-convnext"),
-        "calibration_images.npy",
-        cal.shape[0],
-        DEFAULT_CALIBRATION,
-        &plan,
-    );
+    let provenance = provenance(&cal, &plan);
     convnext_codegen::emit::emit(&plan, out, "fmnist_backbone", &provenance, &[])?;
     Ok(())
 }

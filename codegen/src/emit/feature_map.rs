@@ -1,6 +1,6 @@
 //! Emits `FeatureMapParams` (`convnext::kernels::feature_map`).
 
-use super::parts::{layer_norm, placement};
+use super::parts::{layer_norm, map, placement};
 use super::rust_text::Expr;
 use super::{EmitContext, OpItem};
 use crate::error::Result;
@@ -12,9 +12,7 @@ pub(super) fn emit(
     op: &str,
 ) -> Result<OpItem> {
     let FeatureMapParams {
-        h,
-        w,
-        c,
+        map: shape,
         at,
         x_zero_point,
         output_offset,
@@ -22,6 +20,7 @@ pub(super) fn emit(
         out_requant,
         out_offset,
     } = p;
+    let (h, w, c) = (shape.h, shape.w, shape.c);
     let doc = format!(
         "Feature map: LayerNorm of the {h}x{w}x{c} stream with its affine, int8 HWC\n\
          at byte {output_offset} of the feature-map buffer."
@@ -29,9 +28,7 @@ pub(super) fn emit(
     let value = Expr::Struct(
         "FeatureMapParams",
         vec![
-            ("h", Expr::text(h)),
-            ("w", Expr::text(w)),
-            ("c", Expr::text(c)),
+            ("map", map(cx, shape)),
             ("at", placement(cx, at)),
             ("x_zero_point", Expr::text(x_zero_point)),
             ("output_offset", Expr::text(output_offset)),

@@ -1,6 +1,6 @@
 //! Emits `HeadParams` (`convnext::kernels::head`).
 
-use super::parts::{layer_norm, linear, placement, requant};
+use super::parts::{layer_norm, linear, map, placement, requant};
 use super::rust_text::Expr;
 use super::{EmitContext, OpItem};
 use crate::error::Result;
@@ -8,15 +8,14 @@ use convnext::kernels::head::HeadParams;
 
 pub(super) fn emit(p: &HeadParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> Result<OpItem> {
     let HeadParams {
-        h,
-        w,
-        c,
+        map: shape,
         at,
         x_zero_point,
         ln,
         ln_requant,
         classifier,
     } = p;
+    let (h, w, c) = (shape.h, shape.w, shape.c);
     let labels = classifier.outputs();
     let doc = format!(
         "Mean pool of {h}x{w}x{c} + LayerNorm + classifier int8 [{labels}][{c}]\n\
@@ -25,9 +24,7 @@ pub(super) fn emit(p: &HeadParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> R
     let value = Expr::Struct(
         "HeadParams",
         vec![
-            ("h", Expr::text(h)),
-            ("w", Expr::text(w)),
-            ("c", Expr::text(c)),
+            ("map", map(cx, shape)),
             ("at", placement(cx, at)),
             ("x_zero_point", Expr::text(x_zero_point)),
             ("ln", layer_norm(cx, *ln)),

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::model::FeatureNorm;
 use crate::reference::Point;
 use convnext::kernels::feature_map::FeatureMapParams;
-use convnext::kernels::Placement;
+use convnext::kernels::{InPlaceMap, Placement};
 
 /// Feature map `k` (`norm`) of the `(h, w)` stream quantized as `stream`,
 /// written at `output_offset` of the feature-map buffer; and the map's own
@@ -25,9 +25,7 @@ pub(super) fn quantize(
     let c = ln.weight.len();
     let (out_requant, out_offset) = norm_affine(ln, out);
     let params = FeatureMapParams {
-        h,
-        w,
-        c,
+        map: InPlaceMap { h, w, c },
         at: Placement::default(),
         x_zero_point: stream.zero_point,
         output_offset,

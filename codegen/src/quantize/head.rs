@@ -8,7 +8,7 @@ use crate::model::{Linear, Model};
 use crate::reference::Point;
 use convnext::kernels::head::HeadParams;
 use convnext::kernels::layer_norm::LN_INPUT_LIMIT;
-use convnext::kernels::{Placement, Requant};
+use convnext::kernels::{InPlaceMap, Placement, Requant};
 
 /// The head over the last `h x w` map on the `input` stream, and the real
 /// value of one logit step.
@@ -40,9 +40,7 @@ pub(super) fn quantize(
     let logit_scale = (range(ranges, Point::Logits)?.abs_max() as f64).max(1e-6) / Q24;
     let bias: Vec<i32> = (0..labels).map(|o| bias_q(bf[o], s_y * s_w[o])).collect();
     let head = HeadParams {
-        h,
-        w,
-        c,
+        map: InPlaceMap { h, w, c },
         at: Placement::default(),
         x_zero_point: input.zero_point,
         ln: ln_params(c, norm.eps, input.scale / hw),

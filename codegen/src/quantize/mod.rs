@@ -340,7 +340,7 @@ pub fn quantize(
             let (p, quant) = feature_map::quantize(f, k, ranges, (h, w), stream, offset)?;
             feature_maps.push(FeatureMapInfo {
                 name: f.name.clone(),
-                shape: [p.c, h, w],
+                shape: [p.map.c, h, w],
                 offset,
                 quant,
             });

@@ -22,7 +22,7 @@ use super::lanes::lanes32;
 use crate::kernels::frame::PairRun;
 use core::arch::x86_64::{
     __cpuid, __cpuid_count, __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16,
-    _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_setr_epi8,
+    _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi32, _mm256_set1_epi64x,
     _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srai_epi16, _mm_loadu_si128, _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -144,28 +144,18 @@ unsafe fn pairs_avx2<const WIDE: bool>(
     // arithmetic shift by 8 sign-extends it: widened input (pw1) keeps
     // SXTB16's order 0, 2, 1, 3; int8 input widens in order 0, 1, 2, 3.
     let z = -128i8;
+    // Each i16 lane's high byte is weight `order[lane % 4]` (its low byte
+    // zeroed by -128), so an arithmetic shift by 8 sign-extends it.
+    let mask = |order: [i8; 4]| -> __m256i {
+        load32(&core::array::from_fn(|i| match i % 2 {
+            0 => z,
+            _ => order[i / 2 % 4],
+        }))
+    };
     let (m0, m1) = if WIDE {
-        (
-            _mm256_setr_epi8(
-                z, 0, z, 2, z, 1, z, 3, z, 0, z, 2, z, 1, z, 3, z, 0, z, 2, z, 1, z, 3, z, 0, z, 2,
-                z, 1, z, 3,
-            ),
-            _mm256_setr_epi8(
-                z, 4, z, 6, z, 5, z, 7, z, 4, z, 6, z, 5, z, 7, z, 4, z, 6, z, 5, z, 7, z, 4, z, 6,
-                z, 5, z, 7,
-            ),
-        )
+        (mask([0, 2, 1, 3]), mask([4, 6, 5, 7]))
     } else {
-        (
-            _mm256_setr_epi8(
-                z, 0, z, 1, z, 2, z, 3, z, 0, z, 1, z, 2, z, 3, z, 0, z, 1, z, 2, z, 3, z, 0, z, 1,
-                z, 2, z, 3,
-            ),
-            _mm256_setr_epi8(
-                z, 4, z, 5, z, 6, z, 7, z, 4, z, 5, z, 6, z, 7, z, 4, z, 5, z, 6, z, 7, z, 4, z, 5,
-                z, 6, z, 7,
-            ),
-        )
+        (mask([0, 1, 2, 3]), mask([4, 5, 6, 7]))
     };
     let chunk = if WIDE { 64 } else { 32 };
     // A chunk of the 8 pixels' inputs as i16: pixels 0-3, then 4-7.

@@ -149,9 +149,8 @@ impl EpilogueKernel for X86 {
     }
 
     #[inline(always)]
-    fn residual_groups(x: &mut [i8], r: ResidualRun) -> usize {
-        let cn = (r.c, r.pixels);
-        residual::residual_groups(x, cn, r.first_row, r.accs, r.requant, r.layer)
+    fn residual_groups(x: &mut [i8], run: ResidualRun) -> usize {
+        residual::residual_groups(x, run)
     }
 }
 

@@ -19,7 +19,8 @@
 #![allow(unsafe_code)]
 
 use super::lanes::{any_outside, requants8, saturated8};
-use crate::kernels::requantize::{Requant, ResidualLayer};
+use crate::kernels::frame::ResidualRun;
+use crate::kernels::requantize::Requant;
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_blend_epi32, _mm256_cvtepi8_epi32,
     _mm256_loadu_si256, _mm256_mul_epi32, _mm256_permute2x128_si256, _mm256_set1_epi32,
@@ -37,30 +38,24 @@ const PIXELS: usize = 8;
 /// from row `o0`), up to the first group with a row off the prepared form.
 /// Returns the pairs done (a multiple of 4; the caller's loop goes on from
 /// there), 0 without AVX2.
-pub fn residual_groups(
-    x: &mut [i8],
-    (c, n): (usize, usize),
-    o0: usize,
-    accs: &[[i32; 2]],
-    requant: &[u8],
-    layer: ResidualLayer,
-) -> usize {
-    if !super::avx2::available() || n > PIXELS {
+pub fn residual_groups(x: &mut [i8], run: ResidualRun) -> usize {
+    if !super::avx2::available() || run.pixels > PIXELS {
         return 0;
     }
     // SAFETY: `available` said this CPU runs AVX2.
-    unsafe { residual_groups_avx2(x, (c, n), o0, accs, requant, layer) }
+    unsafe { residual_groups_avx2(x, run) }
 }
 
 #[target_feature(enable = "avx2")]
-fn residual_groups_avx2(
-    x: &mut [i8],
-    (c, n): (usize, usize),
-    o0: usize,
-    accs: &[[i32; 2]],
-    requant: &[u8],
-    layer: ResidualLayer,
-) -> usize {
+fn residual_groups_avx2(x: &mut [i8], run: ResidualRun) -> usize {
+    let ResidualRun {
+        c,
+        pixels: n,
+        first_row: o0,
+        accs,
+        requant,
+        layer,
+    } = run;
     let [zx, residual, minus_ta, plus] = layer.parts();
     let (zx, residual, plus) = (
         _mm256_set1_epi32(zx),
