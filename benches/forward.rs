@@ -28,7 +28,7 @@ fn int8(c: &mut Criterion, name: &str, n: &Network, wide: bool) {
             load_input_u8(black_box(&n.image), &mut arena, plan.input_offset);
             if wide {
                 run_ops_tiled(
-                    plan.runtime_ops(),
+                    plan.host_ops(),
                     &mut arena,
                     &mut Outputs::logits(&mut logits),
                 );

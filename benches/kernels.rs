@@ -36,20 +36,25 @@ fn bench_ops(c: &mut Criterion, model: &str, plan: &Plan, image: &[u8]) {
     let mut group = c.benchmark_group(model);
     group.measurement_time(Duration::from_secs(2));
     group.warm_up_time(Duration::from_millis(500));
-    for op in plan.runtime_ops() {
+    for (op, host) in plan.host_ops() {
         let name = describe(op);
         if !seen.contains(&name) {
             let before = arena.clone();
             group.bench_function(&name, |b| {
                 b.iter_batched_ref(
                     || before.clone(),
-                    |a| op.run_tiled(a, &mut Outputs::logits(&mut logits), &mut NoProbe),
+                    |a| op.run_tiled(host, a, &mut Outputs::logits(&mut logits), &mut NoProbe),
                     BatchSize::LargeInput,
                 )
             });
             seen.push(name);
         }
-        op.run_tiled(&mut arena, &mut Outputs::logits(&mut logits), &mut NoProbe);
+        op.run_tiled(
+            host,
+            &mut arena,
+            &mut Outputs::logits(&mut logits),
+            &mut NoProbe,
+        );
     }
     group.finish();
 }

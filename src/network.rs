@@ -12,6 +12,7 @@ use crate::kernels::downsample::{
 use crate::kernels::feature_map::{feature_map_probed, FeatureMapParams};
 use crate::kernels::head::{head_probed, HeadParams};
 use crate::kernels::in_place_map::HOST_GROUP_PIXELS;
+use crate::kernels::prepared::Prepared;
 use crate::kernels::probe::{NoProbe, Probe};
 use crate::kernels::stem::{stem_in_place_probed, StemParams};
 use crate::kernels::{OpFootprint, Placement};
@@ -112,11 +113,18 @@ impl<B: AsRef<[u8]>> Op<B> {
     }
 
     /// [`Op::run`] with the host's wider block tiles where `arena` has
-    /// their scratch ([`Op::host_scratch_bytes`]); the same bits.
-    pub fn run_tiled(&self, arena: &mut [i8], out: &mut Outputs<'_>, probe: &mut impl Probe) {
+    /// their scratch ([`Op::host_scratch_bytes`]), and the host's prepared
+    /// tables where it has them (`host`); the same bits.
+    pub fn run_tiled(
+        &self,
+        host: Prepared<&[u8]>,
+        arena: &mut [i8],
+        out: &mut Outputs<'_>,
+        probe: &mut impl Probe,
+    ) {
         match self {
-            Op::Block(p) => block_in_place_tiled(p, arena, probe),
-            Op::Downsample(p) => downsample_in_place_tiled(p, arena, probe),
+            Op::Block(p) => block_in_place_tiled(p, host, arena, probe),
+            Op::Downsample(p) => downsample_in_place_tiled(p, host, arena, probe),
             _ => self.run(arena, out, probe),
         }
     }
@@ -300,15 +308,16 @@ pub fn run_ops<'o, B: AsRef<[u8]> + 'o>(
 }
 
 /// [`run_ops`] into logits and feature maps, with the host's wider block
-/// tiles where `arena` is large enough for them ([`Op::run_tiled`]): the
-/// host simulation's fast form, the same bits.
+/// tiles where `arena` is large enough for them and each op's prepared
+/// tables ([`Op::run_tiled`]): the host simulation's fast form, the same
+/// bits.
 pub fn run_ops_tiled<'o, B: AsRef<[u8]> + 'o>(
-    ops: impl IntoIterator<Item = &'o Op<B>>,
+    ops: impl IntoIterator<Item = (&'o Op<B>, Prepared<&'o [u8]>)>,
     arena: &mut [i8],
     out: &mut Outputs<'_>,
 ) {
-    for op in ops {
-        op.run_tiled(arena, out, &mut NoProbe);
+    for (op, host) in ops {
+        op.run_tiled(host, arena, out, &mut NoProbe);
     }
 }
 

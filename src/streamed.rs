@@ -18,6 +18,7 @@
 
 use crate::kernels::block::{block_row, BlockParams, WINDOW_ROWS};
 use crate::kernels::downsample::{downsample_rows, DownsampleParams};
+use crate::kernels::prepared::NoHost;
 use crate::kernels::probe::NoProbe;
 use crate::kernels::stem::{stem_rows, StemParams};
 use crate::kernels::Placement;
@@ -254,6 +255,7 @@ impl<'a, B: AsRef<[u8]>> RowStream<'a, B> {
         };
         block_row(
             p,
+            NoHost,
             self.arena,
             (window, r, out, self.layout.scratch),
             &mut NoProbe,

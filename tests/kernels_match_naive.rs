@@ -13,6 +13,7 @@ use convnext::kernels::in_place_map::{
 };
 use convnext::kernels::layer_norm::{layer_norm, Q16};
 use convnext::kernels::placement::OpFootprint;
+use convnext::kernels::prepared::{NoHost, Prepared};
 use convnext::kernels::probe::NoProbe;
 use convnext::kernels::requantize::requant_table;
 use convnext::kernels::stem::{stem_in_place, StemParams};
@@ -20,7 +21,7 @@ use convnext::kernels::tables::i32_table;
 use convnext::kernels::{
     requantize_sum, saturate_i8, InPlaceMap, LayerNormParams, Placement, QLinear, Requant,
 };
-use convnext_codegen::host_wide::{block_host_wide, downsample_host_wide};
+use convnext_codegen::host_wide::{block_prepared, downsample_prepared};
 use convnext_codegen::quantize::paired_layout;
 
 #[test]
@@ -267,7 +268,6 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
         out_zero_point: d.zero.2,
         grn,
         wide_hidden: false,
-        host_wide: &[][..],
     };
     if with_grn {
         arena.resize(h * w * c + p.scratch_bytes() + 7, 0);
@@ -287,12 +287,9 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
     // Once more with the host's prepared copies (what codegen's plan gives
     // on x86-64): the widened pointwise weights and the depthwise's
     // multipliers unpacked, which the AVX2 loops read.
-    let widened = block_host_wide(&p);
-    let prepared = BlockParams {
-        host_wide: &widened[..],
-        ..p
-    };
-    let parts = prepared.host_parts();
+    let prepared_tables = block_prepared(&p);
+    let parts = prepared_tables.view();
+    let prepared = Prepared::Block(parts);
     assert_eq!(parts.pw1.len(), 2 * p.pw1.weights.len());
     assert_eq!(parts.dw_requant.len(), 8 * c);
     assert_eq!(parts.dw_rows.is_empty(), !c.is_multiple_of(8));
@@ -306,10 +303,10 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
     };
     assert_eq!(p.host_tile(grouped.len()), group, "{h}x{w}x{c}");
     let mut grouped_prepared = grouped.clone();
-    block_in_place_tiled(&prepared, &mut grouped_prepared, &mut NoProbe);
-    block_in_place_tiled(&p, &mut grouped, &mut NoProbe);
-    block_in_place_tiled(&prepared, &mut wide_prepared, &mut NoProbe);
-    block_in_place_tiled(&p, &mut wide, &mut NoProbe);
+    block_in_place_tiled(&p, prepared, &mut grouped_prepared, &mut NoProbe);
+    block_in_place_tiled(&p, NoHost, &mut grouped, &mut NoProbe);
+    block_in_place_tiled(&p, prepared, &mut wide_prepared, &mut NoProbe);
+    block_in_place_tiled(&p, NoHost, &mut wide, &mut NoProbe);
     block_in_place(&p, &mut arena);
 
     // Naive: every pixel's depthwise window from an untouched copy of x,
@@ -452,7 +449,6 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) 
         ln_requant: Requant::from_real(25.0),
         conv: conv.linear(),
         out_zero_point: d.zero.2,
-        host_wide: &[][..],
     };
     let mut arena;
     (p.at, arena) = in_place_arena(&p, &x);
@@ -468,11 +464,8 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) 
     };
     assert_eq!(p.host_tile(wide.len()), tile);
     // Once more with the host's prepared copy (the widened weights).
-    let widened = downsample_host_wide(&p);
-    let prepared = DownsampleParams {
-        host_wide: &widened[..],
-        ..p
-    };
+    let widened = downsample_prepared(&p);
+    let prepared = Prepared::Downsample(&widened[..]);
     let mut wide_prepared = wide.clone();
     // And in groups of tiles, where the arena has room.
     let mut grouped = arena.clone();
@@ -486,10 +479,10 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) 
     };
     assert_eq!(p.host_tile(grouped.len()), group);
     let mut grouped_prepared = grouped.clone();
-    downsample_in_place_tiled(&prepared, &mut grouped_prepared, &mut NoProbe);
-    downsample_in_place_tiled(&p, &mut grouped, &mut NoProbe);
-    downsample_in_place_tiled(&prepared, &mut wide_prepared, &mut NoProbe);
-    downsample_in_place_tiled(&p, &mut wide, &mut NoProbe);
+    downsample_in_place_tiled(&p, prepared, &mut grouped_prepared, &mut NoProbe);
+    downsample_in_place_tiled(&p, NoHost, &mut grouped, &mut NoProbe);
+    downsample_in_place_tiled(&p, prepared, &mut wide_prepared, &mut NoProbe);
+    downsample_in_place_tiled(&p, NoHost, &mut wide, &mut NoProbe);
     downsample_in_place(&p, &mut arena);
     let mut want = vec![0i8; oh * ow * cout];
     for r in 0..oh {

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::quantize::QuantizedModel;
 use crate::tensor::Tensor;
 use convnext::kernels::block::BlockParams;
+use convnext::kernels::prepared::Prepared;
 use convnext::kernels::{OpFootprint, Placement};
 use convnext::network::{load_input_u8, run_ops_tiled, Op, Outputs};
 
@@ -189,6 +190,12 @@ impl Plan {
         self.model.ops.iter().map(|q| &q.op)
     }
 
+    /// The placed ops with the host's prepared tables, as the host runs
+    /// them ([`convnext::network::run_ops_tiled`]).
+    pub fn host_ops(&self) -> impl Iterator<Item = (&Op<Vec<u8>>, Prepared<&[u8]>)> + Clone {
+        self.model.ops.iter().map(|q| (&q.op, q.host.view()))
+    }
+
     /// Run the int8 network on one u8 HWC image on the calling thread, in
     /// `arena` (`host_arena_bytes` long for the host's wider tiles; an
     /// `arena_bytes` one runs the firmware's tiles), into `logits`
@@ -201,7 +208,7 @@ impl Plan {
     /// (`feature_map_bytes`).
     pub fn run_one_into(&self, image: &[u8], arena: &mut [i8], out: &mut Outputs<'_>) {
         load_input_u8(image, arena, self.input_offset);
-        run_ops_tiled(self.runtime_ops(), arena, out);
+        run_ops_tiled(self.host_ops(), arena, out);
     }
 
     /// The int8 feature maps of u8 HWC images (`input_bytes` each), spread

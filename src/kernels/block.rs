@@ -30,6 +30,7 @@ use super::mlp::{pw1_tile, pw1_wide, pw2_tile};
 use super::placement::{OpFootprint, Placement};
 use super::pointwise::paired_offset;
 use super::pointwise_wide::wide_offset;
+use super::prepared::{HostTables, NoHost};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, requantize_plus_each, Requant};
 
@@ -75,54 +76,6 @@ pub struct BlockParams<B = &'static [u8]> {
     /// v1 block whose `C` is a multiple of 8: pw2 then reads them without
     /// sign-extending. The planner sets it where the room costs no arena.
     pub wide_hidden: bool,
-    /// The host's prepared copies, for its AVX2 loops: pw1's, then pw2's,
-    /// weights widened to i16 (little-endian; pw2's byte `i` at bytes `2i`
-    /// and `2i + 1`, pw1's with each 4-byte chunk in its widened input's
-    /// order, 0, 2, 1, 3), which the pointwise loop reads instead of
-    /// widening each weight again for every tile; then the depthwise's
-    /// multipliers as `C` i32 mantissas and `C` i32 shifts, which its
-    /// requantization loads instead of gathering them from the 5-byte
-    /// entries for every pixel; then, for `C` a multiple of 8, the
-    /// depthwise's weights paired along each window row and `zx Σ w`
-    /// ([`BlockParams::host_parts`], [`HostParts::dw_rows`];
-    /// `convnext_codegen::host_wide` builds it all). Empty on the
-    /// boards (the emitter writes `&[]`) and wherever nobody prepared it
-    /// (codegen's plan does on x86-64 hosts): the loops then work from the
-    /// tables, with the same bits.
-    pub host_wide: B,
-}
-
-/// [`BlockParams::host_wide`]'s parts ([`BlockParams::host_parts`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HostParts<'a> {
-    /// pw1's weights widened to i16.
-    pub pw1: &'a [u8],
-    /// pw2's weights widened to i16.
-    pub pw2: &'a [u8],
-    /// The depthwise's `C` mantissas, then `C` shifts, as i32s.
-    pub dw_requant: &'a [u8],
-    /// The depthwise's weights paired along each window row, for the
-    /// plane ([`DepthwiseKernel::plane_depthwise`]): per row `ky`, per pair of taps
-    /// `(0, 1)`, `(2, 3)`, `(4, 5)`, `(6, none)`, per channel, the two
-    /// weights as i16s (the missing tap's are 0); empty unless `C` is a
-    /// multiple of 8.
-    pub dw_rows: &'a [u8],
-    /// Per channel, `zx Σ_taps w` as an i32 (with [`HostParts::dw_rows`]).
-    pub dw_zero: &'a [u8],
-}
-
-/// Tap pairs of a window row in [`HostParts::dw_rows`]: (0, 1), (2, 3),
-/// (4, 5), (6, none).
-pub const ROW_PAIRS: usize = 4;
-
-/// Bytes of [`HostParts::dw_rows`] and [`HostParts::dw_zero`] for `c`
-/// channels (none unless `c` is a multiple of 8).
-pub fn host_dw_rows_bytes(c: usize) -> (usize, usize) {
-    if c.is_multiple_of(8) {
-        (7 * ROW_PAIRS * 4 * c, 4 * c)
-    } else {
-        (0, 0)
-    }
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
@@ -196,9 +149,9 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     /// untouched input ([`DepthwiseKernel::build_plane`]); its bytes,
     /// or 0 where there is none (nothing to build it for, or no room).
     #[inline]
-    fn build_plane(&self, arena: &mut [i8], tile: usize) -> usize {
+    fn build_plane(&self, host: impl HostTables, arena: &mut [i8], tile: usize) -> usize {
         let n = self.plane_bytes(tile);
-        if n > 0 && !self.host_parts().dw_rows.is_empty() {
+        if n > 0 && !host.block().dw_rows.is_empty() {
             let m = self.map;
             let x = self.at.input_offset..self.at.input_offset + m.bytes();
             let Some((lo, hi)) = arena.split_at_mut_checked(self.plane_offset(tile)) else {
@@ -223,39 +176,6 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
             TILE_PIXELS * 8 * self.map.c
         } else {
             0
-        }
-    }
-
-    /// The parts of [`BlockParams::host_wide`]: pw1's and pw2's widened
-    /// weights, the depthwise's multipliers and its tap pairs; all empty
-    /// unless it holds exactly those. (Always empty on the boards, which never read them.)
-    pub fn host_parts(&self) -> HostParts<'_> {
-        let none = HostParts::default();
-        if cfg!(target_os = "none") {
-            return none;
-        }
-        let n1 = self.pw1.weights.as_ref().len();
-        let n2 = self.pw2.weights.as_ref().len();
-        let hw = self.host_wide.as_ref();
-        let c = self.map.c;
-        let (np, nz) = host_dw_rows_bytes(c);
-        let want = n1
-            .checked_add(n2)
-            .and_then(|n| n.checked_mul(2))
-            .and_then(|n| n.checked_add(8 * c + np + nz));
-        if want != Some(hw.len()) {
-            return none;
-        }
-        let (pw1, rest) = hw.split_at_checked(2 * n1).unwrap_or_default();
-        let (pw2, rest) = rest.split_at_checked(2 * n2).unwrap_or_default();
-        let (dw_requant, rest) = rest.split_at_checked(8 * c).unwrap_or_default();
-        let (dw_rows, dw_zero) = rest.split_at_checked(np).unwrap_or_default();
-        HostParts {
-            pw1,
-            pw2,
-            dw_requant,
-            dw_rows,
-            dw_zero,
         }
     }
 
@@ -294,7 +214,7 @@ pub fn block_in_place_probed<B: AsRef<[u8]>>(
     probe: &mut impl Probe,
 ) {
     if p.grn.is_none() {
-        block_tiles::<_, TILE_PIXELS, false>(p, arena, probe)
+        block_tiles::<_, _, TILE_PIXELS, false>(p, NoHost, arena, probe)
     }
 }
 
@@ -305,30 +225,39 @@ pub fn block_grn_in_place_probed<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    block_tiles::<_, TILE_PIXELS, true>(p, arena, probe)
+    block_tiles::<_, _, TILE_PIXELS, true>(p, NoHost, arena, probe)
 }
 
 /// [`block_in_place`] with the host's wider tiles where `arena` has the
-/// scratch for them ([`BlockParams::host_tile`]); the same bits.
+/// scratch for them ([`BlockParams::host_tile`]), reading the host's
+/// prepared tables where it has them (`host`); the same bits.
 pub fn block_in_place_tiled<B: AsRef<[u8]>>(
     p: &BlockParams<B>,
+    host: impl HostTables,
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
     match (p.host_tile(arena.len()), p.grn.is_some()) {
-        (HOST_GROUP_PIXELS, false) => block_tiles::<_, HOST_GROUP_PIXELS, false>(p, arena, probe),
-        (HOST_TILE_PIXELS, false) => block_tiles::<_, HOST_TILE_PIXELS, false>(p, arena, probe),
-        (HOST_TILE_PIXELS, true) => block_tiles::<_, HOST_TILE_PIXELS, true>(p, arena, probe),
-        (_, false) => block_tiles::<_, TILE_PIXELS, false>(p, arena, probe),
-        (_, true) => block_tiles::<_, TILE_PIXELS, true>(p, arena, probe),
+        (HOST_GROUP_PIXELS, false) => {
+            block_tiles::<_, _, HOST_GROUP_PIXELS, false>(p, host, arena, probe)
+        }
+        (HOST_TILE_PIXELS, false) => {
+            block_tiles::<_, _, HOST_TILE_PIXELS, false>(p, host, arena, probe)
+        }
+        (HOST_TILE_PIXELS, true) => {
+            block_tiles::<_, _, HOST_TILE_PIXELS, true>(p, host, arena, probe)
+        }
+        (_, false) => block_tiles::<_, _, TILE_PIXELS, false>(p, host, arena, probe),
+        (_, true) => block_tiles::<_, _, TILE_PIXELS, true>(p, host, arena, probe),
     }
 }
 
 /// The block in tiles of `TILE` pixels, a constant in each copy (a last,
 /// partial tile runs the lanes the loop chooses); `GRN` says whether the
 /// copy has GRN's passes (a constant, so v1 copies hold none of its code).
-fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
+fn block_tiles<B: AsRef<[u8]>, H: HostTables, const TILE: usize, const GRN: bool>(
     p: &BlockParams<B>,
+    host: H,
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
@@ -342,11 +271,11 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
     let mut taps = [Tap::default(); MAX_TAPS];
     // The host's plane, from the untouched map: with one, the depthwise
     // reads neither the map nor the ring.
-    let plane = p.build_plane(arena, tile);
+    let plane = p.build_plane(host, arena, tile);
     let plane_at = p.plane_offset(tile) - s;
     let grn = if GRN { p.grn.as_ref() } else { None };
     if let Some(grn) = grn {
-        grn_statistics::<_, TILE>(p, grn, arena, (&mut taps, plane), probe);
+        grn_statistics::<_, _, TILE>(p, host, grn, arena, (&mut taps, plane), probe);
     }
     let mut p0 = 0;
     while p0 < hw {
@@ -372,7 +301,7 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
         } else {
             (hi, &[][..])
         };
-        depthwise_tile(p, (lo, planed), (p0, n, p0), &mut taps, hi);
+        depthwise_tile(p, host, (lo, planed), (p0, n, p0), &mut taps, hi);
         // 2. Keep the originals for later windows (unless the plane has
         // them), then 3. LayerNorm each pixel into the normalised vectors
         // above the depthwise outputs, the tile's pixels paired for pw1.
@@ -411,11 +340,11 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
             let Some(x) = below.get_mut(x_at..x_at + n * c) else {
                 return;
             };
-            mlp_wide(p, xn, (dw_out, wide), x, probe);
+            mlp_wide(p, host, xn, (dw_out, wide), x, probe);
             p0 += n;
             continue;
         }
-        normalise_and_pw1(p, dw_out, xn, (n, lanes), probe);
+        normalise_and_pw1(p, host, dw_out, xn, (n, lanes), probe);
         let hidden = dw_out;
         if let (Some(grn), Some(stats)) = (grn, tile_rest.get(..stats_bytes(4 * c))) {
             apply_grn(p, grn, stats, hidden, lanes);
@@ -425,7 +354,7 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
         let Some(x) = below.get_mut(x_at..x_at + n * c) else {
             return;
         };
-        pw2_lanes(p, hidden, x, lanes);
+        pw2_lanes(p, host, hidden, x, lanes);
         p0 += n;
     }
 }
@@ -438,8 +367,9 @@ fn block_tiles<B: AsRef<[u8]>, const TILE: usize, const GRN: bool>(
 /// each caller keeps the frame it had before the steps were shared (the
 /// firmware's stack bound and the streamed row's count depend on it).
 #[inline(always)]
-fn normalise_and_pw1<B: AsRef<[u8]>>(
+fn normalise_and_pw1<B: AsRef<[u8]>, H: HostTables>(
     p: &BlockParams<B>,
+    host: H,
     dw_out: &mut [i8],
     xn: &mut [i8],
     (n, lanes): (usize, usize),
@@ -455,10 +385,10 @@ fn normalise_and_pw1<B: AsRef<[u8]>>(
     match (c.is_multiple_of(4), lanes) {
         #[cfg(not(target_os = "none"))]
         (true, HOST_TILE_PIXELS | HOST_GROUP_PIXELS) => {
-            pw1_wide::<_, HOST_TILE_PIXELS>(p, xn, hidden, n)
+            pw1_wide::<_, _, HOST_TILE_PIXELS>(p, host, xn, hidden, n)
         }
-        (true, 2) => pw1_wide::<_, 2>(p, xn, hidden, 2),
-        (true, _) => pw1_wide::<_, 1>(p, xn, hidden, 1),
+        (true, 2) => pw1_wide::<_, _, 2>(p, host, xn, hidden, 2),
+        (true, _) => pw1_wide::<_, _, 1>(p, host, xn, hidden, 1),
         (false, 2) => pw1_tile::<_, 2>(p, xn, hidden),
         (false, _) => pw1_tile::<_, 1>(p, xn, hidden),
     }
@@ -494,8 +424,9 @@ fn normalise_tile<B: AsRef<[u8]>>(
 /// the general steps called from here, so the stack's deepest chain is
 /// the one the paired tiles have.
 #[inline(always)]
-fn mlp_wide<B: AsRef<[u8]>>(
+fn mlp_wide<B: AsRef<[u8]>, H: HostTables>(
     p: &BlockParams<B>,
+    host: H,
     xn: &[i8],
     (hidden, wide): (&mut [i8], &mut [i8]),
     x: &mut [i8],
@@ -504,26 +435,34 @@ fn mlp_wide<B: AsRef<[u8]>>(
     use super::mlp::{pw1_to_wide, pw2_from_wide};
     let c = p.map.c;
     if !pw1_to_wide(p, xn, wide) {
-        pw1_wide::<_, 2>(p, xn, hidden, 2);
+        pw1_wide::<_, _, 2>(p, host, xn, hidden, 2);
         probe.enter(Phase::Pointwise2, (8 * c * c) as u32);
-        return pw2_tile::<_, 2>(p, hidden, x, 0);
+        return pw2_tile::<_, _, 2>(p, host, hidden, x, 0);
     }
     probe.enter(Phase::Pointwise2, (8 * c * c) as u32);
     let done = pw2_from_wide(p, wide, hidden, x);
     if done < c {
-        pw2_tile::<_, 2>(p, hidden, x, done);
+        pw2_tile::<_, _, 2>(p, host, hidden, x, done);
     }
 }
 
 /// Step 5: pw2, layer scale and residual of `lanes` pixels' hidden vectors into
 /// `x` (the tile's pixels, holding the block's input).
 #[inline(always)]
-fn pw2_lanes<B: AsRef<[u8]>>(p: &BlockParams<B>, hidden: &[i8], x: &mut [i8], lanes: usize) {
+fn pw2_lanes<B: AsRef<[u8]>, H: HostTables>(
+    p: &BlockParams<B>,
+    host: H,
+    hidden: &[i8],
+    x: &mut [i8],
+    lanes: usize,
+) {
     match lanes {
         #[cfg(not(target_os = "none"))]
-        HOST_TILE_PIXELS | HOST_GROUP_PIXELS => pw2_tile::<_, HOST_TILE_PIXELS>(p, hidden, x, 0),
-        2 => pw2_tile::<_, 2>(p, hidden, x, 0),
-        _ => pw2_tile::<_, 1>(p, hidden, x, 0),
+        HOST_TILE_PIXELS | HOST_GROUP_PIXELS => {
+            pw2_tile::<_, _, HOST_TILE_PIXELS>(p, host, hidden, x, 0)
+        }
+        2 => pw2_tile::<_, _, 2>(p, host, hidden, x, 0),
+        _ => pw2_tile::<_, _, 1>(p, host, hidden, x, 0),
     }
 }
 
@@ -531,8 +470,9 @@ fn pw2_lanes<B: AsRef<[u8]>>(p: &BlockParams<B>, hidden: &[i8], x: &mut [i8], la
 /// from the untouched `x` (nothing is written there, so the depthwise reads
 /// no ring), summed into the statistics above the tile scratch, which then
 /// become the per-channel factors.
-fn grn_statistics<B: AsRef<[u8]>, const TILE: usize>(
+fn grn_statistics<B: AsRef<[u8]>, H: HostTables, const TILE: usize>(
     p: &BlockParams<B>,
+    host: H,
     grn: &GrnParams<B>,
     arena: &mut [i8],
     (taps, plane): (&mut [Tap; MAX_TAPS], usize),
@@ -560,9 +500,9 @@ fn grn_statistics<B: AsRef<[u8]>, const TILE: usize>(
         let n = (hw - p0).min(TILE);
         let lanes = tile_lanes(n, TILE);
         probe.enter(Phase::Depthwise, (n * 49 * c) as u32);
-        depthwise_tile(p, (lo, planed), (p0, n, 0), taps, dw_out);
+        depthwise_tile(p, host, (lo, planed), (p0, n, 0), taps, dw_out);
         probe.enter(Phase::LayerNorm, 0);
-        normalise_and_pw1(p, dw_out, xn, (n, lanes), probe);
+        normalise_and_pw1(p, host, dw_out, xn, (n, lanes), probe);
         accumulate(stats, dw_out, grn.act_zero_point, (n, lanes));
         p0 += n;
     }
@@ -589,8 +529,9 @@ fn apply_grn<B: AsRef<[u8]>>(
 /// is one (`planed` not empty), else from the originals in `arena` (the
 /// map from pixel `ring_p0` on, the ring below it).
 #[inline(always)]
-fn depthwise_tile<B: AsRef<[u8]>>(
+fn depthwise_tile<B: AsRef<[u8]>, H: HostTables>(
     p: &BlockParams<B>,
+    host: H,
     (arena, planed): (&[i8], &[i8]),
     (p0, n, ring_p0): (usize, usize, usize),
     taps: &mut [Tap; MAX_TAPS],
@@ -598,7 +539,7 @@ fn depthwise_tile<B: AsRef<[u8]>>(
 ) {
     let c = p.map.c;
     if !planed.is_empty() {
-        let host = p.host_parts();
+        let host = host.block();
         let at = PlaneRun {
             map: p.map,
             rows: host.dw_rows,
@@ -616,7 +557,7 @@ fn depthwise_tile<B: AsRef<[u8]>>(
         }
     }
     for (t, out) in dw_out.chunks_exact_mut((4 * c).max(1)).take(n).enumerate() {
-        depthwise_pixel(p, arena, (p0 + t, ring_p0), taps, out);
+        depthwise_pixel(p, host, arena, (p0 + t, ring_p0), taps, out);
     }
 }
 
@@ -625,8 +566,9 @@ fn depthwise_tile<B: AsRef<[u8]>>(
 /// `taps` is room for the window's taps. Not inlined: a function of its own
 /// keeps the tap loop in registers.
 #[inline(never)]
-fn depthwise_pixel<B: AsRef<[u8]>>(
+fn depthwise_pixel<B: AsRef<[u8]>, H: HostTables>(
     p: &BlockParams<B>,
+    host: H,
     arena: &[i8],
     (pix, p0): (usize, usize),
     taps: &mut [Tap; MAX_TAPS],
@@ -664,26 +606,32 @@ fn depthwise_pixel<B: AsRef<[u8]>>(
             }
         }
     }
-    dw_window(p, arena, taps.get(..n).unwrap_or_default(), out);
+    dw_window(p, host, arena, taps.get(..n).unwrap_or_default(), out);
 }
 
 /// The depthwise sums over `taps` (input pixels in `arena`), requantized
 /// with the bias to the LayerNorm input, as i32s into `out` (`4C` bytes).
 #[inline(always)]
-fn dw_window<B: AsRef<[u8]>>(p: &BlockParams<B>, arena: &[i8], taps: &[Tap], out: &mut [i8]) {
+fn dw_window<B: AsRef<[u8]>, H: HostTables>(
+    p: &BlockParams<B>,
+    host: H,
+    arena: &[i8],
+    taps: &[Tap],
+    out: &mut [i8],
+) {
     let Some(window) = Window::new(arena, p.dw.weights.as_ref(), taps, p.map.c) else {
         return;
     };
     window.run(p.x_zero_point, out);
-    requantize_dw(p, out);
+    requantize_dw(p, host, out);
 }
 
 /// A pixel's depthwise sums `out` (i32s), requantized with the bias to the
 /// LayerNorm input, in place.
 #[inline(always)]
-fn requantize_dw<B: AsRef<[u8]>>(p: &BlockParams<B>, out: &mut [i8]) {
+fn requantize_dw<B: AsRef<[u8]>, H: HostTables>(p: &BlockParams<B>, host: H, out: &mut [i8]) {
     let (bias, requant) = (p.dw.bias.as_ref(), p.dw.requant.as_ref());
-    if Native::requantize_plus_in_place(out, bias, (requant, p.host_parts().dw_requant), p.map.c) {
+    if Native::requantize_plus_in_place(out, bias, (requant, host.block().dw_requant), p.map.c) {
         return;
     }
     requantize_plus_each(out, bias, requant);
@@ -770,8 +718,9 @@ pub const WINDOW_ROWS: usize = 7;
 /// `window` ([`WINDOW_ROWS`]), the output row goes to `out`, the scratch
 /// (`TILE_PIXELS * 6C` bytes, no ring) is at `scratch`, above both. The same
 /// sums as [`block_in_place`] computes for that row, so the same bits.
-pub fn block_row<B: AsRef<[u8]>>(
+pub fn block_row<B: AsRef<[u8]>, H: HostTables>(
     p: &BlockParams<B>,
+    host: H,
     arena: &mut [i8],
     (window, r, out, scratch): (usize, usize, usize, usize),
     probe: &mut impl Probe,
@@ -807,10 +756,10 @@ pub fn block_row<B: AsRef<[u8]>>(
                     }
                 }
             }
-            dw_window(p, lo, taps.get(..k).unwrap_or_default(), d);
+            dw_window(p, host, lo, taps.get(..k).unwrap_or_default(), d);
         }
         probe.enter(Phase::LayerNorm, 0);
-        normalise_and_pw1(p, dw_out, xn, (n, lanes), probe);
+        normalise_and_pw1(p, host, dw_out, xn, (n, lanes), probe);
         // The residual: the input pixels to the output row, where pw2 adds
         // the block's result to them.
         probe.enter(Phase::Pointwise2, (n * 4 * c * c) as u32);
@@ -823,7 +772,7 @@ pub fn block_row<B: AsRef<[u8]>>(
         let Some(x) = lo.get_mut(dst..dst + n * c) else {
             return;
         };
-        pw2_lanes(p, dw_out, x, lanes);
+        pw2_lanes(p, host, dw_out, x, lanes);
         col0 += n;
     }
 }

@@ -1,7 +1,7 @@
 //! Downsample: LayerNorm (affine folded into the conv), then a 2x2 stride-2
 //! convolution, in place. Output pixels go in pairs: both windows are
 //! normalised into the scratch (`8 cin` bytes), then the conv runs as 2x2
-//! tiles ([`super::pointwise::dot_tile`]) and writes the outputs to their place. Output pixel
+//! tiles ([`super::frame::PairDot::dot_tile`]) and writes the outputs to their place. Output pixel
 //! `i` lands below the inputs of every later pixel because the input starts
 //! [`OpFootprint::input_lead_bytes`] above the output.
 
@@ -14,6 +14,7 @@ use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::{PairedRows, QLinear, RowSink};
 use super::placement::{in_place_lead, OpFootprint, Placement};
 use super::pointwise::paired_offset_whole;
+use super::prepared::{HostTables, NoHost};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, Requant};
 
@@ -39,12 +40,6 @@ pub struct DownsampleParams<B = &'static [u8]> {
     pub conv: QLinear<B>,
     /// Output stream zero point.
     pub out_zero_point: i32,
-    /// The host's prepared copy of the conv's weights, widened to i16
-    /// (little-endian, byte `i` at `2i`), which its AVX2 loop reads instead
-    /// of widening each chunk again for every tile
-    /// ([`super::linear::PairedRows::with_wide`]). Empty on the boards (the
-    /// emitter writes `&[]`) and wherever nobody prepared it: the same bits.
-    pub host_wide: B,
 }
 
 /// The 2x2 taps in weight order.
@@ -104,22 +99,24 @@ pub fn downsample_in_place_probed<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    downsample_tiles::<_, TILE_PIXELS>(p, arena, probe)
+    downsample_tiles::<_, _, TILE_PIXELS>(p, NoHost, arena, probe)
 }
 
 /// [`downsample_in_place`] with the host's wider tiles where `arena` has
-/// the scratch for them ([`DownsampleParams::host_tile`]); the same bits.
+/// the scratch for them ([`DownsampleParams::host_tile`]), reading the
+/// host's widened conv weights where it has them (`host`); the same bits.
 /// Writing a tile's outputs only after all its windows are normalised keeps
 /// it in place: output `i` lies below the inputs of every later pixel.
 pub fn downsample_in_place_tiled<B: AsRef<[u8]>>(
     p: &DownsampleParams<B>,
+    host: impl HostTables,
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
     match p.host_tile(arena.len()) {
-        HOST_GROUP_PIXELS => downsample_tiles::<_, HOST_GROUP_PIXELS>(p, arena, probe),
-        HOST_TILE_PIXELS => downsample_tiles::<_, HOST_TILE_PIXELS>(p, arena, probe),
-        _ => downsample_tiles::<_, TILE_PIXELS>(p, arena, probe),
+        HOST_GROUP_PIXELS => downsample_tiles::<_, _, HOST_GROUP_PIXELS>(p, host, arena, probe),
+        HOST_TILE_PIXELS => downsample_tiles::<_, _, HOST_TILE_PIXELS>(p, host, arena, probe),
+        _ => downsample_tiles::<_, _, TILE_PIXELS>(p, host, arena, probe),
     }
 }
 
@@ -133,22 +130,24 @@ pub fn downsample_rows<B: AsRef<[u8]>>(
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    downsample_region::<_, TILE_PIXELS>(p, at, in_h, arena, probe)
+    downsample_region::<_, _, TILE_PIXELS>(p, NoHost, at, in_h, arena, probe)
 }
 
 /// The downsample in tiles of `TILE` pixels, a constant in each copy (a last,
 /// partial tile runs the lanes the loop chooses).
-fn downsample_tiles<B: AsRef<[u8]>, const TILE: usize>(
+fn downsample_tiles<B: AsRef<[u8]>, H: HostTables, const TILE: usize>(
     p: &DownsampleParams<B>,
+    host: H,
     arena: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    downsample_region::<_, TILE>(p, p.at, p.in_h, arena, probe)
+    downsample_region::<_, _, TILE>(p, host, p.at, p.in_h, arena, probe)
 }
 
 /// [`downsample_tiles`] over `in_h` input rows placed at `at`.
-fn downsample_region<B: AsRef<[u8]>, const TILE: usize>(
+fn downsample_region<B: AsRef<[u8]>, H: HostTables, const TILE: usize>(
     p: &DownsampleParams<B>,
+    host: H,
     at: Placement,
     in_h: usize,
     arena: &mut [i8],
@@ -200,11 +199,11 @@ fn downsample_region<B: AsRef<[u8]>, const TILE: usize>(
         };
         match lanes {
             #[cfg(not(target_os = "none"))]
-            HOST_GROUP_PIXELS => conv_group(p, x, out, n),
+            HOST_GROUP_PIXELS => conv_group(p, host, x, out, n),
             #[cfg(not(target_os = "none"))]
-            HOST_TILE_PIXELS => conv_tile::<_, HOST_TILE_PIXELS>(p, x, out),
-            2 => conv_tile::<_, 2>(p, x, out),
-            _ => conv_tile::<_, 1>(p, x, out),
+            HOST_TILE_PIXELS => conv_tile::<_, _, HOST_TILE_PIXELS>(p, host, x, out),
+            2 => conv_tile::<_, _, 2>(p, host, x, out),
+            _ => conv_tile::<_, _, 1>(p, host, x, out),
         }
         j += n;
     }
@@ -258,10 +257,17 @@ fn normalise_tap<B: AsRef<[u8]>>(
 /// The 2x2 conv of `P` output pixels from their paired windows `x`. Not
 /// inlined: a function of its own keeps the row loop in registers.
 #[inline(never)]
-fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], out: &mut [i8]) {
+fn conv_tile<B: AsRef<[u8]>, H: HostTables, const P: usize>(
+    p: &DownsampleParams<B>,
+    host: H,
+    x: &[i8],
+    out: &mut [i8],
+) {
     let rows = PairedRows::new(&p.conv, 4 * p.cin, p.cout);
+    // (Only the host's AVX2 loop reads the widened weights.)
+    let _ = host;
     #[cfg(not(target_os = "none"))]
-    let rows = rows.with_wide(p.host_wide.as_ref());
+    let rows = rows.with_wide(host.conv());
     // Where the target has a fused loop (the DSP cores' `asm!`), it
     // computes and requantizes every row pair of two whole pixels it can;
     // the rest take the general loop. It uses
@@ -290,8 +296,14 @@ fn conv_tile<B: AsRef<[u8]>, const P: usize>(p: &DownsampleParams<B>, x: &[i8], 
 /// [`conv_tile`].
 #[cfg(not(target_os = "none"))]
 #[inline(never)]
-fn conv_group<B: AsRef<[u8]>>(p: &DownsampleParams<B>, x: &[i8], out: &mut [i8], n: usize) {
-    let rows = PairedRows::new(&p.conv, 4 * p.cin, p.cout).with_wide(p.host_wide.as_ref());
+fn conv_group<B: AsRef<[u8]>, H: HostTables>(
+    p: &DownsampleParams<B>,
+    host: H,
+    x: &[i8],
+    out: &mut [i8],
+    n: usize,
+) {
+    let rows = PairedRows::new(&p.conv, 4 * p.cin, p.cout).with_wide(host.conv());
     let mut sink = ConvSink {
         out,
         cout: p.cout,

@@ -147,7 +147,7 @@ pub trait DepthwiseKernel {
 }
 
 /// What [`DepthwiseKernel::plane_depthwise`] computes: the map, its
-/// prepared weights ([`super::block::HostParts::dw_rows`], `dw_zero`), the
+/// prepared weights ([`super::prepared::BlockPrepared::dw_rows`], `dw_zero`), the
 /// requantization to the LayerNorm input, and the pixels `p0..p0 + n`.
 #[derive(Clone, Copy)]
 pub struct PlaneRun<'a> {
@@ -167,7 +167,7 @@ pub struct PlaneRun<'a> {
 
 /// The depthwise's requantization to the LayerNorm input: per channel the
 /// bias (i32), the multipliers' table, and the same unpacked (`c`
-/// mantissas, then `c` shifts, as i32s; [`super::block::HostParts::dw_requant`]).
+/// mantissas, then `c` shifts, as i32s; [`super::prepared::BlockPrepared::dw_requant`]).
 #[derive(Clone, Copy)]
 pub struct DwRequant<'a> {
     /// Biases, `c` i32s.

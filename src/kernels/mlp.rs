@@ -14,6 +14,7 @@ use super::frame::{ActTable, EpilogueKernel, FusedKernel, PairRun, QuadActivatio
 use super::linear::{PairedRows, RowSink};
 use super::pointwise::dot_pairs;
 use super::pointwise::paired_offset;
+use super::prepared::HostTables;
 use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer};
 
 /// The target's four-row activation loop ([`EpilogueKernel::Quad`]).
@@ -36,8 +37,9 @@ const BATCH: usize = 12;
 /// batch ([`super::in_place_map::HOST_GROUP_PIXELS`]). Not inlined: a
 /// function of its own keeps the row loop in registers.
 #[inline(never)]
-pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
+pub(super) fn pw1_wide<B: AsRef<[u8]>, H: HostTables, const P: usize>(
     p: &BlockParams<B>,
+    host: H,
     xw: &[i8],
     hidden: &mut [i8],
     live: usize,
@@ -84,7 +86,7 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, const P: usize>(
         .zip(b.chunks(8 * BATCH))
         .zip(r.chunks(2 * Requant::BYTES * BATCH));
     // The host's widened weights, batch by batch (empty when absent).
-    let hw = p.host_parts().pw1;
+    let hw = host.block().pw1;
     let hw = hw.get(2 * done * c..).unwrap_or_default();
     for (batch, ((wb, bb), rb)) in batches.enumerate() {
         let hb = hw.get(batch * 4 * c * BATCH..).unwrap_or_default();
@@ -263,8 +265,9 @@ impl<const P: usize> RowSink<P> for Pw1Sink<'_, P> {
 /// `first` (even; 0, or where a faster loop stopped) on. Not inlined, as
 /// [`pw1_tile`].
 #[inline(never)]
-pub(super) fn pw2_tile<B: AsRef<[u8]>, const P: usize>(
+pub(super) fn pw2_tile<B: AsRef<[u8]>, H: HostTables, const P: usize>(
     p: &BlockParams<B>,
+    host: H,
     hidden: &[i8],
     x: &mut [i8],
     first: usize,
@@ -273,7 +276,7 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, const P: usize>(
     let (zx, residual, zo) = (p.x_zero_point, p.residual_requant, p.out_zero_point);
     let layer = ResidualLayer::new(zx, residual, zo);
     if let (Some(layer), true) = (layer, c.is_multiple_of(2)) {
-        return pw2_pairs::<_, P>(p, layer, hidden, x, first);
+        return pw2_pairs::<_, _, P>(p, host, layer, hidden, x, first);
     }
     // A host group's tiles one by one; the boards' one tile as it is.
     #[cfg(not(target_os = "none"))]
@@ -299,8 +302,9 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, const P: usize>(
 /// the prepared residual form: batches of 8 row pairs, first their dot
 /// products ([`dot_pairs`]), then their outputs.
 #[inline(always)]
-fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
+fn pw2_pairs<B: AsRef<[u8]>, H: HostTables, const P: usize>(
     p: &BlockParams<B>,
+    host: H,
     layer: ResidualLayer,
     hidden: &[i8],
     x: &mut [i8],
@@ -327,7 +331,7 @@ fn pw2_pairs<B: AsRef<[u8]>, const P: usize>(
         .zip(b.chunks(8 * BATCH))
         .zip(r.chunks(2 * Requant::BYTES * BATCH))
         .take((c - first.min(c)).div_ceil(2 * BATCH));
-    let hw = p.host_parts().pw2;
+    let hw = host.block().pw2;
     let hw = hw.get(first * 8 * c..).unwrap_or_default();
     // The tiles' pixels (`x` holds only those): one tile, or on the host a
     // group's, each batch of rows over all of them before the next.

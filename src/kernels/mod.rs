@@ -34,6 +34,7 @@ mod mlp;
 pub mod placement;
 pub mod pointwise;
 pub mod pointwise_wide;
+pub mod prepared;
 pub mod probe;
 pub mod requantize;
 pub mod stem;

@@ -72,7 +72,7 @@ pub const VARIANT: &str = <Native as PairDot>::TILE_VARIANT;
 /// ([`PairDot::dot_tile`]), or with `WIDE` widened to i16
 /// ([`PairDot::dot_wide`], [`super::pointwise_wide::wide_offset`]).
 /// `run.wide` is the weights widened to i16
-/// ([`super::block::BlockParams::host_wide`]) or empty, which only the
+/// ([`super::prepared`]) or empty, which only the
 /// host's AVX2 loop reads, and `run.live` the tile's pixels that count (the
 /// others' sums may be left out of a last, partial tile). Where the target
 /// has a loop for the whole run ([`PairDot::pairs`]: the DSP cores' `asm!`

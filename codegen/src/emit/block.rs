@@ -24,7 +24,6 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
         grn,
         wide_hidden,
         // The host's copy: the boards widen as they go.
-        host_wide: _,
     } = p;
     let (h, w, c) = (shape.h, shape.w, shape.c);
     let hid = 4 * c;
@@ -55,7 +54,6 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
             ("out_zero_point", Expr::text(out_zero_point)),
             ("grn", grn_params(grn.as_ref(), cx, op)?),
             ("wide_hidden", Expr::text(wide_hidden)),
-            ("host_wide", Expr::text("&[]")),
         ],
     );
     Ok(OpItem::new(

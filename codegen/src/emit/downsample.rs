@@ -21,7 +21,6 @@ pub(super) fn emit(
         ln_requant,
         conv,
         out_zero_point,
-        host_wide: _,
     } = p;
     let doc = format!(
         "LayerNorm + 2x2 stride-2 conv, {in_h}x{in_w}x{cin} -> {cout} channels.\n\
@@ -39,7 +38,6 @@ pub(super) fn emit(
             ("ln_requant", requant(cx, *ln_requant)),
             ("conv", linear(conv, cx, op, "conv")?),
             ("out_zero_point", Expr::text(out_zero_point)),
-            ("host_wide", Expr::text("&[]")),
         ],
     );
     Ok(OpItem::new(

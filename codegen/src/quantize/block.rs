@@ -128,6 +128,5 @@ pub(super) fn quantize(
         // The planner turns it on where the room is free.
         wide_hidden: false,
         // The planner fills it on x86-64 hosts.
-        host_wide: Vec::new(),
     })
 }

@@ -45,6 +45,5 @@ pub(super) fn quantize(
                 .map(|sw| Requant::from_real(s_y * sw / out.scale)),
         ),
         out_zero_point: out.zero_point,
-        host_wide: Vec::new(),
     }
 }

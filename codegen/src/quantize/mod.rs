@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::{LayerNorm, Model};
 use crate::reference::Point;
 use convnext::kernels::pointwise::paired_offset;
+use convnext::kernels::prepared::Prepared;
 use convnext::kernels::requantize::requant_table;
 use convnext::kernels::tables::i32_table;
 use convnext::kernels::{LayerNormParams, QLinear, Requant};
@@ -77,6 +78,9 @@ pub struct QuantizedOp {
     /// Quantization of its int8 output (the residual stream it writes);
     /// `None` for the head, whose output is the int32 logits.
     pub output: Option<QParams>,
+    /// The host's prepared copies of its tables (x86-64 hosts only,
+    /// [`crate::host_wide::prepare`]); never emitted.
+    pub host: Prepared<Vec<u8>>,
 }
 
 impl AsRef<Op<Vec<u8>>> for QuantizedOp {
@@ -348,6 +352,7 @@ pub fn quantize(
                 name: format!("{}_feature_map", f.name),
                 op: Op::FeatureMap(p),
                 output: Some(quant),
+                host: Prepared::None,
             });
         }
         Ok(())
@@ -358,6 +363,7 @@ pub fn quantize(
         name: "stem".into(),
         op: Op::Stem(stem),
         output: Some(stream),
+        host: Prepared::None,
     });
     maps(0, stream, (h, w), &mut ops)?;
     let mut stream_index = 0;
@@ -371,6 +377,7 @@ pub fn quantize(
                 name: format!("stage{}_downsample", s + 1),
                 op: Op::Downsample(d),
                 output: Some(out),
+                host: Prepared::None,
             });
             (stream, h, w) = (out, h / 2, w / 2);
         }
@@ -396,6 +403,7 @@ pub fn quantize(
                 name,
                 op,
                 output: Some(out),
+                host: Prepared::None,
             });
             stream = out;
         }
@@ -409,6 +417,7 @@ pub fn quantize(
             name: "head".into(),
             op: Op::Head(head),
             output: None,
+            host: Prepared::None,
         });
     }
     Ok(QuantizedModel {

@@ -100,7 +100,7 @@ fn load16(b: &[i8; 16]) -> __m128i {
 /// (pw1, `WIDE`: 64 bytes per 4 channels,
 /// [`crate::kernels::pointwise_wide::wide_offset`]) or int8 (pw2: 32 bytes per 4
 /// channels, [`crate::kernels::pointwise::paired_offset_whole`] for 8 pixels).
-/// `wide` is `w` widened to i16 ([`crate::kernels::block::BlockParams::host_wide`];
+/// `wide` is `w` widened to i16 ([`crate::kernels::prepared::BlockPrepared`];
 /// with `WIDE`, each 4-weight chunk in the widened input's order 0, 2, 1,
 /// 3) or empty: with it, the loop of [`super::pairs`] runs. `None`
 /// without AVX2 or when `len` is not a multiple of 4; else the pairs run,

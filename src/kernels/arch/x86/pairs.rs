@@ -1,5 +1,5 @@
 //! The host's pointwise row-pair loop over weights already widened to i16
-//! ([`crate::kernels::block::BlockParams::host_wide`]), for 8-pixel tiles with AVX2
+//! ([`crate::kernels::prepared::BlockPrepared`]), for 8-pixel tiles with AVX2
 //! ([`super::avx2::pairs`] picks it when the widened copy is there).
 //!
 //! Each row's 4-weight chunk is one broadcast load feeding two VPMADDWD (4

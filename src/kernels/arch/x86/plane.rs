@@ -8,13 +8,13 @@
 //! leaves it out), and at each padded pixel `(y, x)` and channel holds the
 //! i16 pair `(X[y][x], X[y][x + 1])`: one 32-byte load is two horizontally
 //! adjacent taps of 8 channels, ready for VPMADDWD against the weights the
-//! planner paired the same way ([`crate::kernels::block::HostParts::dw_rows`]: per
+//! planner paired the same way ([`crate::kernels::prepared::BlockPrepared::dw_rows`]: per
 //! window row, taps (0, 1), (2, 3), (4, 5), (6, none)). So every pixel,
 //! border or not, is 28 loads, VPMADDWDs and adds per 8 channels, with no
 //! shuffles; two pixels a pass share the weight loads. No zero point is
 //! subtracted per tap: `Σ (x − zx) w = Σ x w − zx Σ w` exactly, and `zx Σ
 //! w` (all 49 taps' weights) is the other prepared part
-//! ([`crate::kernels::block::HostParts::dw_zero`]).
+//! ([`crate::kernels::prepared::BlockPrepared::dw_zero`]).
 //!
 //! Measured against the loops this replaced (tap pairs of the raster order,
 //! each pair's inputs interleaved and widened per pixel, at interior pixels
@@ -30,8 +30,8 @@
 
 use super::avx2::available;
 use super::requant::plus8;
-use crate::kernels::block::{host_dw_rows_bytes, ROW_PAIRS};
 use crate::kernels::frame::DwRequant;
+use crate::kernels::prepared::{dw_rows_bytes as host_dw_rows_bytes, ROW_PAIRS};
 use crate::kernels::requantize::{requantize_plus_each, Requant};
 use core::arch::x86_64::{
     __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi8_epi16, _mm256_loadu_si256,

@@ -27,7 +27,7 @@ use core::arch::x86_64::{
 /// `out` holds `c` i32 sums (little-endian); each becomes
 /// `requantize_plus(sum, requant[ch], bias[ch])`, in place. `prepared` is
 /// empty or the multipliers as `c` i32 mantissas then `c` i32 shifts
-/// ([`crate::kernels::block::BlockParams::host_wide`]): loaded, not gathered from
+/// ([`crate::kernels::prepared::BlockPrepared`]): loaded, not gathered from
 /// the table. `false` (nothing done) without AVX2.
 pub fn requantize_plus_in_place(
     out: &mut [i8],

@@ -1,5 +1,5 @@
 //! The host's pw2 epilogue with AVX2: layer scale and residual
-//! ([`ResidualLayer::apply`]) for 8 output rows of one pixel a step, on
+//! ([`crate::kernels::requantize::ResidualLayer::apply`]) for 8 output rows of one pixel a step, on
 //! the 8-pixel tiles' accumulators ([`super::avx2::pairs`]'s layout).
 //!
 //! For rows `o..o + 8` of pixel `t`: the accumulators (the 4 pairs' 8
@@ -9,7 +9,7 @@
 //! times the stream's multiplier plus the sum times the row's (64-bit),
 //! the high word shifted by the row's `sh`, the halved tail, and int8
 //! saturation by packing. Rows without the prepared form
-//! ([`ResidualLayer::row`] says none) send their group of 8 back to the
+//! ([`crate::kernels::requantize::ResidualLayer::row`] says none) send their group of 8 back to the
 //! caller's scalar loop.
 //!
 //! The `unsafe` here: entering `#[target_feature(enable = "avx2")]` code
