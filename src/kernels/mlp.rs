@@ -378,9 +378,11 @@ fn pw2_pairs<B: AsRef<[u8]>, H: HostTables, const P: usize>(
             let rows = accs.iter().zip(rb.chunks_exact(2 * Requant::BYTES)).take(n);
             for (j, (acc, r)) in rows.enumerate().skip(done) {
                 // One row at a time over the pixels: fewer constants live.
-                for (i, rq) in r.chunks_exact(Requant::BYTES).enumerate() {
+                // (`0..2`, not the chunks' indices, so the lanes' index is
+                // known in range.)
+                for i in 0..2 {
                     let o = o0 + 2 * j + i;
-                    let rq = requant_at(rq, 0);
+                    let rq = requant_at(r, i);
                     let Some(row) = layer.row(rq) else {
                         residual_each(p, x, o, acc.map(|a| a[i]), rq);
                         continue;
