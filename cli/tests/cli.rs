@@ -1,33 +1,17 @@
 //! The `convnext` command end to end: outputs, exit codes and error text.
 
+mod common;
+
+use common::{convnext, model_io, root, stderr};
 use convnext_codegen::npy;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn convnext(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_convnext"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
+use std::process::Command;
 
 fn scratch(name: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -292,15 +276,7 @@ fn preprocessed_test_images(dir: &Path, n: usize) -> PathBuf {
         .take(n);
     npy::write_u8(&images, &[n, 28, 28], &test.pixels).unwrap();
     let x = dir.join("x.npy");
-    let o = convnext(&[
-        "preprocess",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        images.to_str().unwrap(),
-        "--output",
-        x.to_str().unwrap(),
-    ]);
+    let o = model_io("preprocess", &model, (&images, &x), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     x
 }
@@ -313,15 +289,7 @@ fn preprocess_matches_the_committed_pixel_values_path() {
     let model = root().join("models/fmnist-convnext");
     let x = preprocessed_test_images(&dir, 64);
     let y = dir.join("y.npy");
-    let o = convnext(&[
-        "run",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        x.to_str().unwrap(),
-        "--output",
-        y.to_str().unwrap(),
-    ]);
+    let o = model_io("run", &model, (&x, &y), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let got = npy::read(&y).unwrap().into_f32(&y).unwrap();
     let p = model.join("test_logits.npy");
@@ -851,15 +819,8 @@ fn inputs_that_are_not_images_run_in_int8_with_a_calibrated_input_quantization()
     };
     let x = other(&preprocessed_test_images(&dir, 64), "x.npy");
     let cal_images = dir.join("cal_images.npy");
-    let o = convnext(&[
-        "preprocess",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        model.join("calibration_images.npy").to_str().unwrap(),
-        "--output",
-        cal_images.to_str().unwrap(),
-    ]);
+    let cal_u8 = model.join("calibration_images.npy");
+    let o = model_io("preprocess", &model, (&cal_u8, &cal_images), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let cal = other(&cal_images, "cal.npy");
     let run = |name: &str, extra: &[&str]| {

@@ -4,17 +4,13 @@
 //! tensor, the field, or where in the input), and never a panic. The
 //! catalogue's one non-error, an empty batch, gives an empty result.
 
+mod common;
+
+use common::{convnext, model_io, root};
 use convnext_codegen::npy;
 use convnext_codegen::Tensor;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use std::process::Output;
 
 /// A fresh copy of the `relu` fixture (checkpoint and its inputs).
 fn fixture_copy(name: &str) -> PathBuf {
@@ -28,14 +24,6 @@ fn fixture_copy(name: &str) -> PathBuf {
     d
 }
 
-fn convnext(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_convnext"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
 /// Where outputs go: a scratch file, never a model folder.
 fn out_path() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
@@ -47,18 +35,7 @@ fn out_path() -> PathBuf {
 /// `convnext run` of `dir`'s model on `input` (f32 unless `extra` says),
 /// into [`out_path`].
 fn run(dir: &Path, input: &Path, extra: &[&str]) -> Output {
-    let out = out_path();
-    let mut args = vec![
-        "run",
-        "--model",
-        dir.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    convnext(&args)
+    model_io("run", dir, (input, &out_path()), extra)
 }
 
 /// Exit 1, one line on stderr that starts `error:` and holds every one of
