@@ -137,6 +137,33 @@ fn bad_checkpoints_get_one_line_naming_the_culprit() {
         assert_one_line_error(&run(&d, &d.join("inputs.npy"), &[]), culprits, case);
     }
 
+    // An incomplete head: config.json declares a classifier with 10 labels,
+    // the checkpoint has its bias but not its weights. An error naming the
+    // missing tensor in every precision, never a headless model.
+    let d = fixture_copy("missing_head");
+    let (mut h, data) = read_checkpoint(&d);
+    h.as_object_mut().unwrap().remove("classifier.weight");
+    write_checkpoint(&d, &h, &data);
+    let inputs = d.join("inputs.npy");
+    let cal = inputs.to_str().unwrap();
+    for precision in ["f32", "f16", "int8"] {
+        let extra = ["--precision", precision, "--calibration", cal];
+        let case = format!("missing head, {precision}");
+        assert_one_line_error(
+            &run(&d, &inputs, &extra),
+            &["classifier.weight", "missing"],
+            &case,
+        );
+    }
+    let o = common::convnext(&[
+        "report",
+        "--model",
+        d.to_str().unwrap(),
+        "--calibration",
+        cal,
+    ]);
+    assert_one_line_error(&o, &["classifier.weight"], "missing head, report");
+
     // NaN weights: the stem's first weight.
     let d = fixture_copy("nan_weight");
     let (h, mut data) = read_checkpoint(&d);

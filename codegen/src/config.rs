@@ -48,6 +48,11 @@ pub struct ModelConfig {
     pub version: Version,
     /// `architectures` names a backbone class (`ConvNextBackbone`, ...).
     pub backbone_architecture: bool,
+    /// The config declares a classification head: `architectures` names an
+    /// image classifier (`ConvNextForImageClassification`, ...), or timm's
+    /// `num_classes` is given and above 0. Its weights must then be in the
+    /// checkpoint.
+    pub classifier_declared: bool,
     /// Nominal input size (`image_size`).
     pub image_size: usize,
     /// Class names by index (`id2label`); for timm, `class_N`.
@@ -132,13 +137,16 @@ impl ModelConfig {
             }
         }
         let out_features = out_features(path, j, hidden_sizes.len())?;
-        let backbone_architecture = j
-            .get("architectures")
-            .and_then(|v| v.as_array())
-            .is_some_and(|a| {
-                a.iter()
-                    .any(|n| n.as_str().is_some_and(|n| n.ends_with("Backbone")))
-            });
+        let architecture = |suffix: &str| {
+            j.get("architectures")
+                .and_then(|v| v.as_array())
+                .is_some_and(|a| {
+                    a.iter()
+                        .any(|n| n.as_str().is_some_and(|n| n.ends_with(suffix)))
+                })
+        };
+        let backbone_architecture = architecture("Backbone");
+        let classifier_declared = architecture("ForImageClassification");
         Ok(Self {
             num_channels: f.size("num_channels", 3)?,
             patch_size: f.size("patch_size", 4)?,
@@ -150,6 +158,7 @@ impl ModelConfig {
             layer_scale: version == Version::V1 && f.float("layer_scale_init_value", 1e-6)? > 0.0,
             version,
             backbone_architecture,
+            classifier_declared,
             image_size: f.size("image_size", 224)?,
             labels,
             out_features,
@@ -248,6 +257,7 @@ impl ModelConfig {
                 }
             },
             backbone_architecture: false,
+            classifier_declared: j.get("num_classes").is_some() && num_classes > 0,
             image_size: j
                 .pointer("/pretrained_cfg/input_size/1")
                 .and_then(|v| v.as_u64())

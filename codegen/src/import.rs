@@ -249,7 +249,19 @@ impl<'a> Importer<'a> {
             });
         }
         let head = self.names.classifier();
-        let classifier = if self.ck.contains(&format!("{head}.weight")) {
+        let (weight, bias) = (format!("{head}.weight"), format!("{head}.bias"));
+        // A head the config declares, or half of one, must be whole: never
+        // taken for a headless model.
+        let declared = cfg.classifier_declared || self.ck.contains(&bias);
+        if declared && !self.ck.contains(&weight) {
+            let why = if cfg.classifier_declared {
+                "is missing: config.json declares an image classifier, whose weights must be in the checkpoint"
+            } else {
+                "is missing: the checkpoint has the classifier's bias but not its weights"
+            };
+            return Err(Error::tensor(self.ck.path_of(&weight), weight, why));
+        }
+        let classifier = if self.ck.contains(&weight) {
             let rows = self.ck.shape(&format!("{head}.weight")).map_or(0, |s| s[0]);
             if !cfg.labels.is_empty() && rows != cfg.labels.len() {
                 return Err(Error::tensor(

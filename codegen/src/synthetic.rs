@@ -49,6 +49,7 @@ pub fn synthetic_model(widths: &[usize], depths: &[usize], labels: usize) -> Mod
         layer_scale: true,
         version: crate::config::Version::V1,
         backbone_architecture: false,
+        classifier_declared: false,
         image_size: 224,
         labels: (0..labels).map(|i| format!("c{i}")).collect(),
         out_features: Vec::new(),
