@@ -49,7 +49,7 @@ pub fn classify(a: &ClassifyArgs) -> Result<(), Failure> {
         let img = decode(path, model.config.num_channels)?;
         let x = img.pixel_values(&processor)?;
         let y: Tensor = match &plan {
-            Some(plan) => int8_logits(plan, &x)?,
+            Some(plan) => int8_logits(plan, &x, None)?,
             None => logits(run_model, &x)?.ok_or_else(|| Error::Input {
                 message: format!("{} has no classifier head", dir.display()),
             })?,

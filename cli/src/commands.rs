@@ -4,7 +4,8 @@
 use crate::failure::{usage, Failure};
 use crate::fit::{self, kib};
 use crate::int8::{
-    calibration_method, check_int8_input, input_quantization, int8_logits, int8_plan, Int8Plan,
+    calibration_method, check_int8_input, input_quantization, int8_logits, int8_plan,
+    int8_raw_logits, Int8Plan,
 };
 use crate::options::{
     CalibrateArgs, CompileArgs, OutputKind, Precision, PreprocessArgs, ReportArgs, RunArgs,
@@ -15,7 +16,7 @@ use convnext_codegen::compile::{
     calibrate_to_save, choose_f16_blocks_with_input, load_calibration, round_weights_to_f16,
     CalibrationChoices,
 };
-use convnext_codegen::dataset::read_images;
+use convnext_codegen::dataset::{images_from_npy, read_images};
 use convnext_codegen::emit::Provenance;
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
@@ -30,7 +31,16 @@ pub fn run(a: &RunArgs) -> Result<(), Failure> {
     let (dir, input, output) = (a.model.as_path(), a.input.as_path(), a.output.as_path());
     let (p, kind) = (a.precision, a.output_kind);
     let model = load_model(dir)?;
-    let x = npy::read(input)?.into_f32(input)?;
+    // u8 images go through the model's preprocessing; their bytes at the
+    // input size are what the int8 network takes, as the firmware does.
+    let array = npy::read(input)?;
+    let (x, u8s) = match array.data {
+        npy::NpyData::U8(_) => {
+            let (x, u8s) = images_from_npy(input, array)?.model_inputs(&load_processor(dir)?)?;
+            (x, Some(u8s))
+        }
+        _ => (array.into_f32(input)?, None),
+    };
     convnext_codegen::reference::check_pixel_values(&model, &x)?;
     if kind == OutputKind::FeatureMaps {
         let model = match &a.out_features {
@@ -44,7 +54,19 @@ pub fn run(a: &RunArgs) -> Result<(), Failure> {
             "--out-features goes with --output-kind feature_maps".into(),
         ));
     }
+    if kind == OutputKind::Int32Logits && p != Precision::Int8 {
+        return Err(usage(
+            "--output-kind int32_logits goes with --precision int8".into(),
+        ));
+    }
     let y = match p {
+        Precision::Int8 if kind == OutputKind::Int32Logits => {
+            let plan = int8_plan(dir, &model, &a.int8)?.plan;
+            let logits = int8_raw_logits(&plan, &x, u8s.as_deref())?;
+            let shape = [x.shape[0], plan.model.num_labels];
+            npy::write_i32(output, &shape, &logits)?;
+            return Ok(());
+        }
         Precision::Int8 => {
             if kind != OutputKind::Logits {
                 return Err(Failure::Model(Error::Input {
@@ -55,7 +77,7 @@ pub fn run(a: &RunArgs) -> Result<(), Failure> {
                     ),
                 }));
             }
-            int8_logits(&int8_plan(dir, &model, &a.int8)?.plan, &x)?
+            int8_logits(&int8_plan(dir, &model, &a.int8)?.plan, &x, u8s.as_deref())?
         }
         Precision::F16 | Precision::F32 => {
             let model = if p == Precision::F16 {
@@ -80,7 +102,9 @@ pub fn run(a: &RunArgs) -> Result<(), Failure> {
                         dir.display()
                     ),
                 })?,
-                OutputKind::FeatureMaps => unreachable!("handled above"),
+                OutputKind::FeatureMaps | OutputKind::Int32Logits => {
+                    unreachable!("handled above")
+                }
             }
         }
     };

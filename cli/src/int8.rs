@@ -85,11 +85,27 @@ pub(crate) fn input_quantization(q: InputQuant, cal: &Tensor) -> InputQuantizati
     }
 }
 
-/// int8 logits for float pixel_values, dequantized to f32.
-pub(crate) fn int8_logits(plan: &Plan, x: &Tensor) -> Result<Tensor, Failure> {
+/// The int8 network's int32 logits, as the firmware returns them, for
+/// the pixel_values `x`; where they came from u8 images, `u8s` are those
+/// images' bytes at the input size, which a camera-input network takes as
+/// they are.
+pub(crate) fn int8_raw_logits(
+    plan: &Plan,
+    x: &Tensor,
+    u8s: Option<&[u8]>,
+) -> Result<Vec<i32>, Failure> {
     check_int8_input(plan, x)?;
     let m = &plan.model;
-    let l = plan.run_u8(&input_bytes(x, m));
+    Ok(match u8s {
+        Some(bytes) if m.input == InputQuantization::Camera => plan.run_u8(bytes),
+        _ => plan.run_u8(&input_bytes(x, m)),
+    })
+}
+
+/// [`int8_raw_logits`] dequantized to f32 (logit = int32 x the logit scale).
+pub(crate) fn int8_logits(plan: &Plan, x: &Tensor, u8s: Option<&[u8]>) -> Result<Tensor, Failure> {
+    let m = &plan.model;
+    let l = int8_raw_logits(plan, x, u8s)?;
     Ok(Tensor::new(
         &[x.shape[0], m.num_labels],
         l.iter()

@@ -152,15 +152,7 @@ impl Labelled {
     ) -> Result<Chunk, Error> {
         match &self.source {
             Source::Images(s) => {
-                let images = s.slice(range);
-                let x = images.pixel_values(processor)?;
-                // Images already at the input size are the firmware's input
-                // bytes as they are.
-                let u8s = if x.shape[2..] == [images.height, images.width] {
-                    images.pixels
-                } else {
-                    pixel_values_to_u8(&x, processor)
-                };
+                let (x, u8s) = s.slice(range).model_inputs(processor)?;
                 Ok(Chunk { x, u8s })
             }
             Source::Files(files) => {

@@ -69,6 +69,9 @@ pub enum OutputKind {
     /// One DIR/<stage>.npy per config `out_features` entry, (N, C, H, W),
     /// as HF's `ConvNextBackbone` returns them.
     FeatureMaps,
+    /// (N, num_labels) int32: the int8 network's logits as the firmware
+    /// returns them (logit = int32 x LOGIT_SCALE); --precision int8 only.
+    Int32Logits,
 }
 
 /// How the int8 network's input is quantized.
@@ -173,7 +176,8 @@ pub struct RunArgs {
     /// Numerics to run in
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub precision: Precision,
-    /// Input pixel_values
+    /// Input: float32 pixel_values (N, C, H, W), or u8 images (N, H, W[, C])
+    /// that are preprocessed as preprocessor_config.json says
     #[arg(long, value_name = "X.npy")]
     pub input: PathBuf,
     /// Where the output goes (a folder for feature_maps)

@@ -1010,3 +1010,54 @@ fn run_writes_one_feature_map_per_out_feature_in_every_precision() {
         stderr(&o)
     );
 }
+
+#[test]
+fn run_takes_u8_images_and_writes_the_firmwares_int32_logits() {
+    let dir = scratch("run_u8");
+    let model = root().join("models/fmnist-convnext");
+    let n = 16;
+    let test = convnext_codegen::dataset::read_images(&model.join("test_images.npy"))
+        .unwrap()
+        .take(n);
+    let images = dir.join("images.npy");
+    npy::write_u8(&images, &[n, 28, 28], &test.pixels).unwrap();
+    // f32 on u8 images: the logits of their preprocessed pixel_values.
+    let x = preprocessed_test_images(&dir, n);
+    let (from_u8, from_x) = (dir.join("from_u8.npy"), dir.join("from_x.npy"));
+    for (input, out) in [(&images, &from_u8), (&x, &from_x)] {
+        let o = model_io("run", &model, (input, out), &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let read = |p: &Path| npy::read(p).unwrap();
+    assert_eq!(read(&from_u8), read(&from_x));
+    // int8's int32 logits: the firmware's, whose CRC eval prints.
+    let raw = dir.join("raw.npy");
+    let int8 = ["--precision", "int8", "--output-kind", "int32_logits"];
+    let o = model_io("run", &model, (&images, &raw), &int8);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = read(&raw);
+    assert_eq!(a.shape, [n, 10]);
+    let convnext_codegen::npy::NpyData::I64(logits) = a.data else {
+        panic!("int32 logits expected")
+    };
+    let mut crc = convnext::crc32::Crc32::new();
+    let logits: Vec<i32> = logits.iter().map(|&v| v as i32).collect();
+    crc.update_i32(&logits);
+    let limit = n.to_string();
+    let eval = eval_json(&["--precision", "int8", "--limit", &limit, "--crc"]);
+    let want = eval["int8"]["logits_crc32"].as_str().unwrap().to_string();
+    assert_eq!(format!("0x{:08x}", crc.finish()), want);
+    // The dequantized logits of the same run are those integers scaled.
+    let scaled = dir.join("scaled.npy");
+    let o = model_io("run", &model, (&images, &scaled), &int8[..2]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = read(&scaled).into_f32(&scaled).unwrap();
+    let ratio = f.data[0] as f64 / logits[0] as f64;
+    for (v, l) in f.data.iter().zip(&logits) {
+        assert!((*v as f64 - ratio * *l as f64).abs() <= 1e-3 * v.abs().max(1.0) as f64);
+    }
+    // Integers from a float network are refused, as usage.
+    let o = model_io("run", &model, (&images, &raw), &int8[2..]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("int32_logits"), "{}", stderr(&o));
+}

@@ -47,6 +47,20 @@ impl ImageSet {
         }
     }
 
+    /// The images as the model takes them: their `pixel_values`
+    /// `(N, C, H', W')`, and the int8 network's input bytes (the images
+    /// themselves where they are already at the input size, else the
+    /// preprocessed values back to u8).
+    pub fn model_inputs(self, cfg: &ProcessorConfig) -> Result<(Tensor, Vec<u8>)> {
+        let x = self.pixel_values(cfg)?;
+        let u8s = if x.shape[2..] == [self.height, self.width] {
+            self.pixels
+        } else {
+            crate::quantize::pixel_values_to_u8(&x, cfg)
+        };
+        Ok((x, u8s))
+    }
+
     /// Preprocess every image into `pixel_values` `(N, C, H', W')`.
     pub fn pixel_values(&self, cfg: &ProcessorConfig) -> Result<Tensor> {
         let plan = cfg

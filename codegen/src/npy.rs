@@ -1,5 +1,5 @@
 //! NumPy `.npy` files (format 1.0-3.0, C order, little-endian): read f32,
-//! f64, u8, i8, i32 and i64 arrays; write f32 and u8.
+//! f64, u8, i8, i32 and i64 arrays; write f32, i32 and u8.
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -156,6 +156,12 @@ fn write_raw(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Result<(
 pub fn write_f32(path: &Path, t: &Tensor) -> Result<()> {
     let bytes: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
     write_raw(path, "<f4", &t.shape, &bytes)
+}
+
+/// Write i32s as `<i4`.
+pub fn write_i32(path: &Path, shape: &[usize], data: &[i32]) -> Result<()> {
+    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_raw(path, "<i4", shape, &bytes)
 }
 
 /// Write bytes as `|u1`.
