@@ -174,23 +174,34 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         }
         model = model.as_backbone();
     }
+    // With a saved calibration, --calibration names the images to measure
+    // SQNR on, not a network to calibrate.
+    let mut int8 = a.int8.clone();
+    let measure = match &int8.calibration_file {
+        Some(_) => int8.calibrate.calibration.take(),
+        None => None,
+    };
     let Int8Plan {
         plan, calibration, ..
-    } = int8_plan(dir, &model, &a.int8)?;
-    // Per-op SQNR on the calibration images (the folder's, with a saved
-    // calibration, when it has them).
+    } = int8_plan(dir, &model, &int8)?;
+    // Per-op SQNR on the calibration images (with a saved calibration:
+    // --calibration's, else the folder's, when it has them).
     let processor = load_processor(dir)?;
-    let cal = match calibration {
-        Some(c) => Some(c),
-        None if dir.join("calibration_images.npy").exists() => {
+    let cal = match (calibration, measure) {
+        (Some(c), _) => Some(c),
+        (None, Some(path)) => Some(load_calibration(dir, Some(&path), &processor)?),
+        (None, None) if dir.join("calibration_images.npy").exists() => {
             Some(load_calibration(dir, None, &processor)?)
         }
-        None => None,
+        (None, None) => None,
     };
     let sqnr = match &cal {
         Some(c) => plan.op_sqnr(&model, c)?,
         None => Vec::new(),
     };
+    let sqnr_note = cal.is_none().then_some(
+        "SQNR not measured: no images to measure on (the saved calibration keeps only ranges, and the model folder has no calibration_images.npy); give --calibration CAL.npy",
+    );
     let ops: Vec<serde_json::Value> = plan
         .ops
         .iter()
@@ -264,12 +275,16 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         "ops": ops,
         "fit": fit,
         "f16_sensitivity": sensitivity,
+        "sqnr_note": sqnr_note,
     });
     if a.json {
         println!("{j}");
         return Ok(());
     }
     let mmac = |m: u64| m as f64 / 1e6;
+    if let Some(note) = sqnr_note {
+        eprintln!("note: {note}");
+    }
     println!(
         "{:<22} {:>14} {:>9} {:>13} {:>12} {:>12} {:>10}",
         "op", "output", "MMAC", "weights KiB", "arena KiB", "layerwise", "SQNR dB"

@@ -41,6 +41,11 @@ pub(crate) struct Int8Plan {
 /// `--input-quantization` flags, or read a `--calibration-file`.
 pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<Int8Plan, Failure> {
     let processor = load_processor(dir)?;
+    if let (Some(_), Some(_)) = (&a.calibration_file, &a.calibrate.calibration) {
+        return Err(usage(
+            "--calibration and --calibration-file: the saved calibration already fixes the network (only report takes both: the images to measure SQNR on)".into(),
+        ));
+    }
     if let Some(file) = &a.calibration_file {
         let saved = SavedCalibration::read(file, dir)?;
         let name = file.file_name().unwrap_or_default().to_string_lossy();

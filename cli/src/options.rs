@@ -124,10 +124,12 @@ pub struct Int8Args {
     #[allow(missing_docs)]
     pub calibrate: CalibrationFlags,
     /// A saved calibration (convnext calibrate --out): no recalibrating
+    /// (report also takes --calibration beside it: the images to measure
+    /// its SQNR on)
     #[arg(
         long,
         value_name = "FILE.json",
-        conflicts_with_all = ["calibration", "f16_blocks", "input_quantization"]
+        conflicts_with_all = ["f16_blocks", "input_quantization"]
     )]
     pub calibration_file: Option<PathBuf>,
 }

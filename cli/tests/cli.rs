@@ -1061,3 +1061,66 @@ fn run_takes_u8_images_and_writes_the_firmwares_int32_logits() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("int32_logits"), "{}", stderr(&o));
 }
+
+#[test]
+fn report_measures_sqnr_with_a_saved_calibration_on_the_images_given_and_says_when_it_cannot() {
+    // A model folder with no calibration images of its own.
+    let out = scratch("report_saved");
+    let src = root().join("models/fmnist-convnext");
+    let dir = out.join("model");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let images = src.join("calibration_images.npy");
+    let (file, images) = (out.join("cal.json"), images.to_str().unwrap());
+    let o = convnext(&[
+        "calibrate",
+        "--model",
+        dir.to_str().unwrap(),
+        "--calibration",
+        images,
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = |extra: &[&str]| {
+        let mut a = vec!["report", "--model", dir.to_str().unwrap(), "--json"];
+        a.extend(["--calibration-file", file.to_str().unwrap()]);
+        a.extend(extra);
+        let o = convnext(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    // Nothing to measure on: no SQNR, and the report says why.
+    let none = report(&[]);
+    assert!(none["ops"][0]["sqnr_db"].is_null());
+    assert!(none["sqnr_note"]
+        .as_str()
+        .unwrap()
+        .contains("--calibration"));
+    // Images given beside the file: every op measured, the same network.
+    let measured = report(&["--calibration", images]);
+    assert!(measured["sqnr_note"].is_null());
+    for op in measured["ops"].as_array().unwrap() {
+        assert!(op["sqnr_db"].as_f64().unwrap() > 10.0, "{op}");
+    }
+    assert_eq!(measured["weights_bytes"], none["weights_bytes"]);
+    // Other commands refuse the pair: the file already fixes the network.
+    let pair = [
+        "--precision",
+        "int8",
+        "--calibration-file",
+        file.to_str().unwrap(),
+        "--calibration",
+        images,
+    ];
+    let (input, y) = (Path::new(images), out.join("y.npy"));
+    let o = model_io("run", &dir, (input, &y), &pair);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--calibration-file"), "{}", stderr(&o));
+}
