@@ -26,15 +26,21 @@ use convnext_codegen::quantize::paired_layout;
 
 #[test]
 fn the_kernel_variant_under_test_is_the_one_asked_for() {
-    // `cargo xtask test` runs this file three times: the host's kernels
-    // (AVX2 where the CPU has it), with CONVNEXT_HOST_PORTABLE=1 the same
-    // without AVX2, then with CONVNEXT_PACKED_ON_HOST=1 the DSP-form kernels
-    // on modelled instructions.
+    // `cargo xtask test` runs this file four times, once per
+    // implementation the host can run: the x86 kernels (AVX2 where the CPU
+    // has it), with CONVNEXT_HOST_NO_AVX2=1 the same without AVX2, with
+    // CONVNEXT_PACKED_ON_HOST=1 the DSP-form kernels on modelled
+    // instructions, with CONVNEXT_PORTABLE_ON_HOST=1 the portable ones.
     host_variant();
-    let portable = std::env::var("CONVNEXT_HOST_PORTABLE").is_ok_and(|v| v == "1");
+    let no_avx2 = std::env::var("CONVNEXT_HOST_NO_AVX2").is_ok_and(|v| v == "1");
     #[cfg(target_arch = "x86_64")]
-    assert_eq!(convnext::kernels::avx2_available(), !portable);
-    let _ = portable;
+    assert_eq!(convnext::kernels::avx2_available(), !no_avx2);
+    let _ = no_avx2;
+    let portable = std::env::var("CONVNEXT_PORTABLE_ON_HOST").is_ok_and(|v| v == "1");
+    assert_eq!(
+        convnext::kernels::depthwise::VARIANT == "scalar-4ch",
+        portable
+    );
     let packed = std::env::var("CONVNEXT_PACKED_ON_HOST").is_ok_and(|v| v == "1");
     assert_eq!(
         convnext::kernels::pointwise::VARIANT.starts_with("dsp"),
@@ -46,11 +52,11 @@ fn the_kernel_variant_under_test_is_the_one_asked_for() {
     );
 }
 
-/// With CONVNEXT_HOST_PORTABLE=1, the host's AVX2 loops off for the whole
+/// With CONVNEXT_HOST_NO_AVX2=1, the host's AVX2 loops off for the whole
 /// run (every check calls this before any kernel runs).
 fn host_variant() {
     #[cfg(target_arch = "x86_64")]
-    if std::env::var("CONVNEXT_HOST_PORTABLE").is_ok_and(|v| v == "1") {
+    if std::env::var("CONVNEXT_HOST_NO_AVX2").is_ok_and(|v| v == "1") {
         convnext::kernels::disable_avx2();
     }
 }

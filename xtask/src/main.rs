@@ -216,7 +216,7 @@ fn test() -> bool {
         && {
             eprintln!("\n==> the kernel tests again, the host's AVX2 loops off");
             cargo_cmd()
-                .env("CONVNEXT_HOST_PORTABLE", "1")
+                .env("CONVNEXT_HOST_NO_AVX2", "1")
                 .args(["test", "--release", "-p", "convnext"])
                 .args(["--test", "kernels_match_naive", "--test", "conformance"])
                 .status()
@@ -225,6 +225,16 @@ fn test() -> bool {
         && {
             eprintln!("\n==> the kernel tests again, DSP-form kernels on the host");
             cargo_packed()
+                .args(["test", "--release", "-p", "convnext"])
+                .args(["--test", "kernels_match_naive", "--lib"])
+                .status()
+                .is_ok_and(|s| s.success())
+        }
+        && {
+            eprintln!("\n==> the kernel tests again, portable kernels on the host");
+            cargo_cmd()
+                .env("CONVNEXT_PORTABLE_ON_HOST", "1")
+                .env("CARGO_TARGET_DIR", "target/portable")
                 .args(["test", "--release", "-p", "convnext"])
                 .args(["--test", "kernels_match_naive", "--lib"])
                 .status()

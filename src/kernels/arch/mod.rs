@@ -4,7 +4,7 @@
 //!
 //! | folder | implementation | runs on |
 //! |---|---|---|
-//! | `portable/` | [`Portable`] | cores without DSP (Cortex-M0+, an M33 built without `dsp`), hosts other than x86-64 |
+//! | `portable/` | [`Portable`] | cores without DSP (Cortex-M0+, an M33 built without `dsp`), hosts other than x86-64; on the host with `CONVNEXT_PORTABLE_ON_HOST=1` |
 //! | `dsp/` | [`Dsp`] | Armv7E-M (M4F, M7) and Armv8-M with the DSP extension (`cfg(convnext_dsp)`, set by `build.rs`); on the host with `CONVNEXT_PACKED_ON_HOST=1`, as exact Rust models of the instructions |
 //! | `x86/` | `X86` | x86-64 hosts: AVX2 where CPUID says so, else SSE2 |
 //!
@@ -28,15 +28,19 @@ pub use x86::X86;
 pub type Native = Dsp;
 /// The implementation this target runs.
 #[cfg(all(
-    not(any(convnext_dsp, convnext_packed)),
+    not(any(convnext_dsp, convnext_packed, convnext_portable)),
     target_arch = "x86_64",
     not(target_os = "none")
 ))]
 pub type Native = X86;
-/// The implementation this target runs.
+/// The implementation this target runs (on the host too with
+/// `CONVNEXT_PORTABLE_ON_HOST=1`, for the tests).
 #[cfg(all(
     not(any(convnext_dsp, convnext_packed)),
-    not(all(target_arch = "x86_64", not(target_os = "none")))
+    any(
+        convnext_portable,
+        not(all(target_arch = "x86_64", not(target_os = "none")))
+    )
 ))]
 pub type Native = Portable;
 
