@@ -276,6 +276,24 @@ def ours(binary, folder, precision, iterations):
     return json.loads(out.strip().splitlines()[-1])["median_ms"]
 
 
+def cpu():
+    """This machine's CPU: its model name and the SIMD flags that decide which
+    kernels run (ours and ORT's), from /proc/cpuinfo."""
+    model, flags = "unknown", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    wanted = ["avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni"]
+    return {"model": model, "flags": [f for f in wanted if f in flags]}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--convnext", required=True)
@@ -335,9 +353,12 @@ def main():
             times["ort_fp32"].append(time_ort(sessions["ort_fp32"], x1, iters))
         for e, ts in times.items():
             rows.append({"model": m, "engine": e, "threads": 1, "median_ms": float(np.median(ts))})
+    machine = cpu()
     if a.json:
-        print(json.dumps({"rows": rows}))
+        print(json.dumps({"cpu": machine, "rows": rows}))
         return
+    print(f"CPU: {machine['model']}; {', '.join(machine['flags']) or 'no AVX2'}; one thread, batch 1, median of {a.rounds} rounds")
+    print()
     print("| model | ours int8 | ORT int8 | ours f32 | ORT fp32 | ours int8 / ORT int8 | ours int8 / ORT fp32 |")
     print("|---|---|---|---|---|---|---|")
     for m in a.only.split(","):
