@@ -21,6 +21,7 @@ use super::frame::{
     Acc, ActTable, DepthwiseKernel, EpilogueKernel, FusedKernel, Kernels, NormKernel, PairDot,
     PairRun, QuadActivation, ResidualRun, StemKernel, StemPatch, Tables,
 };
+use super::layer_norm::{affine_i8, LayerNormParams, PixelNorm};
 use super::linear::QLinear;
 use super::pointwise::{paired_offset, paired_offset_whole};
 use super::pointwise_wide::wide_offset;
@@ -47,11 +48,12 @@ pub fn run<K: Kernels>(mut report: impl FnMut(&'static str, bool)) {
     report("dot_tile", dot_tile::<K>());
     report("dot_wide", dot_wide::<K>());
     report("depthwise_group", depthwise_group::<K>());
-    let checks: [Check; 13] = [
+    let checks: [Check; 14] = [
         ("pairs_i8", pairs::<K, false>),
         ("pairs_wide", pairs::<K, true>),
         ("depthwise_wide_groups", depthwise_wide_groups::<K>),
         ("norm_statistics", norm_statistics::<K>),
+        ("norm_outputs", norm_outputs::<K>),
         ("requantize_plus_in_place", requantize_in_place::<K>),
         ("quad_activation", quad_activation::<K>),
         ("residual_groups", residual_groups::<K>),
@@ -453,6 +455,83 @@ fn norm_statistics<K: NormKernel>() -> Option<bool> {
             }
             if let Some(got) = K::statistics::<4>(&v32, c) {
                 ran = Some(ran.unwrap_or(true) && got == want);
+            }
+        }
+    }
+    ran
+}
+
+/// LayerNorm's output passes through a pixel's fast map: the widened
+/// layout (i32 inputs), the int8 groups (int8 inputs) and the stem's affine,
+/// each against the map applied one channel at a time.
+fn norm_outputs<K: NormKernel + EpilogueKernel>() -> Option<bool> {
+    let mut next = xorshift(0x5eed_0011);
+    let mut ran = None;
+    let mut record = |ok: bool| ran = Some(ran.unwrap_or(true) && ok);
+    for c in [4, 8, 12, 40, 64] {
+        let ln = LayerNormParams::new(next() % 1000);
+        // i32 inputs and their map to a multiplier of about 1/64.
+        let (mut v32, mut q32) = ([0i8; 4 * 64], [0i32; 64]);
+        for (i, q) in q32.iter_mut().enumerate().take(c) {
+            *q = (next() % (1 << 18)) as i32 - (1 << 17);
+            v32[4 * i..4 * i + 4].copy_from_slice(&q.to_le_bytes().map(|b| b as i8));
+        }
+        // Normalised values (about ±3) to int8 outputs: a multiplier near 30.
+        let to_int8 =
+            |next: &mut dyn FnMut() -> u64| Requant::from_real(20.0 + (next() % 200) as f64 / 10.0);
+        let norm = PixelNorm::new(q32[..c].iter().copied(), c, &ln, to_int8(&mut next));
+        if let Some(fast) = norm.fast() {
+            let mut ok = true;
+            let widened = K::widened_groups(&v32, fast, c, |g, bytes| {
+                let ch = [0, 2, 1, 3].map(|k| clamp_i8(fast.apply(q32[4 * g + k])) as i16);
+                let want: [u8; 8] = core::array::from_fn(|b| ch[b / 2].to_le_bytes()[b % 2]);
+                ok &= bytes == want;
+            });
+            if widened {
+                record(ok);
+            }
+        }
+        // int8 inputs.
+        let mut v8 = [0i8; 64];
+        fill_i8(&mut v8, Fill::Random, &mut next);
+        let norm = PixelNorm::new(
+            v8[..c].iter().map(|&v| v as i32),
+            c,
+            &ln,
+            multiplier(&mut next, 2),
+        );
+        if let Some(fast) = norm.fast() {
+            let mut ok = true;
+            let done = K::int8_groups(&v8, fast, c, |g, bytes| {
+                let want =
+                    core::array::from_fn(|k| clamp_i8(fast.apply(v8[4 * g + k] as i32)) as u8);
+                ok &= bytes == want;
+            });
+            if done {
+                record(ok);
+            }
+        }
+        // The stem's affine after a Q16 map.
+        let norm = PixelNorm::new(q32[..c].iter().copied(), c, &ln, super::layer_norm::Q16);
+        let Some(fast) = norm.fast() else {
+            continue;
+        };
+        let (mut requant, mut offset) = ([0u8; 5 * 64], [0u8; 4 * 64]);
+        for ch in 0..c {
+            put_requant(&mut requant, ch, multiplier(&mut next, 10));
+            put_i32(&mut offset, ch, (next() % 255) as i32 - 127);
+        }
+        let mut unpacked = [0u8; 8 * 64];
+        for unpack in [false, true] {
+            let prepared = match unpack {
+                true => K::unpack_requants(&requant[..5 * c], c, &mut unpacked),
+                false => &[],
+            };
+            let mut out = [0i8; 64];
+            let affine = (&requant[..5 * c], &offset[..4 * c], prepared);
+            if K::affine_out(&v32, fast, affine, &mut out, c) {
+                let want = |i: usize| affine_i8(&requant, &offset, i, fast.apply(q32[i]));
+                record((0..c).all(|i| out[i] == want(i)));
             }
         }
     }
