@@ -17,7 +17,7 @@ use convnext::kernels::prepared::{NoHost, Prepared};
 use convnext::kernels::probe::NoProbe;
 use convnext::kernels::requantize::requant_table;
 use convnext::kernels::stem::{stem_in_place, StemParams};
-use convnext::kernels::tables::i32_table;
+use convnext::kernels::tables::{i32_table, profile_table, PROFILE_MAX};
 use convnext::kernels::{
     requantize_sum, saturate_i8, InPlaceMap, LayerNormParams, Placement, QLinear, Requant,
 };
@@ -444,6 +444,15 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) 
         rng.requants(cout, 0.001, 0.01),
     );
     let x = rng.i8s(in_h * in_w * cin);
+    // Half the draws read a per-channel stream: multipliers from 1 to the
+    // largest, the widest the LayerNorm's input limit allows.
+    let multipliers: Vec<u16> = match d.seed % 2 {
+        0 => (0..cin)
+            .map(|_| 1 + (rng.next() % PROFILE_MAX as u64) as u16)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let profile: Vec<u8> = profile_table(&multipliers).collect();
     let conv = Tables::new(&paired_layout(&wts, cout, 4 * cin), &bias, &rq);
     let mut p = DownsampleParams {
         in_h,
@@ -451,6 +460,8 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) 
         cin,
         cout,
         at: Placement::default(),
+        x_zero_point: d.zero.0,
+        profile: &profile[..],
         ln: LayerNormParams::new(77),
         ln_requant: Requant::from_real(25.0),
         conv: conv.linear(),
@@ -496,7 +507,13 @@ fn check_downsample(in_h: usize, in_w: usize, cin: usize, cout: usize, d: Data) 
             let mut ys = Vec::new();
             for (ky, kx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
                 let px: Vec<i32> = (0..cin)
-                    .map(|i| x[((2 * r + ky) * in_w + 2 * col + kx) * cin + i] as i32)
+                    .map(|i| {
+                        let q = x[((2 * r + ky) * in_w + 2 * col + kx) * cin + i] as i32;
+                        match multipliers.get(i) {
+                            Some(&m) => (q - p.x_zero_point) * m as i32,
+                            None => q,
+                        }
+                    })
                     .collect();
                 ys.extend(
                     ln_i32(&px, &p.ln, p.ln_requant)
@@ -674,6 +691,13 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
     );
     let mut arena = vec![0i8; h * w * c + ring + 20 * c];
     arena[..x.len()].copy_from_slice(&x);
+    // Odd seeds: a per-channel stream.
+    let multipliers: Vec<u16> = match seed % 2 {
+        1 => (0..c).map(|_| 1 + (rng.next() % 8) as u16).collect(),
+        _ => Vec::new(),
+    };
+    let profile: Vec<u8> = profile_table(&multipliers).collect();
+    let m = |ch: usize| multipliers.get(ch).map_or(1.0, |&m| m as f32);
     let p = BlockF16Params {
         map: InPlaceMap { h, w, c },
         at: Placement {
@@ -683,6 +707,7 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
         },
         x_scale: 0.05,
         x_zero_point: 4,
+        profile: &profile[..],
         dw: F16Linear {
             weights: &p_dw[..],
             bias: &dwb[..],
@@ -705,7 +730,7 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
     };
     assert_eq!(arena.len(), h * w * c + p.scratch_bytes());
     block_f16_in_place(&p, &mut arena);
-    let deq = |q: i8| (q as i32 - p.x_zero_point) as f32 * p.x_scale;
+    let deq = |q: i8, ch: usize| (q as i32 - p.x_zero_point) as f32 * p.x_scale * m(ch);
     let mut want = vec![0i8; h * w * c];
     for r in 0..h {
         for col in 0..w {
@@ -714,7 +739,7 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
                     let mut acc = f16_at(&dwb, ch);
                     for yy in r.saturating_sub(3)..(r + 4).min(h) {
                         for xx in col.saturating_sub(3)..(col + 4).min(w) {
-                            let v = deq(x[(yy * w + xx) * c + ch]);
+                            let v = deq(x[(yy * w + xx) * c + ch], ch);
                             acc += v * f16_at(&p_dw, ((yy + 3 - r) * 7 + xx + 3 - col) * c + ch);
                         }
                     }
@@ -741,8 +766,8 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
                 for (j, hj) in hid.iter().enumerate() {
                     acc += hj * f16_at(&pw2, o * 4 * c + j);
                 }
-                let v = deq(x[(r * w + col) * c + o]) + f16_at(&gamma, o) * acc;
-                let q = libm::roundf(v / p.out_scale) as i64 + p.out_zero_point as i64;
+                let v = deq(x[(r * w + col) * c + o], o) + f16_at(&gamma, o) * acc;
+                let q = libm::roundf(v / (p.out_scale * m(o))) as i64 + p.out_zero_point as i64;
                 want[(r * w + col) * c + o] = saturate_i8(q);
             }
         }

@@ -4,7 +4,7 @@
 use crate::failure::{usage, Failure};
 use crate::fit::{self, kib};
 use crate::int8::{
-    calibration_method, check_int8_input, input_quantization, int8_logits, int8_plan,
+    calibration_method, check_int8_input, int8_logits, int8_plan, numerics,
     int8_raw_logits, Int8Plan,
 };
 use crate::options::{
@@ -13,7 +13,7 @@ use crate::options::{
 use crate::progress::spinner;
 use clap::ValueEnum;
 use convnext_codegen::compile::{
-    calibrate_to_save, choose_f16_blocks_with_input, load_calibration, round_weights_to_f16,
+    calibrate_to_save, choose_f16_blocks_with_numerics, load_calibration, round_weights_to_f16,
     CalibrationChoices,
 };
 use convnext_codegen::dataset::{images_from_npy, read_images};
@@ -228,13 +228,13 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         (Some(c), true) => {
             let method = calibration_method(&a.int8.calibrate.calibration_method)?;
             let blocks: usize = model.stages.iter().map(|s| s.blocks.len()).sum();
-            let ranked = choose_f16_blocks_with_input(
+            let ranked = choose_f16_blocks_with_numerics(
                 &model,
                 &processor,
                 c,
                 method,
                 blocks,
-                plan.model.input,
+                plan.model.numerics(),
             )?;
             serde_json::json!(ranked
                 .iter()
@@ -459,11 +459,10 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<(), Failure> {
             n.to_string_lossy().into_owned()
         });
     let spin = spinner(format!("calibrating on {} images ({method})", cal.shape[0]));
-    let input = input_quantization(a.input_quantization, &cal);
     let choices = CalibrationChoices {
         method,
         f16_count: a.f16_blocks,
-        input,
+        numerics: numerics(a, &cal),
     };
     let saved = calibrate_to_save(dir, &model, &processor, &cal, &source, choices)?;
     if args.gate.min_sqnr > f64::NEG_INFINITY {

@@ -2,15 +2,15 @@
 //! flags, or read from a saved calibration, and run on float pixel_values.
 
 use crate::failure::{usage, Failure};
-use crate::options::{InputQuant, Int8Args};
+use crate::options::{CalibrationFlags, InputQuant, Int8Args, StreamScalesArg};
 use crate::progress::spinner;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
-    build_plan_with_input, choose_f16_blocks_with_input, load_calibration,
+    build_plan_with_numerics, choose_f16_blocks_with_numerics, load_calibration,
 };
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::quantize::{input_bytes, u8_loss, InputQuantization};
+use convnext_codegen::quantize::{input_bytes, u8_loss, InputQuantization, Numerics, StreamScales};
 use convnext_codegen::saved_calibration::SavedCalibration;
 use convnext_codegen::{Error, Model, Tensor};
 use std::path::Path;
@@ -64,11 +64,11 @@ pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<Int8P
         "calibrating int8 on {} images ({method}; convnext calibrate saves this step)",
         cal.shape[0]
     ));
-    let input = input_quantization(a.input_quantization, &cal);
+    let numerics = numerics(a, &cal);
     let chosen =
-        choose_f16_blocks_with_input(model, &processor, &cal, method, a.f16_blocks, input)?;
+        choose_f16_blocks_with_numerics(model, &processor, &cal, method, a.f16_blocks, numerics)?;
     let blocks: Vec<(usize, usize)> = chosen.iter().map(|(b, _)| *b).collect();
-    let plan = build_plan_with_input(model, &processor, &cal, method, &blocks, input)?;
+    let plan = build_plan_with_numerics(model, &processor, &cal, method, &blocks, numerics)?;
     spin.finish_and_clear();
     Ok(Int8Plan {
         plan,
@@ -83,10 +83,18 @@ pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<Int8P
 }
 
 /// The input quantization `q` asks for, calibrated on `cal` if need be.
-pub(crate) fn input_quantization(q: InputQuant, cal: &Tensor) -> InputQuantization {
-    match q {
-        InputQuant::Camera => InputQuantization::Camera,
-        InputQuant::Calibrated => InputQuantization::calibrated_on(cal),
+/// The numerics the flags ask for, the input's calibrated on `cal` where
+/// asked.
+pub(crate) fn numerics(a: &CalibrationFlags, cal: &Tensor) -> Numerics {
+    Numerics {
+        input: match a.input_quantization {
+            InputQuant::Camera => InputQuantization::Camera,
+            InputQuant::Calibrated => InputQuantization::calibrated_on(cal),
+        },
+        stream_scales: match a.stream_scales {
+            StreamScalesArg::PerChannel => StreamScales::PerChannel,
+            StreamScalesArg::PerTensor => StreamScales::PerTensor,
+        },
     }
 }
 

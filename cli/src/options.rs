@@ -102,6 +102,19 @@ pub struct CalibrationFlags {
     /// How the network's input is quantized
     #[arg(long, value_enum, default_value_t = InputQuant::Camera)]
     pub input_quantization: InputQuant,
+    /// How the residual stream is scaled: per-channel (in proportions
+    /// shared by each stage) or per-tensor
+    #[arg(long, value_enum, default_value_t = StreamScalesArg::PerChannel)]
+    pub stream_scales: StreamScalesArg,
+}
+
+/// How the int8 network's residual stream is scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StreamScalesArg {
+    /// One scale per channel, its proportions shared by each stage's streams
+    PerChannel,
+    /// One scale per tensor
+    PerTensor,
 }
 
 impl CalibrationFlags {
@@ -113,6 +126,7 @@ impl CalibrationFlags {
             calibration_method: DEFAULT_CALIBRATION.to_string(),
             f16_blocks: 0,
             input_quantization: InputQuant::Camera,
+            stream_scales: StreamScalesArg::PerChannel,
         }
     }
 }
@@ -129,7 +143,7 @@ pub struct Int8Args {
     #[arg(
         long,
         value_name = "FILE.json",
-        conflicts_with_all = ["f16_blocks", "input_quantization"]
+        conflicts_with_all = ["f16_blocks", "input_quantization", "stream_scales"]
     )]
     pub calibration_file: Option<PathBuf>,
 }

@@ -63,11 +63,33 @@ impl Range {
 /// Ranges of every observed tensor.
 pub type Ranges = BTreeMap<Point, Range>;
 
-struct MinMax(Ranges);
+/// Channels of each residual stream, in [`Point::Stream`] order: the
+/// stem's, then per stage its downsample's (if any) and its blocks'.
+pub fn stream_channels(model: &Model) -> Vec<usize> {
+    let sizes = &model.config.hidden_sizes;
+    let mut out = vec![sizes.first().copied().unwrap_or(0)];
+    for (s, stage) in model.stages.iter().enumerate() {
+        let c = sizes.get(s).copied().unwrap_or(0);
+        let ops = stage.downsample.iter().count() + stage.blocks.len();
+        out.extend(std::iter::repeat_n(c, ops));
+    }
+    out
+}
 
-impl Observer for MinMax {
-    fn observe(&mut self, point: Point, values: &[f32]) {
-        let r = self.0.entry(point).or_insert(Range {
+/// The channels of stream `n` when its values (HWC) hold whole pixels.
+fn per_channel(channels: &[usize], n: usize, values: &[f32]) -> Option<usize> {
+    let c = channels.get(n).copied().filter(|&c| c > 0)?;
+    values.len().is_multiple_of(c).then_some(c)
+}
+
+struct MinMax<'a> {
+    ranges: Ranges,
+    channels: &'a [usize],
+}
+
+impl MinMax<'_> {
+    fn extend(&mut self, point: Point, values: &[f32]) {
+        let r = self.ranges.entry(point).or_insert(Range {
             min: f32::INFINITY,
             max: f32::NEG_INFINITY,
         });
@@ -90,17 +112,60 @@ impl Observer for MinMax {
     }
 }
 
+impl Observer for MinMax<'_> {
+    fn observe(&mut self, point: Point, values: &[f32]) {
+        self.extend(point, values);
+        // A stream's channels each on their own too.
+        if let Point::Stream(n) = point {
+            if let Some(c) = per_channel(self.channels, n, values) {
+                for ch in 0..c {
+                    let (lo, hi) = values
+                        .iter()
+                        .skip(ch)
+                        .step_by(c)
+                        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                            (a.min(v), b.max(v))
+                        });
+                    self.extend(Point::StreamChannel(n, ch), &[lo, hi]);
+                }
+            }
+        }
+    }
+}
+
 const BINS: usize = 4096;
+
+/// Bins of one stream channel's histogram (a model has thousands of them).
+const CHANNEL_BINS: usize = 512;
 
 struct Histograms<'a> {
     ranges: &'a Ranges,
+    channels: &'a [usize],
     hist: BTreeMap<Point, Vec<u64>>,
 }
 
 impl Observer for Histograms<'_> {
     fn observe(&mut self, point: Point, values: &[f32]) {
-        let r = self.ranges[&point];
-        let h = self.hist.entry(point).or_insert_with(|| vec![0; BINS]);
+        self.count(point, values, BINS);
+        if let Point::Stream(n) = point {
+            if let Some(c) = per_channel(self.channels, n, values) {
+                let mut column = Vec::with_capacity(values.len() / c);
+                for ch in 0..c {
+                    column.clear();
+                    column.extend(values.iter().skip(ch).step_by(c));
+                    self.count(Point::StreamChannel(n, ch), &column, CHANNEL_BINS);
+                }
+            }
+        }
+    }
+}
+
+impl Histograms<'_> {
+    fn count(&mut self, point: Point, values: &[f32], bins_n: usize) {
+        let Some(&r) = self.ranges.get(&point) else {
+            return;
+        };
+        let h = self.hist.entry(point).or_insert_with(|| vec![0; bins_n]);
         let width = (r.max - r.min).max(f32::MIN_POSITIVE);
         // The bins of 64 values at a time in a loop of their own (it
         // vectorises), then the counts.
@@ -109,9 +174,9 @@ impl Observer for Histograms<'_> {
             for (b, &v) in bins.iter_mut().zip(chunk) {
                 // Clamped as a float (NaN and below 0 to 0, as `as usize`
                 // saturates them), so the conversion is a plain one.
-                let at = (((v - r.min) / width) * BINS as f32)
+                let at = (((v - r.min) / width) * bins_n as f32)
                     .max(0.0)
-                    .min((BINS - 1) as f32);
+                    .min((bins_n - 1) as f32);
                 *b = at as u16;
             }
             for &b in &bins[..chunk.len()] {
@@ -136,26 +201,29 @@ pub fn calibrate(model: &Model, pixel_values: &Tensor, method: Calibration) -> R
         ));
     }
     // Each pass over the cores, each thread's observations merged.
-    let mut mm = MinMax(Ranges::new());
-    for part in observe_images_parallel(model, pixel_values, || MinMax(Ranges::new())) {
-        for (point, r) in part.0 {
-            mm.observe(point, &[r.min, r.max]);
+    let channels = stream_channels(model);
+    let min_max = || MinMax {
+        ranges: Ranges::new(),
+        channels: &channels,
+    };
+    let mut mm = min_max();
+    for part in observe_images_parallel(model, pixel_values, min_max) {
+        for (point, r) in part.ranges {
+            mm.extend(point, &[r.min, r.max]);
         }
     }
     let Calibration::Percentile(p) = method else {
-        return Ok(mm.0);
+        return Ok(mm.ranges);
     };
-    let mut hs = Histograms {
-        ranges: &mm.0,
+    let histograms = || Histograms {
+        ranges: &mm.ranges,
+        channels: &channels,
         hist: BTreeMap::new(),
     };
-    let parts = observe_images_parallel(model, pixel_values, || Histograms {
-        ranges: &mm.0,
-        hist: BTreeMap::new(),
-    });
-    for part in parts {
+    let mut hs = histograms();
+    for part in observe_images_parallel(model, pixel_values, histograms) {
         for (point, h) in part.hist {
-            let sum = hs.hist.entry(point).or_insert_with(|| vec![0; BINS]);
+            let sum = hs.hist.entry(point).or_insert_with(|| vec![0; h.len()]);
             for (s, v) in sum.iter_mut().zip(h) {
                 *s += v;
             }
@@ -163,16 +231,17 @@ pub fn calibrate(model: &Model, pixel_values: &Tensor, method: Calibration) -> R
     }
     let mut out = Ranges::new();
     for (point, h) in &hs.hist {
-        let r = mm.0[point];
+        let r = mm.ranges[point];
+        let bins_n = h.len();
         let total: u64 = h.iter().sum();
         let tail = ((1.0 - p) * total as f64).floor() as u64;
-        let width = (r.max - r.min) / BINS as f32;
+        let width = (r.max - r.min) / bins_n as f32;
         let (mut lo, mut acc) = (0, 0);
-        while lo < BINS - 1 && acc + h[lo] <= tail {
+        while lo < bins_n - 1 && acc + h[lo] <= tail {
             acc += h[lo];
             lo += 1;
         }
-        let (mut hi, mut acc) = (BINS - 1, 0);
+        let (mut hi, mut acc) = (bins_n - 1, 0);
         while hi > 0 && acc + h[hi] <= tail {
             acc += h[hi];
             hi -= 1;

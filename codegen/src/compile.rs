@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::npy;
 use crate::plan::Plan;
-use crate::quantize::{quantize, InputQuantization};
+use crate::quantize::{quantize, Numerics};
 use crate::saved_calibration::{fingerprint, SavedCalibration};
 use crate::tensor::Tensor;
 use convnext::preprocess::ProcessorConfig;
@@ -64,50 +64,49 @@ pub fn build_mixed_plan(
     method: Calibration,
     f16_blocks: &[(usize, usize)],
 ) -> Result<Plan> {
-    build_plan_with_input(
+    build_plan_with_numerics(
         model,
         processor,
         calibration,
         method,
         f16_blocks,
-        InputQuantization::Camera,
+        Numerics::default(),
     )
 }
 
-/// As [`build_mixed_plan`], with the input quantized as `input` says
-/// ([`InputQuantization::calibrated_on`] the calibration images for inputs
-/// that are not u8 images).
-pub fn build_plan_with_input(
+/// As [`build_mixed_plan`], with the numerics `numerics` says (among them
+/// [`crate::quantize::InputQuantization::calibrated_on`] the calibration
+/// images for inputs that are not u8 images).
+pub fn build_plan_with_numerics(
     model: &Model,
     processor: &ProcessorConfig,
     calibration: &Tensor,
     method: Calibration,
     f16_blocks: &[(usize, usize)],
-    input: InputQuantization,
+    numerics: Numerics,
 ) -> Result<Plan> {
     let ranges = calibrate(model, calibration, method)?;
     let q = quantize(
         model,
         processor,
         &ranges,
-        calibration.shape[2],
-        calibration.shape[3],
+        (calibration.shape[2], calibration.shape[3]),
         f16_blocks,
-        input,
+        numerics,
     )?;
     Ok(Plan::new(q))
 }
 
 /// What a saved calibration is made for: the range rule, how many blocks
-/// stay in f16, and how the input is quantized.
+/// stay in f16, and the numerics.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CalibrationChoices {
     /// The range rule.
     pub method: Calibration,
     /// Blocks to keep in f16 (the most sensitive ones).
     pub f16_count: usize,
-    /// The input's quantization.
-    pub input: InputQuantization,
+    /// The input's quantization and the stream's scales.
+    pub numerics: Numerics,
 }
 
 /// Calibrate `model` on `calibration` as `choices` say, as a
@@ -124,10 +123,10 @@ pub fn calibrate_to_save(
     let CalibrationChoices {
         method,
         f16_count,
-        input,
+        numerics,
     } = choices;
     let f16_blocks =
-        choose_f16_blocks_with_input(model, processor, calibration, method, f16_count, input)?
+        choose_f16_blocks_with_numerics(model, processor, calibration, method, f16_count, numerics)?
             .into_iter()
             .map(|(b, _)| b)
             .collect();
@@ -142,7 +141,8 @@ pub fn calibrate_to_save(
         ],
         fingerprint: fingerprint(model_dir)?,
         f16_blocks,
-        input_quantization: input,
+        input_quantization: numerics.input,
+        stream_scales: numerics.stream_scales,
         ranges: calibrate(model, calibration, method)?,
     })
 }
@@ -240,25 +240,24 @@ pub fn choose_f16_blocks(
     method: Calibration,
     count: usize,
 ) -> Result<Vec<((usize, usize), f64)>> {
-    choose_f16_blocks_with_input(
+    choose_f16_blocks_with_numerics(
         model,
         processor,
         calibration,
         method,
         count,
-        InputQuantization::Camera,
+        Numerics::default(),
     )
 }
 
-/// [`choose_f16_blocks`] for networks whose input is quantized as `input`
-/// says.
-pub fn choose_f16_blocks_with_input(
+/// [`choose_f16_blocks`] for networks of the numerics `numerics` says.
+pub fn choose_f16_blocks_with_numerics(
     model: &Model,
     processor: &ProcessorConfig,
     calibration: &Tensor,
     method: Calibration,
     count: usize,
-    input: InputQuantization,
+    numerics: Numerics,
 ) -> Result<Vec<((usize, usize), f64)>> {
     if count == 0 {
         return Ok(Vec::new());
@@ -276,7 +275,8 @@ pub fn choose_f16_blocks_with_input(
             if stage.blocks[b].grn.is_some() {
                 continue;
             }
-            let plan = Plan::new(quantize(model, processor, &ranges, h, w, &[(s, b)], input)?);
+            let q = quantize(model, processor, &ranges, (h, w), &[(s, b)], numerics)?;
+            let plan = Plan::new(q);
             if images.is_empty() {
                 images = crate::quantize::input_bytes(calibration, &plan.model);
             }

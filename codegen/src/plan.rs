@@ -408,13 +408,16 @@ impl Plan {
                     feature_maps: &mut maps,
                 };
                 q.op.run(&mut arena, &mut out, &mut convnext::kernels::probe::NoProbe);
-                let dequantize = |bytes: &[i8], qp: crate::quantize::QParams| -> Vec<f64> {
+                // HWC bytes, channel by channel at the stream's scales.
+                let dequantize = |bytes: &[i8], qp: &crate::quantize::StreamQuant| -> Vec<f64> {
+                    let c = qp.profile.len().max(1);
                     bytes
                         .iter()
-                        .map(|&v| qp.scale * (v as i32 - qp.zero_point) as f64)
+                        .enumerate()
+                        .map(|(k, &v)| qp.dequantize(v, k % c))
                         .collect()
                 };
-                let (got, want): (Vec<f64>, &[f32]) = match (&q.op, q.output) {
+                let (got, want): (Vec<f64>, &[f32]) = match (&q.op, &q.output) {
                     (Op::FeatureMap(p), Some(qp)) => {
                         let bytes = &maps[p.output_offset..][..p.map_bytes()];
                         map += 1;

@@ -16,6 +16,9 @@ pub enum Point {
     StemConv,
     /// The residual stream after the n-th op that writes it (stem, blocks, downsamples in order).
     Stream(usize),
+    /// Channel `c` of [`Point::Stream`] `n` (calibration records these from
+    /// the stream's values; the forward pass never observes them itself).
+    StreamChannel(usize, usize),
     /// Depthwise output of block `(stage, block)`.
     Dw(usize, usize),
     /// Normalised (pre-affine) LayerNorm output of block `(stage, block)`.

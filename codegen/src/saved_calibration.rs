@@ -10,7 +10,7 @@ use crate::calibrate::{Calibration, Range, Ranges};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::plan::Plan;
-use crate::quantize::{quantize, InputQuantization, QParams};
+use crate::quantize::{quantize, InputQuantization, Numerics, QParams, StreamScales};
 use crate::reference::Point;
 use convnext::preprocess::ProcessorConfig;
 use serde_json::{json, Value};
@@ -36,6 +36,9 @@ pub struct SavedCalibration {
     pub f16_blocks: Vec<(usize, usize)>,
     /// How the network's input is quantized.
     pub input_quantization: InputQuantization,
+    /// How the residual stream is scaled (a file without the key predates
+    /// per-channel streams: per tensor, as it was made).
+    pub stream_scales: StreamScales,
     /// Every observed tensor's range.
     pub ranges: Ranges,
 }
@@ -57,6 +60,7 @@ fn point_name(p: Point) -> String {
     match p {
         Point::StemConv => "stem_conv".into(),
         Point::Stream(i) => format!("stream.{i}"),
+        Point::StreamChannel(i, c) => format!("stream_channel.{i}.{c}"),
         Point::Dw(s, b) => format!("dw.{s}.{b}"),
         Point::BlockNorm(s, b) => format!("block_norm.{s}.{b}"),
         Point::Pw1(s, b) => format!("pw1.{s}.{b}"),
@@ -77,6 +81,7 @@ fn parse_point(name: &str) -> Option<Point> {
     Some(match (kind, nums.as_slice()) {
         ("stem_conv", []) => Point::StemConv,
         ("stream", [i]) => Point::Stream(*i),
+        ("stream_channel", [i, c]) => Point::StreamChannel(*i, *c),
         ("dw", [s, b]) => Point::Dw(*s, *b),
         ("block_norm", [s, b]) => Point::BlockNorm(*s, *b),
         ("pw1", [s, b]) => Point::Pw1(*s, *b),
@@ -120,6 +125,7 @@ impl SavedCalibration {
                 InputQuantization::Camera => json!("camera"),
                 InputQuantization::Calibrated(q) => json!({"scale": q.scale, "zero_point": q.zero_point}),
             },
+            "stream_scales": self.stream_scales.to_string(),
             "ranges": ranges,
         })
     }
@@ -192,6 +198,14 @@ impl SavedCalibration {
                 }
             },
         };
+        let stream_scales = match &v["stream_scales"] {
+            Value::Null => StreamScales::PerTensor,
+            s => s
+                .as_str()
+                .unwrap_or_default()
+                .parse::<StreamScales>()
+                .map_err(|e| bad(format!("\"stream_scales\" {e}")))?,
+        };
         let mut ranges = Ranges::new();
         let map = v["ranges"]
             .as_object()
@@ -218,6 +232,7 @@ impl SavedCalibration {
             fingerprint,
             f16_blocks,
             input_quantization: input,
+            stream_scales,
             ranges,
         })
     }
@@ -236,10 +251,12 @@ impl SavedCalibration {
             model,
             processor,
             &self.ranges,
-            self.input[1],
-            self.input[2],
+            (self.input[1], self.input[2]),
             &self.f16_blocks,
-            self.input_quantization,
+            Numerics {
+                input: self.input_quantization,
+                stream_scales: self.stream_scales,
+            },
         )?;
         Ok(Plan::new(q))
     }

@@ -7,10 +7,10 @@
 
 mod common;
 
-use convnext_codegen::compile::{build_plan_with_input, DEFAULT_CALIBRATION};
+use convnext_codegen::compile::{build_plan_with_numerics, DEFAULT_CALIBRATION};
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::quantize::{input_bytes, InputQuantization};
+use convnext_codegen::quantize::{input_bytes, InputQuantization, Numerics};
 use convnext_codegen::{load_model, npy, Model, Tensor};
 
 fn sqnr_db(got: &Tensor, want: &Tensor) -> f64 {
@@ -31,10 +31,10 @@ fn int8_backbone(name: &str) -> (Model, Plan, Tensor) {
     let processor = load_processor(&dir).unwrap();
     let p = dir.join("inputs.npy");
     let x = npy::read(&p).unwrap().into_f32(&p).unwrap();
-    let input = InputQuantization::calibrated_on(&x);
+    let input = Numerics::with_input(InputQuantization::calibrated_on(&x));
     let backbone = model.as_backbone();
     let plan =
-        build_plan_with_input(&backbone, &processor, &x, DEFAULT_CALIBRATION, &[], input).unwrap();
+        build_plan_with_numerics(&backbone, &processor, &x, DEFAULT_CALIBRATION, &[], input).unwrap();
     (model, plan, x)
 }
 

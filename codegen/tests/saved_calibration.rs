@@ -8,7 +8,7 @@ use convnext_codegen::compile::{
 };
 use convnext_codegen::load_model;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::quantize::InputQuantization;
+use convnext_codegen::quantize::{InputQuantization, Numerics, StreamScales};
 use convnext_codegen::saved_calibration::SavedCalibration;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 const CAMERA: CalibrationChoices = CalibrationChoices {
     method: DEFAULT_CALIBRATION,
     f16_count: 0,
-    input: InputQuantization::Camera,
+    numerics: Numerics {
+        input: InputQuantization::Camera,
+        stream_scales: StreamScales::PerChannel,
+    },
 };
 
 fn root() -> PathBuf {

@@ -11,7 +11,7 @@ use super::in_place_map::InPlaceMap;
 use super::placement::{OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::saturate_i8;
-use super::tables::f16_at;
+use super::tables::{f16_at, profile_at};
 
 /// An f16 layer: weights and one bias per output, little-endian f16 tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,10 @@ pub struct BlockF16Params<B = &'static [u8]> {
     pub x_scale: f32,
     /// Input stream zero point.
     pub x_zero_point: i32,
+    /// The stage's channel profile, the input's and the output's
+    /// ([`super::tables::profile_at`]; empty: per tensor): channel `i`'s
+    /// scales are `x_scale` and `out_scale` times its multiplier.
+    pub profile: B,
     /// Depthwise `[7][7][c]` and `[c]`.
     pub dw: F16Linear<B>,
     /// LayerNorm γ `[c]`.
@@ -80,6 +84,7 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockF16Params<B> {
             + self.ln_weight.as_ref().len()
             + self.ln_bias.as_ref().len()
             + self.gamma.as_ref().len()
+            + self.profile.as_ref().len()
     }
     fn macs(&self) -> u64 {
         let InPlaceMap { h, w, c } = self.map;
@@ -108,7 +113,10 @@ pub fn block_f16_in_place_probed<B: AsRef<[u8]>>(
     let (dw_w, dw_b) = (p.dw.weights.as_ref(), p.dw.bias.as_ref());
     let (pw1_w, pw1_b) = (p.pw1.weights.as_ref(), p.pw1.bias.as_ref());
     let (pw2_w, pw2_b) = (p.pw2.weights.as_ref(), p.pw2.bias.as_ref());
-    let deq = |q: i8| (q as i32 - p.x_zero_point) as f32 * p.x_scale;
+    let profile = p.profile.as_ref();
+    let deq = |q: i8, ch: usize| {
+        (q as i32 - p.x_zero_point) as f32 * p.x_scale * profile_at(profile, ch) as f32
+    };
     for r in 0..m.h {
         for col in 0..m.w {
             let pix = r * m.w + col;
@@ -122,7 +130,7 @@ pub fn block_f16_in_place_probed<B: AsRef<[u8]>>(
                 for yy in y0..y1 {
                     for xx in x0..x1 {
                         let v = arena[m.original(x_off, ring_off, yy * m.w + xx, pix) + ch];
-                        acc += deq(v) * f16_at(dw_w, ((yy + 3 - r) * 7 + xx + 3 - col) * c + ch);
+                        acc += deq(v, ch) * f16_at(dw_w, ((yy + 3 - r) * 7 + xx + 3 - col) * c + ch);
                     }
                 }
                 store_f32(arena, y_at + 4 * ch, acc);
@@ -162,8 +170,9 @@ pub fn block_f16_in_place_probed<B: AsRef<[u8]>>(
                 for j in 0..hidden {
                     acc += load_f32(arena, h_at + 4 * j) * f16_at(pw2_w, o * hidden + j);
                 }
-                let v = deq(arena[ring_at + o]) + f16_at(p.gamma.as_ref(), o) * acc;
-                let q = libm::roundf(v / p.out_scale) as i64 + p.out_zero_point as i64;
+                let v = deq(arena[ring_at + o], o) + f16_at(p.gamma.as_ref(), o) * acc;
+                let out_scale = p.out_scale * profile_at(profile, o) as f32;
+                let q = libm::roundf(v / out_scale) as i64 + p.out_zero_point as i64;
                 arena[x_at + o] = saturate_i8(q);
             }
         }

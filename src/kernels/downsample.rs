@@ -17,6 +17,7 @@ use super::pointwise::paired_offset_whole;
 use super::prepared::{HostTables, NoHost};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, Requant};
+use super::tables::profile_at;
 
 /// Constants and placement of one downsample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +32,13 @@ pub struct DownsampleParams<B = &'static [u8]> {
     pub cout: usize,
     /// Arena placement (int8 HWC in and out; scratch `cout`).
     pub at: Placement,
-    /// LayerNorm constants.
+    /// Input stream zero point.
+    pub x_zero_point: i32,
+    /// The input stream's channel profile ([`super::tables::profile_at`]):
+    /// empty for a per-tensor stream, whose int8 values go into the
+    /// LayerNorm as they are (it is shift invariant).
+    pub profile: B,
+    /// LayerNorm constants (for the stream's unit).
     pub ln: LayerNormParams,
     /// Normalised value to int8 (zero point 0).
     pub ln_requant: Requant,
@@ -62,7 +69,7 @@ impl<B: AsRef<[u8]>> OpFootprint for DownsampleParams<B> {
         })
     }
     fn weights_bytes(&self) -> usize {
-        self.conv.weights_bytes()
+        self.conv.weights_bytes() + self.profile.as_ref().len()
     }
     fn macs(&self) -> u64 {
         (self.output_bytes() * 4 * self.cin) as u64
@@ -221,10 +228,11 @@ fn normalise_tap<B: AsRef<[u8]>>(
     ti: usize,
 ) {
     let cin = p.cin;
+    let profile = p.profile.as_ref();
     // The host with AVX2: statistics and the output pass 8 channels a
     // step, where the pixel's map has its fast form and each 4 channels
     // are one group of the paired window (`cin` a multiple of 4).
-    if cin.is_multiple_of(4) {
+    if cin.is_multiple_of(4) && profile.is_empty() {
         let fast = Native::statistics::<1>(x, cin).and_then(|sums| {
             super::layer_norm::PixelNorm::from_sums(cin, sums, &p.ln, p.ln_requant).fast()
         });
@@ -247,7 +255,13 @@ fn normalise_tap<B: AsRef<[u8]>>(
             *v = clamp_i8(y);
         }
     };
-    let values = || x.iter().map(|&v| v as i32);
+    // A profiled stream's channels to their common unit first.
+    let z = if profile.is_empty() { 0 } else { p.x_zero_point };
+    let values = || {
+        x.iter()
+            .enumerate()
+            .map(move |(i, &v)| (v as i32 - z) * profile_at(profile, i))
+    };
     // The window is `4 cin` long, a multiple of 4, so its paired layout is
     // the whole-groups form for any `cin`.
     let at = |i| paired_offset_whole(t, ti * cin + i, n);

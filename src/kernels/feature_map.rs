@@ -7,6 +7,7 @@ use super::in_place_map::InPlaceMap;
 use super::layer_norm::{affine_i8, layer_norm, LayerNormParams, Q16};
 use super::placement::{OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
+use super::tables::profile_at;
 
 /// Constants and placement of one feature map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,9 +18,12 @@ pub struct FeatureMapParams<B = &'static [u8]> {
     pub at: Placement,
     /// The stream's zero point.
     pub x_zero_point: i32,
+    /// The stream's channel profile ([`super::tables::profile_at`]; empty:
+    /// per tensor).
+    pub profile: B,
     /// Where the map starts in the feature-map buffer.
     pub output_offset: usize,
-    /// LayerNorm constants for the stream's scale.
+    /// LayerNorm constants for the stream's unit.
     pub ln: LayerNormParams,
     /// Per channel: Q16 normalised value times γ to the map's scale.
     pub out_requant: B,
@@ -46,7 +50,9 @@ impl<B: AsRef<[u8]>> OpFootprint for FeatureMapParams<B> {
         0
     }
     fn weights_bytes(&self) -> usize {
-        self.out_requant.as_ref().len() + self.out_offset.as_ref().len()
+        self.out_requant.as_ref().len()
+            + self.out_offset.as_ref().len()
+            + self.profile.as_ref().len()
     }
     fn macs(&self) -> u64 {
         0
@@ -67,7 +73,7 @@ pub fn feature_map_probed<B: AsRef<[u8]>>(
     maps: &mut [i8],
     probe: &mut impl Probe,
 ) {
-    let c = p.map.c;
+    let (c, profile) = (p.map.c, p.profile.as_ref());
     probe.enter(Phase::LayerNorm, 0);
     let (Some(x), Some(out)) = (
         arena.get(p.at.input_offset..p.at.input_offset + p.map_bytes()),
@@ -77,7 +83,11 @@ pub fn feature_map_probed<B: AsRef<[u8]>>(
     };
     for (px, out) in x.chunks_exact(c.max(1)).zip(out.chunks_exact_mut(c.max(1))) {
         layer_norm(
-            || px.iter().map(|&q| q as i32 - p.x_zero_point),
+            || {
+                px.iter()
+                    .enumerate()
+                    .map(|(i, &q)| (q as i32 - p.x_zero_point) * profile_at(profile, i))
+            },
             c,
             &p.ln,
             Q16,

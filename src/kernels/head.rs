@@ -9,6 +9,7 @@ use super::linear::QLinear;
 use super::placement::{OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, Requant};
+use super::tables::profile_at;
 
 /// Constants and placement of the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +20,12 @@ pub struct HeadParams<B = &'static [u8]> {
     pub at: Placement,
     /// Zero point of the last map.
     pub x_zero_point: i32,
+    /// The last map's channel profile ([`super::tables::profile_at`];
+    /// empty: per tensor).
+    pub profile: B,
+    /// Right shift (rounding) of each channel's sum times its profile
+    /// multiplier, so the LayerNorm's inputs stay inside its limit.
+    pub profile_shift: u32,
     /// LayerNorm constants (over the channel sums).
     pub ln: LayerNormParams,
     /// Normalised value to int8 (zero point 0).
@@ -38,7 +45,7 @@ impl<B: AsRef<[u8]>> OpFootprint for HeadParams<B> {
         5 * self.map.c
     }
     fn weights_bytes(&self) -> usize {
-        self.classifier.weights_bytes()
+        self.classifier.weights_bytes() + self.profile.as_ref().len()
     }
     fn macs(&self) -> u64 {
         (self.input_bytes() + self.map.c * self.classifier.outputs()) as u64
@@ -77,7 +84,10 @@ pub fn head_probed<B: AsRef<[u8]>>(
             .step_by(c.max(1))
             .map(|&v| v as i32 - p.x_zero_point)
             .sum();
-        store_i32(scratch, 4 * ch, sum);
+        let scaled = sum as i64 * profile_at(p.profile.as_ref(), ch) as i64;
+        let half = (1i64 << p.profile_shift.min(62)) >> 1;
+        let v = (scaled + half) >> p.profile_shift.min(62);
+        store_i32(scratch, 4 * ch, v.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
     }
     let y_at = s + 4 * c;
     probe.enter(Phase::LayerNorm, 0);

@@ -21,6 +21,29 @@ pub fn f16_at(table: &[u8], i: usize) -> f32 {
         .map_or(0.0, |b| half::f16::from_le_bytes(*b).to_f32())
 }
 
+/// The multiplier of channel `i` in a stream's channel profile: the
+/// stream's channel `i` has the scale `unit * profile[i]`, so
+/// `(q - zero_point) * profile_at(..)` puts every channel in the common
+/// `unit` (what a LayerNorm over the channels needs). A profile is
+/// little-endian u16s; an empty one (a per-tensor stream) and any index past
+/// its end give 1.
+#[inline]
+pub fn profile_at(table: &[u8], i: usize) -> i32 {
+    let at = i.checked_mul(2).and_then(|at| table.get(at..));
+    at.and_then(|t| t.first_chunk::<2>())
+        .map_or(1, |b| u16::from_le_bytes(*b) as i32)
+}
+
+/// Largest multiplier of a channel profile: `255 * 4096` stays inside the
+/// LayerNorm's input limit (`super::layer_norm::LN_INPUT_LIMIT`), so
+/// `(q - zero_point) * m` of any int8 `q` and zero point goes in unclamped.
+pub const PROFILE_MAX: u16 = 4096;
+
+/// Encode a channel profile as the table [`profile_at`] reads.
+pub fn profile_table(values: &[u16]) -> impl Iterator<Item = u8> + '_ {
+    values.iter().flat_map(|v| v.to_le_bytes())
+}
+
 /// Encode i32s as the table [`i32_at`] reads.
 pub fn i32_table(values: &[i32]) -> impl Iterator<Item = u8> + '_ {
     values.iter().flat_map(|v| v.to_le_bytes())
@@ -46,5 +69,8 @@ mod tests {
         }
         let h: [u8; 4] = core::array::from_fn(|i| f16_table([0.5, -2.0]).nth(i).unwrap());
         assert_eq!((f16_at(&h, 0), f16_at(&h, 1)), (0.5, -2.0));
+        let p: [u8; 4] = core::array::from_fn(|i| profile_table(&[3, PROFILE_MAX]).nth(i).unwrap());
+        assert_eq!((profile_at(&p, 0), profile_at(&p, 1), profile_at(&p, 2)), (3, 4096, 1));
+        assert_eq!(profile_at(&[], 7), 1);
     }
 }

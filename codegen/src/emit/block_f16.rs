@@ -1,6 +1,6 @@
 //! Emits `BlockF16Params` (`convnext::kernels::block_f16`).
 
-use super::parts::{f16_linear, map, placement};
+use super::parts::{f16_linear, map, placement, profile};
 use super::rust_text::Expr;
 use super::{EmitContext, OpItem};
 use crate::error::Result;
@@ -12,6 +12,7 @@ pub(super) fn emit(p: &BlockF16Params<Vec<u8>>, cx: &mut EmitContext, op: &str) 
         at,
         x_scale,
         x_zero_point,
+        profile: stream_profile,
         dw,
         ln_weight,
         ln_bias,
@@ -37,6 +38,7 @@ pub(super) fn emit(p: &BlockF16Params<Vec<u8>>, cx: &mut EmitContext, op: &str) 
             ("at", placement(cx, at)),
             ("x_scale", Expr::text(format!("{x_scale:e}"))),
             ("x_zero_point", Expr::text(x_zero_point)),
+            ("profile", profile(cx, op, stream_profile)?),
             ("dw", f16_linear(dw, cx, op, "dwconv")?),
             ("ln_weight", cx.file(op, "norm.weight.f16", ln_weight)?),
             ("ln_bias", cx.file(op, "norm.bias.f16", ln_bias)?),

@@ -1,6 +1,6 @@
 //! Emits `DownsampleParams` (`convnext::kernels::downsample`).
 
-use super::parts::{layer_norm, linear, placement, requant};
+use super::parts::{layer_norm, linear, placement, profile, requant};
 use super::rust_text::Expr;
 use super::{EmitContext, OpItem};
 use crate::error::Result;
@@ -17,6 +17,8 @@ pub(super) fn emit(
         cin,
         cout,
         at,
+        x_zero_point,
+        profile: stream_profile,
         ln,
         ln_requant,
         conv,
@@ -34,6 +36,8 @@ pub(super) fn emit(
             ("cin", Expr::text(cin)),
             ("cout", Expr::text(cout)),
             ("at", placement(cx, at)),
+            ("x_zero_point", Expr::text(x_zero_point)),
+            ("profile", profile(cx, op, stream_profile)?),
             ("ln", layer_norm(cx, *ln)),
             ("ln_requant", requant(cx, *ln_requant)),
             ("conv", linear(conv, cx, op, "conv")?),

@@ -1,6 +1,6 @@
 //! Emits `FeatureMapParams` (`convnext::kernels::feature_map`).
 
-use super::parts::{layer_norm, map, placement};
+use super::parts::{layer_norm, map, placement, profile};
 use super::rust_text::Expr;
 use super::{EmitContext, OpItem};
 use crate::error::Result;
@@ -15,6 +15,7 @@ pub(super) fn emit(
         map: shape,
         at,
         x_zero_point,
+        profile: stream_profile,
         output_offset,
         ln,
         out_requant,
@@ -31,6 +32,7 @@ pub(super) fn emit(
             ("map", map(cx, shape)),
             ("at", placement(cx, at)),
             ("x_zero_point", Expr::text(x_zero_point)),
+            ("profile", profile(cx, op, stream_profile)?),
             ("output_offset", Expr::text(output_offset)),
             ("ln", layer_norm(cx, *ln)),
             ("out_requant", cx.file(op, "norm.requant", out_requant)?),

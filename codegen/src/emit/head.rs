@@ -1,6 +1,6 @@
 //! Emits `HeadParams` (`convnext::kernels::head`).
 
-use super::parts::{layer_norm, linear, map, placement, requant};
+use super::parts::{layer_norm, linear, map, placement, profile, requant};
 use super::rust_text::Expr;
 use super::{EmitContext, OpItem};
 use crate::error::Result;
@@ -11,6 +11,8 @@ pub(super) fn emit(p: &HeadParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> R
         map: shape,
         at,
         x_zero_point,
+        profile: stream_profile,
+        profile_shift,
         ln,
         ln_requant,
         classifier,
@@ -27,6 +29,8 @@ pub(super) fn emit(p: &HeadParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> R
             ("map", map(cx, shape)),
             ("at", placement(cx, at)),
             ("x_zero_point", Expr::text(x_zero_point)),
+            ("profile", profile(cx, op, stream_profile)?),
+            ("profile_shift", Expr::text(profile_shift)),
             ("ln", layer_norm(cx, *ln)),
             ("ln_requant", requant(cx, *ln_requant)),
             ("classifier", linear(classifier, cx, op, "classifier")?),

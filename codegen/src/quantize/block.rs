@@ -6,6 +6,7 @@
 use super::LN_INPUT_STEPS;
 use super::{
     bias_q, fold_norm, i32s, linear, ln_params, paired_layout, quantize_rows, range, QParams,
+    StreamQuant,
 };
 use crate::calibrate::Ranges;
 use crate::error::Result;
@@ -23,9 +24,12 @@ pub(super) fn quantize(
     act: Activation,
     ranges: &Ranges,
     ((s, bi), (h, w)): ((usize, usize), (usize, usize)),
-    input: QParams,
-    out: QParams,
+    input: &StreamQuant,
+    out: &StreamQuant,
 ) -> Result<BlockParams<Vec<u8>>> {
+    // One residual multiplier for every channel: the input's and the
+    // output's channels in the same proportions (their stage group's).
+    debug_assert_eq!(input.profile, out.profile, "a stage group shares its profile");
     let c = block.dw_bias.len();
     // Depthwise: [C][7][7] -> per-channel scales, laid out [7][7][C].
     let (dq, s_dw) = quantize_rows(&block.dw_weight.data, c);
@@ -100,12 +104,13 @@ pub(super) fn quantize(
     Ok(BlockParams {
         map: InPlaceMap { h, w, c },
         at: Placement::default(),
-        x_zero_point: input.zero_point,
+        x_zero_point: input.zero_point(),
         dw: linear(
             dw_weights,
             &dw_bias,
             s_dw.iter()
-                .map(|sd| Requant::from_real(input.scale * sd / s_d)),
+                .enumerate()
+                .map(|(ch, sd)| Requant::from_real(input.scale(ch) * sd / s_d)),
         ),
         ln: ln_params(c, block.norm.eps, s_d),
         ln_requant: Requant::from_real(1.0 / s_y),
@@ -120,10 +125,10 @@ pub(super) fn quantize(
         pw2: linear(
             paired_layout(&pw2_weights, c, 4 * c),
             &pw2_bias,
-            (0..c).map(|o| Requant::from_real(gamma(o) * pw2_in.scale * s_w2[o] / out.scale)),
+            (0..c).map(|o| Requant::from_real(gamma(o) * pw2_in.scale * s_w2[o] / out.scale(o))),
         ),
-        residual_requant: Requant::from_real(input.scale / out.scale),
-        out_zero_point: out.zero_point,
+        residual_requant: Requant::from_real(input.unit.scale / out.unit.scale),
+        out_zero_point: out.zero_point(),
         grn,
         // The planner turns it on where the room is free.
         wide_hidden: false,

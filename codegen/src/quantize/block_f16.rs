@@ -2,7 +2,7 @@
 //! weights rounded to f16, depthwise laid out `[7][7][c]`, the int8 streams'
 //! scales on either side.
 
-use super::QParams;
+use super::StreamQuant;
 use crate::model::Block;
 use convnext::kernels::activation::Activation;
 use convnext::kernels::block_f16::{BlockF16Params, F16Linear};
@@ -18,9 +18,10 @@ pub(super) fn quantize(
     block: &Block,
     act: Activation,
     (h, w): (usize, usize),
-    input: QParams,
-    out: QParams,
+    input: &StreamQuant,
+    out: &StreamQuant,
 ) -> BlockF16Params<Vec<u8>> {
+    debug_assert_eq!(input.profile, out.profile, "a stage group shares its profile");
     let c = block.dw_bias.len();
     let mut dw = vec![0f32; 49 * c];
     for ch in 0..c {
@@ -35,8 +36,9 @@ pub(super) fn quantize(
     BlockF16Params {
         map: InPlaceMap { h, w, c },
         at: Placement::default(),
-        x_scale: input.scale as f32,
-        x_zero_point: input.zero_point,
+        x_scale: input.unit.scale as f32,
+        x_zero_point: input.zero_point(),
+        profile: input.profile_table(),
         dw: f16_linear(&dw, &block.dw_bias),
         ln_weight: f16s(block.norm.weight.iter().copied()),
         ln_bias: f16s(block.norm.bias.iter().copied()),
@@ -45,7 +47,7 @@ pub(super) fn quantize(
         act,
         pw2: f16_linear(&block.pwconv2.weight.data, &block.pwconv2.bias),
         gamma: f16s((0..c).map(|o| block.gamma.as_ref().map_or(1.0, |g| g[o]))),
-        out_scale: out.scale as f32,
-        out_zero_point: out.zero_point,
+        out_scale: out.unit.scale as f32,
+        out_zero_point: out.zero_point(),
     }
 }

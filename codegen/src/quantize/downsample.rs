@@ -1,7 +1,7 @@
 //! A downsample (see `convnext::kernels::downsample`): the channels-first
 //! LayerNorm's affine folded into the 2x2 conv, laid out `[cout][2][2][cin]`.
 
-use super::{bias_q, fold_norm, linear, ln_params, paired_layout, quantize_rows, QParams};
+use super::{bias_q, fold_norm, linear, ln_params, paired_layout, quantize_rows, StreamQuant};
 use crate::model::{LayerNorm, PatchConv};
 use convnext::kernels::downsample::DownsampleParams;
 use convnext::kernels::{Placement, Requant};
@@ -12,9 +12,9 @@ pub(super) fn quantize(
     norm: &LayerNorm,
     conv: &PatchConv,
     (h, w): (usize, usize),
-    input: QParams,
+    input: &StreamQuant,
     s_y: f64,
-    out: QParams,
+    out: &StreamQuant,
 ) -> DownsampleParams<Vec<u8>> {
     let cout = conv.bias.len();
     let cin = norm.weight.len();
@@ -36,14 +36,18 @@ pub(super) fn quantize(
         cin,
         cout,
         at: Placement::default(),
-        ln: ln_params(cin, norm.eps, input.scale),
+        // The LayerNorm reads the input's channels in its unit.
+        x_zero_point: input.zero_point(),
+        profile: input.profile_table(),
+        ln: ln_params(cin, norm.eps, input.unit.scale),
         ln_requant: Requant::from_real(1.0 / s_y),
         conv: linear(
             paired_layout(&weights, cout, 4 * cin),
             &bias,
             s_w.iter()
-                .map(|sw| Requant::from_real(s_y * sw / out.scale)),
+                .enumerate()
+                .map(|(o, sw)| Requant::from_real(s_y * sw / out.scale(o))),
         ),
-        out_zero_point: out.zero_point,
+        out_zero_point: out.zero_point(),
     }
 }

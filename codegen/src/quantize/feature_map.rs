@@ -1,7 +1,7 @@
 //! A backbone's feature map (see `convnext::kernels::feature_map`): the
 //! stream's integer LayerNorm, its affine to the map's calibrated scale.
 
-use super::{ln_params, norm_affine, range, QParams};
+use super::{ln_params, norm_affine, range, QParams, StreamQuant};
 use crate::calibrate::Ranges;
 use crate::error::Result;
 use crate::model::FeatureNorm;
@@ -17,19 +17,20 @@ pub(super) fn quantize(
     k: usize,
     ranges: &Ranges,
     (h, w): (usize, usize),
-    stream: QParams,
+    stream: &StreamQuant,
     output_offset: usize,
 ) -> Result<(FeatureMapParams<Vec<u8>>, QParams)> {
     let out = QParams::asymmetric(range(ranges, Point::Feature(k))?);
     let ln = &norm.norm;
     let c = ln.weight.len();
-    let (out_requant, out_offset) = norm_affine(ln, out);
+    let (out_requant, out_offset) = norm_affine(ln, &StreamQuant::per_tensor(out));
     let params = FeatureMapParams {
         map: InPlaceMap { h, w, c },
         at: Placement::default(),
-        x_zero_point: stream.zero_point,
+        x_zero_point: stream.zero_point(),
+        profile: stream.profile_table(),
         output_offset,
-        ln: ln_params(c, ln.eps, stream.scale),
+        ln: ln_params(c, ln.eps, stream.unit.scale),
         out_requant,
         out_offset,
     };

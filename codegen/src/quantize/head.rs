@@ -1,7 +1,7 @@
 //! The head (see `convnext::kernels::head`): pooling as a sum, the final
 //! LayerNorm's affine folded into the classifier, int32 logits at one scale.
 
-use super::{bias_q, fold_norm, linear, ln_params, quantize_rows, range, QParams, Q24};
+use super::{bias_q, fold_norm, linear, ln_params, quantize_rows, range, QParams, StreamQuant, Q24};
 use crate::calibrate::Ranges;
 use crate::error::{Error, Result};
 use crate::model::{Linear, Model};
@@ -17,7 +17,7 @@ pub(super) fn quantize(
     classifier: &Linear,
     ranges: &Ranges,
     (h, w): (usize, usize),
-    input: QParams,
+    input: &StreamQuant,
 ) -> Result<(HeadParams<Vec<u8>>, f64)> {
     let c = *model.config.hidden_sizes.last().expect("non-empty");
     // The pooled sums feed the LayerNorm, which clamps beyond its limit.
@@ -31,7 +31,14 @@ pub(super) fn quantize(
     let norm = model.final_norm.as_ref().ok_or_else(|| {
         Error::input("the model has a classifier but no final LayerNorm to pool into it")
     })?;
-    let hw = (h * w) as f64;
+    // Each channel's sum times its profile multiplier, shifted right until
+    // the widest fits the LayerNorm's input range too.
+    let widest = input.profile.iter().copied().max().unwrap_or(1) as usize;
+    let mut profile_shift = 0u32;
+    while (255 * h * w * widest) >> profile_shift > LN_INPUT_LIMIT as usize {
+        profile_shift += 1;
+    }
+    let hw = (h * w) as f64 / (1u64 << profile_shift) as f64;
     let s_y = QParams::symmetric(range(ranges, Point::HeadNorm)?.abs_max() as f64).scale;
     let (wf, bf) = fold_norm(&classifier.weight.data, &classifier.bias, norm, |i| i);
     let labels = classifier.bias.len();
@@ -42,8 +49,10 @@ pub(super) fn quantize(
     let head = HeadParams {
         map: InPlaceMap { h, w, c },
         at: Placement::default(),
-        x_zero_point: input.zero_point,
-        ln: ln_params(c, norm.eps, input.scale / hw),
+        x_zero_point: input.zero_point(),
+        profile: input.profile_table(),
+        profile_shift,
+        ln: ln_params(c, norm.eps, input.unit.scale / hw),
         ln_requant: Requant::from_real(1.0 / s_y),
         classifier: linear(
             weights,

@@ -15,6 +15,9 @@ mod downsample;
 mod feature_map;
 mod head;
 mod stem;
+mod stream;
+
+pub use stream::{StreamQuant, StreamScales};
 
 use crate::calibrate::{Range, Ranges};
 use crate::error::{Error, Result};
@@ -75,9 +78,10 @@ pub struct QuantizedOp {
     pub name: String,
     /// The runtime op, owning its tables; placed by the planner.
     pub op: Op<Vec<u8>>,
-    /// Quantization of its int8 output (the residual stream it writes);
-    /// `None` for the head, whose output is the int32 logits.
-    pub output: Option<QParams>,
+    /// Quantization of its int8 output (the residual stream it writes, or
+    /// a feature map's); `None` for the head, whose output is the int32
+    /// logits.
+    pub output: Option<StreamQuant>,
     /// The host's prepared copies of its tables (x86-64 hosts only,
     /// [`crate::host_wide::prepare`]); never emitted.
     pub host: Prepared<Vec<u8>>,
@@ -89,11 +93,32 @@ impl AsRef<Op<Vec<u8>>> for QuantizedOp {
     }
 }
 
+/// The int8 network's numerics beyond the range rule: how its input is
+/// quantized and how its residual stream is scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Numerics {
+    /// The input bytes.
+    pub input: InputQuantization,
+    /// The residual stream's scales.
+    pub stream_scales: StreamScales,
+}
+
+impl Numerics {
+    /// The defaults with the input quantized as `input` says.
+    pub fn with_input(input: InputQuantization) -> Self {
+        Numerics {
+            input,
+            ..Numerics::default()
+        }
+    }
+}
+
 /// How the int8 network's input bytes are made from `pixel_values`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum InputQuantization {
     /// The u8 pixels the processor takes (a camera's bytes), its rescale and
     /// normalisation folded into the stem: exact for images, the default.
+    #[default]
     Camera,
     /// `pixel_values` quantized with a scale and zero point calibrated on
     /// the calibration images, for inputs that are not u8 images (another
@@ -179,6 +204,18 @@ pub struct QuantizedModel {
     pub processor: ProcessorConfig,
     /// How input bytes are made ([`input_bytes`]).
     pub input: InputQuantization,
+    /// How the residual stream is scaled.
+    pub stream_scales: StreamScales,
+}
+
+impl QuantizedModel {
+    /// The numerics it was quantized with.
+    pub fn numerics(&self) -> Numerics {
+        Numerics {
+            input: self.input,
+            stream_scales: self.stream_scales,
+        }
+    }
 }
 
 /// Per-output-channel symmetric int8 (as two's-complement bytes): rows of
@@ -247,19 +284,22 @@ fn ln_params(c: usize, eps: f32, s_in: f64) -> LayerNormParams {
 }
 
 /// A LayerNorm's affine applied to its Q16 output, to int8 of `out`'s
-/// quantization: per channel the multiplier `γ / (2¹⁶ s)` and the offset
-/// `round(β / s) + z` (`convnext::kernels::layer_norm::affine_i8`'s tables).
-fn norm_affine(norm: &LayerNorm, out: QParams) -> (Vec<u8>, Vec<u8>) {
+/// quantization: per channel `c` the multiplier `γ / (2¹⁶ s_c)` and the
+/// offset `round(β / s_c) + z` (`convnext::kernels::layer_norm::affine_i8`'s
+/// tables).
+fn norm_affine(norm: &LayerNorm, out: &StreamQuant) -> (Vec<u8>, Vec<u8>) {
     let frac = (1u64 << convnext::kernels::LN_FRAC_BITS) as f64;
     let requant = requants(
         norm.weight
             .iter()
-            .map(|&g| Requant::from_real(g as f64 / (frac * out.scale))),
+            .enumerate()
+            .map(|(c, &g)| Requant::from_real(g as f64 / (frac * out.scale(c)))),
     );
     let offset: Vec<i32> = norm
         .bias
         .iter()
-        .map(|&b| (b as f64 / out.scale).round() as i32 + out.zero_point)
+        .enumerate()
+        .map(|(c, &b)| (b as f64 / out.scale(c)).round() as i32 + out.zero_point())
         .collect();
     (requant, i32s(&offset))
 }
@@ -299,16 +339,20 @@ fn range(ranges: &Ranges, p: Point) -> Result<Range> {
 /// arithmetic (mixed precision); every other op is int8. A model with a
 /// classifier gives a network ending in the head (int32 logits); one without
 /// ([`Model::as_backbone`]) gives its `out_features` maps and stops after the
-/// last stage they need.
+/// last stage they need. `numerics` says how the input is quantized and
+/// the residual stream scaled.
 pub fn quantize(
     model: &Model,
     processor: &ProcessorConfig,
     ranges: &Ranges,
-    input_h: usize,
-    input_w: usize,
+    (input_h, input_w): (usize, usize),
     f16_blocks: &[(usize, usize)],
-    input: InputQuantization,
+    numerics: Numerics,
 ) -> Result<QuantizedModel> {
+    let Numerics {
+        input,
+        stream_scales,
+    } = numerics;
     let cfg = &model.config;
     if model.classifier.is_none() && model.feature_norms.is_empty() {
         return Err(Error::input(
@@ -325,11 +369,36 @@ pub fn quantize(
             .max()
             .unwrap_or(0),
     };
+    // The stage groups (the stream the stem or a downsample writes, then
+    // the blocks after it), each stream's quantization chosen up front.
+    let mut groups = vec![(cfg.hidden_sizes[0], vec![0])];
+    let mut index = 0;
+    for (s, stage) in model.stages.iter().enumerate().take(last_stage) {
+        if stage.downsample.is_some() {
+            index += 1;
+            groups.push((cfg.hidden_sizes[s], vec![index]));
+        }
+        for _ in &stage.blocks {
+            index += 1;
+            if let Some(g) = groups.last_mut() {
+                g.1.push(index);
+            }
+        }
+    }
+    let mut streams: std::collections::BTreeMap<usize, StreamQuant> =
+        stream::stream_quants(ranges, &groups, stream_scales)?
+            .into_iter()
+            .collect();
+    let mut stream_at = |i: usize| {
+        streams
+            .remove(&i)
+            .ok_or_else(|| Error::input(format!("no quantization for stream {i}")))
+    };
     let mut ops = Vec::new();
     let mut feature_maps = Vec::new();
     // The maps of stage `stage`'s output (0: the stem's), after it.
     let mut maps = |stage: usize,
-                    stream: QParams,
+                    stream: &StreamQuant,
                     (h, w): (usize, usize),
                     ops: &mut Vec<QuantizedOp>|
      -> Result<()> {
@@ -351,32 +420,33 @@ pub fn quantize(
             ops.push(QuantizedOp {
                 name: format!("{}_feature_map", f.name),
                 op: Op::FeatureMap(p),
-                output: Some(quant),
+                output: Some(StreamQuant::per_tensor(quant)),
                 host: Prepared::None,
             });
         }
         Ok(())
     };
-    let (stem, mut stream) = stem::quantize(model, processor, ranges, (input_h, input_w), input)?;
+    let mut stream = stream_at(0)?;
+    let stem = stem::quantize(model, processor, ranges, (input_h, input_w), input, &stream)?;
     let (mut h, mut w) = (stem.out_h(), stem.out_w());
     ops.push(QuantizedOp {
         name: "stem".into(),
         op: Op::Stem(stem),
-        output: Some(stream),
+        output: Some(stream.clone()),
         host: Prepared::None,
     });
-    maps(0, stream, (h, w), &mut ops)?;
+    maps(0, &stream, (h, w), &mut ops)?;
     let mut stream_index = 0;
     for (s, stage) in model.stages.iter().enumerate().take(last_stage) {
         if let Some((norm, conv)) = &stage.downsample {
             stream_index += 1;
-            let out = QParams::asymmetric(range(ranges, Point::Stream(stream_index))?);
+            let out = stream_at(stream_index)?;
             let s_y = QParams::symmetric(range(ranges, Point::DownNorm(s))?.abs_max() as f64);
-            let d = downsample::quantize(norm, conv, (h, w), stream, s_y.scale, out);
+            let d = downsample::quantize(norm, conv, (h, w), &stream, s_y.scale, &out);
             ops.push(QuantizedOp {
                 name: format!("stage{}_downsample", s + 1),
                 op: Op::Downsample(d),
-                output: Some(out),
+                output: Some(out.clone()),
                 host: Prepared::None,
             });
             (stream, h, w) = (out, h / 2, w / 2);
@@ -389,29 +459,29 @@ pub fn quantize(
                 )));
             }
             stream_index += 1;
-            let out = QParams::asymmetric(range(ranges, Point::Stream(stream_index))?);
+            let out = stream_at(stream_index)?;
             let name = format!("stage{}_block{bi}", s + 1);
             let (name, op) = if f16_blocks.contains(&(s, bi)) {
-                let b = block_f16::quantize(block, cfg.hidden_act, (h, w), stream, out);
+                let b = block_f16::quantize(block, cfg.hidden_act, (h, w), &stream, &out);
                 (format!("{name}_f16"), Op::BlockF16(b))
             } else {
                 let at = ((s, bi), (h, w));
-                let b = block::quantize(block, cfg.hidden_act, ranges, at, stream, out)?;
+                let b = block::quantize(block, cfg.hidden_act, ranges, at, &stream, &out)?;
                 (name, Op::Block(b))
             };
             ops.push(QuantizedOp {
                 name,
                 op,
-                output: Some(out),
+                output: Some(out.clone()),
                 host: Prepared::None,
             });
             stream = out;
         }
-        maps(s + 1, stream, (h, w), &mut ops)?;
+        maps(s + 1, &stream, (h, w), &mut ops)?;
     }
     let (mut num_labels, mut logit_scale) = (0, 1.0);
     if let Some(classifier) = &model.classifier {
-        let (head, scale) = head::quantize(model, classifier, ranges, (h, w), stream)?;
+        let (head, scale) = head::quantize(model, classifier, ranges, (h, w), &stream)?;
         (num_labels, logit_scale) = (head.classifier.outputs(), scale);
         ops.push(QuantizedOp {
             name: "head".into(),
@@ -430,6 +500,7 @@ pub fn quantize(
         feature_maps,
         processor: *processor,
         input,
+        stream_scales,
     })
 }
 

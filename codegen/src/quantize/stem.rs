@@ -5,7 +5,7 @@
 
 use super::LN_INPUT_STEPS;
 use super::{
-    bias_q, linear, ln_params, norm_affine, quantize_rows, range, InputQuantization, QParams,
+    bias_q, linear, ln_params, norm_affine, quantize_rows, range, InputQuantization, StreamQuant,
 };
 use crate::calibrate::Ranges;
 use crate::error::Result;
@@ -15,14 +15,15 @@ use convnext::kernels::stem::StemParams;
 use convnext::kernels::{Placement, Requant};
 use convnext::preprocess::ProcessorConfig;
 
-/// The stem for `in_h x in_w` inputs, and its output stream's parameters.
+/// The stem for `in_h x in_w` inputs, writing the `out` stream.
 pub(super) fn quantize(
     model: &Model,
     processor: &ProcessorConfig,
     ranges: &Ranges,
     (in_h, in_w): (usize, usize),
     input: InputQuantization,
-) -> Result<(StemParams<Vec<u8>>, QParams)> {
+    out: &StreamQuant,
+) -> Result<StemParams<Vec<u8>>> {
     let cfg = &model.config;
     let (cin, k, c0) = (cfg.num_channels, cfg.patch_size, cfg.hidden_sizes[0]);
     // Fold the input's affine (rescale + normalize of `u8 - 128`, or the
@@ -44,7 +45,6 @@ pub(super) fn quantize(
     }
     let (weights, s_w) = quantize_rows(&w_fold, c0);
     let s_ln = range(ranges, Point::StemConv)?.abs_max() as f64 / LN_INPUT_STEPS;
-    let out = QParams::asymmetric(range(ranges, Point::Stream(0))?);
     let norm = &model.stem_norm;
     // The bias is added after the requantization, in the LayerNorm input's
     // units.
@@ -66,5 +66,5 @@ pub(super) fn quantize(
         out_requant,
         out_offset,
     };
-    Ok((stem, out))
+    Ok(stem)
 }
