@@ -79,7 +79,14 @@ impl StreamLayout {
         // downsample's tile.
         let scratch_bytes = stem
             .scratch_bytes()
-            .max(TILE_PIXELS * 6 * map.c)
+            .max(
+                section
+                    .blocks
+                    .iter()
+                    .map(|b| TILE_PIXELS * b.tile_pixel_bytes())
+                    .max()
+                    .unwrap_or(0),
+            )
             .max(down.scratch_bytes_tiled(TILE_PIXELS));
         StreamLayout {
             band,

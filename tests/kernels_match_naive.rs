@@ -212,9 +212,21 @@ fn check_block(h: usize, w: usize, c: usize, d: Data) {
 /// [`check_block`], with a ConvNeXt V2 GRN between activation and pw2 when
 /// `with_grn` (the naive side holds the whole hidden tensor).
 fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
+    check_block_hidden(h, w, c, d, with_grn, false)
+}
+
+/// [`check_block_with`], with i16 hidden vectors where `hidden16` (v1
+/// blocks whose `C` is a multiple of 4): the table's entries drawn over
+/// 12 bits.
+fn check_block_hidden(h: usize, w: usize, c: usize, d: Data, with_grn: bool, hidden16: bool) {
     host_variant();
     let mut rng = Rng::new(d);
-    let table: [i8; 256] = rng.i8s(256).try_into().unwrap();
+    let table: Vec<i32> = match hidden16 {
+        true => (0..256)
+            .map(|_| (rng.next() % 4096) as i32 - 2048)
+            .collect(),
+        false => rng.i8s(256).into_iter().map(i32::from).collect(),
+    };
     let (dw_w, dw_b, dw_rq) = (
         rng.u8s(49 * c),
         rng.i32s(c, 2000),
@@ -243,7 +255,13 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
         Tables::new(&paired_layout(&pw1_w, 4 * c, c), &pw1_b, &pw1_rq),
         Tables::new(&paired_layout(&pw2_w, c, 4 * c), &pw2_b, &pw2_rq),
     );
-    let table_bytes: Vec<u8> = table.iter().map(|&v| v as u8).collect();
+    let table_bytes: Vec<u8> = match hidden16 {
+        true => table
+            .iter()
+            .flat_map(|&v| (v as i16).to_le_bytes())
+            .collect(),
+        false => table.iter().map(|&v| v as u8).collect(),
+    };
     // GRN weights of both signs up to 2 (Q16), offsets around a zero point.
     let grn_weight: Vec<i32> = rng.i32s(4 * c, 1 << 17);
     let grn_offset: Vec<i32> = rng.i32s(4 * c, 40);
@@ -274,8 +292,9 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
         out_zero_point: d.zero.2,
         grn,
         wide_hidden: false,
+        hidden16,
     };
-    if with_grn {
+    if with_grn || hidden16 {
         arena.resize(h * w * c + p.scratch_bytes() + 7, 0);
     }
     assert_eq!(arena.len(), h * w * c + p.scratch_bytes() + 7);
@@ -345,7 +364,7 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
                 .iter()
                 .map(|&v| saturate_i8(v as i64))
                 .collect();
-            let hid: Vec<i8> = (0..4 * c)
+            let hid: Vec<i32> = (0..4 * c)
                 .map(|j| {
                     let acc: i32 = pw1_b[j]
                         + (0..c)
@@ -363,7 +382,7 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
         let mut sums = vec![0u32; 4 * c];
         for hid in &hidden {
             for (s, &a) in sums.iter_mut().zip(hid) {
-                let d = a as i32 - g.act_zero_point;
+                let d = a - g.act_zero_point;
                 *s = s.saturating_add((d * d) as u32);
             }
         }
@@ -379,7 +398,7 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
                         .unwrap()
                         .map(|b| b as u8),
                 );
-                *a = g.apply(*a, g.act_zero_point, j, f);
+                *a = g.apply(*a as i8, g.act_zero_point, j, f) as i32;
             }
         }
     }
@@ -389,7 +408,7 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
             for o in 0..c {
                 let acc: i32 = pw2_b[o]
                     + (0..4 * c)
-                        .map(|j| hid[j] as i32 * pw2_w[o * 4 * c + j] as i8 as i32)
+                        .map(|j| hid[j] * pw2_w[o * 4 * c + j] as i8 as i32)
                         .sum::<i32>();
                 let orig = x[(r * w + col) * c + o] as i64 - p.x_zero_point as i64;
                 let v = requantize_sum(orig, p.residual_requant, acc as i64, pw2_rq[o]);
@@ -424,6 +443,15 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
 fn grn_block_in_place_matches_naive_on_odd_shapes() {
     for (i, &(h, w, c)) in BLOCK_SHAPES.iter().enumerate() {
         check_block_with(h, w, c, Data::seeded(100 + i as u64), true);
+    }
+}
+
+#[test]
+fn hidden16_block_in_place_matches_naive_on_odd_shapes() {
+    for (i, &(h, w, c)) in BLOCK_SHAPES.iter().enumerate() {
+        if c.is_multiple_of(4) {
+            check_block_hidden(h, w, c, Data::seeded(200 + i as u64), false, true);
+        }
     }
 }
 

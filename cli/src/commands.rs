@@ -4,8 +4,8 @@
 use crate::failure::{usage, Failure};
 use crate::fit::{self, kib};
 use crate::int8::{
-    calibration_method, check_int8_input, int8_logits, int8_plan, numerics,
-    int8_raw_logits, Int8Plan,
+    calibration_method, check_int8_input, int8_logits, int8_plan, int8_raw_logits, numerics,
+    Int8Plan,
 };
 use crate::options::{
     CalibrateArgs, CompileArgs, OutputKind, Precision, PreprocessArgs, ReportArgs, RunArgs,

@@ -2,7 +2,7 @@
 //! flags, or read from a saved calibration, and run on float pixel_values.
 
 use crate::failure::{usage, Failure};
-use crate::options::{CalibrationFlags, InputQuant, Int8Args, StreamScalesArg};
+use crate::options::{CalibrationFlags, HiddenArg, InputQuant, Int8Args, StreamScalesArg};
 use crate::progress::spinner;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
@@ -10,7 +10,9 @@ use convnext_codegen::compile::{
 };
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::quantize::{input_bytes, u8_loss, InputQuantization, Numerics, StreamScales};
+use convnext_codegen::quantize::{
+    input_bytes, u8_loss, Hidden, InputQuantization, Numerics, StreamScales,
+};
 use convnext_codegen::saved_calibration::SavedCalibration;
 use convnext_codegen::{Error, Model, Tensor};
 use std::path::Path;
@@ -94,6 +96,10 @@ pub(crate) fn numerics(a: &CalibrationFlags, cal: &Tensor) -> Numerics {
         stream_scales: match a.stream_scales {
             StreamScalesArg::PerChannel => StreamScales::PerChannel,
             StreamScalesArg::PerTensor => StreamScales::PerTensor,
+        },
+        hidden: match a.hidden {
+            HiddenArg::Int16 => Hidden::Int16,
+            HiddenArg::Int8 => Hidden::Int8,
         },
     }
 }

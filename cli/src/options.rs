@@ -106,6 +106,19 @@ pub struct CalibrationFlags {
     /// shared by each stage) or per-tensor
     #[arg(long, value_enum, default_value_t = StreamScalesArg::PerChannel)]
     pub stream_scales: StreamScalesArg,
+    /// How wide the hidden values pwconv2 reads are: int16 (a 16-bit
+    /// activation table; v1 blocks) or int8
+    #[arg(long, value_enum, default_value_t = HiddenArg::Int16)]
+    pub hidden: HiddenArg,
+}
+
+/// How wide the int8 network's hidden values are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HiddenArg {
+    /// i16 from a 16-bit activation table, where the block allows (v1)
+    Int16,
+    /// int8
+    Int8,
 }
 
 /// How the int8 network's residual stream is scaled.
@@ -127,6 +140,7 @@ impl CalibrationFlags {
             f16_blocks: 0,
             input_quantization: InputQuant::Camera,
             stream_scales: StreamScalesArg::PerChannel,
+            hidden: HiddenArg::Int16,
         }
     }
 }
@@ -143,7 +157,7 @@ pub struct Int8Args {
     #[arg(
         long,
         value_name = "FILE.json",
-        conflicts_with_all = ["f16_blocks", "input_quantization", "stream_scales"]
+        conflicts_with_all = ["f16_blocks", "input_quantization", "stream_scales", "hidden"]
     )]
     pub calibration_file: Option<PathBuf>,
 }

@@ -317,7 +317,16 @@ fn the_quality_gate_refuses_a_network_below_the_threshold_and_names_the_op() {
     // images: a 40 dB gate refuses, naming an op, and writes nothing; the
     // default gate passes.
     let refused = convnext(&["compile", "--model", m, "--out", o, "--min-sqnr", "40"]);
-    assert_one_line_error(&refused, &["quality:", "dB on 512 calibration images", "40.0 dB", "stem"], "gate 40");
+    assert_one_line_error(
+        &refused,
+        &[
+            "quality:",
+            "dB on 512 calibration images",
+            "40.0 dB",
+            "stem",
+        ],
+        "gate 40",
+    );
     assert!(!out.join("model.rs").exists());
     let cal = out.join("cal.json");
     let c = cal.to_str().unwrap();

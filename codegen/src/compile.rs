@@ -125,11 +125,17 @@ pub fn calibrate_to_save(
         f16_count,
         numerics,
     } = choices;
-    let f16_blocks =
-        choose_f16_blocks_with_numerics(model, processor, calibration, method, f16_count, numerics)?
-            .into_iter()
-            .map(|(b, _)| b)
-            .collect();
+    let f16_blocks = choose_f16_blocks_with_numerics(
+        model,
+        processor,
+        calibration,
+        method,
+        f16_count,
+        numerics,
+    )?
+    .into_iter()
+    .map(|(b, _)| b)
+    .collect();
     Ok(SavedCalibration {
         method,
         images: calibration.shape[0],
@@ -143,6 +149,7 @@ pub fn calibrate_to_save(
         f16_blocks,
         input_quantization: numerics.input,
         stream_scales: numerics.stream_scales,
+        hidden: numerics.hidden,
         ranges: calibrate(model, calibration, method)?,
     })
 }

@@ -47,7 +47,20 @@ pub fn block_prepared<B: AsRef<[u8]>>(b: &BlockParams<B>) -> BlockPrepared<Vec<u
             .chunks_exact(4)
             .flat_map(|c| [c[0], c[2], c[1], c[3]]),
     );
-    let pw2 = widen(&mut b.pw2.weights.as_ref().iter().copied());
+    // pw2 over widened i16 hidden vectors reads its chunks in their order
+    // too (`BlockParams::hidden16`).
+    let pw2 = if b.hidden16 {
+        widen(
+            &mut b
+                .pw2
+                .weights
+                .as_ref()
+                .chunks_exact(4)
+                .flat_map(|c| [c[0], c[2], c[1], c[3]]),
+        )
+    } else {
+        widen(&mut b.pw2.weights.as_ref().iter().copied())
+    };
     let dw_requant = requants
         .iter()
         .flat_map(|r| r.mult.to_le_bytes())

@@ -96,7 +96,8 @@ fn widen_hidden_where_free(model: &mut QuantizedModel, ops: &mut [OpReport], are
         let Op::Block(b) = &mut q.op else {
             continue;
         };
-        if b.grn.is_some() || !b.map.c.is_multiple_of(8) {
+        // (A block with i16 hidden vectors has them widened already.)
+        if b.grn.is_some() || b.hidden16 || !b.map.c.is_multiple_of(8) {
             continue;
         }
         let wide = BlockParams {

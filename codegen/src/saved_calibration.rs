@@ -10,7 +10,7 @@ use crate::calibrate::{Calibration, Range, Ranges};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::plan::Plan;
-use crate::quantize::{quantize, InputQuantization, Numerics, QParams, StreamScales};
+use crate::quantize::{quantize, Hidden, InputQuantization, Numerics, QParams, StreamScales};
 use crate::reference::Point;
 use convnext::preprocess::ProcessorConfig;
 use serde_json::{json, Value};
@@ -39,6 +39,9 @@ pub struct SavedCalibration {
     /// How the residual stream is scaled (a file without the key predates
     /// per-channel streams: per tensor, as it was made).
     pub stream_scales: StreamScales,
+    /// How wide pwconv2's inputs are (without the key: int8, as it was
+    /// made).
+    pub hidden: Hidden,
     /// Every observed tensor's range.
     pub ranges: Ranges,
 }
@@ -126,6 +129,7 @@ impl SavedCalibration {
                 InputQuantization::Calibrated(q) => json!({"scale": q.scale, "zero_point": q.zero_point}),
             },
             "stream_scales": self.stream_scales.to_string(),
+            "hidden": self.hidden.to_string(),
             "ranges": ranges,
         })
     }
@@ -206,6 +210,14 @@ impl SavedCalibration {
                 .parse::<StreamScales>()
                 .map_err(|e| bad(format!("\"stream_scales\" {e}")))?,
         };
+        let hidden = match &v["hidden"] {
+            Value::Null => Hidden::Int8,
+            s => s
+                .as_str()
+                .unwrap_or_default()
+                .parse::<Hidden>()
+                .map_err(|e| bad(format!("\"hidden\" {e}")))?,
+        };
         let mut ranges = Ranges::new();
         let map = v["ranges"]
             .as_object()
@@ -233,6 +245,7 @@ impl SavedCalibration {
             f16_blocks,
             input_quantization: input,
             stream_scales,
+            hidden,
             ranges,
         })
     }
@@ -256,6 +269,7 @@ impl SavedCalibration {
             Numerics {
                 input: self.input_quantization,
                 stream_scales: self.stream_scales,
+                hidden: self.hidden,
             },
         )?;
         Ok(Plan::new(q))

@@ -33,8 +33,8 @@ fn int8_backbone(name: &str) -> (Model, Plan, Tensor) {
     let x = npy::read(&p).unwrap().into_f32(&p).unwrap();
     let input = Numerics::with_input(InputQuantization::calibrated_on(&x));
     let backbone = model.as_backbone();
-    let plan =
-        build_plan_with_numerics(&backbone, &processor, &x, DEFAULT_CALIBRATION, &[], input).unwrap();
+    let plan = build_plan_with_numerics(&backbone, &processor, &x, DEFAULT_CALIBRATION, &[], input)
+        .unwrap();
     (model, plan, x)
 }
 

@@ -8,7 +8,7 @@ use convnext_codegen::compile::{
 };
 use convnext_codegen::load_model;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::quantize::{InputQuantization, Numerics, StreamScales};
+use convnext_codegen::quantize::{Hidden, InputQuantization, Numerics, StreamScales};
 use convnext_codegen::saved_calibration::SavedCalibration;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +19,7 @@ const CAMERA: CalibrationChoices = CalibrationChoices {
     numerics: Numerics {
         input: InputQuantization::Camera,
         stream_scales: StreamScales::PerChannel,
+        hidden: Hidden::Int16,
     },
 };
 

@@ -36,8 +36,9 @@ use super::requantize::{clamp_i8, requantize_plus_each, Requant};
 
 /// Constants and placement of one int8 block. `at.input_offset ==
 /// at.output_offset` is `x`; the scratch holds the ring, then `4C` bytes per
-/// tile pixel (depthwise outputs as i32, later the hidden vectors as int8),
-/// then `2C` per tile pixel (the normalised vectors).
+/// tile pixel (depthwise outputs as i32, later the hidden vectors as int8;
+/// `8C` with [`BlockParams::hidden16`]), then `2C` per tile pixel (the
+/// normalised vectors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockParams<B = &'static [u8]> {
     /// Shape of `x`.
@@ -58,7 +59,8 @@ pub struct BlockParams<B = &'static [u8]> {
     pub pw1: QLinear<B>,
     /// Zero point of the pre-activation.
     pub pw1_zero_point: i32,
-    /// Activation table (256 int8 values), indexed by pre-activation + 128.
+    /// Activation table, indexed by pre-activation + 128: 256 int8 values,
+    /// or with [`BlockParams::hidden16`] 256 little-endian i16s.
     pub act_table: B,
     /// `[c][4c]` laid out for 2-row tiles ([`paired_offset`]), activation
     /// zero point folded into the bias; multipliers carry layer scale γ and
@@ -76,6 +78,12 @@ pub struct BlockParams<B = &'static [u8]> {
     /// v1 block whose `C` is a multiple of 8: pw2 then reads them without
     /// sign-extending. The planner sets it where the room costs no arena.
     pub wide_hidden: bool,
+    /// The hidden vectors pwconv2 reads are i16 (widened,
+    /// [`wide_offset`]), from the i16 activation table: finer steps than
+    /// int8 where the activation's output is widest, for `4C` more bytes of
+    /// scratch a tile pixel. Only for v1 blocks whose `C` is a multiple of
+    /// 4 (codegen sets it only there; elsewhere the block writes nothing).
+    pub hidden16: bool,
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
@@ -123,7 +131,23 @@ impl<B: AsRef<[u8]>> BlockParams<B> {
     /// the ring, the tile's vectors and GRN's statistics.
     fn plane_offset(&self, tile: usize) -> usize {
         let grn = self.grn.as_ref().map_or(0, |_| stats_bytes(4 * self.map.c));
-        self.at.scratch_offset + self.map.ring_bytes() + tile * 6 * self.map.c + grn
+        self.at.scratch_offset + self.map.ring_bytes() + tile * self.tile_pixel_bytes() + grn
+    }
+
+    /// Bytes a tile pixel's depthwise outputs and hidden vector take: `4C`,
+    /// or `8C` with [`BlockParams::hidden16`].
+    pub fn hidden_pixel_bytes(&self) -> usize {
+        if self.hidden16 {
+            8 * self.map.c
+        } else {
+            4 * self.map.c
+        }
+    }
+
+    /// Bytes of a tile pixel's vectors: its depthwise outputs (later its
+    /// hidden vector) and its normalised vector.
+    pub fn tile_pixel_bytes(&self) -> usize {
+        self.hidden_pixel_bytes() + 2 * self.map.c
     }
 
     /// Bytes of the host's plane for tiles of `tile` pixels: none on the
@@ -316,7 +340,7 @@ fn block_tiles<B: AsRef<[u8]>, H: HostTables, const TILE: usize, const GRN: bool
                 r.copy_from_slice(x);
             }
         }
-        let Some((dw_out, xn)) = hi.split_at_mut_checked(tile * 4 * c) else {
+        let Some((dw_out, xn)) = hi.split_at_mut_checked(tile * p.hidden_pixel_bytes()) else {
             return;
         };
         let Some((xn, tile_rest)) = xn.split_at_mut_checked(tile * 2 * c) else {
@@ -328,7 +352,7 @@ fn block_tiles<B: AsRef<[u8]>, H: HostTables, const TILE: usize, const GRN: bool
         if let (true, false, true, 2, true, Some(wide)) = (
             Native::FUSED,
             GRN,
-            p.wide_hidden,
+            p.wide_hidden && !p.hidden16,
             lanes,
             c.is_multiple_of(8),
             tile_rest.get_mut(..16 * c),
@@ -484,7 +508,7 @@ fn grn_statistics<B: AsRef<[u8]>, H: HostTables, const TILE: usize>(
     let Some((lo, hi)) = arena.split_at_mut_checked(s) else {
         return;
     };
-    let Some((dw_out, rest)) = hi.split_at_mut_checked(TILE * 4 * c) else {
+    let Some((dw_out, rest)) = hi.split_at_mut_checked(TILE * p.hidden_pixel_bytes()) else {
         return;
     };
     let Some((xn, rest)) = rest.split_at_mut_checked(TILE * 2 * c) else {
@@ -716,7 +740,8 @@ pub const WINDOW_ROWS: usize = 7;
 /// One output row `r` of the block, for the row-streamed forward: the input
 /// rows `r - 3 ..= r + 3` (those inside the map) are in the ring at
 /// `window` ([`WINDOW_ROWS`]), the output row goes to `out`, the scratch
-/// (`TILE_PIXELS * 6C` bytes, no ring) is at `scratch`, above both. The same
+/// (`TILE_PIXELS` times [`BlockParams::tile_pixel_bytes`], no ring) is at
+/// `scratch`, above both. The same
 /// sums as [`block_in_place`] computes for that row, so the same bits.
 pub fn block_row<B: AsRef<[u8]>, H: HostTables>(
     p: &BlockParams<B>,
@@ -732,7 +757,7 @@ pub fn block_row<B: AsRef<[u8]>, H: HostTables>(
     let Some((lo, hi)) = arena.split_at_mut_checked(scratch) else {
         return;
     };
-    let Some((dw_out, xn)) = hi.split_at_mut_checked(TILE_PIXELS * 4 * c) else {
+    let Some((dw_out, xn)) = hi.split_at_mut_checked(TILE_PIXELS * p.hidden_pixel_bytes()) else {
         return;
     };
     let mut col0 = 0;

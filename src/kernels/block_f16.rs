@@ -130,7 +130,8 @@ pub fn block_f16_in_place_probed<B: AsRef<[u8]>>(
                 for yy in y0..y1 {
                     for xx in x0..x1 {
                         let v = arena[m.original(x_off, ring_off, yy * m.w + xx, pix) + ch];
-                        acc += deq(v, ch) * f16_at(dw_w, ((yy + 3 - r) * 7 + xx + 3 - col) * c + ch);
+                        acc +=
+                            deq(v, ch) * f16_at(dw_w, ((yy + 3 - r) * 7 + xx + 3 - col) * c + ch);
                     }
                 }
                 store_f32(arena, y_at + 4 * ch, acc);

@@ -18,8 +18,8 @@
 use super::arena::i32s;
 use super::depthwise::{Tap, Window};
 use super::frame::{
-    Acc, ActTable, DepthwiseKernel, EpilogueKernel, FusedKernel, Kernels, NormKernel, PairDot,
-    PairRun, QuadActivation, ResidualRun, StemKernel, StemPatch, Tables,
+    Acc, ActTable, ActTable16, DepthwiseKernel, EpilogueKernel, FusedKernel, Kernels, NormKernel,
+    PairDot, PairRun, QuadActivation, ResidualRun, StemKernel, StemPatch, Tables,
 };
 use super::layer_norm::{affine_i8, LayerNormParams, PixelNorm};
 use super::linear::QLinear;
@@ -48,7 +48,7 @@ pub fn run<K: Kernels>(mut report: impl FnMut(&'static str, bool)) {
     report("dot_tile", dot_tile::<K>());
     report("dot_wide", dot_wide::<K>());
     report("depthwise_group", depthwise_group::<K>());
-    let checks: [Check; 14] = [
+    let checks: [Check; 15] = [
         ("pairs_i8", pairs::<K, false>),
         ("pairs_wide", pairs::<K, true>),
         ("depthwise_wide_groups", depthwise_wide_groups::<K>),
@@ -59,6 +59,7 @@ pub fn run<K: Kernels>(mut report: impl FnMut(&'static str, bool)) {
         ("residual_groups", residual_groups::<K>),
         ("fused_pw1_activate", fused_pw1::<K, false>),
         ("fused_pw1_activate_wide", fused_pw1::<K, true>),
+        ("fused_pw1_activate16", fused_pw1_16::<K>),
         ("fused_pw2_residual", fused_pw2::<K, false>),
         ("fused_pw2_residual_wide", fused_pw2::<K, true>),
         ("fused_conv_halved", fused_conv::<K>),
@@ -200,18 +201,26 @@ fn dot_tile<K: PairDot>() -> bool {
 /// `P` pixels' int8 values `xs` (`len` each) widened to i16 as
 /// [`wide_offset`] lays them out.
 fn widen<const P: usize>(xs: &[i8], len: usize, x: &mut [i8]) {
+    widen_i16::<P>(|k| xs[k] as i16, len, x)
+}
+
+/// `P` pixels' i16 values `v(k)` (`len` each) as [`wide_offset`] lays
+/// them out.
+fn widen_i16<const P: usize>(v: impl Fn(usize) -> i16, len: usize, x: &mut [i8]) {
     for t in 0..P {
         for i in 0..len {
             let o = wide_offset(t, i, P);
             if let Some(d) = x.get_mut(o..o + 2) {
-                let [lo, hi] = (xs[t * len + i] as i16).to_le_bytes();
+                let [lo, hi] = v(t * len + i).to_le_bytes();
                 d.copy_from_slice(&[lo as i8, hi as i8]);
             }
         }
     }
 }
 
-/// `dot_wide` on one and two pixels, lengths 4..=48.
+/// `dot_wide` on one and two pixels, lengths 4..=48: widened int8 inputs,
+/// and i16 inputs over 12 bits (blocks' hidden vectors with
+/// [`crate::kernels::block::BlockParams::hidden16`]).
 fn dot_wide<K: PairDot>() -> bool {
     fn one<K: PairDot, const P: usize>(xs: &[i8], ws: &[u8], len: usize) -> bool {
         let (mut x, mut w) = ([0i8; 192], [0u8; 96]);
@@ -219,7 +228,18 @@ fn dot_wide<K: PairDot>() -> bool {
         pair_rows(ws, (2, len), &mut w);
         let mut acc = [[3i32; 2]; P];
         K::dot_wide(&mut acc, (&x, &w[..2 * len]));
-        sums_match(&acc, (xs, ws), (len, 3))
+        // The same bytes as the high 8 of 12-bit values, low 4 from
+        // elsewhere in `xs`.
+        let v = |k: usize| (xs[k] as i16) * 16 + (xs[95 - k] as i16 & 15);
+        widen_i16::<P>(v, len, &mut x);
+        let mut acc16 = [[3i32; 2]; P];
+        K::dot_wide(&mut acc16, (&x, &w[..2 * len]));
+        let want = |p: usize, r: usize| {
+            let row = |k: usize| v(p * len + k) as i32 * ws[r * len + k] as i8 as i32;
+            3 + (0..len).map(row).sum::<i32>()
+        };
+        let wide_ok = (0..P).all(|p| (0..2).all(|r| acc16[p][r] == want(p, r)));
+        sums_match(&acc, (xs, ws), (len, 3)) && wide_ok
     }
     each_fill(0x5eed_0003, |xs, ws| {
         (4..=48)
@@ -766,6 +786,52 @@ fn fused_pw1<K: FusedKernel, const WIDE_OUT: bool>() -> Option<bool> {
                     } else {
                         out[paired_offset(px, j, 2, 4 * c)] == want
                     };
+                }
+            }
+        }
+    }
+    Some(ok)
+}
+
+/// pw1 + activation of two pixels through a 16-bit table into widened
+/// hidden vectors: every row, each as the general requantization and the
+/// table's i16 give it.
+fn fused_pw1_16<K: FusedKernel>() -> Option<bool> {
+    if !K::FUSED {
+        return None;
+    }
+    let mut next = xorshift(0x5eed_0016);
+    let mut ok = true;
+    for (i, c) in [8, 16].into_iter().enumerate() {
+        for zp in [-128i8, 0, 127] {
+            let f = FILLS[(i + zp as usize) % 4];
+            let l = Layer::<{ 64 * 16 }, { 5 * 64 }>::new(&mut next, f, (4 * c, c), 9);
+            // Entries over 12 bits, both signs.
+            let mut t = [0u8; 512];
+            for e in t.chunks_exact_mut(2) {
+                let v = (next() % 4096) as i16 - 2048;
+                e.copy_from_slice(&v.to_le_bytes());
+            }
+            let mut xs = [0i8; 2 * 16];
+            fill_i8(&mut xs, f, &mut next);
+            let mut x = [0i8; 4 * 16];
+            widen::<2>(&xs, c, &mut x);
+            let mut out = [0i8; 16 * 16];
+            let act = ActTable16 {
+                table: &t,
+                plus: Halved::plus(zp),
+            };
+            let layer = l.tables((4 * c, c));
+            let done = K::pw1_activate16(&mut out[..16 * c], &x[..4 * c], (layer, act));
+            ok &= done == 4 * c;
+            for px in 0..2 {
+                for j in 0..done {
+                    let acc = l.sum(j, &xs[px * c..(px + 1) * c], c);
+                    let rq = requant_at(layer.requant, j);
+                    let pre = clamp_i8(rq.apply_i32(acc).saturating_add(zp as i32));
+                    let e = 2 * (pre as i32 + 128) as usize;
+                    let at = wide_offset(px, j, 2);
+                    ok &= out[at] as u8 == t[e] && out[at + 1] as u8 == t[e + 1];
                 }
             }
         }

@@ -256,7 +256,11 @@ fn normalise_tap<B: AsRef<[u8]>>(
         }
     };
     // A profiled stream's channels to their common unit first.
-    let z = if profile.is_empty() { 0 } else { p.x_zero_point };
+    let z = if profile.is_empty() {
+        0
+    } else {
+        p.x_zero_point
+    };
     let values = || {
         x.iter()
             .enumerate()

@@ -301,6 +301,17 @@ pub struct ActTable<'a> {
     pub plus: i32,
 }
 
+/// A 16-bit activation table and the prepared zero point of its
+/// pre-activations (blocks with [`crate::kernels::block::BlockParams::hidden16`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ActTable16<'a> {
+    /// Output i16 (little-endian) for each saturated pre-activation, from
+    /// -128 up.
+    pub table: &'a [u8; 512],
+    /// `1 + 2 zero point`.
+    pub plus: i32,
+}
+
 /// Whole two-pixel MLP and conv loops with their epilogues inside, where an
 /// instruction set keeps a tile's values in registers across them (the DSP
 /// cores' `asm!` loops). Each returns the rows it did, from the first; the
@@ -314,6 +325,14 @@ pub trait FusedKernel {
     /// (or, `WIDE`, widened) hidden vectors `out`, whole groups of four rows.
     #[inline(always)]
     fn pw1_activate<const WIDE: bool>(out: &mut [i8], x: &[i8], l: (Tables, ActTable)) -> usize {
+        let _ = (out, x, l);
+        0
+    }
+
+    /// [`FusedKernel::pw1_activate`] with a 16-bit table, into widened
+    /// hidden vectors that hold its i16 outputs.
+    #[inline(always)]
+    fn pw1_activate16(out: &mut [i8], x: &[i8], l: (Tables, ActTable16)) -> usize {
         let _ = (out, x, l);
         0
     }

@@ -87,7 +87,11 @@ pub fn head_probed<B: AsRef<[u8]>>(
         let scaled = sum as i64 * profile_at(p.profile.as_ref(), ch) as i64;
         let half = (1i64 << p.profile_shift.min(62)) >> 1;
         let v = (scaled + half) >> p.profile_shift.min(62);
-        store_i32(scratch, 4 * ch, v.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+        store_i32(
+            scratch,
+            4 * ch,
+            v.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+        );
     }
     let y_at = s + 4 * c;
     probe.enter(Phase::LayerNorm, 0);

@@ -10,10 +10,13 @@
 
 use super::arch::Native;
 use super::block::BlockParams;
-use super::frame::{ActTable, EpilogueKernel, FusedKernel, PairRun, QuadActivation, ResidualRun};
+use super::frame::{
+    ActTable, ActTable16, EpilogueKernel, FusedKernel, PairRun, QuadActivation, ResidualRun,
+};
 use super::linear::{PairedRows, RowSink};
 use super::pointwise::dot_pairs;
 use super::pointwise::paired_offset;
+use super::pointwise_wide::wide_offset;
 use super::prepared::HostTables;
 use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer};
 
@@ -44,6 +47,9 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, H: HostTables, const P: usize>(
     hidden: &mut [i8],
     live: usize,
 ) {
+    if p.hidden16 {
+        return pw1_wide16::<_, _, P>(p, host, xw, hidden, live);
+    }
     let c = p.map.c;
     let Ok(table) = <&[u8; 256]>::try_from(p.act_table.as_ref()) else {
         return;
@@ -151,6 +157,94 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, H: HostTables, const P: usize>(
                         let pre = [h0.apply(a[0], plus), h1.apply(a[1], plus)];
                         o[2 * half] = activation(table, pre[0]);
                         o[2 * half + 1] = activation(table, pre[1]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`pw1_wide`] of a block with [`BlockParams::hidden16`]: the activations
+/// from the 16-bit table, into widened hidden vectors (`8C` bytes a pixel,
+/// [`wide_offset`] over the tile's `P` pixels). Not inlined, as
+/// [`pw1_wide`].
+#[inline(never)]
+fn pw1_wide16<B: AsRef<[u8]>, H: HostTables, const P: usize>(
+    p: &BlockParams<B>,
+    host: H,
+    xw: &[i8],
+    hidden: &mut [i8],
+    live: usize,
+) {
+    let c = p.map.c;
+    let Ok(table) = <&[u8; 512]>::try_from(p.act_table.as_ref()) else {
+        return;
+    };
+    let zp = p.pw1_zero_point;
+    let plus = i8::try_from(zp).ok().map(Halved::plus);
+    let tiles = tiles(live, P);
+    let Some(xw) = xw.get(..2 * P * c * tiles) else {
+        return;
+    };
+    // The DSP cores' fused loop: every group of four rows it can.
+    let done = match (Native::FUSED, P, plus) {
+        (true, 2, Some(plus)) if c.is_multiple_of(8) => {
+            let act = ActTable16 { table, plus };
+            Native::pw1_activate16(hidden, xw, (p.pw1.tables(), act))
+        }
+        _ => 0,
+    };
+    let (w, b, r) = (
+        p.pw1.weights.as_ref().get(done * c..).unwrap_or_default(),
+        p.pw1.bias.as_ref().get(done * 4..).unwrap_or_default(),
+        p.pw1
+            .requant
+            .as_ref()
+            .get(done * Requant::BYTES..)
+            .unwrap_or_default(),
+    );
+    let batches = w
+        .chunks((2 * c * BATCH).max(1))
+        .zip(b.chunks(8 * BATCH))
+        .zip(r.chunks(2 * Requant::BYTES * BATCH));
+    let hw = host.block().pw1;
+    let hw = hw.get(2 * done * c..).unwrap_or_default();
+    for (batch, ((wb, bb), rb)) in batches.enumerate() {
+        let hb = hw.get(batch * 4 * c * BATCH..).unwrap_or_default();
+        #[cfg(not(target_os = "none"))]
+        let group = xw
+            .chunks_exact((2 * P * c).max(1))
+            .zip(hidden.chunks_mut((8 * P * c).max(1)));
+        #[cfg(target_os = "none")]
+        let group = core::iter::once((xw, &mut *hidden));
+        for (s, (xw, hidden)) in group.enumerate() {
+            let mut accs = [[[0i32; 2]; P]; BATCH];
+            let run = PairRun {
+                x: xw,
+                weights: wb,
+                wide: hb,
+                bias: bb,
+                len: c,
+                live: (live - P * s).min(P),
+            };
+            let n = dot_pairs::<true, P>(&mut accs, run);
+            let rows = accs[..n].iter().zip(rb.chunks_exact(2 * Requant::BYTES));
+            for (k, (acc, r)) in rows.enumerate() {
+                let j = done + 2 * (batch * BATCH + k);
+                for i in 0..2 {
+                    let rq = requant_at(r, i);
+                    for (t, a) in acc.iter().enumerate() {
+                        let pre = match (rq.halved(), plus) {
+                            (Some(h), Some(plus)) => h.apply(a[i], plus),
+                            _ => rq.apply_i32(a[i]).saturating_add(zp),
+                        };
+                        let at = wide_offset(t, j + i, P);
+                        let e = 2 * (clamp_i8(pre) as i32 + 128) as usize;
+                        if let (Some(o), Some(v)) =
+                            (hidden.get_mut(at..at + 2), table.get(e..e + 2))
+                        {
+                            o.copy_from_slice(&[v[0] as i8, v[1] as i8]);
+                        }
                     }
                 }
             }
@@ -275,8 +369,17 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, H: HostTables, const P: usize>(
     let c = p.map.c;
     let (zx, residual, zo) = (p.x_zero_point, p.residual_requant, p.out_zero_point);
     let layer = ResidualLayer::new(zx, residual, zo);
-    if let (Some(layer), true) = (layer, c.is_multiple_of(2)) {
-        return pw2_pairs::<_, _, P>(p, host, layer, hidden, x, first);
+    // Widened i16 hidden vectors take the pairs' loop alone (`C` is a
+    // multiple of 4 and the zero points int8 wherever codegen sets it).
+    match (layer, c.is_multiple_of(2), p.hidden16) {
+        (Some(layer), true, true) => {
+            return pw2_pairs::<_, _, P, true>(p, host, layer, hidden, x, first)
+        }
+        (Some(layer), true, false) => {
+            return pw2_pairs::<_, _, P, false>(p, host, layer, hidden, x, first)
+        }
+        (_, _, true) => return,
+        _ => {}
     }
     // A host group's tiles one by one; the boards' one tile as it is.
     #[cfg(not(target_os = "none"))]
@@ -300,9 +403,10 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, H: HostTables, const P: usize>(
 
 /// [`pw2_tile`] when `C` is even (no odd last row) and the zero points allow
 /// the prepared residual form: batches of 8 row pairs, first their dot
-/// products ([`dot_pairs`]), then their outputs.
+/// products ([`dot_pairs`]), then their outputs. `WIDE`: the hidden
+/// vectors are widened i16s ([`BlockParams::hidden16`]).
 #[inline(always)]
-fn pw2_pairs<B: AsRef<[u8]>, H: HostTables, const P: usize>(
+fn pw2_pairs<B: AsRef<[u8]>, H: HostTables, const P: usize, const WIDE: bool>(
     p: &BlockParams<B>,
     host: H,
     layer: ResidualLayer,
@@ -320,7 +424,7 @@ fn pw2_pairs<B: AsRef<[u8]>, H: HostTables, const P: usize>(
     // computes every row pair it can with its residual sums; the rest
     // (none, or from a row with no prepared form on) take the batches below.
     let first = match (Native::FUSED, P, first) {
-        (true, 2, 0) => Native::pw2_residual::<false>(x, hidden, (p.pw2.tables(), layer)),
+        (true, 2, 0) => Native::pw2_residual::<WIDE>(x, hidden, (p.pw2.tables(), layer)),
         _ => first,
     };
     let w = w.get(first * 4 * c..).unwrap_or_default();
@@ -341,7 +445,7 @@ fn pw2_pairs<B: AsRef<[u8]>, H: HostTables, const P: usize>(
         let hb = hw.get(batch * 16 * c * BATCH..).unwrap_or_default();
         #[cfg(not(target_os = "none"))]
         let group = hidden
-            .chunks((4 * P * c).max(1))
+            .chunks(((if WIDE { 8 } else { 4 }) * P * c).max(1))
             .zip(x.chunks_mut((P * c).max(1)))
             .take(tiles);
         #[cfg(target_os = "none")]
@@ -357,7 +461,7 @@ fn pw2_pairs<B: AsRef<[u8]>, H: HostTables, const P: usize>(
                 len: 4 * c,
                 live,
             };
-            let n = dot_pairs::<false, P>(&mut accs, run);
+            let n = dot_pairs::<WIDE, P>(&mut accs, run);
             let o0 = first + 2 * batch * BATCH;
             // The host's tiles with AVX2: 8 rows of a pixel a step, for as
             // many groups of 4 pairs as it can; the loop below does the rest.

@@ -70,7 +70,10 @@ mod tests {
         let h: [u8; 4] = core::array::from_fn(|i| f16_table([0.5, -2.0]).nth(i).unwrap());
         assert_eq!((f16_at(&h, 0), f16_at(&h, 1)), (0.5, -2.0));
         let p: [u8; 4] = core::array::from_fn(|i| profile_table(&[3, PROFILE_MAX]).nth(i).unwrap());
-        assert_eq!((profile_at(&p, 0), profile_at(&p, 1), profile_at(&p, 2)), (3, 4096, 1));
+        assert_eq!(
+            (profile_at(&p, 0), profile_at(&p, 1), profile_at(&p, 2)),
+            (3, 4096, 1)
+        );
         assert_eq!(profile_at(&[], 7), 1);
     }
 }

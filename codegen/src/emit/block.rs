@@ -23,6 +23,7 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
         out_zero_point,
         grn,
         wide_hidden,
+        hidden16,
         // The host's copy: the boards widen as they go.
     } = p;
     let (h, w, c) = (shape.h, shape.w, shape.c);
@@ -54,6 +55,7 @@ pub(super) fn emit(p: &BlockParams<Vec<u8>>, cx: &mut EmitContext, op: &str) -> 
             ("out_zero_point", Expr::text(out_zero_point)),
             ("grn", grn_params(grn.as_ref(), cx, op)?),
             ("wide_hidden", Expr::text(wide_hidden)),
+            ("hidden16", Expr::text(hidden16)),
         ],
     );
     Ok(OpItem::new(

@@ -5,8 +5,8 @@
 
 use super::LN_INPUT_STEPS;
 use super::{
-    bias_q, fold_norm, i32s, linear, ln_params, paired_layout, quantize_rows, range, QParams,
-    StreamQuant,
+    bias_q, fold_norm, hidden_bits, i32s, linear, ln_params, paired_layout, quantize_rows, range,
+    Hidden, QParams, StreamQuant,
 };
 use crate::calibrate::Ranges;
 use crate::error::Result;
@@ -24,12 +24,15 @@ pub(super) fn quantize(
     act: Activation,
     ranges: &Ranges,
     ((s, bi), (h, w)): ((usize, usize), (usize, usize)),
-    input: &StreamQuant,
-    out: &StreamQuant,
+    (input, out): (&StreamQuant, &StreamQuant),
+    hidden: Hidden,
 ) -> Result<BlockParams<Vec<u8>>> {
     // One residual multiplier for every channel: the input's and the
     // output's channels in the same proportions (their stage group's).
-    debug_assert_eq!(input.profile, out.profile, "a stage group shares its profile");
+    debug_assert_eq!(
+        input.profile, out.profile,
+        "a stage group shares its profile"
+    );
     let c = block.dw_bias.len();
     // Depthwise: [C][7][7] -> per-channel scales, laid out [7][7][C].
     let (dq, s_dw) = quantize_rows(&block.dw_weight.data, c);
@@ -49,11 +52,19 @@ pub(super) fn quantize(
     );
     let (pw1_weights, s_w1) = quantize_rows(&w1f, 4 * c);
     let pre = QParams::asymmetric(range(ranges, Point::Pw1(s, bi))?);
-    let post = QParams::asymmetric(range(ranges, Point::Act(s, bi))?);
+    // i16 hidden values where the kernels take them (v1, `C` a multiple of
+    // 4): the activation's outputs on a finer grid.
+    let hidden16 = hidden == Hidden::Int16 && block.grn.is_none() && c.is_multiple_of(4);
+    let bits = if hidden16 { hidden_bits(c) } else { 8 };
+    let post = QParams::asymmetric_bits(range(ranges, Point::Act(s, bi))?, bits);
     let act_table: Vec<u8> = (0..256)
-        .map(|i| {
+        .flat_map(|i| {
             let x = pre.scale * (i - 128 - pre.zero_point) as f64;
-            post.quantize(act.apply_f64(x)) as u8
+            let q = post.quantize_bits(act.apply_f64(x), bits);
+            match hidden16 {
+                true => (q as i16).to_le_bytes().to_vec(),
+                false => vec![q as i8 as u8],
+            }
         })
         .collect();
     let (pw2_weights, s_w2) = quantize_rows(&block.pwconv2.weight.data, c);
@@ -132,6 +143,7 @@ pub(super) fn quantize(
         grn,
         // The planner turns it on where the room is free.
         wide_hidden: false,
+        hidden16,
         // The planner fills it on x86-64 hosts.
     })
 }

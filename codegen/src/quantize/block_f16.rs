@@ -21,7 +21,10 @@ pub(super) fn quantize(
     input: &StreamQuant,
     out: &StreamQuant,
 ) -> BlockF16Params<Vec<u8>> {
-    debug_assert_eq!(input.profile, out.profile, "a stage group shares its profile");
+    debug_assert_eq!(
+        input.profile, out.profile,
+        "a stage group shares its profile"
+    );
     let c = block.dw_bias.len();
     let mut dw = vec![0f32; 49 * c];
     for ch in 0..c {

@@ -1,7 +1,9 @@
 //! The head (see `convnext::kernels::head`): pooling as a sum, the final
 //! LayerNorm's affine folded into the classifier, int32 logits at one scale.
 
-use super::{bias_q, fold_norm, linear, ln_params, quantize_rows, range, QParams, StreamQuant, Q24};
+use super::{
+    bias_q, fold_norm, linear, ln_params, quantize_rows, range, QParams, StreamQuant, Q24,
+};
 use crate::calibrate::Ranges;
 use crate::error::{Error, Result};
 use crate::model::{Linear, Model};

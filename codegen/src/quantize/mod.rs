@@ -41,13 +41,36 @@ pub struct QParams {
 }
 
 impl QParams {
-    /// Asymmetric parameters covering `r` (and 0).
+    /// Asymmetric int8 parameters covering `r` (and 0).
     pub fn asymmetric(r: Range) -> Self {
+        Self::asymmetric_bits(r, 8)
+    }
+
+    /// Asymmetric parameters of a `bits`-bit signed integer covering `r`
+    /// (and 0).
+    pub fn asymmetric_bits(r: Range, bits: u32) -> Self {
+        let (lo_q, hi_q) = Self::levels(bits);
         let lo = (r.min as f64).min(0.0);
         let hi = (r.max as f64).max(0.0);
-        let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
-        let zero_point = (-128.0 - lo / scale).round().clamp(-128.0, 127.0) as i32;
+        let scale = if hi > lo {
+            (hi - lo) / (hi_q - lo_q)
+        } else {
+            1.0
+        };
+        let zero_point = (lo_q - lo / scale).round().clamp(lo_q, hi_q) as i32;
         Self { scale, zero_point }
+    }
+
+    /// The lowest and highest value of a `bits`-bit signed integer.
+    fn levels(bits: u32) -> (f64, f64) {
+        let half = (1u64 << (bits - 1)) as f64;
+        (-half, half - 1.0)
+    }
+
+    /// Quantize one real value to a `bits`-bit signed integer.
+    pub fn quantize_bits(&self, v: f64, bits: u32) -> i32 {
+        let (lo_q, hi_q) = Self::levels(bits);
+        ((v / self.scale).round() + self.zero_point as f64).clamp(lo_q, hi_q) as i32
     }
 
     /// Symmetric parameters covering `±abs_max`.
@@ -60,7 +83,7 @@ impl QParams {
 
     /// Quantize one real value.
     pub fn quantize(&self, v: f64) -> i8 {
-        ((v / self.scale).round() + self.zero_point as f64).clamp(-128.0, 127.0) as i8
+        self.quantize_bits(v, 8) as i8
     }
 }
 
@@ -94,13 +117,63 @@ impl AsRef<Op<Vec<u8>>> for QuantizedOp {
 }
 
 /// The int8 network's numerics beyond the range rule: how its input is
-/// quantized and how its residual stream is scaled.
+/// quantized, how its residual stream is scaled, how wide the values
+/// pwconv2 reads are.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Numerics {
     /// The input bytes.
     pub input: InputQuantization,
     /// The residual stream's scales.
     pub stream_scales: StreamScales,
+    /// The hidden vectors' width.
+    pub hidden: Hidden,
+}
+
+/// How wide the hidden values (the activation's outputs) pwconv2 reads are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Hidden {
+    /// i16 from a 16-bit activation table, with [`hidden_bits`] of them
+    /// used, in the v1 blocks whose width is a multiple of 4 (every
+    /// ConvNeXt's); int8 elsewhere. The default: `4C` bytes more scratch a
+    /// tile pixel, 256 bytes more table a block.
+    #[default]
+    Int16,
+    /// int8 everywhere.
+    Int8,
+}
+
+impl std::fmt::Display for Hidden {
+    /// The CLI's spelling: `int16` or `int8`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Hidden::Int16 => "int16",
+            Hidden::Int8 => "int8",
+        })
+    }
+}
+
+impl std::str::FromStr for Hidden {
+    type Err = String;
+
+    /// The CLI's spelling back.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "int16" => Ok(Hidden::Int16),
+            "int8" => Ok(Hidden::Int8),
+            _ => Err(format!("{s:?}: expected int16 or int8")),
+        }
+    }
+}
+
+/// Bits of the i16 hidden values of a block `c` wide: 12, fewer where
+/// pwconv2's `4C` products of them with int8 weights could pass 2^31.
+pub fn hidden_bits(c: usize) -> u32 {
+    let mut bits = 12;
+    // (Below 2^30: the bias, at most 2^30, then fits too.)
+    while bits > 8 && 4 * c as u64 * (1u64 << (bits - 1)) * 128 >= 1 << 30 {
+        bits -= 1;
+    }
+    bits
 }
 
 impl Numerics {
@@ -206,6 +279,8 @@ pub struct QuantizedModel {
     pub input: InputQuantization,
     /// How the residual stream is scaled.
     pub stream_scales: StreamScales,
+    /// How wide pwconv2's inputs are.
+    pub hidden: Hidden,
 }
 
 impl QuantizedModel {
@@ -214,6 +289,7 @@ impl QuantizedModel {
         Numerics {
             input: self.input,
             stream_scales: self.stream_scales,
+            hidden: self.hidden,
         }
     }
 }
@@ -352,6 +428,7 @@ pub fn quantize(
     let Numerics {
         input,
         stream_scales,
+        hidden,
     } = numerics;
     let cfg = &model.config;
     if model.classifier.is_none() && model.feature_norms.is_empty() {
@@ -466,7 +543,8 @@ pub fn quantize(
                 (format!("{name}_f16"), Op::BlockF16(b))
             } else {
                 let at = ((s, bi), (h, w));
-                let b = block::quantize(block, cfg.hidden_act, ranges, at, &stream, &out)?;
+                let streams = (&stream, &out);
+                let b = block::quantize(block, cfg.hidden_act, ranges, at, streams, hidden)?;
                 (name, Op::Block(b))
             };
             ops.push(QuantizedOp {
@@ -501,6 +579,7 @@ pub fn quantize(
         processor: *processor,
         input,
         stream_scales,
+        hidden,
     })
 }
 

@@ -16,7 +16,7 @@ use crate::kernels::frame::{
     Acc, DepthwiseKernel, EpilogueKernel, FusedKernel, NormKernel, PairDot, StemKernel, Tables,
 };
 #[cfg(convnext_dsp)]
-use crate::kernels::frame::{ActTable, PairRun};
+use crate::kernels::frame::{ActTable, ActTable16, PairRun};
 #[cfg(convnext_dsp)]
 use crate::kernels::{linear::QLinear, requantize::ResidualLayer};
 
@@ -108,6 +108,19 @@ impl FusedKernel for Dsp {
         } else {
             pair_loop::wide_2x2_act(out, x, weights, bias, requant, act)
         }
+    }
+
+    #[inline(always)]
+    fn pw1_activate16(out: &mut [i8], x: &[i8], l: (Tables, ActTable16)) -> usize {
+        let (
+            QLinear {
+                weights,
+                bias,
+                requant,
+            },
+            act,
+        ) = l;
+        pair_loop::wide_2x2_act_wide16(out, x, weights, bias, requant, act)
     }
 
     #[inline(always)]

@@ -19,7 +19,7 @@
 
 #![allow(unsafe_code)]
 
-use crate::kernels::frame::ActTable;
+use crate::kernels::frame::{ActTable, ActTable16};
 use core::arch::asm;
 
 /// The text of one 4-channel step of the pair loops: both pixels against
@@ -315,12 +315,34 @@ macro_rules! store_wide {
     };
 }
 
+/// [`store_wide`] from a 16-bit table ([`ActTable16`]): each entry loaded
+/// as a halfword (the SSAT result scaled by 2), stored as it is.
+macro_rules! store_wide16 {
+    () => {
+        concat!(
+            "ldrsh {a0}, [{t0}, {a0}, lsl #1]\n",
+            "ldrsh {b0}, [{t0}, {b0}, lsl #1]\n",
+            "ldrsh {a1}, [{t0}, {a1}, lsl #1]\n",
+            "ldrsh {b1}, [{t0}, {b1}, lsl #1]\n",
+            "ldr {t0}, [sp, #12]\n",
+            "strh {a0}, [{t0}]\n",
+            "strh {a1}, [{t0}, #4]\n",
+            "strh {b0}, [{t0}, #8]\n",
+            "strh {b1}, [{t0}, #12]\n",
+        )
+    };
+}
+
 /// Writes `fn $name(out, x, w, bias, rq, act) -> rows`, pw1 and its
 /// activation for two pixels, whole groups of four rows at a time, into
 /// `out` (`$group` bytes a group, stored by `$store` with the moves
-/// `$adv0`, `$adv1`).
+/// `$adv0`, `$adv1`), the activation from a table of type `$act` whose
+/// entry for -128 is `$mid` bytes in.
 macro_rules! act_loop {
     ($(#[$doc:meta])* $name:ident, $group:literal, $store:ident, $adv0:literal, $adv1:literal) => {
+        act_loop!($(#[$doc])* $name, $group, $store, $adv0, $adv1, ActTable, 128);
+    };
+    ($(#[$doc:meta])* $name:ident, $group:literal, $store:ident, $adv0:literal, $adv1:literal, $act:ident, $mid:literal) => {
         $(#[$doc])*
         #[inline(always)]
         pub fn $name(
@@ -329,7 +351,7 @@ macro_rules! act_loop {
             w: &[u8],
             bias: &[u8],
             rq: &[u8],
-            act: ActTable,
+            act: $act,
         ) -> usize {
             const RQ: usize = crate::kernels::requantize::Requant::BYTES;
             let turns = x.len() / 32;
@@ -349,7 +371,7 @@ macro_rules! act_loop {
             let (xs, xend) = (x.as_ptr(), x.as_ptr_range().end);
             let (op, opend) = (out.as_mut_ptr(), out.as_mut_ptr_range().end);
             // The table's entry for -128; SSAT's results index it from there.
-            let table = act.table.as_ptr().wrapping_add(128);
+            let table = act.table.as_ptr().wrapping_add($mid);
             // SAFETY: each group of four rows (at least 1 group) reads 16
             // bytes of `bias`, 20 of `rq` and 32 `turns` of `w`, each group
             // where the last stopped, and all of `x` (`xs` to `xend`, `turns`
@@ -357,7 +379,8 @@ macro_rules! act_loop {
             // `quads` is at most what `out`, `w`, `bias` and `rq` hold
             // (checked above), and the loop stops when the output pointer
             // reaches `opend`. The table reads are at `table` plus an SSAT
-            // result in -128..=127, inside the 256-byte table. LDR, LDRSB
+            // result in -128..=127 (times 2 for the 16-bit table), inside
+            // the table (256 bytes, or 512 for the 16-bit one). LDR, LDRSB, LDRSH
             // and STRH allow unaligned addresses on every core with the DSP
             // extension; LDRD reads the words this block pushed. The 8 words
             // pushed are popped before the block ends; it calls nothing.
@@ -407,6 +430,19 @@ act_loop!(
     store_wide,
     "2",
     "14"
+);
+
+act_loop!(
+    /// [`wide_2x2_act_wide`] from a 16-bit activation table
+    /// ([`crate::kernels::block::BlockParams::hidden16`]): the widened hidden
+    /// vectors hold its i16 outputs.
+    wide_2x2_act_wide16,
+    16,
+    store_wide16,
+    "2",
+    "14",
+    ActTable16,
+    256
 );
 
 /// The text of one output row of [`i8_2x2_residual`] for both pixels:

@@ -129,8 +129,12 @@ pub mod wide {
                 let (w0, w1) = (wc[k] as i8 as i32, wc[4 + k] as i8 as i32);
                 for (p, ap) in acc.iter_mut().enumerate() {
                     let at = wide_offset(p, k, P);
-                    // The low byte alone: a widened int8 (see `dot_wide`).
-                    let xv = xc[at] as i32;
+                    // The whole i16: pw2's hidden vectors use all of it
+                    // (`BlockParams::hidden16`).
+                    let xv = match xc.get(at..at + 2) {
+                        Some(&[lo, hi]) => i16::from_le_bytes([lo as u8, hi as u8]) as i32,
+                        _ => 0,
+                    };
                     ap[0] += xv * w0;
                     ap[1] += xv * w1;
                 }
