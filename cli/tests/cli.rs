@@ -329,9 +329,10 @@ fn report_json_has_the_contract_keys_and_the_arena_within_the_bound() {
     }
     let macs: u64 = ops.iter().map(|o| o["macs"].as_u64().unwrap()).sum();
     assert_eq!(macs, j["macs"].as_u64().unwrap());
-    // The in-place plan with two-pixel tiles stays within 1.3x the bound.
+    // The in-place plan with two-pixel tiles stays within 1.35x the bound
+    // (its blocks' i16 hidden vectors included).
     assert!(
-        j["arena_bytes"].as_f64().unwrap() <= 1.3 * j["residual_bound_bytes"].as_f64().unwrap()
+        j["arena_bytes"].as_f64().unwrap() <= 1.35 * j["residual_bound_bytes"].as_f64().unwrap()
     );
     assert_eq!(ops[0]["output_shape"], serde_json::json!([40, 14, 14]));
     assert_eq!(
@@ -566,7 +567,8 @@ fn compile_writes_a_readable_module_and_table_files() {
         std::fs::metadata(dir.join("fm.stage1_block0.act.table.bin"))
             .unwrap()
             .len(),
-        256
+        512,
+        "the activation table: 256 i16s (the blocks' i16 hidden vectors)"
     );
 }
 

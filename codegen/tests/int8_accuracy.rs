@@ -35,14 +35,20 @@ fn default_model_int8_and_f16_meet_the_accuracy_targets_on_the_full_test_set() {
 
     let cal = load_calibration(&dir, None, &processor).unwrap();
     let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
-    let int8_pred = predictions(&plan.run_u8(&test.images.pixels), 10);
+    let int8_logits = plan.run_u8(&test.images.pixels);
+    let int8_pred = predictions(&int8_logits, 10);
     let int8_acc = fraction_equal(&int8_pred, &test.labels);
     let agreement = fraction_equal(&int8_pred, &f32_pred);
     assert!(
         f32_acc - int8_acc <= 0.003,
         "int8 {int8_acc} vs f32 {f32_acc}"
     );
-    assert!(agreement >= 0.99, "int8 agreement {agreement}");
+    // Per-channel stream scales and i16 hidden vectors (the defaults):
+    // 99.59 % and 31.7 dB when measured; per tensor and int8, 99.27 % and
+    // 27.7 dB.
+    assert!(agreement >= 0.995, "int8 agreement {agreement}");
+    let sqnr = logit_sqnr_db(&int8_logits, plan.model.logit_scale, &f32_logits.data);
+    assert!(sqnr >= 31.0, "int8 logit SQNR {sqnr:.2} dB");
 
     let x = test.images.pixel_values(&processor).unwrap();
     let f16_logits = forward(&round_weights_to_f16(&model), &x)
@@ -53,7 +59,7 @@ fn default_model_int8_and_f16_meet_the_accuracy_targets_on_the_full_test_set() {
     assert!(f16_agreement >= 0.999, "f16 agreement {f16_agreement}");
 
     assert!(
-        plan.arena_bytes as f64 <= 1.3 * plan.residual_bound_bytes as f64,
+        plan.arena_bytes as f64 <= 1.35 * plan.residual_bound_bytes as f64,
         "arena {} vs bound {}",
         plan.arena_bytes,
         plan.residual_bound_bytes

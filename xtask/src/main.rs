@@ -7,6 +7,7 @@
 //! target: the code is the same).
 
 // The board table; `board-build-support` uses the parts xtask does not.
+mod ablation;
 mod board_run;
 #[allow(dead_code)]
 #[path = "../../boards/boards.rs"]
@@ -652,10 +653,11 @@ fn main() -> ExitCode {
         "test" => test(),
         "boards" => boards(),
         "profile-qemu" => profile::profile_qemu(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "ablation" => ablation::ablation(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench-peers" => peers::bench_peers(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fuzz" => fuzz::fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|conformance [--board B]|profile-qemu [--board B] [--model DIR] [--json]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
+            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|conformance [--board B]|profile-qemu [--board B] [--model DIR] [--calibration-file CAL.json] [--json]|ablation [--qemu]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
             return ExitCode::from(2);
         }
     };

@@ -65,18 +65,33 @@ fn per_mac(instructions: u64, macs: u64) -> String {
 /// Run the profile and print it; false on any failure.
 pub fn profile_qemu(args: &[String]) -> bool {
     let mut board_name = "qemu-an386";
-    let (mut model, mut json) = (None, false);
+    let (mut model, mut json, mut calibration) = (None, false, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--board" => board_name = it.next().map_or("", |s| s.as_str()),
             "--model" => model = it.next().map(|s| s.as_str()),
+            "--calibration-file" => {
+                let file = it.next().map_or("", |s| s.as_str());
+                match std::path::Path::new(file).canonicalize() {
+                    // The boards' build scripts read it (children inherit it).
+                    Ok(abs) => std::env::set_var("CONVNEXT_CALIBRATION_FILE", abs),
+                    Err(e) => {
+                        eprintln!("profile-qemu: --calibration-file {file}: {e}");
+                        return false;
+                    }
+                }
+                calibration = true;
+            }
             "--json" => json = true,
             other => {
-                eprintln!("profile-qemu: unexpected {other:?}; usage: cargo xtask profile-qemu [--board B] [--model DIR] [--json]");
+                eprintln!("profile-qemu: unexpected {other:?}; usage: cargo xtask profile-qemu [--board B] [--model DIR] [--calibration-file CAL.json] [--json]");
                 return false;
             }
         }
+    }
+    if !calibration {
+        std::env::remove_var("CONVNEXT_CALIBRATION_FILE");
     }
     let Some(b) = BOARDS.iter().find(|b| b.name == board_name && b.emulated()) else {
         let names: Vec<&str> = BOARDS

@@ -9,7 +9,7 @@ pub mod boards;
 
 use boards::{Board, Run};
 use convnext::crc32::Crc32;
-use convnext_codegen::build_script::generate;
+use convnext_codegen::build_script::{generate, generate_with_calibration};
 use convnext_codegen::dataset::load_test_set;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -32,8 +32,18 @@ pub fn prepare(images: usize) {
         || manifest.join("../../models/fmnist-convnext"),
         PathBuf::from,
     );
-    let (_, plan) =
-        generate(&model_dir, &out, "model").unwrap_or_else(|e| panic!("convnext codegen: {e}"));
+    // A saved calibration (`convnext calibrate --out`), where
+    // `cargo xtask profile-qemu --calibration-file` names one: its numerics
+    // and ranges, no recalibrating.
+    println!("cargo:rerun-if-env-changed=CONVNEXT_CALIBRATION_FILE");
+    let generated = match std::env::var_os("CONVNEXT_CALIBRATION_FILE") {
+        Some(file) => {
+            println!("cargo:rerun-if-changed={}", PathBuf::from(&file).display());
+            generate_with_calibration(&model_dir, file.as_ref(), &out, "model")
+        }
+        None => generate(&model_dir, &out, "model"),
+    };
+    let (_, plan) = generated.unwrap_or_else(|e| panic!("convnext codegen: {e}"));
     if (plan.arena_bytes + STACK_RESERVE) as u64 > board.ram.bytes {
         panic!(
             "the model does not fit {}: arena {} bytes + {} stack reserve > {} bytes of RAM",
