@@ -3,7 +3,7 @@
 //! depthwise ring, channel counts that are not multiples of 4, widening and
 //! narrowing downsamples. Outputs must match byte for byte.
 
-use convnext::kernels::block::{block_in_place, block_in_place_tiled, BlockParams};
+use convnext::kernels::block::{block_in_place, block_in_place_tiled, hidden_bits, BlockParams};
 use convnext::kernels::downsample::{
     downsample_in_place, downsample_in_place_tiled, DownsampleParams,
 };
@@ -215,13 +215,13 @@ fn check_block_with(h: usize, w: usize, c: usize, d: Data, with_grn: bool) {
     check_block_hidden(h, w, c, d, with_grn, false)
 }
 
-/// [`check_block_with`], with i16 hidden vectors where `hidden16` (v1
-/// blocks whose `C` is a multiple of 4): the table's entries drawn over
-/// 12 bits.
+/// [`check_block_with`], with i16 hidden vectors where `hidden16` (blocks
+/// whose `C` is a multiple of 4): v1's table entries drawn over 12 bits,
+/// V2's GRN outputs clamped to them.
 fn check_block_hidden(h: usize, w: usize, c: usize, d: Data, with_grn: bool, hidden16: bool) {
     host_variant();
     let mut rng = Rng::new(d);
-    let table: Vec<i32> = match hidden16 {
+    let table: Vec<i32> = match hidden16 && !with_grn {
         true => (0..256)
             .map(|_| (rng.next() % 4096) as i32 - 2048)
             .collect(),
@@ -255,7 +255,7 @@ fn check_block_hidden(h: usize, w: usize, c: usize, d: Data, with_grn: bool, hid
         Tables::new(&paired_layout(&pw1_w, 4 * c, c), &pw1_b, &pw1_rq),
         Tables::new(&paired_layout(&pw2_w, c, 4 * c), &pw2_b, &pw2_rq),
     );
-    let table_bytes: Vec<u8> = match hidden16 {
+    let table_bytes: Vec<u8> = match hidden16 && !with_grn {
         true => table
             .iter()
             .flat_map(|&v| (v as i16).to_le_bytes())
@@ -398,7 +398,14 @@ fn check_block_hidden(h: usize, w: usize, c: usize, d: Data, with_grn: bool, hid
                         .unwrap()
                         .map(|b| b as u8),
                 );
-                *a = g.apply(*a as i8, g.act_zero_point, j, f) as i32;
+                *a = match hidden16 {
+                    true => {
+                        let limit = 1 << (hidden_bits(c) - 1);
+                        let v = g.apply_i32(*a as i8, g.act_zero_point, j, f);
+                        v.clamp(-limit, limit - 1)
+                    }
+                    false => g.apply(*a as i8, g.act_zero_point, j, f) as i32,
+                };
             }
         }
     }
@@ -451,6 +458,7 @@ fn hidden16_block_in_place_matches_naive_on_odd_shapes() {
     for (i, &(h, w, c)) in BLOCK_SHAPES.iter().enumerate() {
         if c.is_multiple_of(4) {
             check_block_hidden(h, w, c, Data::seeded(200 + i as u64), false, true);
+            check_block_hidden(h, w, c, Data::seeded(300 + i as u64), true, true);
         }
     }
 }
@@ -864,6 +872,13 @@ mod properties {
         #[test]
         fn grn_block_matches_naive(h in 1..=7usize, w in 1..=7usize, c in channels(), d in data()) {
             check_block_with(h, w, c, d, true);
+        }
+
+        #[test]
+        fn hidden16_block_matches_naive(
+            h in 1..=7usize, w in 1..=7usize, c4 in 1..=6usize, d in data(), grn in any::<bool>()
+        ) {
+            check_block_hidden(h, w, 4 * c4, d, grn, true);
         }
 
         #[test]

@@ -26,13 +26,25 @@ use super::in_place_map::{
 };
 use super::layer_norm::{layer_norm, LayerNormParams, PixelNorm};
 use super::linear::QLinear;
-use super::mlp::{pw1_tile, pw1_wide, pw2_tile};
+use super::mlp::{pw1_tile, pw1_wide, pw1_wide16, pw2_tile};
 use super::placement::{OpFootprint, Placement};
 use super::pointwise::paired_offset;
 use super::pointwise_wide::wide_offset;
 use super::prepared::{HostTables, NoHost};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, requantize_plus_each, Requant};
+
+/// Bits of the i16 hidden values ([`BlockParams::hidden16`]) of a block
+/// `c` wide: 12, fewer where pwconv2's `4C` products of them with int8
+/// weights could reach 2^30 (so the sum with a bias of at most 2^30 stays
+/// inside i32).
+pub const fn hidden_bits(c: usize) -> u32 {
+    let mut bits = 12;
+    while bits > 8 && 4 * c as u64 * (1u64 << (bits - 1)) * 128 >= 1 << 30 {
+        bits -= 1;
+    }
+    bits
+}
 
 /// Constants and placement of one int8 block. `at.input_offset ==
 /// at.output_offset` is `x`; the scratch holds the ring, then `4C` bytes per
@@ -78,11 +90,12 @@ pub struct BlockParams<B = &'static [u8]> {
     /// v1 block whose `C` is a multiple of 8: pw2 then reads them without
     /// sign-extending. The planner sets it where the room costs no arena.
     pub wide_hidden: bool,
-    /// The hidden vectors pwconv2 reads are i16 (widened,
-    /// [`wide_offset`]), from the i16 activation table: finer steps than
-    /// int8 where the activation's output is widest, for `4C` more bytes of
-    /// scratch a tile pixel. Only for v1 blocks whose `C` is a multiple of
-    /// 4 (codegen sets it only there; elsewhere the block writes nothing).
+    /// The hidden vectors pwconv2 reads are i16 over [`hidden_bits`]
+    /// (widened, [`wide_offset`]): v1's from the i16 activation table, V2's
+    /// from GRN (its input, the activation, stays int8). Finer steps than
+    /// int8 where those values are widest, for `4C` more bytes of scratch a
+    /// tile pixel. Only for blocks whose `C` is a multiple of 4 (codegen
+    /// sets it only there; elsewhere the block writes nothing).
     pub hidden16: bool,
 }
 
@@ -406,15 +419,24 @@ fn normalise_and_pw1<B: AsRef<[u8]>, H: HostTables>(
         return;
     };
     let hidden = dw_out;
-    match (c.is_multiple_of(4), lanes) {
+    // (The 16-bit table's pw1 is a sibling of the int8 one, not a callee:
+    // the firmware's stack bound takes the larger frame, not both.)
+    let act16 = p.hidden16 && p.grn.is_none();
+    match (c.is_multiple_of(4), lanes, act16) {
         #[cfg(not(target_os = "none"))]
-        (true, HOST_TILE_PIXELS | HOST_GROUP_PIXELS) => {
+        (true, HOST_TILE_PIXELS | HOST_GROUP_PIXELS, false) => {
             pw1_wide::<_, _, HOST_TILE_PIXELS>(p, host, xn, hidden, n)
         }
-        (true, 2) => pw1_wide::<_, _, 2>(p, host, xn, hidden, 2),
-        (true, _) => pw1_wide::<_, _, 1>(p, host, xn, hidden, 1),
-        (false, 2) => pw1_tile::<_, 2>(p, xn, hidden),
-        (false, _) => pw1_tile::<_, 1>(p, xn, hidden),
+        #[cfg(not(target_os = "none"))]
+        (true, HOST_TILE_PIXELS | HOST_GROUP_PIXELS, true) => {
+            pw1_wide16::<_, _, HOST_TILE_PIXELS>(p, host, xn, hidden, n)
+        }
+        (true, 2, false) => pw1_wide::<_, _, 2>(p, host, xn, hidden, 2),
+        (true, 2, true) => pw1_wide16::<_, _, 2>(p, host, xn, hidden, 2),
+        (true, _, false) => pw1_wide::<_, _, 1>(p, host, xn, hidden, 1),
+        (true, _, true) => pw1_wide16::<_, _, 1>(p, host, xn, hidden, 1),
+        (false, 2, _) => pw1_tile::<_, 2>(p, xn, hidden),
+        (false, _, _) => pw1_tile::<_, 1>(p, xn, hidden),
     }
 }
 
@@ -542,8 +564,15 @@ fn apply_grn<B: AsRef<[u8]>>(
     hidden: &mut [i8],
     lanes: usize,
 ) {
-    let bytes = 4 * p.map.c * lanes;
-    if let Some(hidden) = hidden.get_mut(..bytes) {
+    let c = p.map.c;
+    if p.hidden16 {
+        // The activations (paired int8) widen in place into the i16 GRN
+        // outputs pw2 reads.
+        let limit = 1 << (hidden_bits(c) - 1);
+        if let Some(hidden) = hidden.get_mut(..8 * c * lanes) {
+            grn.apply_tile16(factors, hidden, lanes, limit);
+        }
+    } else if let Some(hidden) = hidden.get_mut(..4 * c * lanes) {
         grn.apply_tile(factors, hidden, lanes);
     }
 }

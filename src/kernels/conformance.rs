@@ -218,9 +218,9 @@ fn widen_i16<const P: usize>(v: impl Fn(usize) -> i16, len: usize, x: &mut [i8])
     }
 }
 
-/// `dot_wide` on one and two pixels, lengths 4..=48: widened int8 inputs,
-/// and i16 inputs over 12 bits (blocks' hidden vectors with
-/// [`crate::kernels::block::BlockParams::hidden16`]).
+/// `dot_wide` on one and two pixels, lengths 4..=48, over widened int8
+/// inputs, and `dot_wide16` over i16 inputs of 12 bits (blocks' hidden
+/// vectors with [`crate::kernels::block::BlockParams::hidden16`]).
 fn dot_wide<K: PairDot>() -> bool {
     fn one<K: PairDot, const P: usize>(xs: &[i8], ws: &[u8], len: usize) -> bool {
         let (mut x, mut w) = ([0i8; 192], [0u8; 96]);
@@ -233,7 +233,7 @@ fn dot_wide<K: PairDot>() -> bool {
         let v = |k: usize| (xs[k] as i16) * 16 + (xs[95 - k] as i16 & 15);
         widen_i16::<P>(v, len, &mut x);
         let mut acc16 = [[3i32; 2]; P];
-        K::dot_wide(&mut acc16, (&x, &w[..2 * len]));
+        K::dot_wide16(&mut acc16, (&x, &w[..2 * len]));
         let want = |p: usize, r: usize| {
             let row = |k: usize| v(p * len + k) as i32 * ws[r * len + k] as i8 as i32;
             3 + (0..len).map(row).sum::<i32>()

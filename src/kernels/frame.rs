@@ -88,9 +88,19 @@ pub trait PairDot {
     );
 
     /// `acc[p][r] += x_p · w_r` for two paired weight rows `xw.1` (`2 len`
-    /// bytes, `len` a multiple of 4) and `P` pixels of widened input `xw.0`
-    /// ([`super::pointwise_wide::wide_offset`]).
+    /// bytes, `len` a multiple of 4) and `P` pixels of widened int8 input
+    /// `xw.0` ([`super::pointwise_wide::wide_offset`]; each i16 a sign-extended
+    /// byte, so an implementation may read the low byte alone).
     fn dot_wide<const P: usize>(acc: &mut Acc<P, 2>, xw: (&[i8], &[u8]));
+
+    /// [`PairDot::dot_wide`] over i16 inputs that use all their bits (the
+    /// blocks' hidden vectors with
+    /// [`super::block::BlockParams::hidden16`]). Implementations whose
+    /// `dot_wide` reads whole halfwords keep this default.
+    #[inline(always)]
+    fn dot_wide16<const P: usize>(acc: &mut Acc<P, 2>, xw: (&[i8], &[u8])) {
+        Self::dot_wide(acc, xw)
+    }
 
     /// A whole run of row pairs (over widened inputs with `WIDE`), each
     /// pair's sums from its biases into `out`, as many pairs as `out`, the

@@ -16,8 +16,18 @@
 //! step is an integer operation with one defined result, so every target
 //! gives the same bits.
 
+use super::in_place_map::{HOST_TILE_PIXELS, TILE_PIXELS};
+use super::pointwise_wide::wide_offset;
 use super::requantize::{saturate_i8, Requant};
 use super::tables::i32_at;
+
+/// The most pixels a GRN tile has (the host's tiles; GRN blocks take no
+/// groups of them).
+const MAX_LANES: usize = if HOST_TILE_PIXELS > TILE_PIXELS {
+    HOST_TILE_PIXELS
+} else {
+    TILE_PIXELS
+};
 
 /// Constants of one block's GRN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +107,41 @@ impl<B: AsRef<[u8]>> GrnParams<B> {
         }
     }
 
+    /// [`GrnParams::apply_tile`] into i16 outputs clamped to
+    /// `-limit..limit`: `hidden` holds the tile's paired int8 activations
+    /// in its first half and gets the widened outputs
+    /// ([`crate::kernels::pointwise_wide::wide_offset`]) over all of it.
+    /// Group `g` of four rows widens from `4 lanes g` to `8 lanes g`, so
+    /// going from the last group to the first each is read before anything
+    /// is written over it.
+    pub fn apply_tile16(&self, factors: &[i8], hidden: &mut [i8], lanes: usize, limit: i32) {
+        let za = self.act_zero_point;
+        let lanes = lanes.min(MAX_LANES);
+        let groups = (factors.len() / 16).min(hidden.len() / (8 * lanes).max(1));
+        for g in (0..groups).rev() {
+            let mut a = [0i8; 4 * MAX_LANES];
+            let (Some(src), Some(fs)) = (
+                hidden.get(4 * lanes * g..4 * lanes * (g + 1)),
+                factors.get(16 * g..16 * (g + 1)),
+            ) else {
+                continue;
+            };
+            a[..4 * lanes].copy_from_slice(src);
+            let f = [word(fs), word(&fs[4..]), word(&fs[8..]), word(&fs[12..])];
+            for t in 0..lanes {
+                for (r, &f) in f.iter().enumerate() {
+                    let v = self.apply_i32(a[4 * t + r], za, 4 * g + r, f as i32);
+                    let v = v.clamp(-limit, limit - 1) as i16;
+                    let at = wide_offset(t, 4 * g + r, lanes);
+                    if let Some(o) = hidden.get_mut(at..at + 2) {
+                        let [lo, hi] = v.to_le_bytes();
+                        o.copy_from_slice(&[lo as i8, hi as i8]);
+                    }
+                }
+            }
+        }
+    }
+
     /// Parameter bytes.
     pub fn weights_bytes(&self) -> usize {
         self.weight.as_ref().len() + self.offset.as_ref().len()
@@ -129,8 +174,14 @@ impl<B: AsRef<[u8]>> GrnParams<B> {
     /// is `f` (from [`GrnParams::factors`]).
     #[inline(always)]
     pub fn apply(&self, a: i8, za: i32, j: usize, f: i32) -> i8 {
-        let v = self.out_requant.apply_i32((a as i32 - za) * f) as i64;
-        saturate_i8(v + i32_at(self.offset.as_ref(), j) as i64)
+        saturate_i8(self.apply_i32(a, za, j, f) as i64)
+    }
+
+    /// [`GrnParams::apply`] before saturating to int8.
+    #[inline(always)]
+    pub fn apply_i32(&self, a: i8, za: i32, j: usize, f: i32) -> i32 {
+        let v = self.out_requant.apply_i32((a as i32 - za) * f);
+        v.saturating_add(i32_at(self.offset.as_ref(), j))
     }
 }
 

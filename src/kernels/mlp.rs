@@ -14,8 +14,8 @@ use super::frame::{
     ActTable, ActTable16, EpilogueKernel, FusedKernel, PairRun, QuadActivation, ResidualRun,
 };
 use super::linear::{PairedRows, RowSink};
-use super::pointwise::dot_pairs;
 use super::pointwise::paired_offset;
+use super::pointwise::{dot_pairs, dot_pairs16};
 use super::pointwise_wide::wide_offset;
 use super::prepared::HostTables;
 use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer};
@@ -47,9 +47,6 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, H: HostTables, const P: usize>(
     hidden: &mut [i8],
     live: usize,
 ) {
-    if p.hidden16 {
-        return pw1_wide16::<_, _, P>(p, host, xw, hidden, live);
-    }
     let c = p.map.c;
     let Ok(table) = <&[u8; 256]>::try_from(p.act_table.as_ref()) else {
         return;
@@ -164,12 +161,12 @@ pub(super) fn pw1_wide<B: AsRef<[u8]>, H: HostTables, const P: usize>(
     }
 }
 
-/// [`pw1_wide`] of a block with [`BlockParams::hidden16`]: the activations
-/// from the 16-bit table, into widened hidden vectors (`8C` bytes a pixel,
-/// [`wide_offset`] over the tile's `P` pixels). Not inlined, as
-/// [`pw1_wide`].
+/// [`pw1_wide`] of a v1 block with [`BlockParams::hidden16`]: the
+/// activations from the 16-bit table, into widened hidden vectors (`8C`
+/// bytes a pixel, [`wide_offset`] over the tile's `P` pixels). Not inlined,
+/// as [`pw1_wide`].
 #[inline(never)]
-fn pw1_wide16<B: AsRef<[u8]>, H: HostTables, const P: usize>(
+pub(super) fn pw1_wide16<B: AsRef<[u8]>, H: HostTables, const P: usize>(
     p: &BlockParams<B>,
     host: H,
     xw: &[i8],
@@ -461,7 +458,10 @@ fn pw2_pairs<B: AsRef<[u8]>, H: HostTables, const P: usize, const WIDE: bool>(
                 len: 4 * c,
                 live,
             };
-            let n = dot_pairs::<WIDE, P>(&mut accs, run);
+            let n = match WIDE {
+                true => dot_pairs16::<P>(&mut accs, run),
+                false => dot_pairs::<false, P>(&mut accs, run),
+            };
             let o0 = first + 2 * batch * BATCH;
             // The host's tiles with AVX2: 8 rows of a pixel a step, for as
             // many groups of 4 pairs as it can; the loop below does the rest.

@@ -79,6 +79,22 @@ pub const VARIANT: &str = <Native as PairDot>::TILE_VARIANT;
 /// loop, the host's AVX2 one) it runs that.
 #[inline(always)]
 pub fn dot_pairs<const WIDE: bool, const P: usize>(out: &mut [Acc<P, 2>], run: PairRun) -> usize {
+    run_pairs::<WIDE, false, P>(out, run)
+}
+
+/// [`dot_pairs`] over widened inputs that use all 16 bits
+/// ([`PairDot::dot_wide16`]: the blocks' i16 hidden vectors).
+#[inline(always)]
+pub fn dot_pairs16<const P: usize>(out: &mut [Acc<P, 2>], run: PairRun) -> usize {
+    run_pairs::<true, true, P>(out, run)
+}
+
+/// [`dot_pairs`] and [`dot_pairs16`] (`FULL`).
+#[inline(always)]
+fn run_pairs<const WIDE: bool, const FULL: bool, const P: usize>(
+    out: &mut [Acc<P, 2>],
+    run: PairRun,
+) -> usize {
     if let Some(n) = Native::pairs::<WIDE, P>(out, run) {
         return n;
     }
@@ -96,7 +112,9 @@ pub fn dot_pairs<const WIDE: bool, const P: usize>(out: &mut [Acc<P, 2>], run: P
         .zip(bias.chunks_exact(8));
     for ((o, w), b) in pairs {
         *o = [[i32_at(b, 0), i32_at(b, 1)]; P];
-        if WIDE {
+        if FULL {
+            Native::dot_wide16(o, (x, w));
+        } else if WIDE {
             Native::dot_wide(o, (x, w));
         } else {
             Native::dot_tile(o, (x, w), len);

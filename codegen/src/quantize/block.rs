@@ -52,18 +52,20 @@ pub(super) fn quantize(
     );
     let (pw1_weights, s_w1) = quantize_rows(&w1f, 4 * c);
     let pre = QParams::asymmetric(range(ranges, Point::Pw1(s, bi))?);
-    // i16 hidden values where the kernels take them (v1, `C` a multiple of
-    // 4): the activation's outputs on a finer grid.
-    let hidden16 = hidden == Hidden::Int16 && block.grn.is_none() && c.is_multiple_of(4);
-    let bits = if hidden16 { hidden_bits(c) } else { 8 };
+    // i16 hidden values where the kernels take them (`C` a multiple of 4):
+    // v1's activation outputs, V2's GRN outputs on a finer grid (GRN's
+    // input, the activation, stays int8).
+    let hidden16 = hidden == Hidden::Int16 && c.is_multiple_of(4);
+    let wide_bits = if hidden16 { hidden_bits(c) } else { 8 };
+    let bits = if block.grn.is_none() { wide_bits } else { 8 };
     let post = QParams::asymmetric_bits(range(ranges, Point::Act(s, bi))?, bits);
     let act_table: Vec<u8> = (0..256)
         .flat_map(|i| {
             let x = pre.scale * (i - 128 - pre.zero_point) as f64;
             let q = post.quantize_bits(act.apply_f64(x), bits);
-            match hidden16 {
-                true => (q as i16).to_le_bytes().to_vec(),
-                false => vec![q as i8 as u8],
+            match bits {
+                8 => vec![q as i8 as u8],
+                _ => (q as i16).to_le_bytes().to_vec(),
             }
         })
         .collect();
@@ -71,7 +73,7 @@ pub(super) fn quantize(
     // With GRN, pw2 reads its outputs, quantized on their own.
     let (grn, pw2_in) = match &block.grn {
         Some(g) => {
-            let out = QParams::asymmetric(range(ranges, Point::Grn(s, bi))?);
+            let out = QParams::asymmetric_bits(range(ranges, Point::Grn(s, bi))?, wide_bits);
             let q16 = |v: f64| {
                 (v * 65536.0)
                     .round()

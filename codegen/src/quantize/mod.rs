@@ -132,10 +132,10 @@ pub struct Numerics {
 /// How wide the hidden values (the activation's outputs) pwconv2 reads are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Hidden {
-    /// i16 from a 16-bit activation table, with [`hidden_bits`] of them
-    /// used, in the v1 blocks whose width is a multiple of 4 (every
-    /// ConvNeXt's); int8 elsewhere. The default: `4C` bytes more scratch a
-    /// tile pixel, 256 bytes more table a block.
+    /// i16 ([`hidden_bits`] of them used) in the blocks whose width is a
+    /// multiple of 4 (every ConvNeXt's): v1's from a 16-bit activation
+    /// table (256 bytes more a block), V2's from GRN; int8 elsewhere. The
+    /// default: `4C` bytes more scratch a tile pixel.
     #[default]
     Int16,
     /// int8 everywhere.
@@ -165,16 +165,7 @@ impl std::str::FromStr for Hidden {
     }
 }
 
-/// Bits of the i16 hidden values of a block `c` wide: 12, fewer where
-/// pwconv2's `4C` products of them with int8 weights could pass 2^31.
-pub fn hidden_bits(c: usize) -> u32 {
-    let mut bits = 12;
-    // (Below 2^30: the bias, at most 2^30, then fits too.)
-    while bits > 8 && 4 * c as u64 * (1u64 << (bits - 1)) * 128 >= 1 << 30 {
-        bits -= 1;
-    }
-    bits
-}
+pub use convnext::kernels::block::hidden_bits;
 
 impl Numerics {
     /// The defaults with the input quantized as `input` says.

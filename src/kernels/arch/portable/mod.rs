@@ -50,6 +50,11 @@ impl PairDot for Portable {
     fn dot_wide<const P: usize>(acc: &mut Acc<P, 2>, xw: (&[i8], &[u8])) {
         pointwise::wide::dot_wide(acc, xw)
     }
+
+    #[inline(always)]
+    fn dot_wide16<const P: usize>(acc: &mut Acc<P, 2>, xw: (&[i8], &[u8])) {
+        pointwise::wide::dot_wide16(acc, xw)
+    }
 }
 
 impl DepthwiseKernel for Portable {

@@ -118,9 +118,23 @@ pub mod wide {
     use crate::kernels::frame::Acc;
     use crate::kernels::pointwise_wide::wide_offset;
 
+    /// `acc[p][r] += x_p · w_r` over whole i16 inputs (see
+    /// [`crate::kernels::frame::PairDot::dot_wide16`]).
+    #[inline(always)]
+    pub fn dot_wide16<const P: usize>(acc: &mut Acc<P, 2>, xw: Pair) {
+        dot::<P, true>(acc, xw)
+    }
+
     /// `acc[p][r] += x_p · w_r` (see [`crate::kernels::frame::PairDot::dot_wide`]).
     #[inline(always)]
     pub fn dot_wide<const P: usize>(acc: &mut Acc<P, 2>, xw: Pair) {
+        dot::<P, false>(acc, xw)
+    }
+
+    /// Both: the whole halfwords with `FULL`, else the low bytes alone (a
+    /// widened int8, one load instead of two on cores without DSP).
+    #[inline(always)]
+    fn dot<const P: usize, const FULL: bool>(acc: &mut Acc<P, 2>, xw: Pair) {
         let Some((x, w)) = super::whole_chunks::<P>(xw) else {
             return;
         };
@@ -129,11 +143,10 @@ pub mod wide {
                 let (w0, w1) = (wc[k] as i8 as i32, wc[4 + k] as i8 as i32);
                 for (p, ap) in acc.iter_mut().enumerate() {
                     let at = wide_offset(p, k, P);
-                    // The whole i16: pw2's hidden vectors use all of it
-                    // (`BlockParams::hidden16`).
-                    let xv = match xc.get(at..at + 2) {
-                        Some(&[lo, hi]) => i16::from_le_bytes([lo as u8, hi as u8]) as i32,
-                        _ => 0,
+                    // (`at + 1 <= 8 P - 1`: inside the chunk.)
+                    let xv = match FULL {
+                        true => i16::from_le_bytes([xc[at] as u8, xc[at + 1] as u8]) as i32,
+                        false => xc[at] as i32,
                     };
                     ap[0] += xv * w0;
                     ap[1] += xv * w1;

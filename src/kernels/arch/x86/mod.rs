@@ -68,6 +68,14 @@ impl PairDot for X86 {
         }
     }
 
+    #[inline(always)]
+    fn dot_wide16<const P: usize>(acc: &mut Acc<P, 2>, xw: (&[i8], &[u8])) {
+        match <&mut [i32; 4]>::try_from(acc.as_flattened_mut()) {
+            Ok(flat) if P == 2 => sse2::wide::dot_wide_2x2_entry(flat, xw),
+            _ => Portable::dot_wide16(acc, xw),
+        }
+    }
+
     /// AVX2 over the host's 8-pixel tiles.
     #[inline(always)]
     fn pairs<const WIDE: bool, const P: usize>(

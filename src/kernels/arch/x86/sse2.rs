@@ -180,7 +180,9 @@ pub mod wide {
         // A last single chunk of 4 channels.
         let mut rest = [[0i32; 2]; 2];
         let tail = (xs.remainder(), ws.remainder());
-        crate::kernels::arch::portable::pointwise::wide::dot_wide(&mut rest, tail);
+        // (The whole halfwords, as the loop above: the hidden vectors of
+        // `BlockParams::hidden16` use them.)
+        crate::kernels::arch::portable::pointwise::wide::dot_wide16(&mut rest, tail);
         for (a, r) in acc.iter_mut().zip(rest.as_flattened()) {
             *a += r;
         }
