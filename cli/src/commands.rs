@@ -251,6 +251,13 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
     }
     let m = &plan.model;
     let fit = fit::check(a, &plan)?;
+    let cost = plan.numerics_cost();
+    let numerics = serde_json::json!({
+        "stream_scales": m.stream_scales.to_string(),
+        "hidden": m.hidden.to_string(),
+        "arena_cost_bytes": cost.arena_bytes,
+        "table_cost_bytes": cost.table_bytes,
+    });
     let j = serde_json::json!({
         "model": dir.display().to_string(),
         "precision": "int8",
@@ -276,6 +283,7 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         "fit": fit,
         "f16_sensitivity": sensitivity,
         "sqnr_note": sqnr_note,
+        "numerics": numerics,
     });
     if a.json {
         println!("{j}");
@@ -311,6 +319,10 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         plan.arena_bytes as f64 / plan.residual_bound_bytes as f64,
         kib(plan.residual_bound_bytes),
         kib(plan.layerwise_arena_bytes)
+    );
+    println!(
+        "numerics: {} stream scales, {} hidden values; against per-tensor int8 they cost {} arena bytes and {} table bytes (--stream-scales, --hidden)",
+        m.stream_scales, m.hidden, cost.arena_bytes, cost.table_bytes
     );
     match plan.stream_layout() {
         Some(l) => println!(

@@ -300,6 +300,37 @@ fn preprocess_matches_the_committed_pixel_values_path() {
 }
 
 #[test]
+fn report_says_what_the_numerics_cost_and_each_can_be_turned_off() {
+    let report = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "report",
+            "--model",
+            "models/fmnist-convnext",
+            "--precision",
+            "int8",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = convnext(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["numerics"].clone()
+    };
+    // The defaults: per-channel stream scales (2 bytes a channel of each
+    // table that reads the stream), i16 hidden vectors (4C bytes a tile
+    // pixel, 256 bytes a v1 table).
+    let on = report(&[]);
+    assert_eq!(on["stream_scales"], "per-channel");
+    assert_eq!(on["hidden"], "int16");
+    assert_eq!(on["arena_cost_bytes"], 320, "{on}");
+    assert!(on["table_cost_bytes"].as_u64().unwrap() > 5 * 256, "{on}");
+    let off = report(&["--stream-scales", "per-tensor", "--hidden", "int8"]);
+    assert_eq!(off["stream_scales"], "per-tensor");
+    assert_eq!(off["hidden"], "int8");
+    assert_eq!(off["arena_cost_bytes"], 0);
+    assert_eq!(off["table_cost_bytes"], 0);
+}
+
+#[test]
 fn report_json_has_the_contract_keys_and_the_arena_within_the_bound() {
     let o = convnext(&[
         "report",

@@ -112,6 +112,15 @@ fn widen_hidden_where_free(model: &mut QuantizedModel, ops: &mut [OpReport], are
     }
 }
 
+/// [`Plan::numerics_cost`]'s answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumericsCost {
+    /// Arena bytes the i16 hidden vectors add.
+    pub arena_bytes: usize,
+    /// Table bytes the 16-bit activation tables and the stream profiles add.
+    pub table_bytes: usize,
+}
+
 impl Plan {
     /// Lay out `model` in one arena.
     pub fn new(mut model: QuantizedModel) -> Plan {
@@ -184,6 +193,39 @@ impl Plan {
     /// Total parameter bytes.
     pub fn weights_bytes(&self) -> usize {
         self.ops.iter().map(|o| o.weights_bytes).sum()
+    }
+
+    /// What this network's numerics beyond per-tensor int8 cost
+    /// ([`crate::quantize::Numerics`]): the arena bytes its blocks' i16
+    /// hidden vectors add, and the table bytes of its 16-bit activation
+    /// tables (their second halves) and stream profiles.
+    pub fn numerics_cost(&self) -> NumericsCost {
+        let mut narrow = self.model.clone();
+        let mut table_bytes = 0;
+        for q in &mut narrow.ops {
+            table_bytes += match &mut q.op {
+                Op::Block(b) => {
+                    let wide_table = b.hidden16 && b.grn.is_none();
+                    b.hidden16 = false;
+                    if wide_table {
+                        256
+                    } else {
+                        0
+                    }
+                }
+                Op::Downsample(d) => d.profile.len(),
+                Op::Head(h) => h.profile.len(),
+                Op::FeatureMap(f) => f.profile.len(),
+                Op::BlockF16(b) => b.profile.len(),
+                _ => 0,
+            };
+        }
+        NumericsCost {
+            arena_bytes: self
+                .arena_bytes
+                .saturating_sub(Plan::new(narrow).arena_bytes),
+            table_bytes,
+        }
     }
 
     /// The placed ops in schedule order, as the runtime runs them.

@@ -143,3 +143,54 @@ fn a_calibration_for_another_checkpoint_or_a_damaged_file_is_refused_by_name() {
         assert!(e.contains(name) && e.contains(says), "{name}: {e}");
     }
 }
+
+#[test]
+fn a_calibration_saved_before_per_channel_streams_keeps_its_numerics() {
+    let dir = root().join("models/fmnist-convnext");
+    let out = scratch("saved_calibration_old");
+    let model = load_model(&dir).unwrap();
+    let processor = load_processor(&dir).unwrap();
+    let cal = load_calibration(&dir, None, &processor).unwrap();
+    let old = CalibrationChoices {
+        numerics: Numerics {
+            stream_scales: StreamScales::PerTensor,
+            hidden: Hidden::Int8,
+            ..CAMERA.numerics
+        },
+        ..CAMERA
+    };
+    let saved = calibrate_to_save(&dir, &model, &processor, &cal, "cal", old).unwrap();
+    let file = out.join("cal.json");
+    saved.write(&file).unwrap();
+    // As a file of the format's first release was: no numerics keys, no
+    // per-channel ranges.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("stream_scales");
+    o.remove("hidden");
+    o["ranges"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| !k.starts_with("stream_channel."));
+    let old_file = out.join("old.json");
+    std::fs::write(&old_file, v.to_string()).unwrap();
+    let read = SavedCalibration::read(&old_file, &dir).unwrap();
+    assert_eq!(read.stream_scales, StreamScales::PerTensor);
+    assert_eq!(read.hidden, Hidden::Int8);
+    let (a, b) = (
+        saved.plan(&model, &processor).unwrap(),
+        read.plan(&model, &processor).unwrap(),
+    );
+    let test = convnext_codegen::dataset::load_test_set(&dir).unwrap();
+    let images = test.images.take(20);
+    assert_eq!(a.run_u8(&images.pixels), b.run_u8(&images.pixels));
+    // Asking for per-channel streams without their ranges names the gap.
+    let mut per_channel = read.clone();
+    per_channel.stream_scales = StreamScales::PerChannel;
+    let e = per_channel
+        .plan(&model, &processor)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("per-channel ranges"), "{e}");
+}
