@@ -47,6 +47,9 @@
 //!         map: InPlaceMap { h: 1, w: 1, c: 2 },
 //!         at: Placement { input_offset: 0, output_offset: 0, scratch_offset: 2 },
 //!         x_zero_point: 0,
+//!         // A per-tensor stream: no channel profile.
+//!         profile: &[],
+//!         profile_shift: 0,
 //!         ln: LayerNormParams::new(0),
 //!         ln_requant: Requant::from_real(100.0),
 //!         classifier: QLinear { weights: &fc_w, bias: &fc_b, requant: &fc_rq },

@@ -182,7 +182,8 @@ fn bundled_row(
         100.0 * number(int8, "\"accuracy\":")?,
         number(int8, "\"logit_sqnr_db\":")?,
         number(&report, "\"arena_bytes\":")?,
-        number(&report, "\"weights_bytes\":")?,
+        // (The top-level key, after the ops' own.)
+        last_number(&report, "\"weights_bytes\":")?,
     ))
 }
 
