@@ -1,6 +1,8 @@
 //! Head: global average pool (as a sum: LayerNorm is scale invariant), the
-//! final LayerNorm (affine folded into the classifier), the classifier. The
-//! logits stay int32 at one common scale, so argmax is exact and integer.
+//! final LayerNorm (affine folded into the classifier) to i16 values over
+//! [`HEAD_BITS`] bits (a few hundred channels: finer than int8 for `C`
+//! bytes of scratch), the classifier. The logits stay int32 at one common
+//! scale, so argmax is exact and integer.
 
 use super::arena::{i32s, store_i32};
 use super::in_place_map::InPlaceMap;
@@ -8,15 +10,19 @@ use super::layer_norm::{layer_norm, LayerNormParams};
 use super::linear::QLinear;
 use super::placement::{OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
-use super::requantize::{clamp_i8, Requant};
+use super::requantize::Requant;
 use super::tables::profile_at;
+
+/// Bits of the head's normalised values (i16 in its scratch).
+pub const HEAD_BITS: u32 = 12;
 
 /// Constants and placement of the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadParams<B = &'static [u8]> {
     /// Shape of the last map.
     pub map: InPlaceMap,
-    /// Arena placement (the last map; scratch `5 * c`).
+    /// Arena placement (the last map; scratch `6 * c`: the sums, then the
+    /// normalised values as i16).
     pub at: Placement,
     /// Zero point of the last map.
     pub x_zero_point: i32,
@@ -28,7 +34,7 @@ pub struct HeadParams<B = &'static [u8]> {
     pub profile_shift: u32,
     /// LayerNorm constants (over the channel sums).
     pub ln: LayerNormParams,
-    /// Normalised value to int8 (zero point 0).
+    /// Normalised value to a [`HEAD_BITS`]-bit integer (zero point 0).
     pub ln_requant: Requant,
     /// `[labels][c]`, LayerNorm γ and β folded in, to the common logit scale.
     pub classifier: QLinear<B>,
@@ -42,7 +48,7 @@ impl<B: AsRef<[u8]>> OpFootprint for HeadParams<B> {
         0
     }
     fn scratch_bytes(&self) -> usize {
-        5 * self.map.c
+        6 * self.map.c
     }
     fn weights_bytes(&self) -> usize {
         self.classifier.weights_bytes() + self.profile.as_ref().len()
@@ -101,22 +107,30 @@ pub fn head_probed<B: AsRef<[u8]>>(
     else {
         return;
     };
+    let limit = 1 << (HEAD_BITS - 1);
     layer_norm(
         || i32s(sums),
         c,
         &p.ln,
         p.ln_requant,
         |i, v| {
-            if let Some(o) = y.get_mut(i) {
-                *o = clamp_i8(v);
+            if let Some(o) = y.get_mut(2 * i..2 * i + 2) {
+                let [lo, hi] = (v.clamp(-limit, limit - 1) as i16).to_le_bytes();
+                o.copy_from_slice(&[lo as i8, hi as i8]);
             }
         },
     );
     probe.enter(Phase::Conv, (c * logits.len()) as u32);
-    let Some(y) = arena.get(y_at..y_at + c) else {
+    let Some(y) = arena.get(y_at..y_at + 2 * c) else {
         return;
     };
     for (o, out) in logits.iter_mut().enumerate() {
-        *out = p.classifier.output(o, y);
+        let row = p.classifier.row(o, c);
+        let dot = y
+            .chunks_exact(2)
+            .zip(row)
+            .map(|(v, &w)| i16::from_le_bytes([v[0] as u8, v[1] as u8]) as i32 * w as i8 as i32)
+            .fold(p.classifier.bias(o), i32::wrapping_add);
+        *out = p.classifier.requant(o).apply_i32(dot);
     }
 }

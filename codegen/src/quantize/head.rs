@@ -1,9 +1,7 @@
 //! The head (see `convnext::kernels::head`): pooling as a sum, the final
 //! LayerNorm's affine folded into the classifier, int32 logits at one scale.
 
-use super::{
-    bias_q, fold_norm, linear, ln_params, quantize_rows, range, QParams, StreamQuant, Q24,
-};
+use super::{bias_q, fold_norm, linear, ln_params, quantize_rows, range, StreamQuant, Q24};
 use crate::calibrate::Ranges;
 use crate::error::{Error, Result};
 use crate::model::{Linear, Model};
@@ -41,7 +39,9 @@ pub(super) fn quantize(
         profile_shift += 1;
     }
     let hw = (h * w) as f64 / (1u64 << profile_shift) as f64;
-    let s_y = QParams::symmetric(range(ranges, Point::HeadNorm)?.abs_max() as f64).scale;
+    // The normalised values over the head's bits.
+    let levels = ((1 << (convnext::kernels::head::HEAD_BITS - 1)) - 1) as f64;
+    let s_y = (range(ranges, Point::HeadNorm)?.abs_max() as f64).max(1e-12) / levels;
     let (wf, bf) = fold_norm(&classifier.weight.data, &classifier.bias, norm, |i| i);
     let labels = classifier.bias.len();
     let (weights, s_w) = quantize_rows(&wf, labels);
