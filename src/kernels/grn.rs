@@ -119,23 +119,26 @@ impl<B: AsRef<[u8]>> GrnParams<B> {
         let lanes = lanes.min(MAX_LANES);
         let groups = (factors.len() / 16).min(hidden.len() / (8 * lanes).max(1));
         for g in (0..groups).rev() {
-            let mut a = [0i8; 4 * MAX_LANES];
-            let (Some(src), Some(fs)) = (
-                hidden.get(4 * lanes * g..4 * lanes * (g + 1)),
-                factors.get(16 * g..16 * (g + 1)),
-            ) else {
+            // The group's activations, copied out before anything is
+            // written over them.
+            let mut a = [[0i8; 4]; MAX_LANES];
+            let src = hidden.get(4 * lanes * g..).unwrap_or_default();
+            for (d, s) in a.iter_mut().zip(src.chunks_exact(4)).take(lanes) {
+                for (d, &s) in d.iter_mut().zip(s) {
+                    *d = s;
+                }
+            }
+            let Some(fs) = factors.get(16 * g..).and_then(|f| f.first_chunk::<16>()) else {
                 continue;
             };
-            a[..4 * lanes].copy_from_slice(src);
             let f = [word(fs), word(&fs[4..]), word(&fs[8..]), word(&fs[12..])];
-            for t in 0..lanes {
-                for (r, &f) in f.iter().enumerate() {
-                    let v = self.apply_i32(a[4 * t + r], za, 4 * g + r, f as i32);
-                    let v = v.clamp(-limit, limit - 1) as i16;
+            for (t, px) in a.iter().enumerate().take(lanes) {
+                for (r, (&q, &f)) in px.iter().zip(&f).enumerate() {
+                    let v = self.apply_i32(q, za, 4 * g + r, f as i32);
+                    let [lo, hi] = (v.clamp(-limit, limit - 1) as i16).to_le_bytes();
                     let at = wide_offset(t, 4 * g + r, lanes);
-                    if let Some(o) = hidden.get_mut(at..at + 2) {
-                        let [lo, hi] = v.to_le_bytes();
-                        o.copy_from_slice(&[lo as i8, hi as i8]);
+                    if let Some(o) = hidden.get_mut(at..).and_then(|h| h.first_chunk_mut::<2>()) {
+                        *o = [lo as i8, hi as i8];
                     }
                 }
             }

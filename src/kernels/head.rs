@@ -114,9 +114,10 @@ pub fn head_probed<B: AsRef<[u8]>>(
         &p.ln,
         p.ln_requant,
         |i, v| {
-            if let Some(o) = y.get_mut(2 * i..2 * i + 2) {
+            // (As a 2-byte array: no length to check, no panic.)
+            if let Some(o) = y.get_mut(2 * i..).and_then(|y| y.first_chunk_mut::<2>()) {
                 let [lo, hi] = (v.clamp(-limit, limit - 1) as i16).to_le_bytes();
-                o.copy_from_slice(&[lo as i8, hi as i8]);
+                *o = [lo as i8, hi as i8];
             }
         },
     );

@@ -237,10 +237,12 @@ pub(super) fn pw1_wide16<B: AsRef<[u8]>, H: HostTables, const P: usize>(
                         };
                         let at = wide_offset(t, j + i, P);
                         let e = 2 * (clamp_i8(pre) as i32 + 128) as usize;
+                        // (As 2-byte arrays: no lengths to check, no panic.)
+                        let o = hidden.get_mut(at..).and_then(|h| h.first_chunk_mut::<2>());
                         if let (Some(o), Some(v)) =
-                            (hidden.get_mut(at..at + 2), table.get(e..e + 2))
+                            (o, table.get(e..).and_then(|t| t.first_chunk::<2>()))
                         {
-                            o.copy_from_slice(&[v[0] as i8, v[1] as i8]);
+                            *o = [v[0] as i8, v[1] as i8];
                         }
                     }
                 }
