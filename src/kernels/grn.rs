@@ -135,7 +135,7 @@ impl<B: AsRef<[u8]>> GrnParams<B> {
             for (t, px) in a.iter().enumerate().take(lanes) {
                 for (r, (&q, &f)) in px.iter().zip(&f).enumerate() {
                     let v = self.apply_i32(q, za, 4 * g + r, f as i32);
-                    let [lo, hi] = (v.clamp(-limit, limit - 1) as i16).to_le_bytes();
+                    let [lo, hi] = (v.max(-limit).min(limit - 1) as i16).to_le_bytes();
                     let at = wide_offset(t, 4 * g + r, lanes);
                     if let Some(o) = hidden.get_mut(at..).and_then(|h| h.first_chunk_mut::<2>()) {
                         *o = [lo as i8, hi as i8];

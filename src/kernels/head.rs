@@ -116,7 +116,9 @@ pub fn head_probed<B: AsRef<[u8]>>(
         |i, v| {
             // (As a 2-byte array: no length to check, no panic.)
             if let Some(o) = y.get_mut(2 * i..).and_then(|y| y.first_chunk_mut::<2>()) {
-                let [lo, hi] = (v.clamp(-limit, limit - 1) as i16).to_le_bytes();
+                // (max and min, not clamp: clamp's own check of its bounds
+                // would be a panic path in the firmware.)
+                let [lo, hi] = (v.max(-limit).min(limit - 1) as i16).to_le_bytes();
                 *o = [lo as i8, hi as i8];
             }
         },
