@@ -111,20 +111,19 @@ pub(super) fn stream_quants(
         match scales {
             StreamScales::PerTensor => {
                 for &t in streams {
-                    out.push((t, StreamQuant::per_tensor(tensor(ranges, t)?)));
+                    out.push((
+                        t,
+                        StreamQuant::per_tensor(QParams::asymmetric(super::range(
+                            ranges,
+                            Point::Stream(t),
+                        )?)),
+                    ));
                 }
             }
             StreamScales::PerChannel => out.extend(group(ranges, *c, streams)?),
         }
     }
     Ok(out)
-}
-
-fn tensor(ranges: &Ranges, t: usize) -> Result<QParams> {
-    let r = ranges
-        .get(&Point::Stream(t))
-        .ok_or_else(|| Error::input(format!("calibration saw no values for stream {t}")))?;
-    Ok(QParams::asymmetric(*r))
 }
 
 /// One group's profile and each stream's unit: a channel's multiplier is
