@@ -57,9 +57,9 @@ pub fn run<K: Kernels>(mut report: impl FnMut(&'static str, bool)) {
         ("requantize_plus_in_place", requantize_in_place::<K>),
         ("quad_activation", quad_activation::<K>),
         ("residual_groups", residual_groups::<K>),
-        ("fused_pw1_activate", fused_pw1::<K, false>),
-        ("fused_pw1_activate_wide", fused_pw1::<K, true>),
-        ("fused_pw1_activate16", fused_pw1_16::<K>),
+        ("fused_pw1_activate", fused_pw1::<K, PAIRED>),
+        ("fused_pw1_activate_wide", fused_pw1::<K, WIDE>),
+        ("fused_pw1_activate16", fused_pw1::<K, WIDE16>),
         ("fused_pw2_residual", fused_pw2::<K, false>),
         ("fused_pw2_residual_wide", fused_pw2::<K, true>),
         ("fused_conv_halved", fused_conv::<K>),
@@ -747,68 +747,31 @@ impl<const W: usize, const R: usize> Layer<W, R> {
     }
 }
 
-/// pw1 + activation of two pixels, into the paired (or, `WIDE_OUT`,
-/// widened) hidden vectors: every row, each as the general requantization
-/// and table give it.
-fn fused_pw1<K: FusedKernel, const WIDE_OUT: bool>() -> Option<bool> {
-    if !K::FUSED {
-        return None;
-    }
-    let mut next = xorshift(0x5eed_000b + WIDE_OUT as u64);
-    let mut ok = true;
-    for (i, c) in [8, 16].into_iter().enumerate() {
-        for zp in [-128i8, 0, 127] {
-            let f = FILLS[(i + zp as usize) % 4];
-            let l = Layer::<{ 64 * 16 }, { 5 * 64 }>::new(&mut next, f, (4 * c, c), 9);
-            let t = table(&mut next);
-            let mut xs = [0i8; 2 * 16];
-            fill_i8(&mut xs, f, &mut next);
-            let mut x = [0i8; 4 * 16];
-            widen::<2>(&xs, c, &mut x);
-            let mut out = [0i8; 16 * 16];
-            let act = ActTable {
-                table: &t,
-                plus: Halved::plus(zp),
-            };
-            let layer = l.tables((4 * c, c));
-            let n = if WIDE_OUT { 16 * c } else { 8 * c };
-            let done = K::pw1_activate::<WIDE_OUT>(&mut out[..n], &x[..4 * c], (layer, act));
-            ok &= done == 4 * c;
-            for px in 0..2 {
-                for j in 0..done {
-                    let acc = l.sum(j, &xs[px * c..(px + 1) * c], c);
-                    let rq = requant_at(layer.requant, j);
-                    let pre = clamp_i8(rq.apply_i32(acc).saturating_add(zp as i32));
-                    let want = t[(pre as i32 + 128) as usize] as i8;
-                    ok &= if WIDE_OUT {
-                        let at = wide_offset(px, j, 2);
-                        out[at] == want && out[at + 1] == want >> 7
-                    } else {
-                        out[paired_offset(px, j, 2, 4 * c)] == want
-                    };
-                }
-            }
-        }
-    }
-    Some(ok)
-}
+/// The output forms of the fused pw1 loops [`fused_pw1`] checks.
+const PAIRED: u8 = 0;
+/// Widened int8 hidden vectors.
+const WIDE: u8 = 1;
+/// Widened hidden vectors from a 16-bit table.
+const WIDE16: u8 = 2;
 
-/// pw1 + activation of two pixels through a 16-bit table into widened
-/// hidden vectors: every row, each as the general requantization and the
-/// table's i16 give it.
-fn fused_pw1_16<K: FusedKernel>() -> Option<bool> {
+/// pw1 + activation of two pixels into the paired int8 (`FORM` [`PAIRED`]),
+/// widened int8 ([`WIDE`]) or, through a 16-bit table, widened i16
+/// ([`WIDE16`]) hidden vectors: every row, each as the general
+/// requantization and the table give it.
+fn fused_pw1<K: FusedKernel, const FORM: u8>() -> Option<bool> {
     if !K::FUSED {
         return None;
     }
-    let mut next = xorshift(0x5eed_0016);
+    let mut next = xorshift([0x5eed_000b, 0x5eed_000c, 0x5eed_0016][FORM as usize % 3]);
     let mut ok = true;
     for (i, c) in [8, 16].into_iter().enumerate() {
         for zp in [-128i8, 0, 127] {
             let f = FILLS[(i + zp as usize) % 4];
             let l = Layer::<{ 64 * 16 }, { 5 * 64 }>::new(&mut next, f, (4 * c, c), 9);
-            // Entries over 12 bits, both signs.
-            let mut t = [0u8; 512];
-            for e in t.chunks_exact_mut(2) {
+            // The table's entries: int8, or i16 over 12 bits, both signs.
+            let t8 = table(&mut next);
+            let mut t16 = [0u8; 512];
+            for e in t16.chunks_exact_mut(2).filter(|_| FORM == WIDE16) {
                 let v = (next() % 4096) as i16 - 2048;
                 e.copy_from_slice(&v.to_le_bytes());
             }
@@ -817,21 +780,35 @@ fn fused_pw1_16<K: FusedKernel>() -> Option<bool> {
             let mut x = [0i8; 4 * 16];
             widen::<2>(&xs, c, &mut x);
             let mut out = [0i8; 16 * 16];
-            let act = ActTable16 {
-                table: &t,
-                plus: Halved::plus(zp),
-            };
             let layer = l.tables((4 * c, c));
-            let done = K::pw1_activate16(&mut out[..16 * c], &x[..4 * c], (layer, act));
+            let plus = Halved::plus(zp);
+            let (x, act8) = (&x[..4 * c], ActTable { table: &t8, plus });
+            let done = match FORM {
+                PAIRED => K::pw1_activate::<false>(&mut out[..8 * c], x, (layer, act8)),
+                WIDE => K::pw1_activate::<true>(&mut out[..16 * c], x, (layer, act8)),
+                _ => {
+                    let act = ActTable16 { table: &t16, plus };
+                    K::pw1_activate16(&mut out[..16 * c], x, (layer, act))
+                }
+            };
             ok &= done == 4 * c;
             for px in 0..2 {
                 for j in 0..done {
                     let acc = l.sum(j, &xs[px * c..(px + 1) * c], c);
                     let rq = requant_at(layer.requant, j);
                     let pre = clamp_i8(rq.apply_i32(acc).saturating_add(zp as i32));
-                    let e = 2 * (pre as i32 + 128) as usize;
-                    let at = wide_offset(px, j, 2);
-                    ok &= out[at] as u8 == t[e] && out[at + 1] as u8 == t[e + 1];
+                    let e = (pre as i32 + 128) as usize;
+                    let want = match FORM {
+                        WIDE16 => i16::from_le_bytes([t16[2 * e], t16[2 * e + 1]]),
+                        _ => t8[e] as i8 as i16,
+                    };
+                    ok &= match FORM {
+                        PAIRED => out[paired_offset(px, j, 2, 4 * c)] as i16 == want,
+                        _ => {
+                            let at = wide_offset(px, j, 2);
+                            i16::from_le_bytes([out[at] as u8, out[at + 1] as u8]) == want
+                        }
+                    };
                 }
             }
         }
