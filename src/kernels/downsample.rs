@@ -17,7 +17,7 @@ use super::pointwise::paired_offset_whole;
 use super::prepared::{HostTables, NoHost};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, Requant};
-use super::tables::profile_at;
+use super::tables::profiled;
 
 /// Constants and placement of one downsample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,11 +261,7 @@ fn normalise_tap<B: AsRef<[u8]>>(
     } else {
         p.x_zero_point
     };
-    let values = || {
-        x.iter()
-            .enumerate()
-            .map(move |(i, &v)| (v as i32 - z) * profile_at(profile, i))
-    };
+    let values = || profiled(x, z, profile);
     // The window is `4 cin` long, a multiple of 4, so its paired layout is
     // the whole-groups form for any `cin`.
     let at = |i| paired_offset_whole(t, ti * cin + i, n);
