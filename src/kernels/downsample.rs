@@ -17,7 +17,7 @@ use super::pointwise::paired_offset_whole;
 use super::prepared::{HostTables, NoHost};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, Requant};
-use super::tables::profiled;
+use super::tables::profile_at;
 
 /// Constants and placement of one downsample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,7 +261,11 @@ fn normalise_tap<B: AsRef<[u8]>>(
     } else {
         p.x_zero_point
     };
-    let values = || profiled(x, z, profile);
+    let values = || {
+        x.iter()
+            .enumerate()
+            .map(move |(i, &v)| (v as i32 - z) * profile_at(profile, i))
+    };
     // The window is `4 cin` long, a multiple of 4, so its paired layout is
     // the whole-groups form for any `cin`.
     let at = |i| paired_offset_whole(t, ti * cin + i, n);

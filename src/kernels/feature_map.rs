@@ -7,7 +7,7 @@ use super::in_place_map::InPlaceMap;
 use super::layer_norm::{affine_i8, layer_norm, LayerNormParams, Q16};
 use super::placement::{OpFootprint, Placement};
 use super::probe::{NoProbe, Phase, Probe};
-use super::tables::profiled;
+use super::tables::profile_at;
 
 /// Constants and placement of one feature map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +83,11 @@ pub fn feature_map_probed<B: AsRef<[u8]>>(
     };
     for (px, out) in x.chunks_exact(c.max(1)).zip(out.chunks_exact_mut(c.max(1))) {
         layer_norm(
-            || profiled(px, p.x_zero_point, profile),
+            || {
+                px.iter()
+                    .enumerate()
+                    .map(|(i, &q)| (q as i32 - p.x_zero_point) * profile_at(profile, i))
+            },
             c,
             &p.ln,
             Q16,

@@ -34,18 +34,6 @@ pub fn profile_at(table: &[u8], i: usize) -> i32 {
         .map_or(1, |b| u16::from_le_bytes(*b) as i32)
 }
 
-/// A pixel's int8 values `x` in their stream's common unit: `(q - z) ·
-/// profile_at(profile, i)` for each, as one pass over both tables (what
-/// the LayerNorms that read a profiled stream take).
-#[inline(always)]
-pub fn profiled<'a>(x: &'a [i8], z: i32, profile: &'a [u8]) -> impl Iterator<Item = i32> + 'a {
-    let m = profile
-        .chunks_exact(2)
-        .map(|b| u16::from_le_bytes([b[0], b[1]]) as i32)
-        .chain(core::iter::repeat(1));
-    x.iter().zip(m).map(move |(&q, m)| (q as i32 - z) * m)
-}
-
 /// Largest multiplier of a channel profile: `255 * 4096` stays inside the
 /// LayerNorm's input limit (`super::layer_norm::LN_INPUT_LIMIT`), so
 /// `(q - zero_point) * m` of any int8 `q` and zero point goes in unclamped.
