@@ -273,6 +273,16 @@ fn check_block_hidden(h: usize, w: usize, c: usize, d: Data, with_grn: bool, hid
         out_requant: Requant::from_real(1.0 / 65536.0 * 0.7),
         eps_sum: 300,
     });
+    // Each channel's stream multiplier of its own (0.3 to 1.5), one shift.
+    let stream = |o: usize| 0.3 + 1.2 * ((o * 7) % c) as f64 / c as f64;
+    let residual_shift = Requant::from_real(1.5).shift;
+    let residual: Vec<u8> = (0..c)
+        .flat_map(|o| {
+            Requant::with_shift(stream(o), residual_shift)
+                .mult
+                .to_le_bytes()
+        })
+        .collect();
     let p = BlockParams {
         map: InPlaceMap { h, w, c },
         at: Placement {
@@ -288,7 +298,8 @@ fn check_block_hidden(h: usize, w: usize, c: usize, d: Data, with_grn: bool, hid
         pw1_zero_point: d.zero.1,
         act_table: &table_bytes[..],
         pw2: pw2.linear(),
-        residual_requant: Requant::from_real(0.9),
+        residual: &residual[..],
+        residual_shift,
         out_zero_point: d.zero.2,
         grn,
         wide_hidden: false,
@@ -418,7 +429,7 @@ fn check_block_hidden(h: usize, w: usize, c: usize, d: Data, with_grn: bool, hid
                         .map(|j| hid[j] * pw2_w[o * 4 * c + j] as i8 as i32)
                         .sum::<i32>();
                 let orig = x[(r * w + col) * c + o] as i64 - p.x_zero_point as i64;
-                let v = requantize_sum(orig, p.residual_requant, acc as i64, pw2_rq[o]);
+                let v = requantize_sum(orig, p.residual_at(o), acc as i64, pw2_rq[o]);
                 want[(r * w + col) * c + o] = saturate_i8(v + p.out_zero_point as i64);
             }
         }
@@ -732,8 +743,12 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
         1 => (0..c).map(|_| 1 + (rng.next() % 8) as u16).collect(),
         _ => Vec::new(),
     };
+    // The output's profile of its own (the input's reversed).
+    let out_multipliers: Vec<u16> = multipliers.iter().rev().copied().collect();
     let profile: Vec<u8> = profile_table(&multipliers).collect();
+    let out_profile: Vec<u8> = profile_table(&out_multipliers).collect();
     let m = |ch: usize| multipliers.get(ch).map_or(1.0, |&m| m as f32);
+    let m_out = |ch: usize| out_multipliers.get(ch).map_or(1.0, |&m| m as f32);
     let p = BlockF16Params {
         map: InPlaceMap { h, w, c },
         at: Placement {
@@ -763,6 +778,7 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
         gamma: &gamma[..],
         out_scale: 0.06,
         out_zero_point: -3,
+        out_profile: &out_profile[..],
     };
     assert_eq!(arena.len(), h * w * c + p.scratch_bytes());
     block_f16_in_place(&p, &mut arena);
@@ -803,7 +819,7 @@ fn check_block_f16(h: usize, w: usize, c: usize, seed: u64) {
                     acc += hj * f16_at(&pw2, o * 4 * c + j);
                 }
                 let v = deq(x[(r * w + col) * c + o], o) + f16_at(&gamma, o) * acc;
-                let q = libm::roundf(v / (p.out_scale * m(o))) as i64 + p.out_zero_point as i64;
+                let q = libm::roundf(v / (p.out_scale * m_out(o))) as i64 + p.out_zero_point as i64;
                 want[(r * w + col) * c + o] = saturate_i8(q);
             }
         }

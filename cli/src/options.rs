@@ -102,8 +102,8 @@ pub struct CalibrationFlags {
     /// How the network's input is quantized
     #[arg(long, value_enum, default_value_t = InputQuant::Camera)]
     pub input_quantization: InputQuant,
-    /// How the residual stream is scaled: per-channel (in proportions
-    /// shared by each stage) or per-tensor
+    /// How the residual stream is scaled: per-channel (each stream's own)
+    /// or per-tensor
     #[arg(long, value_enum, default_value_t = StreamScalesArg::PerChannel)]
     pub stream_scales: StreamScalesArg,
     /// How wide the hidden values pwconv2 reads are: int16 (a 16-bit
@@ -124,7 +124,7 @@ pub enum HiddenArg {
 /// How the int8 network's residual stream is scaled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StreamScalesArg {
-    /// One scale per channel, its proportions shared by each stage's streams
+    /// One scale per channel of each stream
     PerChannel,
     /// One scale per tensor
     PerTensor,

@@ -216,7 +216,7 @@ impl Plan {
                 Op::Downsample(d) => d.profile.len(),
                 Op::Head(h) => h.profile.len(),
                 Op::FeatureMap(f) => f.profile.len(),
-                Op::BlockF16(b) => b.profile.len(),
+                Op::BlockF16(b) => b.profile.len() + b.out_profile.len(),
                 _ => 0,
             };
         }

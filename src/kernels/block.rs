@@ -33,6 +33,7 @@ use super::pointwise_wide::wide_offset;
 use super::prepared::{HostTables, NoHost};
 use super::probe::{NoProbe, Phase, Probe};
 use super::requantize::{clamp_i8, requantize_plus_each, Requant};
+use super::tables::i32_at;
 
 /// Bits of the i16 hidden values ([`BlockParams::hidden16`]) of a block
 /// `c` wide: 12, fewer where pwconv2's `4C` products of them with int8
@@ -78,8 +79,12 @@ pub struct BlockParams<B = &'static [u8]> {
     /// zero point folded into the bias; multipliers carry layer scale γ and
     /// go to the output scale.
     pub pw2: QLinear<B>,
-    /// Input stream scale to the output stream scale.
-    pub residual_requant: Requant,
+    /// Input stream scale to the output stream scale, channel by channel
+    /// (each stream's channels have scales of their own): `c`
+    /// little-endian i32 mantissas sharing [`BlockParams::residual_shift`].
+    pub residual: B,
+    /// The shift of every multiplier in [`BlockParams::residual`].
+    pub residual_shift: i32,
     /// Zero point of the output stream.
     pub out_zero_point: i32,
     /// ConvNeXt V2's GRN between the activation and pw2 (pw2 then reads
@@ -114,6 +119,7 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
             + self.pw1.weights_bytes()
             + self.pw2.weights_bytes()
             + self.act_table.as_ref().len()
+            + self.residual.as_ref().len()
             + self.grn.as_ref().map_or(0, GrnParams::weights_bytes)
     }
     /// With GRN, the statistics pass's depthwise and pw1 count again.
@@ -126,6 +132,13 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockParams<B> {
 }
 
 impl<B: AsRef<[u8]>> BlockParams<B> {
+    /// Output channel `o`'s multiplier of the input stream (the zero
+    /// multiplier past the table's end).
+    #[inline(always)]
+    pub fn residual_at(&self, o: usize) -> Requant {
+        Requant::new(i32_at(self.residual.as_ref(), o), self.residual_shift)
+    }
+
     /// Scratch bytes for tiles of `tile` pixels: the ring, then the
     /// depthwise outputs (i32, 4C a pixel), later the hidden vectors (4C a
     /// pixel), and the normalised vectors (i16, 2C a pixel) above them;

@@ -41,9 +41,9 @@ pub struct BlockF16Params<B = &'static [u8]> {
     pub x_scale: f32,
     /// Input stream zero point.
     pub x_zero_point: i32,
-    /// The stage's channel profile, the input's and the output's
-    /// ([`super::tables::profile_at`]; empty: per tensor): channel `i`'s
-    /// scales are `x_scale` and `out_scale` times its multiplier.
+    /// The input stream's channel profile ([`super::tables::profile_at`];
+    /// empty: per tensor): channel `i`'s scale is `x_scale` times its
+    /// multiplier.
     pub profile: B,
     /// Depthwise `[7][7][c]` and `[c]`.
     pub dw: F16Linear<B>,
@@ -65,6 +65,9 @@ pub struct BlockF16Params<B = &'static [u8]> {
     pub out_scale: f32,
     /// Output stream zero point.
     pub out_zero_point: i32,
+    /// The output stream's channel profile, as [`BlockF16Params::profile`]
+    /// with `out_scale`.
+    pub out_profile: B,
 }
 
 impl<B: AsRef<[u8]>> OpFootprint for BlockF16Params<B> {
@@ -85,6 +88,7 @@ impl<B: AsRef<[u8]>> OpFootprint for BlockF16Params<B> {
             + self.ln_bias.as_ref().len()
             + self.gamma.as_ref().len()
             + self.profile.as_ref().len()
+            + self.out_profile.as_ref().len()
     }
     fn macs(&self) -> u64 {
         let InPlaceMap { h, w, c } = self.map;
@@ -172,7 +176,7 @@ pub fn block_f16_in_place_probed<B: AsRef<[u8]>>(
                     acc += load_f32(arena, h_at + 4 * j) * f16_at(pw2_w, o * hidden + j);
                 }
                 let v = deq(arena[ring_at + o], o) + f16_at(p.gamma.as_ref(), o) * acc;
-                let out_scale = p.out_scale * profile_at(profile, o) as f32;
+                let out_scale = p.out_scale * profile_at(p.out_profile.as_ref(), o) as f32;
                 let q = libm::roundf(v / out_scale) as i64 + p.out_zero_point as i64;
                 arena[x_at + o] = saturate_i8(q);
             }

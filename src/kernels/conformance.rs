@@ -28,6 +28,7 @@ use super::pointwise_wide::wide_offset;
 use super::requantize::{
     clamp_i8, requant_at, requantize_plus, requantize_sum_i32, Halved, Requant, ResidualLayer,
 };
+use super::tables::i32_at;
 
 /// Marsaglia's xorshift64 (shifts 13, 7, 17) from a fixed seed: every run,
 /// on every core, draws the same values.
@@ -113,6 +114,20 @@ fn fill_i8(out: &mut [i8], f: Fill, next: &mut impl FnMut() -> u64) {
 fn multiplier(next: &mut impl FnMut() -> u64, bits: i32) -> Requant {
     let m = 0.5 + (next() % 1000) as f64 / 2000.0;
     Requant::from_real(m / (1u64 << bits) as f64)
+}
+
+/// A layer's stream multipliers, one a row (`R` bytes: `R / 4` rows): each
+/// row's mantissa drawn below the first's by up to 2^3, all sharing the
+/// shift returned (a block whose stream channels have scales of their
+/// own).
+fn stream_mantissas<const R: usize>(next: &mut impl FnMut() -> u64) -> ([u8; R], i32) {
+    let shift = multiplier(next, 1).shift;
+    let mut t = [0u8; R];
+    for i in 0..R / 4 {
+        let m = multiplier(next, 1).mult >> (next() % 4);
+        put_i32(&mut t, i, m);
+    }
+    (t, shift)
 }
 
 fn put_i32(b: &mut [u8], i: usize, v: i32) {
@@ -647,8 +662,8 @@ fn residual_groups<K: EpilogueKernel>() -> Option<bool> {
     let mut next = xorshift(0x5eed_000a);
     let mut ran = None;
     for (zx, zo) in [(-128, 127), (0, 0), (127, -128), (-7, 3)] {
-        let residual = multiplier(&mut next, 1);
-        let Some(layer) = ResidualLayer::new(zx, residual, zo) else {
+        let (residual, shift) = stream_mantissas::<{ 4 * 16 }>(&mut next);
+        let Some(layer) = ResidualLayer::new(zx, shift, zo) else {
             continue;
         };
         for n in [1, 3, 8] {
@@ -670,6 +685,7 @@ fn residual_groups<K: EpilogueKernel>() -> Option<bool> {
                 first_row: 0,
                 accs: &accs,
                 requant: &rq,
+                residual: &residual,
                 layer,
             };
             let done = K::residual_groups(&mut x[..n * c], run);
@@ -682,7 +698,7 @@ fn residual_groups<K: EpilogueKernel>() -> Option<bool> {
                     let acc = accs[8 * (o / 2) + t][o % 2];
                     let s = requantize_sum_i32(
                         orig[t * c + o] as i32 - zx,
-                        residual,
+                        Requant::new(i32_at(&residual, o), shift),
                         acc,
                         requant_at(&rq, o),
                     );
@@ -828,8 +844,8 @@ fn fused_pw2<K: FusedKernel, const WIDE_IN: bool>() -> Option<bool> {
         for (zx, zo) in [(-128, 127), (0, 0), (127, -128)] {
             let f = FILLS[(i + zx as usize) % 4];
             let l = Layer::<{ 16 * 64 }, { 5 * 16 }>::new(&mut next, f, (c, 4 * c), 10);
-            let residual = multiplier(&mut next, 1);
-            let Some(layer) = ResidualLayer::new(zx, residual, zo) else {
+            let (residual, shift) = stream_mantissas::<{ 4 * 16 }>(&mut next);
+            let Some(layer) = ResidualLayer::new(zx, shift, zo) else {
                 return Some(false);
             };
             let mut hs = [0i8; 2 * 64];
@@ -849,7 +865,8 @@ fn fused_pw2<K: FusedKernel, const WIDE_IN: bool>() -> Option<bool> {
             let orig = x;
             let n = if WIDE_IN { 16 * c } else { 8 * c };
             let tables = l.tables((c, 4 * c));
-            let done = K::pw2_residual::<WIDE_IN>(&mut x[..2 * c], &hidden[..n], (tables, layer));
+            let l3 = (tables, layer, &residual[..]);
+            let done = K::pw2_residual::<WIDE_IN>(&mut x[..2 * c], &hidden[..n], l3);
             ok &= done == c;
             for px in 0..2 {
                 for o in 0..done {
@@ -857,7 +874,7 @@ fn fused_pw2<K: FusedKernel, const WIDE_IN: bool>() -> Option<bool> {
                     let at = px * c + o;
                     let s = requantize_sum_i32(
                         orig[at] as i32 - zx,
-                        residual,
+                        Requant::new(i32_at(&residual, o), shift),
                         acc,
                         requant_at(tables.requant, o),
                     );

@@ -257,8 +257,8 @@ pub trait EpilogueKernel {
 
 /// What [`EpilogueKernel::residual_groups`] computes: `pixels` pixels of
 /// `c` channels, from output row `first_row` on; pair `j`'s rows of pixel
-/// `t` at `accs[8 j + t]`, their multipliers in `requant` (from
-/// `first_row`).
+/// `t` at `accs[8 j + t]`, their multipliers in `requant` and their
+/// stream mantissas in `residual` (both from `first_row`).
 #[derive(Clone, Copy)]
 pub struct ResidualRun<'a> {
     /// Channels a pixel.
@@ -271,6 +271,8 @@ pub struct ResidualRun<'a> {
     pub accs: &'a [[i32; 2]],
     /// Their multipliers.
     pub requant: &'a [u8],
+    /// Their stream mantissas (little-endian i32s, from `first_row`).
+    pub residual: &'a [u8],
     /// The layer's residual form.
     pub layer: ResidualLayer,
 }
@@ -348,9 +350,14 @@ pub trait FusedKernel {
     }
 
     /// pw2, layer scale and residual of two pixels (`x`, `c` channels
-    /// each) from their paired (or, `WIDE`, widened) hidden vectors.
+    /// each) from their paired (or, `WIDE`, widened) hidden vectors; the
+    /// last of `l` is each row's stream mantissa (little-endian i32s).
     #[inline(always)]
-    fn pw2_residual<const WIDE: bool>(x: &mut [i8], h: &[i8], l: (Tables, ResidualLayer)) -> usize {
+    fn pw2_residual<const WIDE: bool>(
+        x: &mut [i8],
+        h: &[i8],
+        l: (Tables, ResidualLayer, &[u8]),
+    ) -> usize {
         let _ = (x, h, l);
         0
     }

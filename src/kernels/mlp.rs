@@ -19,6 +19,7 @@ use super::pointwise::{dot_pairs, dot_pairs16};
 use super::pointwise_wide::wide_offset;
 use super::prepared::HostTables;
 use super::requantize::{clamp_i8, requant_at, requantize_sum_i32, Halved, Requant, ResidualLayer};
+use super::tables::i32_at;
 
 /// The target's four-row activation loop ([`EpilogueKernel::Quad`]).
 type Quad = <Native as EpilogueKernel>::Quad;
@@ -366,8 +367,8 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, H: HostTables, const P: usize>(
     first: usize,
 ) {
     let c = p.map.c;
-    let (zx, residual, zo) = (p.x_zero_point, p.residual_requant, p.out_zero_point);
-    let layer = ResidualLayer::new(zx, residual, zo);
+    let (zx, zo) = (p.x_zero_point, p.out_zero_point);
+    let layer = ResidualLayer::new(zx, p.residual_shift, zo);
     // Widened i16 hidden vectors take the pairs' loop alone (`C` is a
     // multiple of 4 and the zero points int8 wherever codegen sets it).
     match (layer, c.is_multiple_of(2), p.hidden16) {
@@ -392,7 +393,8 @@ pub(super) fn pw2_tile<B: AsRef<[u8]>, H: HostTables, const P: usize>(
             x,
             c,
             zx,
-            residual,
+            residual: p.residual.as_ref(),
+            residual_shift: p.residual_shift,
             zo,
             layer,
         };
@@ -423,7 +425,9 @@ fn pw2_pairs<B: AsRef<[u8]>, H: HostTables, const P: usize, const WIDE: bool>(
     // computes every row pair it can with its residual sums; the rest
     // (none, or from a row with no prepared form on) take the batches below.
     let first = match (Native::FUSED, P, first) {
-        (true, 2, 0) => Native::pw2_residual::<WIDE>(x, hidden, (p.pw2.tables(), layer)),
+        (true, 2, 0) => {
+            Native::pw2_residual::<WIDE>(x, hidden, (p.pw2.tables(), layer, p.residual.as_ref()))
+        }
         _ => first,
     };
     let w = w.get(first * 4 * c..).unwrap_or_default();
@@ -475,6 +479,7 @@ fn pw2_pairs<B: AsRef<[u8]>, H: HostTables, const P: usize, const WIDE: bool>(
                         first_row: o0,
                         accs: accs[..n].as_flattened(),
                         requant: rb,
+                        residual: p.residual.as_ref().get(4 * o0..).unwrap_or_default(),
                         layer,
                     };
                     Native::residual_groups(x, run)
@@ -489,7 +494,7 @@ fn pw2_pairs<B: AsRef<[u8]>, H: HostTables, const P: usize, const WIDE: bool>(
                 for i in 0..2 {
                     let o = o0 + 2 * j + i;
                     let rq = requant_at(r, i);
-                    let Some(row) = layer.row(rq) else {
+                    let Some(row) = layer.row(rq, i32_at(p.residual.as_ref(), o)) else {
                         residual_each(p, x, o, acc.map(|a| a[i]), rq);
                         continue;
                     };
@@ -518,7 +523,7 @@ fn residual_each<B: AsRef<[u8]>, const P: usize>(
     let c = p.map.c;
     for (t, &a) in acc.iter().enumerate() {
         if let Some(v) = x.get_mut(t * c + o) {
-            let s = requantize_sum_i32(*v as i32 - p.x_zero_point, p.residual_requant, a, rq);
+            let s = requantize_sum_i32(*v as i32 - p.x_zero_point, p.residual_at(o), a, rq);
             *v = clamp_i8(s.saturating_add(p.out_zero_point));
         }
     }
@@ -529,7 +534,9 @@ struct Pw2Sink<'a> {
     x: &'a mut [i8],
     c: usize,
     zx: i32,
-    residual: Requant,
+    /// Each row's stream mantissa ([`BlockParams::residual`]).
+    residual: &'a [u8],
+    residual_shift: i32,
     zo: i32,
     /// The prepared form, when the zero points allow it.
     layer: Option<ResidualLayer>,
@@ -539,12 +546,15 @@ impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
     #[inline(always)]
     fn output(&mut self, t: usize, o: usize, acc: i32, rq: Requant) {
         let at = t * self.c + o;
-        let row = self.layer.and_then(|l| Some((l, l.row(rq)?)));
+        let residual = i32_at(self.residual, o);
+        let row = self.layer.and_then(|l| Some((l, l.row(rq, residual)?)));
         if let Some(x) = self.x.get_mut(at) {
             let v = match row {
                 Some((l, r)) => l.apply(r, *x, acc),
-                None => requantize_sum_i32(*x as i32 - self.zx, self.residual, acc, rq)
-                    .saturating_add(self.zo),
+                None => {
+                    let stream = Requant::new(residual, self.residual_shift);
+                    requantize_sum_i32(*x as i32 - self.zx, stream, acc, rq).saturating_add(self.zo)
+                }
             };
             *x = clamp_i8(v);
         }
@@ -555,7 +565,8 @@ impl<const P: usize> RowSink<P> for Pw2Sink<'_> {
         let Some(l) = self.layer else {
             return self.each(o, acc, rq);
         };
-        let (Some(r0), Some(r1)) = (l.row(rq[0]), l.row(rq[1])) else {
+        let (r0, r1) = (i32_at(self.residual, o), i32_at(self.residual, o + 1));
+        let (Some(r0), Some(r1)) = (l.row(rq[0], r0), l.row(rq[1], r1)) else {
             return self.each(o, acc, rq);
         };
         for (t, row) in acc.iter().enumerate() {
@@ -603,10 +614,10 @@ pub(super) fn pw2_from_wide<B: AsRef<[u8]>>(
     x: &mut [i8],
 ) -> usize {
     let c = p.map.c;
-    let layer = ResidualLayer::new(p.x_zero_point, p.residual_requant, p.out_zero_point);
+    let layer = ResidualLayer::new(p.x_zero_point, p.residual_shift, p.out_zero_point);
     let done = match layer {
         Some(l) if c.is_multiple_of(2) => {
-            Native::pw2_residual::<true>(x, wide, (p.pw2.tables(), l))
+            Native::pw2_residual::<true>(x, wide, (p.pw2.tables(), l, p.residual.as_ref()))
         }
         _ => 0,
     };

@@ -99,6 +99,25 @@ impl Requant {
         Requant { mult, shift }
     }
 
+    /// The nearest multiplier to `m` with the given `shift` (codegen side,
+    /// for multipliers that share one: `shift` from [`Requant::from_real`]
+    /// of the largest magnitude, so every mantissa fits; smaller ones keep
+    /// fewer bits). Saturates where `m` does not fit.
+    pub fn with_shift(m: f64, shift: i32) -> Requant {
+        let mut v = m;
+        for _ in 0..(31 + shift).max(0) {
+            v *= 2.0;
+        }
+        for _ in (31 + shift)..0 {
+            v /= 2.0;
+        }
+        // Half away from zero (`f64::round` is not in `core`); `as`
+        // saturates, and a NaN goes to 0.
+        let half = if v < 0.0 { -0.5 } else { 0.5 };
+        let mult = ((v + half) as i64).clamp(-(i32::MAX as i64), i32::MAX as i64) as i32;
+        Requant { mult, shift }
+    }
+
     /// The real multiplier this represents.
     pub fn to_real(self) -> f64 {
         let mut v = self.mult as f64;
@@ -230,11 +249,12 @@ impl Halved {
 /// ([`ResidualLayer::row`]): `round((x - zx) residual + acc rq) + offset`
 /// ([`requantize_sum`], same bits) as one SMULL, one SMLAL and the halved
 /// tail: `x - zx` shifted left onto `rq`'s finer fixed point, where it stays
-/// exact.
+/// exact. Each row has its own stream multiplier `residual` (the stream's
+/// channels have scales of their own on either side), all of a layer's
+/// sharing one shift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResidualLayer {
     zx: i32,
-    residual: i32,
     ta: i32,
     plus: i32,
 }
@@ -243,58 +263,61 @@ pub struct ResidualLayer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResidualRow {
     mult: i32,
+    residual: i32,
     up: u32,
     sh: u32,
 }
 
 impl ResidualLayer {
-    /// The layer's constants: `x`'s zero point `zx`, the stream's multiplier
-    /// `residual` and the output zero point `offset`, both zero points int8.
+    /// The layer's constants: `x`'s zero point `zx`, the shift every row's
+    /// stream multiplier shares (`Requant::shift`) and the output zero
+    /// point `offset`, both zero points int8.
     #[inline(always)]
-    pub fn new(zx: i32, residual: Requant, offset: i32) -> Option<ResidualLayer> {
+    pub fn new(zx: i32, residual_shift: i32, offset: i32) -> Option<ResidualLayer> {
         let int8 = -128..=127;
         if !int8.contains(&zx) || !int8.contains(&offset) {
             return None;
         }
         Some(ResidualLayer {
             zx,
-            residual: residual.mult,
-            ta: 31 + residual.shift,
+            ta: 31i32.saturating_add(residual_shift),
             plus: 1 + 2 * offset,
         })
     }
 
-    /// Row constants for multiplier `rq`, when the operands allow the
-    /// prepared form: `rq` finer than the residual by at most 2^22 (so
-    /// `(x - zx) 2^up < 2^30`) and `31 + rq.shift` in 33..=53 (so the high
-    /// word stays below 1.5 2^30 and the sum with the halved constant cannot
-    /// overflow).
+    /// Row constants for multiplier `rq` and stream mantissa `residual`,
+    /// when the operands allow the prepared form: `rq` finer than the
+    /// residual by at most 2^22 (so `(x - zx) 2^up < 2^30`) and
+    /// `31 + rq.shift` in 33..=53 (so the high word stays below 1.5 2^30
+    /// and the sum with the halved constant cannot overflow).
     #[inline(always)]
-    pub fn row(&self, rq: Requant) -> Option<ResidualRow> {
+    pub fn row(&self, rq: Requant, residual: i32) -> Option<ResidualRow> {
         let tb = 31 + rq.shift;
         let up = tb.wrapping_sub(self.ta) as u32;
         let sh = tb.wrapping_sub(33) as u32;
         (up <= 22 && sh <= 20).then_some(ResidualRow {
             mult: rq.mult,
+            residual,
             up,
             sh,
         })
     }
 
-    /// The constants an `asm!` form of [`ResidualLayer::apply`] needs:
-    /// `x`'s zero point, the stream's multiplier, `31 - (31 + its shift)`
-    /// (added to a row's shift it gives the row's left shift of `x - zx`)
-    /// and the halved constant of the output zero point.
+    /// The constants an `asm!` or SIMD form of [`ResidualLayer::apply`]
+    /// needs beside each row's: `x`'s zero point, `31 - (31 + the stream
+    /// multipliers' shift)` (added to a row's shift it gives the row's left
+    /// shift of `x - zx`) and the halved constant of the output zero point.
     #[inline(always)]
-    pub fn parts(&self) -> [i32; 4] {
-        [self.zx, self.residual, 31 - self.ta, self.plus]
+    pub fn parts(&self) -> [i32; 3] {
+        [self.zx, 31 - self.ta, self.plus]
     }
 
-    /// `requantize_sum(x - zx, residual, acc, rq) + offset` for `row`'s `rq`.
+    /// `requantize_sum(x - zx, residual, acc, rq) + offset` for `row`'s
+    /// `rq` and stream multiplier.
     #[inline(always)]
     pub fn apply(&self, row: ResidualRow, x: i8, acc: i32) -> i32 {
         let a = (x as i32 - self.zx) << row.up;
-        let sum = a as i64 * self.residual as i64 + acc as i64 * row.mult as i64;
+        let sum = a as i64 * row.residual as i64 + acc as i64 * row.mult as i64;
         ((((sum >> 32) as i32) >> row.sh) + self.plus) >> 1
     }
 }
@@ -408,7 +431,12 @@ mod tests {
         for _ in 0..draws {
             let s = next();
             let rq = Requant::new((s as i32) | 1 << 30, (s >> 32) as i32 % 30 - 2);
-            let residual = Requant::new(((s >> 16) as i32) | 1 << 30, (s >> 40) as i32 % 6 - 3);
+            // (A row's stream mantissa may sit below 2^30: it shares its
+            // layer's shift.)
+            let residual = Requant::new(
+                (((s >> 16) as i32) | 1 << 30) >> ((s >> 60) as u32 % 12),
+                (s >> 40) as i32 % 6 - 3,
+            );
             let offset = (s >> 48) as i8;
             let acc =
                 [(s >> 3) as i32, i32::MIN, i32::MAX, (s >> 50) as i32][(s >> 5) as usize % 4];
@@ -427,8 +455,8 @@ mod tests {
             let (x, zx) = ((s >> 24) as i8, (s >> 56) as i8);
             let (a, zo) = (x as i32 - zx as i32, offset as i32);
             let want = || saturate_i32(requantize_sum(a as i64, residual, acc as i64, rq)) + zo;
-            let layer = ResidualLayer::new(zx as i32, residual, zo);
-            if let Some((l, r)) = layer.and_then(|l| Some((l, l.row(rq)?))) {
+            let layer = ResidualLayer::new(zx as i32, residual.shift, zo);
+            if let Some((l, r)) = layer.and_then(|l| Some((l, l.row(rq, residual.mult)?))) {
                 rows += 1;
                 assert_eq!(
                     l.apply(r, x, acc),

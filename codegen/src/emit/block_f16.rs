@@ -1,6 +1,6 @@
 //! Emits `BlockF16Params` (`convnext::kernels::block_f16`).
 
-use super::parts::{f16_linear, map, placement, profile};
+use super::parts::{f16_linear, map, named_profile, placement, profile};
 use super::rust_text::Expr;
 use super::{EmitContext, OpItem};
 use crate::error::Result;
@@ -23,6 +23,7 @@ pub(super) fn emit(p: &BlockF16Params<Vec<u8>>, cx: &mut EmitContext, op: &str) 
         gamma,
         out_scale,
         out_zero_point,
+        out_profile,
     } = p;
     cx.uses("convnext::kernels::activation", "Activation");
     let (h, w, c) = (shape.h, shape.w, shape.c);
@@ -49,6 +50,10 @@ pub(super) fn emit(p: &BlockF16Params<Vec<u8>>, cx: &mut EmitContext, op: &str) 
             ("gamma", cx.file(op, "layer_scale.f16", gamma)?),
             ("out_scale", Expr::text(format!("{out_scale:e}"))),
             ("out_zero_point", Expr::text(out_zero_point)),
+            (
+                "out_profile",
+                named_profile(cx, op, "out_profile", out_profile)?,
+            ),
         ],
     );
     Ok(OpItem::new(

@@ -104,8 +104,18 @@ pub(super) fn f16_linear(
 /// A stream's channel profile (`convnext::kernels::tables::profile_at`):
 /// `&[]` for a per-tensor stream, else its table's file.
 pub(super) fn profile(cx: &mut EmitContext, op: &str, bytes: &[u8]) -> Result<Expr> {
+    named_profile(cx, op, "stream_profile", bytes)
+}
+
+/// [`profile`] under a file name of its own (an op with two streams).
+pub(super) fn named_profile(
+    cx: &mut EmitContext,
+    op: &str,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Expr> {
     if bytes.is_empty() {
         return Ok(Expr::text("&[]"));
     }
-    cx.file(op, "stream_profile", bytes)
+    cx.file(op, name, bytes)
 }

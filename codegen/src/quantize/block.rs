@@ -27,12 +27,6 @@ pub(super) fn quantize(
     (input, out): (&StreamQuant, &StreamQuant),
     hidden: Hidden,
 ) -> Result<BlockParams<Vec<u8>>> {
-    // One residual multiplier for every channel: the input's and the
-    // output's channels in the same proportions (their stage group's).
-    debug_assert_eq!(
-        input.profile, out.profile,
-        "a stage group shares its profile"
-    );
     let c = block.dw_bias.len();
     // Depthwise: [C][7][7] -> per-channel scales, laid out [7][7][C].
     let (dq, s_dw) = quantize_rows(&block.dw_weight.data, c);
@@ -114,6 +108,13 @@ pub(super) fn quantize(
                 - pw2_in.zero_point * row_sum
         })
         .collect();
+    // Each channel's input scale over its output scale (the two streams'
+    // channels have scales of their own), one shift for all.
+    let ratio = |o: usize| input.scale(o) / out.scale(o);
+    let residual_shift = Requant::from_real((0..c).map(ratio).fold(0.0, f64::max)).shift;
+    let residual: Vec<Requant> = (0..c)
+        .map(|o| Requant::with_shift(ratio(o), residual_shift))
+        .collect();
     Ok(BlockParams {
         map: InPlaceMap { h, w, c },
         at: Placement::default(),
@@ -140,7 +141,8 @@ pub(super) fn quantize(
             &pw2_bias,
             (0..c).map(|o| Requant::from_real(gamma(o) * pw2_in.scale * s_w2[o] / out.scale(o))),
         ),
-        residual_requant: Requant::from_real(input.unit.scale / out.unit.scale),
+        residual: residual.iter().flat_map(|r| r.mult.to_le_bytes()).collect(),
+        residual_shift,
         out_zero_point: out.zero_point(),
         grn,
         // The planner turns it on where the room is free.

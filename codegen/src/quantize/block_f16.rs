@@ -21,10 +21,6 @@ pub(super) fn quantize(
     input: &StreamQuant,
     out: &StreamQuant,
 ) -> BlockF16Params<Vec<u8>> {
-    debug_assert_eq!(
-        input.profile, out.profile,
-        "a stage group shares its profile"
-    );
     let c = block.dw_bias.len();
     let mut dw = vec![0f32; 49 * c];
     for ch in 0..c {
@@ -52,5 +48,6 @@ pub(super) fn quantize(
         gamma: f16s((0..c).map(|o| block.gamma.as_ref().map_or(1.0, |g| g[o]))),
         out_scale: out.unit.scale as f32,
         out_zero_point: out.zero_point(),
+        out_profile: out.profile_table(),
     }
 }

@@ -1,16 +1,14 @@
 //! The residual stream's quantization. ConvNeXt's stream has a few channels
 //! far wider than the rest (the default model's last stage: one channel to
 //! ±142 where the median is ±8), so one scale per tensor spends most of its
-//! 256 steps on them. Per channel, each gets its own scale, but every block
-//! adds its input to its output: one residual multiplier per block only
-//! holds where the output's channels keep the input's proportions. So the
-//! scales are shared per *stage group* (the stream the stem or a downsample
-//! writes, and the blocks after it): channel `c` of a stream has the scale
-//! `unit * profile[c]`, the integer `profile` the group's, the `unit` and
-//! zero point the stream's own. Blocks need nothing new (their depthwise
-//! and pwconv2 multipliers are per channel already); the LayerNorms that
-//! read the stream itself (downsample, feature map, head) first multiply
-//! each channel by its profile entry.
+//! 256 steps on them. Per channel, each stream's channel `c` has the scale
+//! `unit * profile[c]`: the integer `profile` (1..=[`PROFILE_MAX`]) from the
+//! channel's calibrated ranges, the `unit` and zero point the stream's. A
+//! block adds its input to its output channel by channel with a multiplier
+//! each (`BlockParams::residual`), its depthwise and pwconv2 multipliers,
+//! per channel already, absorb the profiles; the LayerNorms that read the
+//! stream itself (downsample, feature map, head) first multiply each channel
+//! by its profile entry.
 
 use super::QParams;
 use crate::calibrate::{Range, Ranges};
@@ -21,9 +19,9 @@ use convnext::kernels::tables::{profile_table, PROFILE_MAX};
 /// How the residual stream is scaled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StreamScales {
-    /// One scale per channel, in proportions shared per stage group (the
-    /// default: 2 bytes of flash a channel of each group, a multiply an
-    /// element in the downsamples' LayerNorms).
+    /// One scale per channel of each stream (the default: 2 bytes of flash
+    /// a channel of each downsample, feature map and head, a multiply an
+    /// element in their LayerNorms).
     #[default]
     PerChannel,
     /// One scale per tensor.
@@ -111,13 +109,8 @@ pub(super) fn stream_quants(
         match scales {
             StreamScales::PerTensor => {
                 for &t in streams {
-                    out.push((
-                        t,
-                        StreamQuant::per_tensor(QParams::asymmetric(super::range(
-                            ranges,
-                            Point::Stream(t),
-                        )?)),
-                    ));
+                    let r = super::range(ranges, Point::Stream(t))?;
+                    out.push((t, StreamQuant::per_tensor(QParams::asymmetric(r))));
                 }
             }
             StreamScales::PerChannel => out.extend(group(ranges, *c, streams)?),
@@ -126,12 +119,14 @@ pub(super) fn stream_quants(
     Ok(out)
 }
 
-/// One group's profile and each stream's unit: a channel's multiplier is
-/// the geometric mean of its largest magnitudes over the group's streams
-/// (measured on the default model, against the largest of them relative to
-/// each stream's widest channel: 31.7 dB logit SQNR against 30.5), scaled
-/// so the widest is [`PROFILE_MAX`]; each stream's unit then covers every
-/// channel's range divided by its multiplier.
+/// One stage group's streams (the stream the stem or a downsample writes,
+/// and the blocks after it): channel `ch` of stream `t` has a multiplier
+/// the geometric mean of its own largest calibrated magnitude and the
+/// group's (the geometric mean over the group's streams), scaled so the
+/// widest is [`PROFILE_MAX`] (rounded up, at least 1); the unit then
+/// covers every channel's range divided by its multiplier. The group's
+/// share keeps a channel whose calibration images were quiet from
+/// clipping on others.
 fn group(ranges: &Ranges, c: usize, streams: &[usize]) -> Result<Vec<(usize, StreamQuant)>> {
     let channel = |t: usize, ch: usize| -> Result<Range> {
         ranges
@@ -144,28 +139,32 @@ fn group(ranges: &Ranges, c: usize, streams: &[usize]) -> Result<Vec<(usize, Str
                 ))
             })
     };
-    let mut rel = vec![0f64; c];
+    // Natural logarithms of each channel's magnitude (a channel that never
+    // moves counts as a tiny one).
+    let ln_width = |t: usize, ch: usize| -> Result<f64> {
+        Ok((channel(t, ch)?.abs_max() as f64).max(1e-12).ln())
+    };
+    let mut shared = vec![0f64; c];
     for &t in streams {
-        for (ch, r) in rel.iter_mut().enumerate() {
-            // (A channel that never moves counts as a tiny one.)
-            *r += (channel(t, ch)?.abs_max() as f64).max(1e-12).ln();
+        for (ch, g) in shared.iter_mut().enumerate() {
+            *g += ln_width(t, ch)? / streams.len().max(1) as f64;
         }
     }
-    for r in rel.iter_mut() {
-        *r = (*r / streams.len().max(1) as f64).exp();
-    }
-    let top = rel.iter().copied().fold(0.0, f64::max);
-    let max = PROFILE_MAX as f64;
-    let profile: Vec<u16> = rel
-        .iter()
-        .map(|&r| match top > 0.0 {
-            true => (max * r / top).ceil().clamp(1.0, max) as u16,
-            false => 1,
-        })
-        .collect();
     streams
         .iter()
         .map(|&t| {
+            let rel = (0..c)
+                .map(|ch| Ok(((ln_width(t, ch)? + shared[ch]) / 2.0).exp()))
+                .collect::<Result<Vec<f64>>>()?;
+            let top = rel.iter().copied().fold(0.0, f64::max);
+            let max = PROFILE_MAX as f64;
+            let profile: Vec<u16> = rel
+                .iter()
+                .map(|&r| match top > 0.0 {
+                    true => (max * r / top).ceil().clamp(1.0, max) as u16,
+                    false => 1,
+                })
+                .collect();
             let (mut min, mut max) = (0f32, 0f32);
             for (ch, &m) in profile.iter().enumerate() {
                 let r = channel(t, ch)?;
@@ -173,13 +172,7 @@ fn group(ranges: &Ranges, c: usize, streams: &[usize]) -> Result<Vec<(usize, Str
                 max = max.max(r.max / m as f32);
             }
             let unit = QParams::asymmetric(Range { min, max });
-            Ok((
-                t,
-                StreamQuant {
-                    unit,
-                    profile: profile.clone(),
-                },
-            ))
+            Ok((t, StreamQuant { unit, profile }))
         })
         .collect()
 }

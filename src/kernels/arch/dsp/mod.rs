@@ -124,7 +124,11 @@ impl FusedKernel for Dsp {
     }
 
     #[inline(always)]
-    fn pw2_residual<const WIDE: bool>(x: &mut [i8], h: &[i8], l: (Tables, ResidualLayer)) -> usize {
+    fn pw2_residual<const WIDE: bool>(
+        x: &mut [i8],
+        h: &[i8],
+        l: (Tables, ResidualLayer, &[u8]),
+    ) -> usize {
         let (
             QLinear {
                 weights,
@@ -132,12 +136,14 @@ impl FusedKernel for Dsp {
                 requant,
             },
             layer,
+            residual,
         ) = l;
         let c = x.len() / 2;
+        let stream = (layer, residual);
         if WIDE {
-            pair_loop::wide_2x2_residual(x, h, weights, bias, requant, layer, c)
+            pair_loop::wide_2x2_residual(x, h, weights, bias, requant, stream, c)
         } else {
-            pair_loop::i8_2x2_residual(x, h, weights, bias, requant, layer, c)
+            pair_loop::i8_2x2_residual(x, h, weights, bias, requant, stream, c)
         }
     }
 

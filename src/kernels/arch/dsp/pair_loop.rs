@@ -449,7 +449,8 @@ act_loop!(
 /// `$pa`, `$pb` the row's sums of pixels a and b, `w0` its multiplier,
 /// `w1` its halved shift, `xo` its left shift of `x - zx`, `xp` pixel a's
 /// byte (pixel b's `c` on). Each output is `x - zx` shifted, one SMULL by
-/// the stream's multiplier, one SMLAL of the sum by the row's, the high
+/// the row's stream mantissa (the word at `4 xp` past the stack's stream
+/// base), one SMLAL of the sum by the row's multiplier, the high
 /// word shifted, `plus` added, SSAT with a shift by one
 /// ([`crate::kernels::requantize::ResidualLayer::apply`]); `$pa` is free after its
 /// use.
@@ -461,6 +462,7 @@ macro_rules! residual_row {
             "sub {t1}, {t1}, {xe}\n",
             "lsl {t1}, {t1}, {xo}\n",
             "ldr {xe}, [sp, #28]\n",
+            "ldr {xe}, [{xe}, {xp}, lsl #2]\n",
             "smull {t1}, {xe}, {t1}, {xe}\n",
             "smlal {t1}, {xe}, ",
             $pa,
@@ -482,6 +484,11 @@ macro_rules! residual_row {
             "ldr ",
             $pa,
             ", [sp, #28]\n",
+            "ldr ",
+            $pa,
+            ", [",
+            $pa,
+            ", {xp}, lsl #2]\n",
             "smull ",
             $pa,
             ", {xe}, {xe}, ",
@@ -518,7 +525,7 @@ macro_rules! residual_loop {
             w: &[u8],
             bias: &[u8],
             rq: &[u8],
-            layer: crate::kernels::requantize::ResidualLayer,
+            (layer, residual): (crate::kernels::requantize::ResidualLayer, &[u8]),
             c: usize,
         ) -> usize {
             const RQ: usize = crate::kernels::requantize::Requant::BYTES;
@@ -527,7 +534,8 @@ macro_rules! residual_loop {
             let pairs = (c / 2)
                 .min(w.len() / (16 * turns).max(1))
                 .min(bias.len() / 8)
-                .min(rq.len() / (2 * RQ));
+                .min(rq.len() / (2 * RQ))
+                .min(residual.len() / 8);
             if turns == 0 || pairs == 0 || !c.is_multiple_of(2) {
                 return 0;
             }
@@ -538,14 +546,19 @@ macro_rules! residual_loop {
             let xs = x.as_mut_ptr();
             // Pixel a's bytes of every pair's rows; pixel b's are `c` on.
             let xend = xs.wrapping_add(2 * pairs);
-            let [zx, residual, uoff, plus] = layer.parts();
+            let [zx, uoff, plus] = layer.parts();
+            // Row `k`'s stream mantissa is the word at `4 (xs + k)` past
+            // this base (an address only the loop's loads complete).
+            let streams = (residual.as_ptr() as usize).wrapping_sub(4 * xs as usize);
             let stop: *mut i8;
             // SAFETY: each of `pairs` (at least 1) pairs reads 8 bytes of `bias`,
-            // 10 of `rq` and 16 `turns` of `w`, each pair where the last stopped,
-            // and all of `hidden` (`hs` to `hend`, `turns` at least 1); it reads
+            // 10 of `rq`, 8 of `residual` and 16 `turns` of `w`, each pair where
+            // the last stopped, and all of `hidden` (`hs` to `hend`, `turns` at
+            // least 1); it reads
             // and writes bytes `2k`, `2k + 1`, `c + 2k` and `c + 2k + 1` of `x`
             // for pair `k < pairs <= c / 2`, all inside `x`'s `2c` bytes. `pairs`
-            // is at most what `w`, `bias` and `rq` hold (checked above), and the
+            // is at most what `w`, `bias`, `rq` and `residual` hold (checked
+            // above), and the
             // loop stops when the pixel-a pointer reaches `xend`. LDR, LDRSB and
             // STRB allow unaligned addresses on every core with the DSP extension;
             // LDRD and STRD touch the words this block pushed. The 13 words are
@@ -565,8 +578,8 @@ macro_rules! residual_loop {
                     "str {xo}, [sp, #-4]!",
                     "str {xe}, [sp, #-4]!",
                     // Stack: hidden end, hidden start, bias, x (pixel a of the
-                    // pair), x end, multipliers, zx, residual, shift offset, plus,
-                    // c, then the second row's shifts.
+                    // pair), x end, multipliers, zx, the stream mantissas' base,
+                    // shift offset, plus, c, then the second row's shifts.
                     "3:",
                     pair_sums!($($xa),+),
                     // Both rows' shifts, checked before anything is stored.
@@ -605,7 +618,7 @@ macro_rules! residual_loop {
                     "ldr {t0}, [sp, #12]",
                     "add sp, #52",
                     a0 = inout(reg) zx => _,
-                    a1 = inout(reg) residual => _,
+                    a1 = inout(reg) streams => _,
                     b0 = inout(reg) uoff => _,
                     b1 = inout(reg) plus => _,
                     xp = inout(reg) c => _,
@@ -631,7 +644,8 @@ residual_loop!(
     /// overwritten with the block's output), `hidden` their paired int8
     /// hidden vectors ([`i8_2x2`]'s `x`), `w`, `bias`, `rq` the layer's
     /// paired weights, biases and multipliers, `layer` its prepared residual
-    /// form. Returns how many rows it wrote, from the first: all `c` but
+    /// form with each row's stream mantissa. Returns how many rows it wrote,
+    /// from the first: all `c` but
     /// where a row's multiplier has no prepared form
     /// ([`crate::kernels::requantize::ResidualLayer::row`]); the loop stops before
     /// that pair stores anything, so the caller can compute it the general

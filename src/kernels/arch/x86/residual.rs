@@ -5,10 +5,10 @@
 //! For rows `o..o + 8` of pixel `t`: the accumulators (the 4 pairs' 8
 //! pixels transposed in registers: each pair's two rows are adjacent, so
 //! a pixel's 8 rows are 4 64-bit lanes), the stream's 8 bytes, each row's
-//! multiplier and shifts from its 5-byte entry; then `(x - zx) << up`
-//! times the stream's multiplier plus the sum times the row's (64-bit),
-//! the high word shifted by the row's `sh`, the halved tail, and int8
-//! saturation by packing. Rows without the prepared form
+//! multiplier and shifts from its 5-byte entry and its stream mantissa;
+//! then `(x - zx) << up` times the stream mantissa plus the sum times the
+//! row's multiplier (64-bit), the high word shifted by the row's `sh`, the
+//! halved tail, and int8 saturation by packing. Rows without the prepared form
 //! ([`crate::kernels::requantize::ResidualLayer::row`] says none) send their group of 8 back to the
 //! caller's scalar loop.
 //!
@@ -35,7 +35,8 @@ const PIXELS: usize = 8;
 /// Rows `o0 + 8g ..` of the `n` pixels of `x` (`c` channels each) for
 /// every whole group `g` of 4 pairs in `accs` (pair `j`'s pixel `t`'s two
 /// rows at `accs[8 j + t]`), with the multipliers `requant` (5 bytes a row,
-/// from row `o0`), up to the first group with a row off the prepared form.
+/// from row `o0`) and the stream mantissas `residual` (4 bytes a row), up
+/// to the first group with a row off the prepared form.
 /// Returns the pairs done (a multiple of 4; the caller's loop goes on from
 /// there), 0 without AVX2.
 pub fn residual_groups(x: &mut [i8], run: ResidualRun) -> usize {
@@ -54,14 +55,11 @@ fn residual_groups_avx2(x: &mut [i8], run: ResidualRun) -> usize {
         first_row: o0,
         accs,
         requant,
+        residual,
         layer,
     } = run;
-    let [zx, residual, minus_ta, plus] = layer.parts();
-    let (zx, residual, plus) = (
-        _mm256_set1_epi32(zx),
-        _mm256_set1_epi32(residual),
-        _mm256_set1_epi32(plus),
-    );
+    let [zx, minus_ta, plus] = layer.parts();
+    let (zx, plus) = (_mm256_set1_epi32(zx), _mm256_set1_epi32(plus));
     let mut done = 0;
     for (g, group) in accs.chunks_exact(4 * PIXELS).enumerate() {
         let o = o0 + 8 * g;
@@ -76,9 +74,15 @@ fn residual_groups_avx2(x: &mut [i8], run: ResidualRun) -> usize {
         let tb = _mm256_add_epi32(shift, _mm256_set1_epi32(31));
         let up = _mm256_add_epi32(tb, _mm256_set1_epi32(minus_ta - 31));
         let sh = _mm256_sub_epi32(tb, _mm256_set1_epi32(33));
+        let Some(streams) = residual.get(32 * g..32 * g + 32) else {
+            break;
+        };
         if any_outside([(up, 0, 22), (sh, 0, 20)]) || o + 8 > c {
             break;
         }
+        // The 8 rows' stream mantissas.
+        // SAFETY: `streams` is 32 bytes.
+        let stream = unsafe { _mm256_loadu_si256(streams.as_ptr().cast()) };
         // Each pixel's 8 rows side by side: the 4 pairs' units of pixels
         // 0-3, then 4-7, transposed as 4x4 blocks of 64-bit lanes.
         // SAFETY: `group` is 4 pairs of 8 pixels' two i32s (256 bytes);
@@ -104,9 +108,9 @@ fn residual_groups_avx2(x: &mut [i8], run: ResidualRun) -> usize {
             let xv = unsafe { _mm256_cvtepi8_epi32(_mm_loadl_epi64(xs.as_ptr().cast())) };
             let a = _mm256_sllv_epi32(_mm256_sub_epi32(xv, zx), up);
             // The 64-bit sums' high words: even lanes, then odd lanes.
-            let even = _mm256_add_epi64(_mm256_mul_epi32(a, residual), _mm256_mul_epi32(acc, mult));
+            let even = _mm256_add_epi64(_mm256_mul_epi32(a, stream), _mm256_mul_epi32(acc, mult));
             let odd = _mm256_add_epi64(
-                _mm256_mul_epi32(_mm256_srli_epi64::<32>(a), residual),
+                _mm256_mul_epi32(_mm256_srli_epi64::<32>(a), _mm256_srli_epi64::<32>(stream)),
                 _mm256_mul_epi32(_mm256_srli_epi64::<32>(acc), _mm256_srli_epi64::<32>(mult)),
             );
             let hi = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
