@@ -18,6 +18,8 @@ mod faint_channels;
 mod fuzz;
 mod peers;
 mod profile;
+mod python;
+mod venv;
 
 use board_run::{cargo_in_board, instructions_per_inference, summary_line};
 use boards::{Board, Run, BOARDS};
@@ -640,6 +642,7 @@ fn main() -> ExitCode {
             lint()
                 && thumb()
                 && test()
+                && python::python()
                 && boards()
                 && conformance(&[])
                 && miri()
@@ -651,13 +654,14 @@ fn main() -> ExitCode {
         "lint" => lint(),
         "thumb" => thumb(),
         "test" => test(),
+        "python" => python::python(),
         "boards" => boards(),
         "profile-qemu" => profile::profile_qemu(&std::env::args().skip(2).collect::<Vec<_>>()),
         "ablation" => ablation::ablation(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench-peers" => peers::bench_peers(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fuzz" => fuzz::fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask ci|lint|thumb|test|boards|conformance [--board B]|profile-qemu [--board B] [--model DIR] [--calibration-file CAL.json] [--json]|ablation [--qemu]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
+            eprintln!("usage: cargo xtask ci|lint|thumb|test|python|boards|conformance [--board B]|profile-qemu [--board B] [--model DIR] [--calibration-file CAL.json] [--json]|ablation [--qemu]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
             return ExitCode::from(2);
         }
     };

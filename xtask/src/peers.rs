@@ -5,40 +5,13 @@
 //! onnx, onnxruntime and numpy from PyPI in `target/peers-venv` the first
 //! time. Not part of CI: it needs PyPI.
 
-use std::path::Path;
 use std::process::Command;
 
 const VENV: &str = "target/peers-venv";
 
 /// The venv's Python, made (and its packages installed) if missing.
 fn python() -> Option<String> {
-    let py = format!("{VENV}/bin/python");
-    if Path::new(&py).exists() {
-        return Some(py);
-    }
-    eprintln!("==> python3 -m venv {VENV} && pip install onnx onnxruntime numpy");
-    let made = Command::new("python3")
-        .args(["-m", "venv", VENV])
-        .status()
-        .is_ok_and(|s| s.success());
-    let installed = made
-        && Command::new(&py)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "onnx==1.23.2",
-                "onnxruntime==1.32.0",
-                "numpy",
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !installed {
-        eprintln!("bench-peers: could not make the virtual environment (python3 -m venv, PyPI)");
-        return None;
-    }
-    Some(py)
+    crate::venv::python(VENV, &["onnx==1.23.2", "onnxruntime==1.32.0", "numpy"])
 }
 
 /// Build the CLI, then run the comparison; false on any failure.

@@ -1,0 +1,72 @@
+"""ConvNeXt on microcontrollers, from Python.
+
+``Model(path)`` loads a checkpoint folder (``config.json`` and
+``model.safetensors``, as ``save_pretrained`` writes them) and runs the
+float reference, the numbers HF transformers computes. ``Model.int8()``
+calibrates the firmware's int8 network, whose ``run_raw`` returns the int32
+logits a Cortex-M board computes, bit for bit.
+
+    >>> import convnext_mcu, numpy as np
+    >>> m = convnext_mcu.Model("models/fmnist-convnext")
+    >>> q = m.int8()
+    >>> images = np.load("models/fmnist-convnext/test_images.npy")[:8]
+    >>> q.run_raw(images).shape
+    (8, 10)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Sequence, Tuple, Union
+
+import numpy as np
+
+from ._native import Error, Int8, Model, __version__, default_calibration_method
+
+__all__ = ["Error", "Int8", "Model", "__version__", "classify", "default_calibration_method"]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def classify(
+    model: Union[Model, str, os.PathLike],
+    images: Union[np.ndarray, str, os.PathLike],
+    top: int = 3,
+    precision: str = "int8",
+) -> List[List[Tuple[str, float]]]:
+    """The ``top`` classes of each image, most probable first, as
+    ``(label, probability)`` pairs.
+
+    ``model`` is a :class:`Model` or a checkpoint folder; ``images`` are
+    uint8 images ``(N, H, W[, C])``, float32 pixel_values ``(N, C, H, W)``,
+    or a ``.npy`` file of either. ``precision`` is ``"int8"`` (the firmware's
+    network, calibrated on the folder's calibration images), ``"f16"`` or
+    ``"f32"``.
+    """
+    if not isinstance(model, Model):
+        model = Model(os.fspath(model))
+    if isinstance(images, (str, os.PathLike)):
+        path = os.fspath(images)
+        if not path.endswith(".npy"):
+            raise Error(f"{path}: expected a .npy file of images or pixel_values")
+        images = np.load(path)
+    if top < 1:
+        raise Error(f"top={top}: expected at least 1")
+    if precision == "int8":
+        logits = model.int8().run(images)
+    elif precision in ("f32", "f16"):
+        logits = model.run(images, precision=precision)
+    else:
+        raise Error(f'precision {precision!r}: expected "int8", "f16" or "f32"')
+    probs = _softmax(np.asarray(logits))
+    labels: Sequence[str] = model.labels
+    out = []
+    for p in probs:
+        order = np.argsort(-p, kind="stable")[:top]
+        out.append([(labels[i], float(p[i])) for i in order])
+    return out
