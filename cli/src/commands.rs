@@ -202,22 +202,6 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
     let sqnr_note = cal.is_none().then_some(
         "SQNR not measured: no images to measure on (the saved calibration keeps only ranges, and the model folder has no calibration_images.npy); give --calibration CAL.npy",
     );
-    let ops: Vec<serde_json::Value> = plan
-        .ops
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            serde_json::json!({
-                "name": o.name,
-                "output_shape": o.output_shape,
-                "macs": o.macs,
-                "weights_bytes": o.weights_bytes,
-                "arena_live_bytes": o.arena_live_bytes,
-                "layerwise_bytes": o.layerwise_bytes,
-                "sqnr_db": sqnr.get(i),
-            })
-        })
-        .collect();
     let sensitivity = match (&cal, a.sensitivity) {
         (Some(_), true) if a.feature_maps => {
             return Err(usage(
@@ -252,39 +236,12 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
     let m = &plan.model;
     let fit = fit::check(a, &plan)?;
     let cost = plan.numerics_cost();
-    let numerics = serde_json::json!({
-        "stream_scales": m.stream_scales.to_string(),
-        "hidden": m.hidden.to_string(),
-        "arena_cost_bytes": cost.arena_bytes,
-        "table_cost_bytes": cost.table_bytes,
-    });
-    let j = serde_json::json!({
-        "model": dir.display().to_string(),
-        "precision": "int8",
-        "input": [m.input_c, m.input_h, m.input_w],
-        "parameters": model.parameters(),
-        "weights_bytes": plan.weights_bytes(),
-        "arena_bytes": plan.arena_bytes,
-        "residual_bound_bytes": plan.residual_bound_bytes,
-        "arena_to_bound": plan.arena_bytes as f64 / plan.residual_bound_bytes as f64,
-        "layerwise_arena_bytes": plan.layerwise_arena_bytes,
-        "macs": plan.macs(),
-        "feature_map_bytes": plan.feature_map_bytes,
-        "streamed_arena_bytes": plan.stream_layout().map(|l| l.arena_bytes),
-        "feature_maps": m.feature_maps.iter().map(|f| serde_json::json!({
-            "name": f.name,
-            "shape": f.shape,
-            "offset": f.offset,
-            "bytes": f.bytes(),
-            "scale": f.quant.scale,
-            "zero_point": f.quant.zero_point,
-        })).collect::<Vec<_>>(),
-        "ops": ops,
-        "fit": fit,
-        "f16_sensitivity": sensitivity,
-        "sqnr_note": sqnr_note,
-        "numerics": numerics,
-    });
+    let mut j = convnext_codegen::report::plan_json(dir, &model, &plan, &sqnr);
+    if let Some(o) = j.as_object_mut() {
+        o.insert("fit".into(), fit.clone());
+        o.insert("f16_sensitivity".into(), sensitivity.clone());
+        o.insert("sqnr_note".into(), serde_json::json!(sqnr_note));
+    }
     if a.json {
         println!("{j}");
         return Ok(());

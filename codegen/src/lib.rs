@@ -21,6 +21,7 @@ pub mod processor;
 pub mod quality;
 pub mod quantize;
 pub mod reference;
+pub mod report;
 pub mod safetensors;
 pub mod saved_calibration;
 pub mod streaming;

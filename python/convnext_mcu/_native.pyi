@@ -82,6 +82,9 @@ class Int8:
     def ops(self) -> List[Dict[str, Any]]:
         """Each op of the plan: name, output shape, MACs, weight bytes,
         arena bytes."""
+    def report(self) -> Dict[str, Any]:
+        """``convnext report --json`` as a dict (SQNR per op on the
+        calibration images)."""
     def save_calibration(self, path: Union[str, os.PathLike]) -> None:
         """Write the calibration as ``convnext calibrate`` does."""
     def compile(self, out_dir: Union[str, os.PathLike], name: str = "model") -> str:

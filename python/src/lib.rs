@@ -272,11 +272,17 @@ impl Model {
         method: &str,
         f16_blocks: usize,
     ) -> PyResult<Int8> {
+        let mut images = None;
         let saved = match (calibration, calibration_file) {
             (Some(_), Some(_)) => return Err(err(
                 "calibration and calibration_file: the saved calibration already fixes the network",
             )),
-            (None, Some(file)) => SavedCalibration::read(&file, &self.dir).map_err(err)?,
+            (None, Some(file)) => {
+                if self.dir.join("calibration_images.npy").exists() {
+                    images = Some(load_calibration(&self.dir, None, &self.processor).map_err(err)?);
+                }
+                SavedCalibration::read(&file, &self.dir).map_err(err)?
+            }
             (cal, None) => {
                 let method: Calibration = method.parse().map_err(|e| err(format!("method {e}")))?;
                 let (cal, source) = match cal {
@@ -302,18 +308,21 @@ impl Model {
                     f16_count: f16_blocks,
                     numerics: Numerics::default(),
                 };
-                py.detach(|| {
-                    check_pixel_values(&self.model, &cal)?;
-                    calibrate_to_save(
-                        &self.dir,
-                        &self.model,
-                        &self.processor,
-                        &cal,
-                        &source,
-                        choices,
-                    )
-                })
-                .map_err(err)?
+                let saved = py
+                    .detach(|| {
+                        check_pixel_values(&self.model, &cal)?;
+                        calibrate_to_save(
+                            &self.dir,
+                            &self.model,
+                            &self.processor,
+                            &cal,
+                            &source,
+                            choices,
+                        )
+                    })
+                    .map_err(err)?;
+                images = Some(cal);
+                saved
             }
         };
         let plan = py
@@ -321,6 +330,8 @@ impl Model {
             .map_err(err)?;
         Ok(Int8 {
             dir: self.dir.clone(),
+            model: self.model.clone(),
+            calibration: images,
             labels: label_names(&self.model),
             processor: self.processor,
             saved,
@@ -341,6 +352,11 @@ impl Model {
 #[pyclass(module = "convnext_mcu", frozen)]
 struct Int8 {
     dir: PathBuf,
+    model: convnext_codegen::Model,
+    /// The images it was calibrated on (for a saved calibration: the
+    /// folder's calibration images, where it has them), for the report's
+    /// SQNR.
+    calibration: Option<Tensor>,
     labels: Vec<String>,
     processor: ProcessorConfig,
     saved: SavedCalibration,
@@ -460,6 +476,20 @@ impl Int8 {
             list.append(d)?;
         }
         Ok(list)
+    }
+
+    /// `convnext report --json` as a dict: the input, sizes, arena, MACs,
+    /// numerics and every op with its SQNR against f32 on the calibration
+    /// images (`sqnr_db` None where there were none to measure on).
+    fn report<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let sqnr = match &self.calibration {
+            Some(c) => py
+                .detach(|| self.plan.op_sqnr(&self.model, c))
+                .map_err(err)?,
+            None => Vec::new(),
+        };
+        let j = convnext_codegen::report::plan_json(&self.dir, &self.model, &self.plan, &sqnr);
+        py.import("json")?.call_method1("loads", (j.to_string(),))
     }
 
     /// Write the calibration to `path` (JSON, as `convnext calibrate`

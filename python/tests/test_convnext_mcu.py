@@ -108,6 +108,16 @@ def test_calibration_round_trip_and_compile(
     assert int8.arena_bytes == 10440 and [o["name"] for o in int8.ops()][-1] == "head"
 
 
+def test_report_is_the_cli_report(int8: convnext_mcu.Int8) -> None:
+    import json
+
+    want = json.loads(cli("report", "--model", str(MODEL), "--json"))
+    got = int8.report()
+    for key in ["input", "arena_bytes", "weights_bytes", "macs", "ops", "numerics"]:
+        assert got[key] == want[key], key
+    assert all(o["sqnr_db"] > 15 for o in got["ops"])
+
+
 def test_classify(model: convnext_mcu.Model, images: np.ndarray, tmp_path: Path) -> None:
     top = convnext_mcu.classify(model, images[:2], top=2)
     assert len(top) == 2 and len(top[0]) == 2
