@@ -182,7 +182,11 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         None => None,
     };
     let Int8Plan {
-        plan, calibration, ..
+        plan,
+        calibration,
+        images,
+        method,
+        source,
     } = int8_plan(dir, &model, &int8)?;
     // Per-op SQNR on the calibration images (with a saved calibration:
     // --calibration's, else the folder's, when it has them).
@@ -230,8 +234,9 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         }
         _ => serde_json::Value::Null,
     };
+    let charts = charts(&plan, &sqnr);
     if let Some(out) = &a.svg {
-        write_svgs(out, &plan, &sqnr)?;
+        write_svgs(out, &charts)?;
     }
     let m = &plan.model;
     let fit = fit::check(a, &plan)?;
@@ -241,6 +246,15 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
         o.insert("fit".into(), fit.clone());
         o.insert("f16_sensitivity".into(), sensitivity.clone());
         o.insert("sqnr_note".into(), serde_json::json!(sqnr_note));
+    }
+    if let Some(path) = &a.html {
+        let calibrated = format!("{images} images from {source}, {method}");
+        let page = crate::html::page(&j, &calibrated, &fit::lines(&fit), &charts);
+        std::fs::write(path, page).map_err(|e| {
+            Failure::Model(Error::Input {
+                message: format!("{}: cannot write: {e}", path.display()),
+            })
+        })?;
     }
     if a.json {
         println!("{j}");
@@ -312,17 +326,15 @@ pub fn report(a: &ReportArgs) -> Result<(), Failure> {
     if let Some(out) = &a.svg {
         println!("\nwrote {0}/arena.svg and {0}/sqnr.svg", out.display());
     }
+    if let Some(path) = &a.html {
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 
-/// The report's two pictures into `out`.
-fn write_svgs(out: &Path, plan: &Plan, sqnr: &[f64]) -> Result<(), Failure> {
+/// The report's two pictures as SVG: arena bytes and SQNR per op.
+fn charts(plan: &Plan, sqnr: &[f64]) -> [String; 2] {
     use crate::svg::{bars, Series};
-    std::fs::create_dir_all(out).map_err(|e| {
-        Failure::Model(Error::Input {
-            message: format!("{}: cannot create: {e}", out.display()),
-        })
-    })?;
     let names: Vec<String> = plan.ops.iter().map(|o| o.name.clone()).collect();
     let arena = bars(
         "Arena bytes live during each op",
@@ -365,6 +377,16 @@ fn write_svgs(out: &Path, plan: &Plan, sqnr: &[f64]) -> Result<(), Failure> {
         }],
         None,
     );
+    [arena, sq]
+}
+
+/// The report's two pictures into `out`.
+fn write_svgs(out: &Path, [arena, sq]: &[String; 2]) -> Result<(), Failure> {
+    std::fs::create_dir_all(out).map_err(|e| {
+        Failure::Model(Error::Input {
+            message: format!("{}: cannot create: {e}", out.display()),
+        })
+    })?;
     for (file, text) in [("arena.svg", arena), ("sqnr.svg", sq)] {
         let p = out.join(file);
         std::fs::write(&p, text).map_err(|e| {

@@ -79,10 +79,10 @@ pub fn check(a: &ReportArgs, plan: &Plan) -> Result<serde_json::Value, Failure> 
     }))
 }
 
-/// The fit check as text.
-pub fn print(fit: &serde_json::Value) {
+/// The fit check as text lines (none without a target).
+pub fn lines(fit: &serde_json::Value) -> Vec<String> {
     if fit.is_null() {
-        return;
+        return Vec::new();
     }
     let f = |k: &str| fit[k].as_f64().unwrap_or(0.0);
     let line = |what: &str, need: f64, have: f64, short: f64| {
@@ -95,23 +95,29 @@ pub fn print(fit: &serde_json::Value) {
             )
         }
     };
-    println!("\nfit on {}:", fit["target"].as_str().unwrap_or_default());
-    println!(
-        "  {}",
+    vec![
+        format!("fit on {}:", fit["target"].as_str().unwrap_or_default()),
         line(
             "flash",
             f("flash_need_kib"),
             f("flash_kib"),
-            f("flash_short_kib")
-        )
-    );
-    println!(
-        "  {}",
-        line("RAM  ", f("ram_need_kib"), f("ram_kib"), f("ram_short_kib"))
-    );
-    println!(
-        "  (flash: parameters + {} KiB of runtime code; RAM: arena + {} KiB of stack, forward's measured bound 1.2 to 1.4 KiB)",
-        f("code_kib"),
-        f("stack_kib")
-    );
+            f("flash_short_kib"),
+        ),
+        line("RAM  ", f("ram_need_kib"), f("ram_kib"), f("ram_short_kib")),
+        format!(
+            "(flash: parameters + {} KiB of runtime code; RAM: arena + {} KiB of stack, forward's measured bound 1.2 to 1.4 KiB)",
+            f("code_kib"),
+            f("stack_kib")
+        ),
+    ]
+}
+
+/// The fit check as text.
+pub fn print(fit: &serde_json::Value) {
+    for (i, l) in lines(fit).iter().enumerate() {
+        match i {
+            0 => println!("\n{l}"),
+            _ => println!("  {l}"),
+        }
+    }
 }

@@ -10,6 +10,7 @@ mod commands;
 mod eval;
 mod failure;
 mod fit;
+mod html;
 mod int8;
 mod labelled;
 mod options;

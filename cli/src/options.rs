@@ -326,6 +326,11 @@ pub struct ReportArgs {
     /// layer-by-layer plan) and sqnr.svg (per-op SQNR) into DIR
     #[arg(long, value_name = "DIR")]
     pub svg: Option<PathBuf>,
+    /// Write one self-contained HTML page: the model summary, the per-op
+    /// table, both charts, the board fit (with --board) and where the
+    /// calibration came from
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// One JSON object on stdout instead of text
     #[arg(long)]
     pub json: bool,

@@ -106,7 +106,7 @@ pub fn tour() -> Result<(), Failure> {
     let svg = out.join("report");
     step("4. The int8 plan, op by op, and whether it fits a Raspberry Pi Pico");
     println!(
-        "   $ convnext report --model {MODEL} --board rpi-pico --svg {} --calibration-file {}",
+        "   $ convnext report --model {MODEL} --board rpi-pico --svg {0} --html {0}/report.html --calibration-file {1}",
         svg.display(),
         cal.display()
     );
@@ -121,13 +121,14 @@ pub fn tour() -> Result<(), Failure> {
         feature_maps: false,
         out_features: None,
         svg: Some(svg.clone()),
+        html: Some(svg.join("report.html")),
         int8: saved(Precision::Int8),
     })?;
 
     step("Where things went");
     println!("   {}: the saved calibration", cal.display());
     println!(
-        "   {0}/arena.svg, {0}/sqnr.svg: the report's pictures (open them in a browser)",
+        "   {0}/report.html, {0}/arena.svg, {0}/sqnr.svg: the report's page and pictures (open them in a browser)",
         svg.display()
     );
     println!(
