@@ -15,18 +15,23 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A JSON array's numbers joined by `sep` (a shape).
+fn joined(v: &Value, sep: &str) -> String {
+    let parts: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| v.to_string())
+        .collect();
+    parts.join(sep)
+}
+
 /// The page of the report `j` (`convnext report --json`'s object),
 /// `calibrated` (how the network was calibrated), the fit's lines and the
 /// two charts.
 pub fn page(j: &Value, calibrated: &str, fit: &[String], charts: &[String; 2]) -> String {
     let n = |k: &str| j[k].as_f64().unwrap_or(0.0);
     let model = j["model"].as_str().unwrap_or_default();
-    let input: Vec<String> = j["input"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|v| v.to_string())
-        .collect();
     let numerics = &j["numerics"];
     let mut s = String::new();
     let _ = write!(
@@ -47,7 +52,7 @@ figure {{ margin: 1.5em 0; }}
         title = esc(model)
     );
     let rows = [
-        ("input (C, H, W)", input.join(" x ")),
+        ("input (C, H, W)", joined(&j["input"], " x ")),
         ("parameters", format!("{:.0}", n("parameters"))),
         (
             "weights",
@@ -86,17 +91,11 @@ figure {{ margin: 1.5em 0; }}
     s.push_str("<tr><th>op</th><th>output</th><th>MMAC</th><th>weights KiB</th><th>arena KiB</th><th>layer by layer KiB</th><th>SQNR dB</th></tr>\n");
     for o in j["ops"].as_array().into_iter().flatten() {
         let f = |k: &str| o[k].as_f64().unwrap_or(0.0);
-        let shape: Vec<String> = o["output_shape"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|v| v.to_string())
-            .collect();
         let _ = writeln!(
             s,
             "<tr><td>{}</td><td>{}</td><td>{:.3}</td><td>{:.1}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td></tr>",
             esc(o["name"].as_str().unwrap_or_default()),
-            shape.join("x"),
+            joined(&o["output_shape"], "x"),
             f("macs") / 1e6,
             kib(f("weights_bytes") as usize),
             kib(f("arena_live_bytes") as usize),
