@@ -4,9 +4,9 @@
 //! `DIR/<label>/*.png`). Each is read a chunk at a time, so memory does not
 //! grow with the set.
 
-use crate::pictures::decode;
 use convnext::preprocess::ProcessorConfig;
 use convnext_codegen::dataset::{load_test_set, read_images, read_labels, ImageSet};
+use convnext_codegen::pictures::decode;
 use convnext_codegen::quantize::pixel_values_to_u8;
 use convnext_codegen::{Error, Model, Tensor};
 use std::path::{Path, PathBuf};

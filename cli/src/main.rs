@@ -14,7 +14,6 @@ mod html;
 mod int8;
 mod labelled;
 mod options;
-mod pictures;
 mod progress;
 mod svg;
 mod tour;

@@ -16,6 +16,8 @@ pub mod host_wide;
 pub mod import;
 pub mod model;
 pub mod npy;
+#[cfg(feature = "pictures")]
+pub mod pictures;
 pub mod plan;
 pub mod processor;
 pub mod quality;

@@ -21,9 +21,17 @@ from typing import List, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._native import Error, Int8, Model, __version__, default_calibration_method
+from ._native import Error, Int8, Model, __version__, default_calibration_method, read_pictures
 
-__all__ = ["Error", "Int8", "Model", "__version__", "classify", "default_calibration_method"]
+__all__ = [
+    "Error",
+    "Int8",
+    "Model",
+    "__version__",
+    "classify",
+    "default_calibration_method",
+    "read_pictures",
+]
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -35,7 +43,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def classify(
     model: Union[Model, str, os.PathLike],
-    images: Union[np.ndarray, str, os.PathLike],
+    images: Union[np.ndarray, str, os.PathLike, Sequence[Union[str, os.PathLike]]],
     top: int = 3,
     precision: str = "int8",
 ) -> List[List[Tuple[str, float]]]:
@@ -44,25 +52,31 @@ def classify(
 
     ``model`` is a :class:`Model` or a checkpoint folder; ``images`` are
     uint8 images ``(N, H, W[, C])``, float32 pixel_values ``(N, C, H, W)``,
-    or a ``.npy`` file of either. ``precision`` is ``"int8"`` (the firmware's
-    network, calibrated on the folder's calibration images), ``"f16"`` or
-    ``"f32"``.
+    a ``.npy`` file of either, or picture files (PNG, JPEG, BMP; one path or
+    a list), each resized as the model's processor says. ``precision`` is
+    ``"int8"`` (the firmware's network, calibrated on the folder's
+    calibration images), ``"f16"`` or ``"f32"``.
     """
     if not isinstance(model, Model):
         model = Model(os.fspath(model))
-    if isinstance(images, (str, os.PathLike)):
-        path = os.fspath(images)
-        if not path.endswith(".npy"):
-            raise Error(f"{path}: expected a .npy file of images or pixel_values")
-        images = np.load(path)
     if top < 1:
         raise Error(f"top={top}: expected at least 1")
     if precision == "int8":
-        logits = model.int8().run(images)
+        run = model.int8().run
     elif precision in ("f32", "f16"):
-        logits = model.run(images, precision=precision)
+        def run(x):
+            return model.run(x, precision=precision)
     else:
         raise Error(f'precision {precision!r}: expected "int8", "f16" or "f32"')
+    if isinstance(images, (str, os.PathLike)):
+        path = os.fspath(images)
+        images = np.load(path) if path.endswith(".npy") else [path]
+    if isinstance(images, np.ndarray):
+        logits = run(images)
+    else:
+        # Pictures, each at its own size until the processor resizes it.
+        pictures = read_pictures([os.fspath(p) for p in images], model.input_size[0])
+        logits = np.concatenate([run(p[None]) for p in pictures])
     probs = _softmax(np.asarray(logits))
     labels: Sequence[str] = model.labels
     out = []

@@ -90,5 +90,9 @@ class Int8:
     def compile(self, out_dir: Union[str, os.PathLike], name: str = "model") -> str:
         """Generate the firmware's Rust module; returns its path."""
 
+def read_pictures(paths: List[Union[str, os.PathLike]], channels: int) -> List[npt.NDArray[np.uint8]]:
+    """Decode picture files (PNG, JPEG, BMP) as a model with ``channels``
+    channels takes them: ``(H, W)`` or ``(H, W, 3)`` uint8 each."""
+
 def default_calibration_method() -> str:
     """The range rule used unless told otherwise."""

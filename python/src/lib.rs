@@ -523,6 +523,30 @@ impl Int8 {
     }
 }
 
+/// Decode the picture files `paths` (PNG, JPEG, BMP) as a model with
+/// `channels` channels takes them (grey as Pillow's `convert("L")`
+/// computes it): one uint8 array `(H, W)` or `(H, W, 3)` each.
+#[pyfunction]
+fn read_pictures<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    channels: usize,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    paths
+        .iter()
+        .map(|p| {
+            let set = convnext_codegen::pictures::decode(p, channels).map_err(err)?;
+            let shape = match channels {
+                1 => vec![set.height, set.width],
+                c => vec![set.height, set.width, c],
+            };
+            Ok(PyArray1::from_vec(py, set.pixels)
+                .reshape(shape)?
+                .into_any())
+        })
+        .collect()
+}
+
 /// The range rule used unless told otherwise.
 #[pyfunction]
 fn default_calibration_method() -> String {
@@ -536,6 +560,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
     m.add_class::<Int8>()?;
     m.add_function(wrap_pyfunction!(default_calibration_method, m)?)?;
+    m.add_function(wrap_pyfunction!(read_pictures, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

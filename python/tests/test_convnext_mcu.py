@@ -124,6 +124,14 @@ def test_classify(model: convnext_mcu.Model, images: np.ndarray, tmp_path: Path)
     assert top[0][0][1] >= top[0][1][1] and top[0][0][0] in model.labels
     np.save(tmp_path / "two.npy", images[:2])
     assert convnext_mcu.classify(MODEL, tmp_path / "two.npy", top=2, precision="f32")[0][0][0] == top[0][0][0]
+    # Picture files: the CLI's classify, to the printed percent.
+    pictures = sorted((MODEL / "examples").glob("*.png"))
+    got = convnext_mcu.classify(model, pictures, top=1)
+    out = cli("classify", "--model", str(MODEL), "--precision", "int8", "--top", "1", *map(str, pictures))
+    for (label, p), line in zip((g[0] for g in got), out.splitlines()):
+        assert line.endswith(f": {label} {100 * p:.1f}%"), (line, label, p)
+    with pytest.raises(convnext_mcu.Error, match="cannot open"):
+        convnext_mcu.classify(model, tmp_path / "missing.png")
 
 
 def test_errors(tmp_path: Path, model: convnext_mcu.Model, int8: convnext_mcu.Int8, images: np.ndarray) -> None:

@@ -2,8 +2,8 @@
 //! `image` crate and brought to the model's channel count as Pillow's
 //! `convert` does.
 
-use convnext_codegen::dataset::ImageSet;
-use convnext_codegen::Error;
+use crate::dataset::ImageSet;
+use crate::Error;
 use std::path::Path;
 
 /// One decoded image as the model takes it: `height x width x channels` u8.
