@@ -1,16 +1,14 @@
-//! Picture files as `convnext classify` reads them: any bytes, decoded by
-//! the CLI's own code (`cli/src/pictures.rs`: PNG, JPEG, BMP through the
-//! `image` crate, then grey or RGB as Pillow converts), then preprocessed to
-//! `pixel_values`: an image or an error, never a panic.
+//! Picture files as `convnext classify` and the Python package read them:
+//! any bytes, decoded by their own code (`convnext_codegen::pictures`: PNG,
+//! JPEG, BMP through the `image` crate, then grey or RGB as Pillow
+//! converts), then preprocessed to `pixel_values`: an image or an error,
+//! never a panic.
 #![no_main]
 
 mod scratch;
 
-#[path = "../../cli/src/pictures.rs"]
-#[allow(dead_code)]
-mod pictures;
-
 use convnext::preprocess::ProcessorConfig;
+use convnext_codegen::pictures;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
