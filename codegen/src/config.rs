@@ -262,7 +262,7 @@ impl ModelConfig {
                 .pointer("/pretrained_cfg/input_size/1")
                 .and_then(|v| v.as_u64())
                 .unwrap_or(224) as usize,
-            labels: (0..num_classes).map(|i| format!("class_{i}")).collect(),
+            labels: timm_labels(path, j, num_classes)?,
             out_features: Vec::new(),
             naming: Naming::Timm,
         })
@@ -467,4 +467,44 @@ impl Fields<'_> {
                 .ok_or_else(|| Error::config(self.path, k, format!("{v} is not a string"))),
         }
     }
+}
+
+/// The class names of a timm `config.json`: `label_names` (what
+/// `save_for_hf` writes from its `model_config`), else `class_i`.
+fn timm_labels(path: &Path, j: &Value, num_classes: usize) -> Result<Vec<String>> {
+    let Some(names) = j.get("label_names").filter(|_| num_classes > 0) else {
+        return Ok((0..num_classes).map(|i| format!("class_{i}")).collect());
+    };
+    // A list, or (timm allows gaps) an object from index to name.
+    let names: Vec<String> = match names {
+        Value::Object(map) => {
+            let mut v = vec![String::new(); num_classes];
+            for (k, name) in map {
+                let i = k.parse::<usize>().ok().filter(|&i| i < num_classes);
+                match (i, name.as_str()) {
+                    (Some(i), Some(n)) => v[i] = n.to_string(),
+                    _ => {
+                        return Err(Error::config(
+                            path,
+                            "label_names",
+                            format!("entry {k:?} is not an index below {num_classes} with a name"),
+                        ))
+                    }
+                }
+            }
+            v
+        }
+        _ => names
+            .as_array()
+            .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
+            .ok_or_else(|| Error::config(path, "label_names", "must be a list of strings"))?,
+    };
+    if names.len() != num_classes {
+        return Err(Error::config(
+            path,
+            "label_names",
+            format!("has {} names for num_classes {num_classes}", names.len()),
+        ));
+    }
+    Ok(names)
 }

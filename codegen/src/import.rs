@@ -20,10 +20,14 @@ pub fn load_model(dir: &Path) -> Result<Model> {
 /// [`load_model`], handing each warning to `warn`: tensors that are none of
 /// the model's (a different root than every tensor the model uses, e.g. an
 /// optimizer's state or another head) are skipped with a warning, as
-/// `from_pretrained` does; unused tensors under the model's own roots mean
+/// `from_pretrained` does, and a `preprocessor_config.json` that disagrees
+/// with a timm `pretrained_cfg` is warned of; unused tensors under the model's own roots mean
 /// the config and the weights disagree, and are an error.
 pub fn load_model_with(dir: &Path, warn: &mut dyn FnMut(String)) -> Result<Model> {
     let config = ModelConfig::from_file(&dir.join("config.json"))?;
+    if let Some(w) = crate::processor::processor_disagreement(dir) {
+        warn(w);
+    }
     let ck = Checkpoint::open_dir(dir)?;
     Importer::new(config, &ck).build(warn)
 }

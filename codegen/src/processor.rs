@@ -1,19 +1,174 @@
-//! `preprocessor_config.json` to the runtime's [`ProcessorConfig`].
+//! A model folder's preprocessing as the runtime's [`ProcessorConfig`]:
+//! HF's `preprocessor_config.json`, or the eval transform of timm's
+//! `pretrained_cfg` in `config.json` (what `save_for_hf` writes).
 
 use crate::error::{Error, Result};
-use convnext::preprocess::{ProcessorConfig, Resample, MAX_CHANNELS};
+use convnext::preprocess::{CropRule, ProcessorConfig, Resample, MAX_CHANNELS};
 use serde_json::Value;
 use std::path::Path;
 
-/// Read the model folder's `preprocessor_config.json`, or HF's class
-/// defaults when there is none.
+/// Read the model folder's `preprocessor_config.json`; without one, timm's
+/// `pretrained_cfg` in `config.json` ([`timm_processor`]); without either,
+/// HF's class defaults.
 pub fn load_processor(dir: &Path) -> Result<ProcessorConfig> {
     let path = dir.join("preprocessor_config.json");
     if !path.exists() {
-        return Ok(ProcessorConfig::default());
+        return Ok(timm_processor(dir)?.unwrap_or_default());
     }
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     parse_processor(&path, &text)
+}
+
+/// timm's ImageNet mean and standard deviation (its defaults).
+const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// The eval transform of a timm `config.json`'s `pretrained_cfg`, when it
+/// gives one (`input_size`, `interpolation`, `crop_pct`, `crop_mode`,
+/// `mean`, `std`; timm's defaults for those it leaves out, the input size
+/// required): resize the shorter side to `floor(size / crop_pct)`, crop the
+/// centre (torchvision's rounding), scale to [0, 1], normalise. `None` where
+/// `config.json` has no `pretrained_cfg.input_size` (or no `config.json`).
+pub fn timm_processor(dir: &Path) -> Result<Option<ProcessorConfig>> {
+    let path = dir.join("config.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let j: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::format(&path, format!("invalid JSON: {e}")))?;
+    let Some(cfg) = j
+        .get("pretrained_cfg")
+        .filter(|c| c.get("input_size").is_some())
+    else {
+        return Ok(None);
+    };
+    let bad = |k: &str, m: String| Error::config(&path, format!("pretrained_cfg.{k}"), m);
+    let size: Vec<usize> = cfg["input_size"]
+        .as_array()
+        .and_then(|a| a.iter().map(|v| v.as_u64().map(|v| v as usize)).collect())
+        .filter(|v: &Vec<usize>| v.len() == 3 && v.iter().all(|&x| x > 0))
+        .ok_or_else(|| bad("input_size", "must be [C, H, W]".into()))?;
+    let (c, h, w) = (size[0], size[1], size[2]);
+    if h != w {
+        return Err(bad(
+            "input_size",
+            format!("{h}x{w} is not square; only square inputs are supported (write a preprocessor_config.json)"),
+        ));
+    }
+    if c == 0 || c > MAX_CHANNELS {
+        return Err(bad(
+            "input_size",
+            format!("{c} channels: 1 to {MAX_CHANNELS} are supported"),
+        ));
+    }
+    let resample = match cfg.get("interpolation").and_then(Value::as_str) {
+        None | Some("bicubic") => Resample::Bicubic,
+        Some("bilinear") => Resample::Bilinear,
+        Some(other) => {
+            return Err(bad(
+                "interpolation",
+                format!("{other:?} is not supported (bicubic and bilinear are)"),
+            ))
+        }
+    };
+    match cfg.get("crop_mode").and_then(Value::as_str) {
+        None | Some("center") => {}
+        Some(other) => {
+            return Err(bad(
+                "crop_mode",
+                format!("{other:?} is not supported (center is)"),
+            ))
+        }
+    }
+    let crop_pct = match cfg.get("crop_pct") {
+        None | Some(Value::Null) => 0.875,
+        Some(v) => v
+            .as_f64()
+            .filter(|p| *p > 0.0 && *p <= 1.0)
+            .ok_or_else(|| bad("crop_pct", "must be a number in (0, 1]".into()))?,
+    };
+    let triple = |k: &str, default: [f32; 3]| -> Result<[f32; MAX_CHANNELS]> {
+        let vals: Vec<f32> = match cfg.get(k) {
+            None | Some(Value::Null) => default.to_vec(),
+            Some(v) => v
+                .as_array()
+                .and_then(|a| a.iter().map(|x| x.as_f64().map(|x| x as f32)).collect())
+                .ok_or_else(|| bad(k, "must be a list of numbers".into()))?,
+        };
+        // timm gives 3 values; a one-channel model uses the first.
+        if vals.len() < c || vals.len() > MAX_CHANNELS {
+            return Err(bad(
+                k,
+                format!("has {} values for {c} channels", vals.len()),
+            ));
+        }
+        let mut out = [0f32; MAX_CHANNELS];
+        out[..vals.len()].copy_from_slice(&vals);
+        Ok(out)
+    };
+    let image_std = triple("std", IMAGENET_STD)?;
+    if image_std[..c].contains(&0.0) {
+        return Err(bad("std", "must not contain 0".into()));
+    }
+    Ok(Some(ProcessorConfig {
+        do_resize: true,
+        shortest_edge: h,
+        crop_pct,
+        resample,
+        do_rescale: true,
+        rescale_factor: 1.0 / 255.0,
+        do_normalize: true,
+        image_mean: triple("mean", IMAGENET_MEAN)?,
+        image_std,
+        crop_rule: CropRule::Timm,
+    }))
+}
+
+/// Where a folder has both a `preprocessor_config.json` and a timm
+/// `pretrained_cfg` that disagree: what differs (the first is the one
+/// used), for a warning.
+pub fn processor_disagreement(dir: &Path) -> Option<String> {
+    let hf_path = dir.join("preprocessor_config.json");
+    let text = std::fs::read_to_string(&hf_path).ok()?;
+    let hf = parse_processor(&hf_path, &text).ok()?;
+    let timm = timm_processor(dir).ok()??;
+    let mut diff = Vec::new();
+    if hf.shortest_edge != timm.shortest_edge {
+        diff.push(format!(
+            "size {} against {}",
+            hf.shortest_edge, timm.shortest_edge
+        ));
+    }
+    if hf.resample != timm.resample {
+        diff.push(format!(
+            "resampling {:?} against {:?}",
+            hf.resample, timm.resample
+        ));
+    }
+    if (hf.crop_pct - timm.crop_pct).abs() > 1e-9 {
+        diff.push(format!(
+            "crop_pct {} against {}",
+            hf.crop_pct, timm.crop_pct
+        ));
+    }
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+    if !close(&hf.image_mean[..3], &timm.image_mean[..3])
+        || !close(&hf.image_std[..3], &timm.image_std[..3])
+    {
+        diff.push(format!(
+            "mean/std {:?}/{:?} against {:?}/{:?}",
+            &hf.image_mean[..3],
+            &hf.image_std[..3],
+            &timm.image_mean[..3],
+            &timm.image_std[..3]
+        ));
+    }
+    (!diff.is_empty()).then(|| {
+        format!(
+            "preprocessor_config.json and config.json's pretrained_cfg disagree ({}); preprocessor_config.json is used",
+            diff.join(", ")
+        )
+    })
 }
 
 /// Parse the JSON of a `preprocessor_config.json`.

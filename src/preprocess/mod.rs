@@ -54,7 +54,21 @@ impl core::fmt::Display for PreprocessError {
     }
 }
 
-/// The settings of HF's `ConvNextImageProcessor` (`preprocessor_config.json`).
+/// Whose resize-and-crop rule [`ProcessorConfig::plan`] follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CropRule {
+    /// HF's `ConvNextImageProcessor`: from `shortest_edge` 384 up, a warp to
+    /// the square; below it, a resize of the shortest edge, then the centre
+    /// crop at `floor(d / 2)` of the `d` extra pixels.
+    Hf,
+    /// timm's eval transform (torchvision's `Resize` then `CenterCrop`): the
+    /// resize and the crop at every size, the crop at `d / 2` rounded half to
+    /// even (Python's `round`).
+    Timm,
+}
+
+/// The settings of HF's `ConvNextImageProcessor` (`preprocessor_config.json`),
+/// or of timm's eval transform (`pretrained_cfg`, [`CropRule::Timm`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProcessorConfig {
     /// Resize (and crop) at all.
@@ -75,6 +89,8 @@ pub struct ProcessorConfig {
     pub image_mean: [f32; MAX_CHANNELS],
     /// Per-channel standard deviation.
     pub image_std: [f32; MAX_CHANNELS],
+    /// HF's resize-and-crop rule or timm's.
+    pub crop_rule: CropRule,
 }
 
 impl Default for ProcessorConfig {
@@ -90,6 +106,7 @@ impl Default for ProcessorConfig {
             do_normalize: true,
             image_mean: [0.5; MAX_CHANNELS],
             image_std: [0.5; MAX_CHANNELS],
+            crop_rule: CropRule::Hf,
         }
     }
 }
@@ -131,7 +148,7 @@ impl ProcessorConfig {
         if size == 0 {
             return Err(PreprocessError::BadSize);
         }
-        if size >= 384 {
+        if size >= 384 && self.crop_rule == CropRule::Hf {
             // HF warps to a square from 384 up: no crop.
             return Ok(ResizePlan {
                 resized_width: size,
@@ -161,11 +178,17 @@ impl ProcessorConfig {
         if rw == 0 || rh == 0 {
             return Err(PreprocessError::BadSize);
         }
+        // (`short >= size`, and so is the other side: nothing underflows.)
+        let centre = |d: usize| match self.crop_rule {
+            CropRule::Hf => d / 2,
+            // round(d / 2), half to even: k + 1 where d = 2k + 1 and k is odd.
+            CropRule::Timm => d / 2 + (d % 2 == 1 && (d / 2) % 2 == 1) as usize,
+        };
         Ok(ResizePlan {
             resized_width: rw,
             resized_height: rh,
-            crop_left: (rw - size) / 2,
-            crop_top: (rh - size) / 2,
+            crop_left: centre(rw - size),
+            crop_top: centre(rh - size),
             width: size,
             height: size,
         })
@@ -273,6 +296,35 @@ mod tests {
             (p.crop_left, p.crop_top, p.width, p.height),
             (80, 16, 224, 224)
         );
+    }
+
+    #[test]
+    fn timm_crops_at_every_size_and_rounds_the_centre_half_to_even() {
+        let timm = ProcessorConfig {
+            shortest_edge: 224,
+            crop_pct: 0.875,
+            crop_rule: CropRule::Timm,
+            ..Default::default()
+        };
+        // 259 x 256 -> 259 x 256: 35 extra columns, round(17.5) = 18 (HF:
+        // 17); 33 -> round(16.5) = 16, as HF.
+        let p = timm.plan(259, 256).unwrap();
+        assert_eq!((p.crop_left, p.crop_top), (18, 16));
+        let hf = ProcessorConfig {
+            crop_rule: CropRule::Hf,
+            ..timm
+        };
+        assert_eq!(hf.plan(259, 256).unwrap().crop_left, 17);
+        assert_eq!(timm.plan(257, 256).unwrap().crop_left, 16);
+        // From 384 up timm still resizes by crop_pct and crops.
+        let big = ProcessorConfig {
+            shortest_edge: 384,
+            crop_pct: 1.0,
+            ..timm
+        };
+        let p = big.plan(451, 300).unwrap();
+        assert_eq!((p.resized_width, p.resized_height), (577, 384));
+        assert_eq!((p.crop_left, p.width, p.height), (96, 384, 384));
     }
 
     #[test]
