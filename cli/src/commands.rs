@@ -4,8 +4,7 @@
 use crate::failure::{usage, Failure};
 use crate::fit::{self, kib};
 use crate::int8::{
-    calibration_method, check_int8_input, int8_logits, int8_plan, int8_raw_logits, numerics,
-    Int8Plan,
+    calibration_method, int8_logits, int8_plan, int8_raw_logits, numerics, Int8Plan,
 };
 use crate::options::{
     CalibrateArgs, CompileArgs, OutputKind, Precision, PreprocessArgs, ReportArgs, RunArgs,
@@ -134,7 +133,7 @@ fn write_feature_maps(
         Precision::Int8 => {
             let backbone = model.as_backbone();
             let plan = int8_plan(dir, &backbone, &a.int8)?.plan;
-            check_int8_input(&plan, x)?;
+            plan.check_inputs(x, false, &mut |w| eprintln!("warning: {w}"))?;
             plan.feature_maps_f32(&input_bytes(x, &plan.model))
         }
         Precision::F16 => forward(&round_weights_to_f16(model), x)?.feature_maps,

@@ -10,11 +10,9 @@ use convnext_codegen::compile::{
 };
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::quantize::{
-    input_bytes, u8_loss, Hidden, InputQuantization, Numerics, StreamScales,
-};
+use convnext_codegen::quantize::{Hidden, InputQuantization, Numerics, StreamScales};
 use convnext_codegen::saved_calibration::SavedCalibration;
-use convnext_codegen::{Error, Model, Tensor};
+use convnext_codegen::{Model, Tensor};
 use std::path::Path;
 
 /// `--calibration-method`'s value.
@@ -105,20 +103,14 @@ pub(crate) fn numerics(a: &CalibrationFlags, cal: &Tensor) -> Numerics {
 }
 
 /// The int8 network's int32 logits, as the firmware returns them, for
-/// the pixel_values `x`; where they came from u8 images, `u8s` are those
-/// images' bytes at the input size, which a camera-input network takes as
-/// they are.
+/// the pixel_values `x` (see [`Plan::run_inputs`]; its warning on
+/// stderr).
 pub(crate) fn int8_raw_logits(
     plan: &Plan,
     x: &Tensor,
     u8s: Option<&[u8]>,
 ) -> Result<Vec<i32>, Failure> {
-    check_int8_input(plan, x)?;
-    let m = &plan.model;
-    Ok(match u8s {
-        Some(bytes) if m.input == InputQuantization::Camera => plan.run_u8(bytes),
-        _ => plan.run_u8(&input_bytes(x, m)),
-    })
+    Ok(plan.run_inputs(x, u8s, &mut |w| eprintln!("warning: {w}"))?)
 }
 
 /// [`int8_raw_logits`] dequantized to f32 (logit = int32 x the logit scale).
@@ -131,28 +123,4 @@ pub(crate) fn int8_logits(plan: &Plan, x: &Tensor, u8s: Option<&[u8]>) -> Result
             .map(|&v| (v as f64 * m.logit_scale) as f32)
             .collect(),
     ))
-}
-
-/// Refuse inputs of another size than the plan's; warn about inputs that
-/// are not u8 images under a camera-input plan.
-pub(crate) fn check_int8_input(plan: &Plan, x: &Tensor) -> Result<(), Failure> {
-    let m = &plan.model;
-    let want = [m.input_c, m.input_h, m.input_w];
-    if x.shape.len() != 4 || x.shape[1..] != want {
-        return Err(Failure::Model(Error::Input {
-            message: format!(
-                "int8 plan was calibrated for (N, {}, {}, {}) inputs, got {:?}; calibrate at this size with --calibration",
-                want[0], want[1], want[2], x.shape
-            ),
-        }));
-    }
-    let loss = u8_loss(x, &m.processor);
-    if m.input == InputQuantization::Camera && loss.is_lossy() {
-        eprintln!(
-            "warning: the int8 network takes u8 images, and these pixel_values are not u8 images under the model's normalisation: {:.2} % of values fall outside [0, 255] and are clipped, and values are rounded to the nearest level by up to {:.2} of a level. Feed images preprocessed by this model's processor (convnext preprocess, or classify for picture files); for other inputs, calibrate on such inputs with --input-quantization calibrated (or run f32 or f16).",
-            100.0 * loss.clipped,
-            loss.max_rounding
-        );
-    }
-    Ok(())
 }

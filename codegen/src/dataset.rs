@@ -106,26 +106,30 @@ pub fn images_from_npy(path: &Path, a: npy::NpyArray) -> Result<ImageSet> {
         NpyData::U8(d) => d,
         _ => return Err(Error::format(path, "images must be uint8")),
     };
-    let (count, height, width, channels) = match a.shape[..] {
-        [n, h, w] => (n, h, w, 1),
-        [n, h, w, c] => (n, h, w, c),
-        _ => {
-            return Err(Error::format(
-                path,
-                format!(
-                    "images must be (N, H, W) or (N, H, W, C), got {:?}",
-                    a.shape
-                ),
-            ))
-        }
-    };
-    Ok(ImageSet {
-        pixels,
-        count,
-        height,
-        width,
-        channels,
-    })
+    ImageSet::from_shape(pixels, &a.shape).map_err(|m| Error::format(path, m))
+}
+
+impl ImageSet {
+    /// u8 images of `shape` `(N, H, W)` or `(N, H, W, C)` (`pixels` in that
+    /// order); another shape is refused with what it should be.
+    pub fn from_shape(pixels: Vec<u8>, shape: &[usize]) -> std::result::Result<ImageSet, String> {
+        let (count, height, width, channels) = match shape[..] {
+            [n, h, w] => (n, h, w, 1),
+            [n, h, w, c] => (n, h, w, c),
+            _ => {
+                return Err(format!(
+                    "images must be (N, H, W) or (N, H, W, C), got {shape:?}"
+                ))
+            }
+        };
+        Ok(ImageSet {
+            pixels,
+            count,
+            height,
+            width,
+            channels,
+        })
+    }
 }
 
 /// Read class indices from a `.npy` of shape `(N,)`.

@@ -292,6 +292,57 @@ impl Plan {
             .collect()
     }
 
+    /// Check pixel_values `x` for this network: inputs of another size than
+    /// the plan's are an error; `warn` hears of pixel_values that are not u8
+    /// images under a camera-input plan (they are clipped and rounded), unless
+    /// `from_u8` (they came from u8 images, whose bytes it takes).
+    pub fn check_inputs(
+        &self,
+        x: &Tensor,
+        from_u8: bool,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<()> {
+        use crate::quantize::{u8_loss, InputQuantization};
+        let m = &self.model;
+        let want = [m.input_c, m.input_h, m.input_w];
+        if x.shape.len() != 4 || x.shape[1..] != want {
+            return Err(Error::input(format!(
+                "int8 plan was calibrated for (N, {}, {}, {}) inputs, got {:?}; calibrate at this size with --calibration",
+                want[0], want[1], want[2], x.shape
+            )));
+        }
+        if m.input == InputQuantization::Camera && !from_u8 {
+            let loss = u8_loss(x, &m.processor);
+            if loss.is_lossy() {
+                warn(format!(
+                    "the int8 network takes u8 images, and these pixel_values are not u8 images under the model's normalisation: {:.2} % of values fall outside [0, 255] and are clipped, and values are rounded to the nearest level by up to {:.2} of a level. Feed images preprocessed by this model's processor (convnext preprocess, or classify for picture files); for other inputs, calibrate on such inputs with --input-quantization calibrated (or run f32 or f16).",
+                    100.0 * loss.clipped,
+                    loss.max_rounding
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The int8 network's int32 logits (`num_labels` an image) of the
+    /// pixel_values `x`, as the firmware returns them, checked as
+    /// [`Plan::check_inputs`] says; where they came from u8 images, `u8s`
+    /// are those images' bytes at the input size, which a camera-input
+    /// network takes as they are.
+    pub fn run_inputs(
+        &self,
+        x: &Tensor,
+        u8s: Option<&[u8]>,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<Vec<i32>> {
+        use crate::quantize::{input_bytes, InputQuantization};
+        self.check_inputs(x, u8s.is_some(), warn)?;
+        Ok(match u8s {
+            Some(bytes) if self.model.input == InputQuantization::Camera => self.run_u8(bytes),
+            _ => self.run_u8(&input_bytes(x, &self.model)),
+        })
+    }
+
     /// Run the int8 network on u8 HWC images (`input_bytes` each), spread
     /// over the machine's cores; returns int32 logits, `num_labels` per image.
     pub fn run_u8(&self, images: &[u8]) -> Vec<i32> {

@@ -13,7 +13,7 @@ use convnext_codegen::dataset::ImageSet;
 use convnext_codegen::emit::{emit, Provenance};
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
-use convnext_codegen::quantize::{input_bytes, u8_loss, InputQuantization, Numerics};
+use convnext_codegen::quantize::Numerics;
 use convnext_codegen::reference::{check_pixel_values, forward, logits};
 use convnext_codegen::saved_calibration::SavedCalibration;
 use convnext_codegen::{load_model, Tensor};
@@ -48,23 +48,10 @@ impl Input {
     /// float32).
     fn from_py(array: &Bound<'_, PyAny>) -> PyResult<Input> {
         if let Ok(a) = array.extract::<PyReadonlyArrayDyn<'_, u8>>() {
-            let shape = a.shape().to_vec();
-            let (count, height, width, channels) = match shape[..] {
-                [n, h, w] => (n, h, w, 1),
-                [n, h, w, c] => (n, h, w, c),
-                _ => {
-                    return Err(err(format!(
-                        "uint8 images must be (N, H, W) or (N, H, W, C), got {shape:?}"
-                    )))
-                }
-            };
-            return Ok(Input::Images(ImageSet {
-                pixels: a.as_array().iter().copied().collect(),
-                count,
-                height,
-                width,
-                channels,
-            }));
+            let pixels = a.as_array().iter().copied().collect();
+            return ImageSet::from_shape(pixels, a.shape())
+                .map(Input::Images)
+                .map_err(err);
         }
         let floats = match array.extract::<PyReadonlyArrayDyn<'_, f32>>() {
             Ok(a) => (a.shape().to_vec(), a.as_array().iter().copied().collect()),
@@ -364,36 +351,22 @@ struct Int8 {
 }
 
 impl Int8 {
-    /// The firmware's int32 logits of `images` (see [`Int8::run_raw`]).
+    /// The firmware's int32 logits of `images` (see [`Int8::run_raw`]); the
+    /// engine's warning about pixel_values as a `UserWarning`.
     fn raw(&self, py: Python<'_>, images: &Bound<'_, PyAny>) -> PyResult<(usize, Vec<i32>)> {
         let (x, bytes) = Input::from_py(images)?.model_inputs(&self.processor)?;
-        let m = &self.plan.model;
-        let want = [m.input_c, m.input_h, m.input_w];
-        if x.shape.len() != 4 || x.shape[1..] != want {
-            return Err(err(format!(
-                "the int8 network was calibrated for (N, {}, {}, {}) inputs, got {:?}; calibrate at this size",
-                want[0], want[1], want[2], x.shape
-            )));
+        let mut warnings = Vec::new();
+        let logits = py
+            .detach(|| {
+                self.plan
+                    .run_inputs(&x, bytes.as_deref(), &mut |w| warnings.push(w))
+            })
+            .map_err(err)?;
+        for w in warnings {
+            let message = std::ffi::CString::new(w).unwrap_or_default();
+            PyErr::warn(py, &py.get_type::<PyUserWarning>(), &message, 2)?;
         }
-        let camera = m.input == InputQuantization::Camera;
-        if bytes.is_none() && camera {
-            let loss = u8_loss(&x, &m.processor);
-            if loss.is_lossy() {
-                let message = std::ffi::CString::new(format!(
-                    "the int8 network takes u8 images, and these pixel_values are not u8 images under the model's normalisation: {:.2} % of values fall outside [0, 255] and are clipped, and values are rounded to the nearest level by up to {:.2} of a level; pass the uint8 images themselves",
-                    100.0 * loss.clipped,
-                    loss.max_rounding
-                ))
-                .unwrap_or_default();
-                PyErr::warn(py, &py.get_type::<PyUserWarning>(), &message, 2)?;
-            }
-        }
-        let n = x.shape[0];
-        let logits = py.detach(|| match bytes {
-            Some(b) if camera => self.plan.run_u8(&b),
-            _ => self.plan.run_u8(&input_bytes(&x, m)),
-        });
-        Ok((n, logits))
+        Ok((x.shape[0], logits))
     }
 }
 

@@ -145,7 +145,7 @@ def test_errors(tmp_path: Path, model: convnext_mcu.Model, int8: convnext_mcu.In
     raises("output", model.run, images[:1], output="hidden")
     raises("NaN", model.run, np.full((1, 1, 28, 28), np.nan, dtype=np.float32))
     raises("pixel_values must be", model.run, np.zeros((28, 28), dtype=np.float32))
-    raises("uint8 images must be", int8.run_raw, np.zeros((28,), dtype=np.uint8))
+    raises(r"images must be \(N, H, W\)", int8.run_raw, np.zeros((28,), dtype=np.uint8))
     raises("calibrated for", int8.run_raw, np.zeros((1, 3, 32, 32), dtype=np.float32))
     raises("calibration_file", model.int8, calibration=images[:4], calibration_file=tmp_path / "x.json")
     raises("method", model.int8, method="median")

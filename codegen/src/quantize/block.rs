@@ -15,6 +15,7 @@ use crate::reference::Point;
 use convnext::kernels::activation::Activation;
 use convnext::kernels::block::BlockParams;
 use convnext::kernels::grn::GrnParams;
+use convnext::kernels::tables::i32_table;
 use convnext::kernels::{InPlaceMap, Placement, Requant};
 
 /// Block `(stage, block)` over an `h x w` map from the `input` stream to
@@ -112,8 +113,8 @@ pub(super) fn quantize(
     // channels have scales of their own), one shift for all.
     let ratio = |o: usize| input.scale(o) / out.scale(o);
     let residual_shift = Requant::from_real((0..c).map(ratio).fold(0.0, f64::max)).shift;
-    let residual: Vec<Requant> = (0..c)
-        .map(|o| Requant::with_shift(ratio(o), residual_shift))
+    let residual: Vec<i32> = (0..c)
+        .map(|o| Requant::with_shift(ratio(o), residual_shift).mult)
         .collect();
     Ok(BlockParams {
         map: InPlaceMap { h, w, c },
@@ -141,7 +142,7 @@ pub(super) fn quantize(
             &pw2_bias,
             (0..c).map(|o| Requant::from_real(gamma(o) * pw2_in.scale * s_w2[o] / out.scale(o))),
         ),
-        residual: residual.iter().flat_map(|r| r.mult.to_le_bytes()).collect(),
+        residual: i32_table(&residual).collect(),
         residual_shift,
         out_zero_point: out.zero_point(),
         grn,

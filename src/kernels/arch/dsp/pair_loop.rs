@@ -554,15 +554,15 @@ macro_rules! residual_loop {
             // SAFETY: each of `pairs` (at least 1) pairs reads 8 bytes of `bias`,
             // 10 of `rq`, 8 of `residual` and 16 `turns` of `w`, each pair where
             // the last stopped, and all of `hidden` (`hs` to `hend`, `turns` at
-            // least 1); it reads
-            // and writes bytes `2k`, `2k + 1`, `c + 2k` and `c + 2k + 1` of `x`
-            // for pair `k < pairs <= c / 2`, all inside `x`'s `2c` bytes. `pairs`
-            // is at most what `w`, `bias`, `rq` and `residual` hold (checked
-            // above), and the
-            // loop stops when the pixel-a pointer reaches `xend`. LDR, LDRSB and
-            // STRB allow unaligned addresses on every core with the DSP extension;
-            // LDRD and STRD touch the words this block pushed. The 13 words are
-            // popped before the block ends; it calls nothing.
+            // least 1); it reads and writes bytes `2k`, `2k + 1`, `c + 2k` and
+            // `c + 2k + 1` of `x` for pair `k < pairs <= c / 2`, all inside
+            // `x`'s `2c` bytes; row `k`'s mantissa is `residual`'s word `k`.
+            // `pairs` is at most what `w`, `bias`, `rq` and `residual` hold
+            // (checked above), and the loop stops when the pixel-a pointer
+            // reaches `xend`. LDR, LDRSB and STRB allow unaligned addresses on
+            // every core with the DSP extension; LDRD and STRD touch the words
+            // this block pushed. The 13 words are popped before the block ends;
+            // it calls nothing.
             unsafe {
                 asm!(
                     "sub sp, #8",
@@ -645,11 +645,10 @@ residual_loop!(
     /// hidden vectors ([`i8_2x2`]'s `x`), `w`, `bias`, `rq` the layer's
     /// paired weights, biases and multipliers, `layer` its prepared residual
     /// form with each row's stream mantissa. Returns how many rows it wrote,
-    /// from the first: all `c` but
-    /// where a row's multiplier has no prepared form
-    /// ([`crate::kernels::requantize::ResidualLayer::row`]); the loop stops before
-    /// that pair stores anything, so the caller can compute it the general
-    /// way.
+    /// from the first: all `c` but where a row's multiplier has no prepared
+    /// form ([`crate::kernels::requantize::ResidualLayer::row`]); the loop
+    /// stops before that pair stores anything, so the caller can compute it
+    /// the general way.
     i8_2x2_residual,
     16,
     "ldr {xe}, [{xp}], #4",
