@@ -43,6 +43,8 @@ pub struct Board {
     pub target: &'static str,
     /// Core, as the README names it.
     pub core: &'static str,
+    /// `-C target-cpu`: the core the code is scheduled for.
+    pub cpu: &'static str,
     /// Flash (or code memory).
     pub flash: Region,
     /// RAM the firmware may use.
@@ -63,6 +65,7 @@ const AN386: Board = Board {
     name: "qemu-an386",
     target: "thumbv7em-none-eabihf",
     core: "Cortex-M4F (QEMU mps2-an386)",
+    cpu: "cortex-m4",
     flash: Region {
         origin: 0,
         bytes: 4 * MIB,
@@ -86,6 +89,7 @@ pub const BOARDS: [Board; 7] = [
         dir: "qemu-mps2-an500",
         name: "qemu-an500",
         core: "Cortex-M7 (QEMU mps2-an500)",
+        cpu: "cortex-m7",
         run: Run::Qemu {
             machine: "mps2-an500",
             timer_base: 0x4000_0000,
@@ -98,6 +102,7 @@ pub const BOARDS: [Board; 7] = [
         name: "qemu-an505",
         target: "thumbv8m.main-none-eabihf",
         core: "Cortex-M33 (QEMU mps2-an505)",
+        cpu: "cortex-m33",
         // Running Secure: code in SSRAM1's secure alias, data in SSRAM2's.
         flash: Region {
             origin: 0x1000_0000,
@@ -121,6 +126,7 @@ pub const BOARDS: [Board; 7] = [
         // QEMU models no Cortex-M0+ MPS2 board; its M3 runs the Armv6-M
         // build (the RP2040's) bit for bit, so CI checks and counts that path.
         core: "Cortex-M3 running the Armv6-M build (QEMU mps2-an385)",
+        cpu: "cortex-m0plus",
         run: Run::Qemu {
             machine: "mps2-an385",
             timer_base: 0x4000_0000,
@@ -133,6 +139,7 @@ pub const BOARDS: [Board; 7] = [
         name: "stm32f746g-disco",
         target: "thumbv7em-none-eabihf",
         core: "Cortex-M7 (STM32F746NG)",
+        cpu: "cortex-m7",
         flash: Region {
             origin: 0x0800_0000,
             bytes: MIB,
@@ -152,6 +159,7 @@ pub const BOARDS: [Board; 7] = [
         name: "nrf52840-dk",
         target: "thumbv7em-none-eabihf",
         core: "Cortex-M4F (nRF52840)",
+        cpu: "cortex-m4",
         flash: Region {
             origin: 0,
             bytes: MIB,
@@ -171,6 +179,7 @@ pub const BOARDS: [Board; 7] = [
         name: "rpi-pico",
         target: "thumbv6m-none-eabi",
         core: "Cortex-M0+ (RP2040)",
+        cpu: "cortex-m0plus",
         // 2 MiB QSPI flash; its first 256 bytes hold the second-stage bootloader.
         flash: Region {
             origin: 0x1000_0000,
@@ -190,6 +199,17 @@ impl Board {
     /// The board whose crate (and folder) is `dir`.
     pub fn by_dir(dir: &str) -> Option<&'static Board> {
         BOARDS.iter().find(|b| b.dir == dir)
+    }
+
+    /// The runtime's features the board builds it with: `dsp` on the
+    /// Armv8-M Mainline cores (their DSP extension is optional, so the
+    /// target does not imply it; the M33 of AN505 has it).
+    pub fn runtime_features(&self) -> &'static [&'static str] {
+        if self.target.starts_with("thumbv8m.main") {
+            &["dsp"]
+        } else {
+            &[]
+        }
     }
 
     /// True for boards CI runs under QEMU.

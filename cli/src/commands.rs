@@ -4,16 +4,14 @@
 use crate::failure::{usage, Failure};
 use crate::fit::{self, kib};
 use crate::int8::{
-    calibration_method, int8_logits, int8_plan, int8_raw_logits, numerics, Int8Plan,
+    calibrate_and_gate, calibration_method, int8_logits, int8_plan, int8_raw_logits, Int8Plan,
 };
 use crate::options::{
     CalibrateArgs, CompileArgs, OutputKind, Precision, PreprocessArgs, ReportArgs, RunArgs,
 };
-use crate::progress::spinner;
 use clap::ValueEnum;
 use convnext_codegen::compile::{
-    calibrate_to_save, choose_f16_blocks_with_numerics, load_calibration, round_weights_to_f16,
-    CalibrationChoices,
+    choose_f16_blocks_with_numerics, load_calibration, round_weights_to_f16,
 };
 use convnext_codegen::dataset::{images_from_npy, read_images};
 use convnext_codegen::emit::Provenance;
@@ -436,34 +434,8 @@ pub fn compile(a: &CompileArgs) -> Result<(), Failure> {
 
 /// `convnext calibrate`.
 pub fn calibrate(args: &CalibrateArgs) -> Result<(), Failure> {
-    let (dir, a) = (args.model.as_path(), &args.calibrate);
-    let model = load_model(dir)?;
-    let processor = load_processor(dir)?;
-    let cal = load_calibration(dir, a.calibration.as_deref(), &processor)?;
-    let method = calibration_method(&a.calibration_method)?;
-    let source = a
-        .calibration
-        .as_deref()
-        .and_then(|p| p.file_name())
-        .map_or("calibration_images.npy".into(), |n| {
-            n.to_string_lossy().into_owned()
-        });
-    let spin = spinner(format!("calibrating on {} images ({method})", cal.shape[0]));
-    let choices = CalibrationChoices {
-        method,
-        f16_count: a.f16_blocks,
-        numerics: numerics(a, &cal),
-    };
-    let saved = calibrate_to_save(dir, &model, &processor, &cal, &source, choices)?;
-    if args.gate.min_sqnr > f64::NEG_INFINITY {
-        check_quality(
-            &model,
-            &saved.plan(&model, &processor)?,
-            &cal,
-            args.gate.min_sqnr,
-        )?;
-    }
-    spin.finish_and_clear();
+    let saved = calibrate_and_gate(&args.model, &args.calibrate, args.gate.min_sqnr)?;
+    let method = saved.method;
     saved.write(&args.out)?;
     println!(
         "wrote {}: {} ranges from {} images of {:?} ({method}){}",

@@ -6,13 +6,15 @@ use crate::options::{CalibrationFlags, HiddenArg, InputQuant, Int8Args, StreamSc
 use crate::progress::spinner;
 use convnext_codegen::calibrate::Calibration;
 use convnext_codegen::compile::{
-    build_plan_with_numerics, choose_f16_blocks_with_numerics, load_calibration,
+    build_plan_with_numerics, calibrate_to_save, choose_f16_blocks_with_numerics, load_calibration,
+    CalibrationChoices,
 };
 use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
+use convnext_codegen::quality::check_quality;
 use convnext_codegen::quantize::{Hidden, InputQuantization, Numerics, StreamScales};
 use convnext_codegen::saved_calibration::SavedCalibration;
-use convnext_codegen::{Model, Tensor};
+use convnext_codegen::{load_model, Model, Tensor};
 use std::path::Path;
 
 /// `--calibration-method`'s value.
@@ -82,7 +84,39 @@ pub(crate) fn int8_plan(dir: &Path, model: &Model, a: &Int8Args) -> Result<Int8P
     })
 }
 
-/// The input quantization `q` asks for, calibrated on `cal` if need be.
+/// Calibrate the model folder as the flags say and check the quality gate
+/// (`min_sqnr` dB of int8 logit SQNR on the calibration images): what
+/// `convnext calibrate` saves.
+pub(crate) fn calibrate_and_gate(
+    dir: &Path,
+    a: &CalibrationFlags,
+    min_sqnr: f64,
+) -> Result<SavedCalibration, Failure> {
+    let model = load_model(dir)?;
+    let processor = load_processor(dir)?;
+    let cal = load_calibration(dir, a.calibration.as_deref(), &processor)?;
+    let method = calibration_method(&a.calibration_method)?;
+    let source = a
+        .calibration
+        .as_deref()
+        .and_then(|p| p.file_name())
+        .map_or("calibration_images.npy".into(), |n| {
+            n.to_string_lossy().into_owned()
+        });
+    let spin = spinner(format!("calibrating on {} images ({method})", cal.shape[0]));
+    let choices = CalibrationChoices {
+        method,
+        f16_count: a.f16_blocks,
+        numerics: numerics(a, &cal),
+    };
+    let saved = calibrate_to_save(dir, &model, &processor, &cal, &source, choices)?;
+    if min_sqnr > f64::NEG_INFINITY {
+        check_quality(&model, &saved.plan(&model, &processor)?, &cal, min_sqnr)?;
+    }
+    spin.finish_and_clear();
+    Ok(saved)
+}
+
 /// The numerics the flags ask for, the input's calibrated on `cal` where
 /// asked.
 pub(crate) fn numerics(a: &CalibrationFlags, cal: &Tensor) -> Numerics {

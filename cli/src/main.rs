@@ -9,6 +9,7 @@ mod classify;
 mod commands;
 mod eval;
 mod failure;
+mod firmware;
 mod fit;
 mod html;
 mod int8;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         Some(Command::Calibrate(a)) => commands::calibrate(a),
         Some(Command::Bench(a)) => bench::bench(a),
         Some(Command::Preprocess(a)) => commands::preprocess(a),
+        Some(Command::NewFirmware(a)) => firmware::new_firmware(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

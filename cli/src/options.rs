@@ -43,6 +43,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// u8 images (.npy) to pixel_values (.npy), exactly as HF preprocesses.
     Preprocess(PreprocessArgs),
+    /// A firmware crate of your own for a board: the model, a few test
+    /// images and a main.rs that classifies them.
+    NewFirmware(NewFirmwareArgs),
 }
 
 /// Numerics to run in.
@@ -356,6 +359,52 @@ pub struct CompileArgs {
     /// Module name (letters, digits and _)
     #[arg(long, default_value = "model")]
     pub name: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub gate: QualityGate,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub int8: Int8Args,
+}
+
+/// `convnext new-firmware`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The crate is standalone (its own workspace, memory.x, .cargo/config.toml,
+build.rs and src/main.rs) and depends on the engine by path (this checkout by
+default, or --engine-path) or by git (--engine-git). It embeds the first N
+images of the model folder's test_images.npy (else calibration_images.npy),
+copies the checkpoint and its calibration into model/, and prints the CRC
+the host computes for those images. For an emulated board, `cargo run
+--release` in OUT runs it under QEMU (qemu-system-arm and defmt-print on the
+PATH); for a real one, it flashes it with probe-rs.
+
+Example:
+  convnext new-firmware --board qemu-mps2-an386 --model models/fmnist-convnext --out ../my-firmware")]
+pub struct NewFirmwareArgs {
+    /// Board of boards/boards.rs, by crate folder or name (qemu-mps2-an386,
+    /// qemu-an505, nrf52840-dk, rpi-pico, ...)
+    #[arg(long, value_name = "BOARD")]
+    pub board: String,
+    /// Model folder (config.json, model.safetensors, preprocessor_config.json)
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Folder for the new crate (created; must not exist or be empty)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// How many test images to embed
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub images: usize,
+    /// The engine's checkout to depend on by path [default: the one this
+    /// convnext was built from]
+    #[arg(long, value_name = "DIR", conflicts_with = "engine_git")]
+    pub engine_path: Option<PathBuf>,
+    /// The engine's git repository to depend on instead of a path
+    #[arg(long, value_name = "URL")]
+    pub engine_git: Option<String>,
+    /// The commit (or tag) of --engine-git [default: its default branch]
+    #[arg(long, value_name = "REV", requires = "engine_git")]
+    pub engine_rev: Option<String>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub gate: QualityGate,

@@ -16,6 +16,7 @@ mod call_graph;
 mod elf;
 mod faint_channels;
 mod fuzz;
+mod new_firmware;
 mod peers;
 mod profile;
 mod python;
@@ -37,7 +38,7 @@ const THUMB_TARGETS: [&str; 3] = [
 /// Library crates the boards share.
 const BOARD_SUPPORT: [&str; 2] = ["boards/common", "boards/build-support"];
 
-fn cargo_cmd() -> Command {
+pub(crate) fn cargo_cmd() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
@@ -254,20 +255,25 @@ fn json_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
 /// The CRC of the default model's int8 logits on the first 100 test images,
 /// from `convnext eval` run through `cargo` (`what` names it in messages).
 fn host_crc(cargo: Command, what: &str) -> Result<String, String> {
-    let crc = host_crc_of(cargo, what, DEFAULT_MODEL)?;
+    let crc = host_crc_of(cargo, what, DEFAULT_MODEL, 100)?;
     eprintln!("{what} int8 logits crc32 {crc}");
     Ok(crc)
 }
 
 /// The bundled default model (ConvNeXt v1).
-const DEFAULT_MODEL: &str = "models/fmnist-convnext";
+pub(crate) const DEFAULT_MODEL: &str = "models/fmnist-convnext";
 
 /// The bundled ConvNeXt V2 (GRN), run on the emulated boards too.
 const V2_MODEL: &str = "models/fmnist-convnextv2";
 
-/// The CRC of `model`'s int8 logits on its first 100 test images.
-fn host_crc_of(mut cargo: Command, what: &str, model: &str) -> Result<String, String> {
-    eprintln!("\n==> {what}: convnext eval --precision int8 --limit 100 --crc");
+/// The CRC of `model`'s int8 logits on its first `limit` test images.
+pub(crate) fn host_crc_of(
+    mut cargo: Command,
+    what: &str,
+    model: &str,
+    limit: usize,
+) -> Result<String, String> {
+    eprintln!("\n==> {what}: convnext eval --precision int8 --limit {limit} --crc");
     let out = cargo
         .args([
             "run",
@@ -279,7 +285,7 @@ fn host_crc_of(mut cargo: Command, what: &str, model: &str) -> Result<String, St
             "eval",
         ])
         .args(["--model", model, "--precision", "int8"])
-        .args(["--limit", "100", "--crc", "--json"])
+        .args(["--limit", &limit.to_string(), "--crc", "--json"])
         .output()
         .map_err(|e| format!("{what} eval failed: {e}"))?;
     if !out.status.success() {
@@ -319,7 +325,7 @@ fn faint_channels_on_dsp_boards() -> bool {
 /// `model` on the emulated boards `pick` keeps: each board's CRC equal to
 /// the host plan's, and no panic reachable from its `forward`.
 fn model_on_boards(what: &str, model: &str, pick: impl Fn(&Board) -> bool) -> bool {
-    let host = match host_crc_of(cargo_cmd(), &format!("host, {what}"), model) {
+    let host = match host_crc_of(cargo_cmd(), &format!("host, {what}"), model, 100) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -422,7 +428,7 @@ fn boards() -> bool {
             return false;
         }
     };
-    match host_crc_of(cargo_packed(), "host, DSP-form kernels", DEFAULT_MODEL) {
+    match host_crc_of(cargo_packed(), "host, DSP-form kernels", DEFAULT_MODEL, 100) {
         Ok(c) if c == host_crc => {
             eprintln!("host with DSP-form kernels: crc32 {c}, the same")
         }
@@ -529,6 +535,7 @@ fn boards() -> bool {
     ok &= v2_on_emulated_boards();
     ok &= faint_channels_on_dsp_boards();
     ok &= streamed_on_emulated_boards(&host_crc);
+    ok &= new_firmware::run_on_m4f();
     println!(
         "\n| board | core | flash used / total | RAM used / total | stack high-water (painted, whole firmware) | forward's stack (static bound) | instructions per inference |"
     );
@@ -656,12 +663,13 @@ fn main() -> ExitCode {
         "test" => test(),
         "python" => python::python(),
         "boards" => boards(),
+        "new-firmware" => new_firmware::run_on_m4f(),
         "profile-qemu" => profile::profile_qemu(&std::env::args().skip(2).collect::<Vec<_>>()),
         "ablation" => ablation::ablation(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench-peers" => peers::bench_peers(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fuzz" => fuzz::fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask ci|lint|thumb|test|python|boards|conformance [--board B]|profile-qemu [--board B] [--model DIR] [--calibration-file CAL.json] [--json]|ablation [--qemu]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
+            eprintln!("usage: cargo xtask ci|lint|thumb|test|python|boards|new-firmware|conformance [--board B]|profile-qemu [--board B] [--model DIR] [--calibration-file CAL.json] [--json]|ablation [--qemu]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
             return ExitCode::from(2);
         }
     };

@@ -361,6 +361,7 @@ pub fn emit(
         s.push_str(&streamed::items(plan, len, &rest_calls));
     }
     let source = dir.join(format!("{name}.rs"));
+    let s = allow_dead_code(&s);
     std::fs::write(&source, s).map_err(|e| Error::io(&source, e))?;
     Ok(Emitted {
         source,
@@ -399,6 +400,29 @@ fn feature_map_consts(s: &mut String, plan: &Plan) {
         );
     }
     let _ = writeln!(s, "];");
+}
+
+/// Every top-level item of the module marked `#[allow(dead_code)]`: a
+/// program uses a few of them (`forward`, `LABELS`), and `mod model {
+/// include!(...) }` must compile without a warning. (An `include!`d file
+/// cannot carry the inner `#![allow]` that would say it once.)
+fn allow_dead_code(text: &str) -> String {
+    const ITEMS: [&str; 6] = [
+        "pub const ",
+        "pub static ",
+        "pub fn ",
+        "static ",
+        "const ",
+        "fn ",
+    ];
+    let mut out = String::with_capacity(text.len() + 4096);
+    for line in text.split_inclusive('\n') {
+        if ITEMS.iter().any(|k| line.starts_with(k)) {
+            out.push_str("#[allow(dead_code)]\n");
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// `head(params) -> Result<(), ForwardError> {` as rustfmt writes it: on
