@@ -397,13 +397,13 @@ pub fn main_rs(b: &Board) -> String {
             "use defmt_semihosting as _; // defmt's log goes out over semihosting",
             "semihosting::process::exit(2)",
             "semihosting::process::exit(0)",
-            "and exit (0: done) through semihosting.",
+            "exit (0: done) through semihosting.",
         ),
         Run::ProbeRs { .. } => (
             "use defmt_rtt as _; // defmt's log goes out over RTT",
             "halt()",
             "halt()",
-            "and stop at a breakpoint.",
+            "stop at a breakpoint.",
         ),
     };
     let boot2 = if b.boot2_bytes > 0 {
@@ -430,8 +430,9 @@ pub fn main_rs(b: &Board) -> String {
         }
     };
     format!(
-        r#"//! Classify the images in images.bin on {name}, a {core}: print
-//! each top-1 label and the CRC-32 of all int32 logits, {header}
+        r#"//! Classify the images in images.bin and print each top-1 label and the
+//! CRC-32 of all int32 logits; then {header}
+//! Board: {name}, {core}.
 #![no_std]
 #![no_main]
 
