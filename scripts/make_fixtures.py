@@ -56,8 +56,20 @@ def round_to(model, dtype):
             p.copy_(p.to(dtype).float())
 
 
-def save_outputs(out, inputs, logits, pooler, last, hidden):
+def save_inputs(out, inputs):
+    """`inputs.npy`, and the processor that says what they are: pixel_values
+    at the checkpoint's own size (no resize), normalised with HF's class
+    defaults (mean = std = 0.5), so u8 images made from them (x * 0.5 + 0.5)
+    are the int8 network's camera input."""
+    from transformers import ConvNextImageProcessor
     np.save(os.path.join(out, "inputs.npy"), inputs.numpy().astype(np.float32))
+    c = inputs.shape[1]
+    ConvNextImageProcessor(do_resize=False, image_mean=[0.5] * c,
+                           image_std=[0.5] * c).save_pretrained(out)
+
+
+def save_outputs(out, inputs, logits, pooler, last, hidden):
+    save_inputs(out, inputs)
     if logits is not None:
         np.save(os.path.join(out, "logits.npy"), logits.numpy().astype(np.float32))
     np.save(os.path.join(out, "pooler_output.npy"), pooler.numpy().astype(np.float32))
@@ -112,7 +124,7 @@ def v2_case(root, name, cfg, shape, kind="classify", labels=10, seed=0):
     with torch.no_grad():
         if kind == "backbone":
             o = model(x, output_hidden_states=True)
-            np.save(os.path.join(out, "inputs.npy"), x.numpy().astype(np.float32))
+            save_inputs(out, x)
             save_feature_maps(out, model.out_features, o.feature_maps)
             for i, h in enumerate(o.hidden_states):
                 np.save(os.path.join(out, f"hidden_states_{i}.npy"), h.numpy().astype(np.float32))
@@ -137,7 +149,7 @@ def backbone_case(root, name, cfg, shape, seed=0):
     x = torch.randn(shape, generator=torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
         o = model(x, output_hidden_states=True)
-    np.save(os.path.join(out, "inputs.npy"), x.numpy().astype(np.float32))
+    save_inputs(out, x)
     save_feature_maps(out, model.out_features, o.feature_maps)
     for i, h in enumerate(o.hidden_states):
         np.save(os.path.join(out, f"hidden_states_{i}.npy"), h.numpy().astype(np.float32))

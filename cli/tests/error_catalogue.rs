@@ -353,3 +353,49 @@ fn the_quality_gate_refuses_a_network_below_the_threshold_and_names_the_op() {
         "{text}"
     );
 }
+
+#[test]
+fn a_checkpoint_without_preprocessing_information_is_refused_where_it_matters() {
+    // No preprocessor_config.json and no timm pretrained_cfg: the input
+    // size, crop and normalisation are unknown, so every command that
+    // preprocesses or quantizes the input refuses, saying what to add.
+    let d = fixture_copy("no_processor");
+    let (dir, inputs) = (d.to_str().unwrap(), d.join("inputs.npy"));
+    let cal = inputs.to_str().unwrap();
+    let picture = root().join("models/fmnist-convnext/examples/ankle-boot.png");
+    let scratch = out_path().with_extension("d");
+    let commands: [(&str, Vec<&str>); 5] = [
+        ("classify", vec![picture.to_str().unwrap()]),
+        (
+            "calibrate",
+            vec!["--calibration", cal, "--out", "/dev/null"],
+        ),
+        ("report", vec!["--calibration", cal]),
+        (
+            "compile",
+            vec!["--calibration", cal, "--out", scratch.to_str().unwrap()],
+        ),
+        (
+            "new-firmware",
+            vec!["--board", "qemu-an386", "--out", scratch.to_str().unwrap()],
+        ),
+    ];
+    for (cmd, extra) in commands {
+        let mut args = vec![cmd, "--model", dir];
+        args.extend(extra);
+        assert_one_line_error(
+            &common::convnext(&args),
+            &["preprocessor_config.json", "missing", "pretrained_cfg"],
+            cmd,
+        );
+        assert!(!scratch.exists(), "{cmd} wrote {}", scratch.display());
+    }
+    assert_one_line_error(
+        &run(&d, &inputs, &["--precision", "int8", "--calibration", cal]),
+        &["preprocessor_config.json"],
+        "run --precision int8",
+    );
+    // Float pixel_values need no preprocessing: the f32 network runs.
+    let o = run(&d, &inputs, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -126,9 +126,18 @@ fn new_firmware_writes_a_runnable_crate_for_every_board() {
             for f in ["build.rs", "src/main.rs"] {
                 let indented: String = read(&out.join(f))
                     .lines()
-                    .map(|l| if l.is_empty() { "\n".into() } else { format!("   {l}\n") })
+                    .map(|l| {
+                        if l.is_empty() {
+                            "\n".into()
+                        } else {
+                            format!("   {l}\n")
+                        }
+                    })
                     .collect();
-                assert!(readme.contains(&indented), "README.md lacks {f} as generated");
+                assert!(
+                    readme.contains(&indented),
+                    "README.md lacks {f} as generated"
+                );
             }
         }
         let fmt = Command::new("rustfmt")

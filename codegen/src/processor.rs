@@ -8,12 +8,23 @@ use serde_json::Value;
 use std::path::Path;
 
 /// Read the model folder's `preprocessor_config.json`; without one, timm's
-/// `pretrained_cfg` in `config.json` ([`timm_processor`]); without either,
-/// HF's class defaults.
+/// `pretrained_cfg` in `config.json` ([`timm_processor`]). Without either
+/// the folder says nothing of its input size or normalisation, and guessing
+/// (HF's class defaults: 384, mean = std = 0.5) mis-scales most models
+/// silently: an error that says what to add.
 pub fn load_processor(dir: &Path) -> Result<ProcessorConfig> {
     let path = dir.join("preprocessor_config.json");
     if !path.exists() {
-        return Ok(timm_processor(dir)?.unwrap_or_default());
+        return timm_processor(dir)?.ok_or_else(|| {
+            Error::format(
+                &path,
+                "missing, and config.json has no timm pretrained_cfg with an input_size: \
+                 the model's preprocessing (input size, crop, mean, std) is unknown. Save the \
+                 processor the model was trained with beside it (HF: \
+                 ConvNextImageProcessor(size=..., crop_pct=..., image_mean=..., image_std=...)\
+                 .save_pretrained(DIR); timm: set model.pretrained_cfg before save_for_hf)",
+            )
+        });
     }
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     parse_processor(&path, &text)
