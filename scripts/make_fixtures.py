@@ -193,6 +193,42 @@ def timm_case(root, name, model_args, shape, num_classes, seed=0):
     print(name, "timm", timm.__version__, "params", sum(p.numel() for p in model.parameters()))
 
 
+def timm_pretrained_cfg_case(root, seed=30):
+    """A timm ConvNeXt saved as a user would (save_for_hf with a
+    pretrained_cfg and label_names, no preprocessor_config.json), a picture,
+    and timm's own eval transform and probabilities for it."""
+    import timm
+    from PIL import Image
+    from timm.models.convnext import ConvNeXt
+    out = os.path.join(root, "timm_pretrained_cfg")
+    os.makedirs(out, exist_ok=True)
+    model_args = dict(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64))
+    labels = ["frog", "cat", "dog", "bird", "ship"]
+    model = ConvNeXt(num_classes=len(labels), **model_args).eval()
+    randomise(model, seed)
+    model.pretrained_cfg = dict(architecture="convnext_custom", input_size=(3, 64, 64),
+                                interpolation="bicubic", crop_pct=0.875, crop_mode="center",
+                                mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+                                num_classes=len(labels))
+    timm.models.save_for_hf(model, out, model_config=dict(label_names=labels),
+                            model_args=model_args, safe_serialization=True)
+    # A smooth, non-square picture: resize, crop and normalisation all matter.
+    g = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:90, 0:120]
+    rgb = np.stack([xx * 2.0, yy * 2.5, (xx + yy) * 1.2], -1) + g.normal(0, 12, (90, 120, 3))
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(os.path.join(out, "picture.png"))
+    cfg = timm.data.resolve_data_config({}, model=model)
+    transform = timm.data.create_transform(**cfg)
+    x = transform(Image.open(os.path.join(out, "picture.png")).convert("RGB")).unsqueeze(0)
+    with torch.no_grad():
+        probs = torch.softmax(model(x), -1)[0]
+    np.save(os.path.join(out, "picture_pixel_values.npy"), x.numpy().astype(np.float32))
+    with open(os.path.join(out, "picture_probabilities.json"), "w") as f:
+        json.dump({"timm": timm.__version__, "transform": repr(transform), "labels": labels,
+                   "probabilities": [float(p) for p in probs]}, f, indent=1)
+    print("timm_pretrained_cfg", dict(zip(labels, probs.tolist())))
+
+
 def preprocess_cases(root):
     from skimage import data
     try:
@@ -258,12 +294,17 @@ def backbone_v2_cases(models, small):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", default="tests/fixtures")
-    p.add_argument("--only", choices=["backbone_v2"], help="write only these fixtures")
+    p.add_argument("--only", choices=["backbone_v2", "timm_pretrained_cfg"],
+                   help="write only these fixtures")
     p.add_argument("--big", help="also write the tiny-224 (28M params) fixture here")
     a = p.parse_args()
     models = os.path.join(a.out, "models")
     small = dict(hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 2, 1])
+    if a.only == "timm_pretrained_cfg":
+        timm_pretrained_cfg_case(models)
+        return
     backbone_v2_cases(models, small)
+    timm_pretrained_cfg_case(models)
     if a.only == "backbone_v2":
         return
     hf_case(models, "narrow_224", dict(hidden_sizes=[16, 32, 64, 128], depths=[3, 3, 9, 3]), (1, 3, 224, 224), labels=1000)
