@@ -3,9 +3,7 @@
 
 use crate::failure::{usage, Failure};
 use crate::fit::{self, kib};
-use crate::int8::{
-    calibrate_and_gate, calibration_method, int8_logits, int8_plan, int8_raw_logits, Int8Plan,
-};
+use crate::int8::{calibrate_and_gate, calibration_method, int8_plan, Int8Plan};
 use crate::options::{
     CalibrateArgs, CompileArgs, OutputKind, Precision, PreprocessArgs, ReportArgs, RunArgs,
 };
@@ -23,30 +21,16 @@ use convnext_codegen::reference::logits;
 use convnext_codegen::{forward, load_model, npy, Error, Model, Tensor};
 use std::path::Path;
 
+/// Bytes of float pixel_values `run` holds at a time: the input is read,
+/// and the output written, a chunk of images at a time.
+const RUN_CHUNK_BYTES: usize = 16 << 20;
+
 /// `convnext run`.
 pub fn run(a: &RunArgs) -> Result<(), Failure> {
     let (dir, input, output) = (a.model.as_path(), a.input.as_path(), a.output.as_path());
     let (p, kind) = (a.precision, a.output_kind);
     let model = load_model(dir)?;
-    // u8 images go through the model's preprocessing; their bytes at the
-    // input size are what the int8 network takes, as the firmware does.
-    let array = npy::read(input)?;
-    let (x, u8s) = match array.data {
-        npy::NpyData::U8(_) => {
-            let (x, u8s) = images_from_npy(input, array)?.model_inputs(&load_processor(dir)?)?;
-            (x, Some(u8s))
-        }
-        _ => (array.into_f32(input)?, None),
-    };
-    convnext_codegen::reference::check_pixel_values(&model, &x)?;
-    if kind == OutputKind::FeatureMaps {
-        let model = match &a.out_features {
-            Some(names) => model.with_out_features(names)?,
-            None => model,
-        };
-        return write_feature_maps(a, dir, &model, &x, output);
-    }
-    if a.out_features.is_some() {
+    if a.out_features.is_some() && kind != OutputKind::FeatureMaps {
         return Err(usage(
             "--out-features goes with --output-kind feature_maps".into(),
         ));
@@ -56,57 +40,177 @@ pub fn run(a: &RunArgs) -> Result<(), Failure> {
             "--output-kind int32_logits goes with --precision int8".into(),
         ));
     }
-    let y = match p {
-        Precision::Int8 if kind == OutputKind::Int32Logits => {
-            let plan = int8_plan(dir, &model, &a.int8)?.plan;
-            let logits = int8_raw_logits(&plan, &x, u8s.as_deref())?;
-            let shape = [x.shape[0], plan.model.num_labels];
-            npy::write_i32(output, &shape, &logits)?;
-            return Ok(());
-        }
-        Precision::Int8 => {
-            if kind != OutputKind::Logits {
-                return Err(Failure::Model(Error::Input {
-                    message: format!(
-                        "--precision int8 computes logits only, not {}",
-                        kind.to_possible_value()
-                            .map_or(String::new(), |v| v.get_name().to_string())
-                    ),
-                }));
-            }
-            int8_logits(&int8_plan(dir, &model, &a.int8)?.plan, &x, u8s.as_deref())?
-        }
-        Precision::F16 | Precision::F32 => {
-            let model = if p == Precision::F16 {
-                round_weights_to_f16(&model)
-            } else {
-                model
-            };
-            match kind {
-                OutputKind::PoolerOutput => {
-                    forward(&model, &x)?.pooler_output.ok_or_else(|| Error::Input {
-                        message: format!(
-                            "{} is a backbone checkpoint (no final LayerNorm, so no pooler_output); use --output-kind feature_maps",
-                            dir.display()
-                        ),
-                    })?
-                }
-                OutputKind::LastHiddenState => forward(&model, &x)?.last_hidden_state,
-                // Logits alone keep no image's hidden states.
-                OutputKind::Logits => logits(&model, &x)?.ok_or_else(|| Error::Input {
-                    message: format!(
-                        "{} has no classifier head (a ConvNextModel checkpoint); use --output-kind pooler_output or last_hidden_state",
-                        dir.display()
-                    ),
-                })?,
-                OutputKind::FeatureMaps | OutputKind::Int32Logits => {
-                    unreachable!("handled above")
-                }
-            }
-        }
+    if p == Precision::Int8
+        && !matches!(
+            kind,
+            OutputKind::Logits | OutputKind::Int32Logits | OutputKind::FeatureMaps
+        )
+    {
+        return Err(Failure::Model(Error::Input {
+            message: format!(
+                "--precision int8 computes logits only, not {}",
+                kind.to_possible_value()
+                    .map_or(String::new(), |v| v.get_name().to_string())
+            ),
+        }));
+    }
+    let inputs = RunInputs::open(input, dir)?;
+    if kind == OutputKind::FeatureMaps {
+        let (x, _) = inputs.read(0..inputs.count())?;
+        convnext_codegen::reference::check_pixel_values(&model, &x)?;
+        let model = match &a.out_features {
+            Some(names) => model.with_out_features(names)?,
+            None => model,
+        };
+        return write_feature_maps(a, dir, &model, &x, output);
+    }
+    // The first image checked before calibrating (the rest chunk by chunk).
+    let (first, _) = inputs.read(0..1)?;
+    convnext_codegen::reference::check_pixel_values(&model, &first)?;
+    let plan = match p {
+        Precision::Int8 => Some(int8_plan(dir, &model, &a.int8)?.plan),
+        _ => None,
     };
-    npy::write_f32(output, &y)?;
-    Ok(())
+    let model = match p {
+        Precision::F16 => round_weights_to_f16(&model),
+        _ => model,
+    };
+    let n = inputs.count();
+    let chunk = inputs.chunk_rows();
+    let mut writer: Option<npy::NpyWriter> = None;
+    let mut warned = std::collections::BTreeSet::new();
+    // An empty batch still runs once, for its output's shape.
+    let starts: Vec<usize> = if n == 0 {
+        vec![0]
+    } else {
+        (0..n).step_by(chunk).collect()
+    };
+    for start in starts {
+        let (x, u8s) = inputs.read(start..(start + chunk).min(n))?;
+        convnext_codegen::reference::check_pixel_values(&model, &x)?;
+        let rows = x.shape[0];
+        let mut warn = |w: String| {
+            if warned.insert(w.clone()) {
+                eprintln!("warning: {w}");
+            }
+        };
+        match &plan {
+            Some(plan) => {
+                let logits = plan.run_inputs(&x, u8s.as_deref(), &mut warn)?;
+                let labels = plan.model.num_labels;
+                let w = match &mut writer {
+                    Some(w) => w,
+                    None if kind == OutputKind::Int32Logits => {
+                        writer.insert(npy::NpyWriter::i32(output, &[n, labels])?)
+                    }
+                    None => writer.insert(npy::NpyWriter::f32(output, &[n, labels])?),
+                };
+                if kind == OutputKind::Int32Logits {
+                    w.append(&logits)?;
+                } else {
+                    let scale = plan.model.logit_scale;
+                    let f: Vec<f32> = logits.iter().map(|&v| (v as f64 * scale) as f32).collect();
+                    w.append(&f)?;
+                }
+            }
+            None => {
+                let y = float_output(&model, dir, kind, &x)?;
+                let w = match &mut writer {
+                    Some(w) => w,
+                    None => {
+                        let mut shape = y.shape.clone();
+                        shape[0] = n;
+                        writer.insert(npy::NpyWriter::f32(output, &shape)?)
+                    }
+                };
+                debug_assert_eq!(y.shape[0], rows);
+                w.append(&y.data)?;
+            }
+        }
+    }
+    match writer {
+        Some(w) => Ok(w.finish()?),
+        None => Ok(()),
+    }
+}
+
+/// The f32 (or f16-weight) network's output `kind` for pixel_values `x`.
+fn float_output(
+    model: &Model,
+    dir: &Path,
+    kind: OutputKind,
+    x: &Tensor,
+) -> Result<Tensor, Failure> {
+    Ok(match kind {
+        OutputKind::PoolerOutput => {
+            forward(model, x)?.pooler_output.ok_or_else(|| Error::Input {
+                message: format!(
+                    "{} is a backbone checkpoint (no final LayerNorm, so no pooler_output); use --output-kind feature_maps",
+                    dir.display()
+                ),
+            })?
+        }
+        OutputKind::LastHiddenState => forward(model, x)?.last_hidden_state,
+        // Logits alone keep no image's hidden states.
+        OutputKind::Logits => logits(model, x)?.ok_or_else(|| Error::Input {
+            message: format!(
+                "{} has no classifier head (a ConvNextModel checkpoint); use --output-kind pooler_output or last_hidden_state",
+                dir.display()
+            ),
+        })?,
+        OutputKind::FeatureMaps | OutputKind::Int32Logits => {
+            unreachable!("run handles these before")
+        }
+    })
+}
+
+/// `run`'s input: float pixel_values `(N, C, H, W)`, or u8 images `(N, H,
+/// W[, C])` preprocessed as the model folder says (their bytes at the input
+/// size are what the int8 network takes, as the firmware does), read a
+/// chunk at a time.
+struct RunInputs {
+    rows: npy::NpyRows,
+    path: std::path::PathBuf,
+    /// The model's preprocessing, for u8 images.
+    processor: Option<convnext::preprocess::ProcessorConfig>,
+}
+
+impl RunInputs {
+    fn open(path: &Path, dir: &Path) -> Result<RunInputs, Failure> {
+        let rows = npy::NpyRows::open(path)?;
+        let processor = match rows.read(0..0)?.data {
+            npy::NpyData::U8(_) => Some(load_processor(dir)?),
+            _ => None,
+        };
+        Ok(RunInputs {
+            rows,
+            path: path.to_path_buf(),
+            processor,
+        })
+    }
+
+    fn count(&self) -> usize {
+        self.rows.rows()
+    }
+
+    /// Images per chunk: [`RUN_CHUNK_BYTES`] of f32 pixel_values (u8 images
+    /// counted at their own size: a resize changes it little).
+    fn chunk_rows(&self) -> usize {
+        let per: usize = self.rows.shape()[1..].iter().product();
+        (RUN_CHUNK_BYTES / (4 * per.max(1))).max(1)
+    }
+
+    /// Images `range`: pixel_values, and for u8 images their bytes.
+    fn read(&self, range: std::ops::Range<usize>) -> Result<(Tensor, Option<Vec<u8>>), Failure> {
+        let array = self.rows.read(range)?;
+        Ok(match &self.processor {
+            Some(processor) => {
+                let (x, u8s) = images_from_npy(&self.path, array)?.model_inputs(processor)?;
+                (x, Some(u8s))
+            }
+            None => (array.into_f32(&self.path)?, None),
+        })
+    }
 }
 
 /// `run --output-kind feature_maps`: `<output>/<stage>.npy` per out feature,

@@ -136,21 +136,12 @@ pub(crate) fn numerics(a: &CalibrationFlags, cal: &Tensor) -> Numerics {
     }
 }
 
-/// The int8 network's int32 logits, as the firmware returns them, for
-/// the pixel_values `x` (see [`Plan::run_inputs`]; its warning on
-/// stderr).
-pub(crate) fn int8_raw_logits(
-    plan: &Plan,
-    x: &Tensor,
-    u8s: Option<&[u8]>,
-) -> Result<Vec<i32>, Failure> {
-    Ok(plan.run_inputs(x, u8s, &mut |w| eprintln!("warning: {w}"))?)
-}
-
-/// [`int8_raw_logits`] dequantized to f32 (logit = int32 x the logit scale).
+/// The int8 network's logits for the pixel_values `x` (see
+/// [`Plan::run_inputs`]; its warning on stderr), dequantized to f32
+/// (logit = int32 x the logit scale).
 pub(crate) fn int8_logits(plan: &Plan, x: &Tensor, u8s: Option<&[u8]>) -> Result<Tensor, Failure> {
     let m = &plan.model;
-    let l = int8_raw_logits(plan, x, u8s)?;
+    let l = plan.run_inputs(x, u8s, &mut |w| eprintln!("warning: {w}"))?;
     Ok(Tensor::new(
         &[x.shape[0], m.num_labels],
         l.iter()

@@ -5,7 +5,7 @@
 //! grow with the set.
 
 use convnext::preprocess::ProcessorConfig;
-use convnext_codegen::dataset::{load_test_set, read_images, read_labels, ImageSet};
+use convnext_codegen::dataset::{read_labels, ImageFile};
 use convnext_codegen::pictures::decode;
 use convnext_codegen::quantize::pixel_values_to_u8;
 use convnext_codegen::{Error, Model, Tensor};
@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 /// Where the images come from.
 enum Source {
-    /// u8 images in memory (a `.npy`).
-    Images(ImageSet),
+    /// u8 images in a `.npy`, read a chunk at a time.
+    Images(ImageFile),
     /// Picture files, decoded when their chunk is read.
     Files(Vec<PathBuf>),
 }
@@ -41,24 +41,23 @@ pub struct Chunk {
 impl Labelled {
     /// The model folder's `test_images.npy` and `test_labels.npy`.
     pub fn model_test_set(dir: &Path) -> Result<Labelled, Error> {
-        let t = load_test_set(dir)?;
-        Ok(Labelled {
-            source: Source::Images(t.images),
-            labels: t.labels,
-            is_model_test_set: true,
-        })
+        let images = dir.join("test_images.npy");
+        let labels = dir.join("test_labels.npy");
+        let mut set = Labelled::npy(&images, &labels, usize::MAX)?;
+        set.is_model_test_set = true;
+        Ok(set)
     }
 
     /// u8 images `(N, H, W[, C])` and their labels `(N,)`.
     pub fn npy(images: &Path, labels: &Path, classes: usize) -> Result<Labelled, Error> {
-        let set = read_images(images)?;
+        let set = ImageFile::open(images)?;
         let labels_v = read_labels(labels)?;
-        if labels_v.len() != set.count {
+        if labels_v.len() != set.count() {
             return Err(Error::Input {
                 message: format!(
                     "{} holds {} images but {} holds {} labels",
                     images.display(),
-                    set.count,
+                    set.count(),
                     labels.display(),
                     labels_v.len()
                 ),
@@ -129,9 +128,8 @@ impl Labelled {
     /// Keep the first `n` images.
     pub fn truncate(&mut self, n: usize) {
         self.labels.truncate(n);
-        match &mut self.source {
-            Source::Images(s) => *s = s.take(n),
-            Source::Files(f) => f.truncate(n),
+        if let Source::Files(f) = &mut self.source {
+            f.truncate(n);
         }
     }
 
@@ -152,7 +150,7 @@ impl Labelled {
     ) -> Result<Chunk, Error> {
         match &self.source {
             Source::Images(s) => {
-                let (x, u8s) = s.slice(range).model_inputs(processor)?;
+                let (x, u8s) = s.read(range).and_then(|s| s.model_inputs(processor))?;
                 Ok(Chunk { x, u8s })
             }
             Source::Files(files) => {

@@ -132,6 +132,37 @@ impl ImageSet {
     }
 }
 
+/// u8 images `(N, H, W[, C])` in a `.npy`, read a range at a time: a set
+/// of any size costs one chunk of memory.
+#[derive(Debug, Clone)]
+pub struct ImageFile {
+    rows: npy::NpyRows,
+    path: std::path::PathBuf,
+}
+
+impl ImageFile {
+    /// Open `path`: its header must say uint8 images.
+    pub fn open(path: &Path) -> Result<ImageFile> {
+        let rows = npy::NpyRows::open(path)?;
+        // The shape and dtype checked on an empty range.
+        images_from_npy(path, rows.read(0..0)?)?;
+        Ok(ImageFile {
+            rows,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Number of images.
+    pub fn count(&self) -> usize {
+        self.rows.rows()
+    }
+
+    /// Images `range` (clamped to the set).
+    pub fn read(&self, range: std::ops::Range<usize>) -> Result<ImageSet> {
+        images_from_npy(&self.path, self.rows.read(range)?)
+    }
+}
+
 /// Read class indices from a `.npy` of shape `(N,)`.
 pub fn read_labels(path: &Path) -> Result<Vec<usize>> {
     let a = npy::read(path)?;
