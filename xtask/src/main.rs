@@ -204,6 +204,21 @@ fn thumb() -> bool {
         && cargo(&["build", "--package", "convnext", "--release"])
 }
 
+/// The runtime and codegen crates as they would be published: packaged
+/// (the runtime's files alone) and built from the package, codegen against
+/// the packaged runtime (`cargo publish --dry-run`, nothing uploaded).
+fn package() -> bool {
+    cargo(&[
+        "publish",
+        "--dry-run",
+        "--allow-dirty",
+        "-p",
+        "convnext",
+        "-p",
+        "convnext-codegen",
+    ])
+}
+
 /// Where host builds with the DSP-form kernels go (`CONVNEXT_PACKED_ON_HOST`).
 const PACKED_TARGET_DIR: &str = "target/packed";
 
@@ -648,6 +663,7 @@ fn main() -> ExitCode {
         "ci" => {
             lint()
                 && thumb()
+                && package()
                 && test()
                 && python::python()
                 && boards()
@@ -660,6 +676,7 @@ fn main() -> ExitCode {
         "no-panic" => no_panic_built(),
         "lint" => lint(),
         "thumb" => thumb(),
+        "package" => package(),
         "test" => test(),
         "python" => python::python(),
         "boards" => boards(),
@@ -669,7 +686,7 @@ fn main() -> ExitCode {
         "bench-peers" => peers::bench_peers(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fuzz" => fuzz::fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask ci|lint|thumb|test|python|boards|new-firmware|conformance [--board B]|profile-qemu [--board B] [--model DIR] [--calibration-file CAL.json] [--json]|ablation [--qemu]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
+            eprintln!("usage: cargo xtask ci|lint|thumb|package|test|python|boards|new-firmware|conformance [--board B]|profile-qemu [--board B] [--model DIR] [--calibration-file CAL.json] [--json]|ablation [--qemu]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
             return ExitCode::from(2);
         }
     };
