@@ -7,6 +7,7 @@
 //! format.
 
 use crate::boards::{Board, Run, BOARDS};
+use crate::engine::{engine, engine_dep, Engine};
 use crate::failure::{usage, Failure};
 use crate::int8::calibrate_and_gate;
 use crate::options::NewFirmwareArgs;
@@ -16,24 +17,16 @@ use convnext_codegen::processor::load_processor;
 use convnext_codegen::quantize::{input_bytes, InputQuantization};
 use convnext_codegen::saved_calibration::SavedCalibration;
 use convnext_codegen::{load_model, Error};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// RAM the firmware needs besides the arena: stack and statics (the boards'
 /// own reserve, `board-build-support`'s `STACK_RESERVE`).
 const STACK_RESERVE: usize = 16 * 1024;
 
-/// Where the new crate gets the engine from.
-enum Engine {
-    /// A checkout on disk.
-    Path(PathBuf),
-    /// A git repository, at a revision or its default branch.
-    Git { url: String, rev: Option<String> },
-}
-
 /// `convnext new-firmware`.
 pub fn new_firmware(a: &NewFirmwareArgs) -> Result<(), Failure> {
     let board = board(&a.board)?;
-    let engine = engine(a)?;
+    let engine = engine(&a.engine)?;
     if a.images == 0 {
         return Err(usage("--images 0: embed at least one image".into()));
     }
@@ -158,34 +151,6 @@ fn board(name: &str) -> Result<&'static Board, Failure> {
         })
 }
 
-/// The engine the crate depends on: `--engine-git`, `--engine-path`, or
-/// the checkout this binary was built from while it still exists.
-fn engine(a: &NewFirmwareArgs) -> Result<Engine, Failure> {
-    if let Some(url) = &a.engine_git {
-        return Ok(Engine::Git {
-            url: url.clone(),
-            rev: a.engine_rev.clone(),
-        });
-    }
-    let (root, given) = match &a.engine_path {
-        Some(p) => (p.clone(), true),
-        None => (Path::new(env!("CARGO_MANIFEST_DIR")).join(".."), false),
-    };
-    let is_checkout =
-        root.join("Cargo.toml").is_file() && root.join("codegen/Cargo.toml").is_file();
-    match root.canonicalize() {
-        Ok(abs) if is_checkout => Ok(Engine::Path(abs)),
-        _ if given => Err(usage(format!(
-            "--engine-path {}: not a checkout of the engine (no Cargo.toml and codegen/Cargo.toml)",
-            root.display()
-        ))),
-        _ => Err(usage(format!(
-            "the checkout this convnext was built from ({}) is gone; pass --engine-path DIR or --engine-git URL",
-            root.display()
-        ))),
-    }
-}
-
 /// The first `n` images of the folder's `test_images.npy` (else of its
 /// `calibration_images.npy`) as the firmware's input bytes, and which file
 /// they came from.
@@ -247,40 +212,6 @@ fn crate_name(out: &Path) -> String {
         Some(_) => format!("firmware-{name}"),
         None => "firmware".into(),
     }
-}
-
-/// A TOML string for `s`.
-fn toml_str(s: &str) -> String {
-    if s.contains('\'') || s.contains('\n') {
-        format!("{s:?}")
-    } else {
-        format!("'{s}'")
-    }
-}
-
-/// The dependency line of one of the engine's crates.
-fn engine_dep(engine: &Engine, krate: &str, sub: &str, features: &[&str]) -> String {
-    let source = match engine {
-        Engine::Path(root) => {
-            let dir = if sub.is_empty() {
-                root.clone()
-            } else {
-                root.join(sub)
-            };
-            format!("path = {}", toml_str(&dir.display().to_string()))
-        }
-        Engine::Git { url, rev } => match rev {
-            Some(r) => format!("git = {}, rev = {}", toml_str(url), toml_str(r)),
-            None => format!("git = {}", toml_str(url)),
-        },
-    };
-    let features = if features.is_empty() {
-        String::new()
-    } else {
-        let quoted: Vec<String> = features.iter().map(|f| format!("{f:?}")).collect();
-        format!(", features = [{}]", quoted.join(", "))
-    };
-    format!("{krate} = {{ {source}{features} }}")
 }
 
 /// The crate's manifest.

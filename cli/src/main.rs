@@ -7,7 +7,9 @@ mod bench;
 mod boards;
 mod classify;
 mod commands;
+mod engine;
 mod eval;
+mod export_c;
 mod failure;
 mod firmware;
 mod fit;
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Some(Command::Bench(a)) => bench::bench(a),
         Some(Command::Preprocess(a)) => commands::preprocess(a),
         Some(Command::NewFirmware(a)) => firmware::new_firmware(a),
+        Some(Command::ExportC(a)) => export_c::export_c(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,6 +46,8 @@ pub enum Command {
     /// A firmware crate of your own for a board: the model, a few test
     /// images and a main.rs that classifies them.
     NewFirmware(NewFirmwareArgs),
+    /// A static library and a header per model, for C and C++.
+    ExportC(ExportCArgs),
 }
 
 /// Numerics to run in.
@@ -367,6 +369,21 @@ pub struct CompileArgs {
     pub int8: Int8Args,
 }
 
+/// Where a generated crate gets the engine from.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// The engine's checkout to depend on by path [default: the one this
+    /// convnext was built from]
+    #[arg(long, value_name = "DIR", conflicts_with = "engine_git")]
+    pub engine_path: Option<PathBuf>,
+    /// The engine's git repository to depend on instead of a path
+    #[arg(long, value_name = "URL")]
+    pub engine_git: Option<String>,
+    /// The commit (or tag) of --engine-git [default: its default branch]
+    #[arg(long, value_name = "REV", requires = "engine_git")]
+    pub engine_rev: Option<String>,
+}
+
 /// `convnext new-firmware`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -395,22 +412,57 @@ pub struct NewFirmwareArgs {
     /// How many test images to embed
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub images: usize,
-    /// The engine's checkout to depend on by path [default: the one this
-    /// convnext was built from]
-    #[arg(long, value_name = "DIR", conflicts_with = "engine_git")]
-    pub engine_path: Option<PathBuf>,
-    /// The engine's git repository to depend on instead of a path
-    #[arg(long, value_name = "URL")]
-    pub engine_git: Option<String>,
-    /// The commit (or tag) of --engine-git [default: its default branch]
-    #[arg(long, value_name = "REV", requires = "engine_git")]
-    pub engine_rev: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub engine: EngineArgs,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub gate: QualityGate,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub int8: Int8Args,
+}
+
+/// `convnext export-c`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Writes OUT/NAME.h per model, OUT/convnext_status.h, OUT/libLIBRARY.a (the
+runtime and every model, no_std, panic = abort, built with cargo from the
+crate it writes under OUT/rust/) and OUT/CMakeLists.txt (the imported target
+LIBRARY: add_subdirectory(OUT), target_link_libraries(app PRIVATE LIBRARY)).
+Several models go into one library: --model A --name a --model B --name b.
+
+Example:
+  convnext export-c --model models/fmnist-convnext --out c/ --name fashion
+  cc -std=c99 main.c -Ic/ c/libfashion.a -o classify")]
+pub struct ExportCArgs {
+    /// Model folder (repeat for several models in one library)
+    #[arg(long, value_name = "DIR", required = true)]
+    pub model: Vec<PathBuf>,
+    /// Folder for the headers, the library and CMakeLists.txt
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Each model's prefix, in --model order (lower case, digits, _)
+    /// [default: convnext_model for one model]
+    #[arg(long, value_name = "NAME")]
+    pub name: Vec<String>,
+    /// The library's name [default: the first model's]
+    #[arg(long, value_name = "LIBRARY")]
+    pub library: Option<String>,
+    /// Rust target triple to build for (thumbv7em-none-eabihf, ...)
+    /// [default: the host]
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+    /// Saved calibrations (convnext calibrate --out), one per --model in
+    /// order [default: calibrate each on its folder's images]
+    #[arg(long, value_name = "CAL.json")]
+    pub calibration_file: Vec<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub gate: QualityGate,
 }
 
 /// `convnext bench`.
