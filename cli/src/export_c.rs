@@ -6,6 +6,7 @@
 //! Several models go into one library, since two Rust static libraries in
 //! one program clash on `core`'s symbols.
 
+use crate::boards::Board;
 use crate::engine::{engine, engine_dep, Engine};
 use crate::failure::{usage, Failure};
 use crate::int8::calibrate_and_gate;
@@ -71,6 +72,10 @@ pub fn export_c(a: &ExportCArgs) -> Result<(), Failure> {
     let library = a.library.clone().unwrap_or_else(|| names[0].clone());
     check_name("--library", &library)?;
     let engine = engine(&a.engine)?;
+    let board = a.board.as_deref().map(crate::firmware::board).transpose()?;
+    let target = board
+        .map(|b| b.target.to_string())
+        .or_else(|| a.target.clone());
     let mut entries = Vec::new();
     for (i, (dir, name)) in a.model.iter().zip(&names).enumerate() {
         let model = load_model(dir)?;
@@ -98,8 +103,8 @@ pub fn export_c(a: &ExportCArgs) -> Result<(), Failure> {
     }
     let out = a.out.as_path();
     let crate_dir = out.join("rust");
-    write_crate(&crate_dir, &library, &entries, &engine)?;
-    let built = build(&crate_dir, a.target.as_deref(), &library)?;
+    write_crate(&crate_dir, &library, &entries, &engine, board)?;
+    let built = build(&crate_dir, target.as_deref(), &library)?;
     let lib = out.join(format!("lib{library}.a"));
     std::fs::copy(&built, &lib).map_err(|e| io(&lib, e))?;
     write(&out.join("convnext_status.h"), &status_header())?;
@@ -111,7 +116,7 @@ pub fn export_c(a: &ExportCArgs) -> Result<(), Failure> {
     println!(
         "wrote {}: lib{library}.a ({}), {}, convnext_status.h, CMakeLists.txt",
         out.display(),
-        a.target.as_deref().unwrap_or("the host"),
+        target.as_deref().unwrap_or("the host"),
         headers.join(", ")
     );
     for e in &entries {
@@ -190,6 +195,7 @@ fn write_crate(
     library: &str,
     entries: &[Entry],
     engine: &Engine,
+    board: Option<&Board>,
 ) -> Result<(), Failure> {
     for e in entries {
         let to = dir.join("models").join(&e.name);
@@ -240,7 +246,12 @@ fn write_crate(
          \n\
          [profile.release.build-override]\n\
          opt-level = 3\n",
-        runtime = engine_dep(engine, "convnext", "", &[]),
+        runtime = engine_dep(
+            engine,
+            "convnext",
+            "",
+            board.map_or(&[], |b| b.runtime_features())
+        ),
         codegen = engine_dep(engine, "convnext-codegen", "codegen", &[]),
     );
     write(&dir.join("Cargo.toml"), &manifest)?;
@@ -268,6 +279,16 @@ fn write_crate(
     build.push_str("}\n");
     write(&dir.join("build.rs"), &build)?;
     write(&dir.join("lib.rs"), &lib_rs(entries))?;
+    if let Some(b) = board {
+        // Scheduled for the board's core, as its Rust firmware is.
+        write(
+            &dir.join(".cargo/config.toml"),
+            &format!(
+                "[target.{}]\nrustflags = [\"-C\", \"target-cpu={}\"]\n",
+                b.target, b.cpu
+            ),
+        )?;
+    }
     write(&dir.join(".gitignore"), "target/\n")
 }
 

@@ -138,7 +138,7 @@ fn io(path: &Path, source: std::io::Error) -> Failure {
 }
 
 /// The board `--board` names, by folder or name.
-fn board(name: &str) -> Result<&'static Board, Failure> {
+pub fn board(name: &str) -> Result<&'static Board, Failure> {
     BOARDS
         .iter()
         .find(|b| b.dir == name || b.name == name)

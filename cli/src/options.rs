@@ -451,8 +451,12 @@ pub struct ExportCArgs {
     pub library: Option<String>,
     /// Rust target triple to build for (thumbv7em-none-eabihf, ...)
     /// [default: the host]
-    #[arg(long, value_name = "TRIPLE")]
+    #[arg(long, value_name = "TRIPLE", conflicts_with = "board")]
     pub target: Option<String>,
+    /// Build for a board of boards/boards.rs: its target, its core
+    /// (-C target-cpu) and the runtime features it takes
+    #[arg(long, value_name = "BOARD")]
+    pub board: Option<String>,
     /// Saved calibrations (convnext calibrate --out), one per --model in
     /// order [default: calibrate each on its folder's images]
     #[arg(long, value_name = "CAL.json")]

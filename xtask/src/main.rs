@@ -12,6 +12,7 @@ mod board_run;
 #[allow(dead_code)]
 #[path = "../../boards/boards.rs"]
 mod boards;
+mod c_boards;
 mod call_graph;
 mod elf;
 mod faint_channels;
@@ -279,7 +280,7 @@ fn host_crc(cargo: Command, what: &str) -> Result<String, String> {
 pub(crate) const DEFAULT_MODEL: &str = "models/fmnist-convnext";
 
 /// The bundled ConvNeXt V2 (GRN), run on the emulated boards too.
-const V2_MODEL: &str = "models/fmnist-convnextv2";
+pub(crate) const V2_MODEL: &str = "models/fmnist-convnextv2";
 
 /// The CRC of `model`'s int8 logits on its first `limit` test images.
 pub(crate) fn host_crc_of(
@@ -551,6 +552,7 @@ fn boards() -> bool {
     ok &= faint_channels_on_dsp_boards();
     ok &= streamed_on_emulated_boards(&host_crc);
     ok &= new_firmware::run_on_m4f();
+    ok &= c_boards::c_boards();
     println!(
         "\n| board | core | flash used / total | RAM used / total | stack high-water (painted, whole firmware) | forward's stack (static bound) | instructions per inference |"
     );
@@ -681,12 +683,13 @@ fn main() -> ExitCode {
         "python" => python::python(),
         "boards" => boards(),
         "new-firmware" => new_firmware::run_on_m4f(),
+        "c-boards" => c_boards::c_boards(),
         "profile-qemu" => profile::profile_qemu(&std::env::args().skip(2).collect::<Vec<_>>()),
         "ablation" => ablation::ablation(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench-peers" => peers::bench_peers(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fuzz" => fuzz::fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask ci|lint|thumb|package|test|python|boards|new-firmware|conformance [--board B]|profile-qemu [--board B] [--model DIR] [--calibration-file CAL.json] [--json]|ablation [--qemu]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
+            eprintln!("usage: cargo xtask ci|lint|thumb|package|test|python|boards|new-firmware|c-boards|conformance [--board B]|profile-qemu [--board B] [--model DIR] [--calibration-file CAL.json] [--json]|ablation [--qemu]|bench-peers [--json] [--rounds R] [--only MODELS]|miri|no-panic|fuzz [--seconds N] [--only TARGETS]");
             return ExitCode::from(2);
         }
     };
