@@ -143,6 +143,33 @@ fn a_c_program_links_two_models_and_gets_the_hosts_logits() {
         );
     }
 
+    // The README's C example compiles against the same header.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("    #include <stdio.h>\n    #include \"fashion.h\"")
+        .expect("README's C example");
+    let end = start + readme[start..].find("\n    }\n").expect("its end") + 7;
+    let example: String = readme[start..end]
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let example_c = dir.join("readme_example.c");
+    std::fs::write(&example_c, example).unwrap();
+    let cc = Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-c"])
+        .arg("-I")
+        .arg(&out)
+        .arg(&example_c)
+        .arg("-o")
+        .arg(dir.join("readme_example.o"))
+        .output()
+        .unwrap();
+    assert!(
+        cc.status.success(),
+        "README's C example: {}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+
     // The first images of the bundled test set, as raw bytes and as a .npy.
     let test = root().join("models/fmnist-convnext/test_images.npy");
     let set = npy::NpyRows::open(&test).unwrap().read(0..IMAGES).unwrap();

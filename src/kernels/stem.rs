@@ -41,11 +41,11 @@ pub struct StemParams<B = &'static [u8]> {
 impl<B> StemParams<B> {
     /// Output height.
     pub fn out_h(&self) -> usize {
-        self.in_h / self.k
+        self.in_h / self.k.max(1)
     }
     /// Output width.
     pub fn out_w(&self) -> usize {
-        self.in_w / self.k
+        self.in_w / self.k.max(1)
     }
 }
 
@@ -121,7 +121,12 @@ pub fn stem_rows<B: AsRef<[u8]>>(
             if whole {
                 for ky in 0..k {
                     let src = at.input_offset + ((r * k + ky) * p.in_w + col * k) * cin;
-                    patch[ky * k * cin..][..k * cin].copy_from_slice(&arena[src..src + k * cin]);
+                    // Checked slices (an arena shorter than the plan's leaves
+                    // zeros): no panic path, whatever the params.
+                    let dst = patch.get_mut(ky * k * cin..(ky + 1) * k * cin);
+                    if let (Some(dst), Some(x)) = (dst, arena.get(src..src + k * cin)) {
+                        dst.copy_from_slice(x);
+                    }
                 }
             }
             // Each output's sum to the LayerNorm input, into the scratch.

@@ -5,7 +5,7 @@
 //! host's CRC for each model.
 
 use crate::boards::{Board, Run, BOARDS};
-use crate::{cargo_cmd, elf, host_crc_of, DEFAULT_MODEL, V2_MODEL};
+use crate::{call_graph, cargo_cmd, elf, host_crc_of, DEFAULT_MODEL, V2_MODEL};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -119,6 +119,14 @@ fn run(b: &Board) -> Result<Vec<String>, String> {
             b.name,
             u.flash as f64 / 1024.0,
             u.ram as f64 / 1024.0
+        );
+    }
+    for entry in ["fashion_forward", "fashion_v2_forward"] {
+        let n = call_graph::check_from(&elf_path, |f| f == entry)?;
+        let (bytes, _) = call_graph::stack_bound_from(&elf_path, |f| f == entry)?;
+        eprintln!(
+            "{}: no panic reachable from {entry} ({n} functions searched); its stack, static bound {bytes} bytes",
+            b.name
         );
     }
     eprintln!("==> {}: qemu-system-arm -machine {machine}", b.name);

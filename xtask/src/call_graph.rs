@@ -196,11 +196,19 @@ fn read(elf: &Path) -> Result<Graph, String> {
 /// for recursion or an indirect call (no bound then). Run after [`check`]:
 /// the panic machinery is not followed.
 pub fn stack_bound(elf: &Path) -> Result<(u64, Vec<String>), String> {
+    stack_bound_from(elf, |n| n.contains("::forward::"))
+}
+
+/// [`stack_bound`] from the function `is_root` picks (the first).
+pub fn stack_bound_from(
+    elf: &Path,
+    is_root: impl Fn(&str) -> bool,
+) -> Result<(u64, Vec<String>), String> {
     let g = read(elf)?;
     let root = g
         .edges
         .keys()
-        .find(|n| n.contains("::forward::"))
+        .find(|n| is_root(n))
         .ok_or_else(|| format!("{}: no `forward` function", elf.display()))?;
     // Depth-first with memo; `open` marks the current chain (recursion).
     fn deepest<'a>(
@@ -253,12 +261,15 @@ fn chain(parent: &BTreeMap<&String, &String>, f: &String) -> String {
 /// Check the ELF at `elf`: `Ok(functions reachable from forward)`, or the
 /// panic paths and indirect calls found.
 pub fn check(elf: &Path) -> Result<usize, String> {
+    check_from(elf, |n| {
+        n.contains("::forward::") || n.contains("::forward_probed::")
+    })
+}
+
+/// [`check`] from the functions `is_root` picks (a C entry point, say).
+pub fn check_from(elf: &Path, is_root: impl Fn(&str) -> bool) -> Result<usize, String> {
     let g = read(elf)?;
-    let roots: Vec<&String> = g
-        .edges
-        .keys()
-        .filter(|n| n.contains("::forward::") || n.contains("::forward_probed::"))
-        .collect();
+    let roots: Vec<&String> = g.edges.keys().filter(|n| is_root(n)).collect();
     if roots.is_empty() {
         return Err(format!(
             "{}: no `forward` function (the generated forward is #[inline(never)])",
