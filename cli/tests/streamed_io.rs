@@ -1,7 +1,8 @@
 //! `run` and `eval` read `.npy` inputs a chunk at a time and `run` writes its
 //! output as the chunks come, so memory stays flat with the set's size: the
 //! bundled 10,000 test images span more than one chunk, and the result is
-//! the one computed in one piece.
+//! the one computed in one piece. `calibrate` reads only the first 1024
+//! images of its file.
 
 mod common;
 
@@ -70,4 +71,23 @@ fn run_over_many_chunks_gives_evals_logits() {
     let hf = npy::read(&hf).unwrap().into_f32(&hf).unwrap();
     assert_eq!(got.shape, hf.shape);
     assert!(got.relative_max_error(&hf) <= 1e-4);
+}
+
+#[test]
+fn calibrate_reads_only_the_images_it_uses() {
+    // 10,000 images in the file; calibration takes the first 1024.
+    let images = root().join(MODEL).join("test_images.npy");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("streamed_cal.json");
+    let o = convnext(&[
+        "calibrate",
+        "--model",
+        MODEL,
+        "--calibration",
+        images.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("from 1024 images of [1, 28, 28]"), "{said}");
 }

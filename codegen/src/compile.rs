@@ -16,9 +16,14 @@ use std::path::Path;
 /// default model; see the README).
 pub const DEFAULT_CALIBRATION: Calibration = Calibration::Percentile(0.9999);
 
+/// Most calibration images read from a file: ranges settle long before (a
+/// few hundred images), and memory stays bounded however large the file.
+pub const MAX_CALIBRATION_IMAGES: usize = 1024;
+
 /// Calibration `pixel_values`: from `path` if given (`(N, C, H, W)` float32, or
 /// u8 images `(N, H, W[, C])` run through the processor), else the model
-/// folder's `calibration_images.npy`.
+/// folder's `calibration_images.npy`; the first
+/// [`MAX_CALIBRATION_IMAGES`] of them, read without the rest.
 pub fn load_calibration(
     dir: &Path,
     path: Option<&Path>,
@@ -37,7 +42,8 @@ pub fn load_calibration(
             p
         }
     };
-    let array = npy::read(&p)?;
+    let rows = npy::NpyRows::open(&p)?;
+    let array = rows.read(0..MAX_CALIBRATION_IMAGES)?;
     match array.data {
         npy::NpyData::F32(_) => array.into_f32(&p),
         _ => crate::dataset::images_from_npy(&p, array)?.pixel_values(processor),
