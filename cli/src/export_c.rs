@@ -21,7 +21,7 @@ use std::process::Command;
 
 /// The status codes, as `convnext_status.h` names them and the library
 /// returns them; the message `convnext_status_message` gives each.
-pub const STATUSES: [(&str, i32, &str); 6] = [
+pub const STATUSES: [(&str, i32, &str); 7] = [
     ("CONVNEXT_OK", 0, "ok"),
     (
         "CONVNEXT_ERROR_NULL_POINTER",
@@ -47,6 +47,11 @@ pub const STATUSES: [(&str, i32, &str); 6] = [
         "CONVNEXT_ERROR_TOP_K",
         -5,
         "k is 0 or more than NAME_NUM_LABELS",
+    ),
+    (
+        "CONVNEXT_ERROR_FEATURE_MAPS_TOO_SMALL",
+        -6,
+        "feature_map_bytes is below NAME_FEATURE_MAP_BYTES",
     ),
 ];
 
@@ -85,10 +90,10 @@ pub fn export_c(a: &ExportCArgs) -> Result<(), Failure> {
             None => calibrate_and_gate(dir, &CalibrationFlags::defaults(), a.gate.min_sqnr)?,
         };
         let plan = saved.plan(&model, &processor)?;
-        if plan.feature_map_bytes > 0 || plan.model.num_labels == 0 {
+        if plan.feature_map_bytes == 0 && plan.model.num_labels == 0 {
             return Err(Failure::Model(Error::Input {
                 message: format!(
-                    "{}: export-c takes classifiers (a head with labels); this checkpoint is a backbone or has no head",
+                    "{}: no head and no out_features, so nothing to return; export-c takes classifiers and backbones",
                     dir.display()
                 ),
             }));
@@ -120,17 +125,27 @@ pub fn export_c(a: &ExportCArgs) -> Result<(), Failure> {
         headers.join(", ")
     );
     for e in &entries {
+        let m = &e.plan.model;
+        let out = if is_backbone(e) {
+            format!(
+                "{} feature maps, {} bytes",
+                m.feature_maps.len(),
+                e.plan.feature_map_bytes
+            )
+        } else {
+            format!("{} labels", m.num_labels)
+        };
         println!(
-            "{}: arena {} bytes, input {}x{}x{} u8, {} labels",
-            e.name,
-            e.plan.arena_bytes,
-            e.plan.model.input_h,
-            e.plan.model.input_w,
-            e.plan.model.input_c,
-            e.plan.model.num_labels
+            "{}: arena {} bytes, input {}x{}x{} u8, {out}",
+            e.name, e.plan.arena_bytes, m.input_h, m.input_w, m.input_c
         );
     }
     Ok(())
+}
+
+/// True for a backbone: `NAME_forward_features` and a map table, no head.
+fn is_backbone(e: &Entry) -> bool {
+    e.plan.feature_map_bytes > 0
 }
 
 /// The models' names: `--name` once per `--model`, or the default for one.
@@ -368,6 +383,7 @@ fn lib_rs(entries: &[Entry]) -> String {
          \x20       Ok(()) => CONVNEXT_OK,\n\
          \x20       Err(ForwardError::InputSize { .. }) => CONVNEXT_ERROR_IMAGE_SIZE,\n\
          \x20       Err(ForwardError::ArenaTooSmall { .. }) => CONVNEXT_ERROR_ARENA_TOO_SMALL,\n\
+         \x20       Err(ForwardError::FeatureMapsSize { .. }) => CONVNEXT_ERROR_FEATURE_MAPS_TOO_SMALL,\n\
          \x20       Err(_) => CONVNEXT_ERROR_LOGITS_TOO_SMALL,\n\
          \x20   }\n\
          }\n\
@@ -388,7 +404,9 @@ fn lib_rs(entries: &[Entry]) -> String {
          \n\
          /// The indices of the `k` largest of `logits`, best first (ties: the\n\
          /// lower index), into `indices`: each pick the best of those ranked\n\
-         /// below the one before (no memory but the indices).\n\
+         /// below the one before (no memory but the indices). Unused where\n\
+         /// every model of the library is a backbone.\n\
+         #[allow(dead_code)]\n\
          fn top_k(logits: &[i32], indices: &mut [usize]) {\n\
          \x20   let rank = |i: usize| (logits[i], core::cmp::Reverse(i));\n\
          \x20   let mut prev: Option<usize> = None;\n\
@@ -411,7 +429,13 @@ fn lib_rs(entries: &[Entry]) -> String {
          \x20   loop {}\n\
          }\n",
     );
-    for e in entries {
+    if entries.iter().any(is_backbone) {
+        s.push_str(FEATURE_MAP_TYPES);
+    }
+    for e in entries.iter().filter(|e| is_backbone(e)) {
+        s.push_str(&backbone_rs(e));
+    }
+    for e in entries.iter().filter(|e| !is_backbone(e)) {
         let n = &e.name;
         let labels: Vec<String> = e.labels.iter().map(|l| c_bytes(l)).collect();
         let _ = write!(
@@ -511,6 +535,108 @@ fn lib_rs(entries: &[Entry]) -> String {
     s
 }
 
+/// The C layout of a feature map's entry, and the table type (shared by
+/// every backbone of the library).
+const FEATURE_MAP_TYPES: &str = "
+/// One feature map, as `convnext_feature_map` in the header lays it out.
+#[repr(C)]
+pub struct FeatureMap {
+    name: *const c_char,
+    channels: usize,
+    height: usize,
+    width: usize,
+    offset: usize,
+    scale: f32,
+    zero_point: i32,
+}
+
+/// A backbone's table of maps.
+pub struct FeatureMaps<const N: usize>([FeatureMap; N]);
+
+// SAFETY: read-only data whose pointers are to static NUL-terminated names.
+unsafe impl<const N: usize> Sync for FeatureMaps<N> {}
+";
+
+/// A backbone's module, its map table and its C entry points.
+fn backbone_rs(e: &Entry) -> String {
+    let n = &e.name;
+    let upper = n.to_uppercase();
+    let maps = &e.plan.model.feature_maps;
+    let mut table = String::new();
+    for (i, m) in maps.iter().enumerate() {
+        let _ = write!(
+            table,
+            "    FeatureMap {{\n\
+             \x20       name: {name}.as_ptr().cast(),\n\
+             \x20       channels: {n}::FEATURE_MAPS[{i}].shape[0],\n\
+             \x20       height: {n}::FEATURE_MAPS[{i}].shape[1],\n\
+             \x20       width: {n}::FEATURE_MAPS[{i}].shape[2],\n\
+             \x20       offset: {n}::FEATURE_MAPS[{i}].offset,\n\
+             \x20       scale: {n}::FEATURE_MAPS[{i}].scale,\n\
+             \x20       zero_point: {n}::FEATURE_MAPS[{i}].zero_point,\n\
+             \x20   }},\n",
+            name = c_bytes(&m.name),
+        );
+    }
+    format!(
+        "\n\
+         mod {n} {{\n\
+         \x20   include!(concat!(env!(\"OUT_DIR\"), \"/{n}.rs\"));\n\
+         }}\n\
+         \n\
+         /// {n}'s feature maps, in the buffer's order.\n\
+         static {upper}_MAPS: FeatureMaps<{count}> = FeatureMaps([\n{table}]);\n\
+         \n\
+         /// Run the backbone on one image (see {n}.h).\n\
+         ///\n\
+         /// # Safety\n\
+         ///\n\
+         /// Each non-NULL pointer must point to as many bytes as its length says.\n\
+         #[no_mangle]\n\
+         pub unsafe extern \"C\" fn {n}_forward_features(\n\
+         \x20   image: *const u8,\n\
+         \x20   image_bytes: usize,\n\
+         \x20   arena: *mut c_void,\n\
+         \x20   arena_bytes: usize,\n\
+         \x20   feature_maps: *mut i8,\n\
+         \x20   feature_map_bytes: usize,\n\
+         ) -> i32 {{\n\
+         \x20   if image.is_null() || arena.is_null() || feature_maps.is_null() {{\n\
+         \x20       return CONVNEXT_ERROR_NULL_POINTER;\n\
+         \x20   }}\n\
+         \x20   if image_bytes != {n}::INPUT_BYTES {{\n\
+         \x20       return CONVNEXT_ERROR_IMAGE_SIZE;\n\
+         \x20   }}\n\
+         \x20   if arena_bytes < {n}::ARENA_BYTES {{\n\
+         \x20       return CONVNEXT_ERROR_ARENA_TOO_SMALL;\n\
+         \x20   }}\n\
+         \x20   if feature_map_bytes < {n}::FEATURE_MAP_BYTES {{\n\
+         \x20       return CONVNEXT_ERROR_FEATURE_MAPS_TOO_SMALL;\n\
+         \x20   }}\n\
+         \x20   // SAFETY: non-NULL (checked) and as long as the caller says (the\n\
+         \x20   // header's contract); only the first FEATURE_MAP_BYTES are written.\n\
+         \x20   let (image, arena, maps) = unsafe {{\n\
+         \x20       (\n\
+         \x20           core::slice::from_raw_parts(image, image_bytes),\n\
+         \x20           core::slice::from_raw_parts_mut(arena.cast::<i8>(), arena_bytes),\n\
+         \x20           core::slice::from_raw_parts_mut(feature_maps, {n}::FEATURE_MAP_BYTES),\n\
+         \x20       )\n\
+         \x20   }};\n\
+         \x20   status({n}::forward(image, arena, maps))\n\
+         }}\n\
+         \n\
+         /// Feature map `index`'s entry, or NULL past the last.\n\
+         #[no_mangle]\n\
+         pub extern \"C\" fn {n}_feature_map(index: usize) -> *const FeatureMap {{\n\
+         \x20   match {upper}_MAPS.0.get(index) {{\n\
+         \x20       Some(m) => m,\n\
+         \x20       None => core::ptr::null(),\n\
+         \x20   }}\n\
+         }}\n",
+        count = maps.len(),
+    )
+}
+
 /// `convnext_status.h`: the status codes and their messages, shared by
 /// every model's header.
 pub fn status_header() -> String {
@@ -518,6 +644,9 @@ pub fn status_header() -> String {
         "/* Status codes of the libraries `convnext export-c` writes. Do not edit. */\n\
          #ifndef CONVNEXT_STATUS_H\n\
          #define CONVNEXT_STATUS_H\n\
+         \n\
+         #include <stddef.h>\n\
+         #include <stdint.h>\n\
          \n\
          #ifdef __cplusplus\n\
          extern \"C\" {\n\
@@ -537,6 +666,18 @@ pub fn status_header() -> String {
          /** A sentence for `status`; never NULL (an unknown code gets one too). */\n\
          const char *convnext_status_message(convnext_status status);\n\
          \n\
+         /** One of a backbone's feature maps in its buffer: real value =\n\
+         \x20*  scale * (q - zero_point) for each int8 q, HWC from `offset`. */\n\
+         typedef struct {\n\
+         \x20   const char *name; /**< stem, stage1, ... (HF out_features) */\n\
+         \x20   size_t channels;\n\
+         \x20   size_t height;\n\
+         \x20   size_t width;\n\
+         \x20   size_t offset; /**< first byte in the buffer */\n\
+         \x20   float scale;\n\
+         \x20   int32_t zero_point;\n\
+         } convnext_feature_map;\n\
+         \n\
          #ifdef __cplusplus\n\
          }\n\
          #endif\n\
@@ -548,6 +689,9 @@ pub fn status_header() -> String {
 
 /// `NAME.h`: one model's sizes and functions.
 fn model_header(e: &Entry) -> String {
+    if is_backbone(e) {
+        return backbone_header(e);
+    }
     let n = &e.name;
     let u = n.to_uppercase();
     let m = &e.plan.model;
@@ -587,8 +731,8 @@ fn model_header(e: &Entry) -> String {
          \x20*  image_bytes, an arena under {u}_ARENA_BYTES or num_logits under\n\
          \x20*  {u}_NUM_LABELS. The same bits on every target. */\n\
          convnext_status {n}_forward(const uint8_t *image, size_t image_bytes,\n\
-         \x20                           void *arena, size_t arena_bytes,\n\
-         \x20                           int32_t *logits, size_t num_logits);\n\
+         {fw}void *arena, size_t arena_bytes,\n\
+         {fw}int32_t *logits, size_t num_logits);\n\
          \n\
          /** Label `index` (NUL-terminated), or NULL past the last. */\n\
          const char *{n}_label(size_t index);\n\
@@ -596,7 +740,7 @@ fn model_header(e: &Entry) -> String {
          /** The indices of the `k` largest logits, best first (ties: the lower\n\
          \x20*  index), into `indices`; 1 <= k <= {u}_NUM_LABELS. */\n\
          convnext_status {n}_top_k(const int32_t *logits, size_t num_logits,\n\
-         \x20                         size_t *indices, size_t k);\n\
+         {tk}size_t *indices, size_t k);\n\
          \n\
          #ifdef __cplusplus\n\
          }}\n\
@@ -615,6 +759,84 @@ fn model_header(e: &Entry) -> String {
         bytes = e.plan.input_bytes,
         labels = m.num_labels,
         scale = m.logit_scale as f32,
+        fw = indent(&format!("convnext_status {n}_forward(")),
+        tk = indent(&format!("convnext_status {n}_top_k(")),
+    )
+}
+
+/// Spaces as wide as `head`: a declaration's continued parameters line up.
+fn indent(head: &str) -> String {
+    " ".repeat(head.len())
+}
+
+/// `NAME.h` of a backbone: its sizes, its map table, `NAME_forward_features`.
+fn backbone_header(e: &Entry) -> String {
+    let n = &e.name;
+    let u = n.to_uppercase();
+    let m = &e.plan.model;
+    let names: Vec<&str> = m.feature_maps.iter().map(|f| f.name.as_str()).collect();
+    format!(
+        "/* {n}: an int8 ConvNeXt backbone from {checkpoint}, made by\n\
+         \x20* convnext export-c {version}. Link lib*.a from the same export. Do not edit. */\n\
+         #ifndef {u}_H\n\
+         #define {u}_H\n\
+         \n\
+         #include <stddef.h>\n\
+         #include <stdint.h>\n\
+         \n\
+         #include \"convnext_status.h\"\n\
+         \n\
+         #ifdef __cplusplus\n\
+         extern \"C\" {{\n\
+         #endif\n\
+         \n\
+         /** Bytes of working memory {n}_forward_features needs (the caller owns it). */\n\
+         #define {u}_ARENA_BYTES {arena}u\n\
+         /** Alignment the arena needs, in bytes (any address will do). */\n\
+         #define {u}_ARENA_ALIGN 1u\n\
+         /** Input image height, width and channels (u8 pixels, HWC). */\n\
+         #define {u}_INPUT_HEIGHT {h}u\n\
+         #define {u}_INPUT_WIDTH {w}u\n\
+         #define {u}_INPUT_CHANNELS {c}u\n\
+         /** Bytes of one input image: height x width x channels. */\n\
+         #define {u}_INPUT_BYTES {bytes}u\n\
+         /** Bytes of the feature-map buffer (every map, HWC int8, one after another). */\n\
+         #define {u}_FEATURE_MAP_BYTES {map_bytes}u\n\
+         /** Number of feature maps ({names}). */\n\
+         #define {u}_NUM_FEATURE_MAPS {count}u\n\
+         \n\
+         /** Run the backbone on one image (u8 pixels at the input size, HWC,\n\
+         \x20*  {u}_INPUT_BYTES bytes) and write every map into feature_maps, laid\n\
+         \x20*  out as {n}_feature_map says. Refuses (writing nothing) a NULL pointer,\n\
+         \x20*  a wrong image_bytes, an arena under {u}_ARENA_BYTES or a buffer\n\
+         \x20*  under {u}_FEATURE_MAP_BYTES. The same bits on every target. */\n\
+         convnext_status {n}_forward_features(const uint8_t *image, size_t image_bytes,\n\
+         {ff}void *arena, size_t arena_bytes,\n\
+         {ff}int8_t *feature_maps, size_t feature_map_bytes);\n\
+         \n\
+         /** Map `index`'s entry (name, shape, offset, scale, zero point), or NULL\n\
+         \x20*  past the last. */\n\
+         const convnext_feature_map *{n}_feature_map(size_t index);\n\
+         \n\
+         #ifdef __cplusplus\n\
+         }}\n\
+         #endif\n\
+         \n\
+         #endif /* {u}_H */\n",
+        checkpoint = e.dir.file_name().map_or_else(
+            || e.dir.display().to_string(),
+            |f| f.to_string_lossy().into_owned()
+        ),
+        version = env!("CARGO_PKG_VERSION"),
+        arena = e.plan.arena_bytes,
+        h = m.input_h,
+        w = m.input_w,
+        c = m.input_c,
+        bytes = e.plan.input_bytes,
+        map_bytes = e.plan.feature_map_bytes,
+        count = m.feature_maps.len(),
+        names = names.join(", "),
+        ff = indent(&format!("convnext_status {n}_forward_features(")),
     )
 }
 

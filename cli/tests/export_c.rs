@@ -244,3 +244,126 @@ fn export_c_refuses_bad_names_and_counts() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn a_c_program_gets_a_backbones_feature_maps_as_the_host_computes_them() {
+    let dir = scratch("export_c_backbone");
+    let fx = root().join("tests/fixtures/models/backbone_all");
+    let (model, out) = (fx.to_str().unwrap(), dir.join("c"));
+    let cal = dir.join("cal.json");
+    let o = convnext(&[
+        "calibrate",
+        "--model",
+        model,
+        "--calibration",
+        fx.join("inputs.npy").to_str().unwrap(),
+        "--out",
+        cal.to_str().unwrap(),
+        "--min-sqnr=-inf",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_convnext"))
+        .args(["export-c", "--model", model, "--name", "backbone"])
+        .args(["--calibration-file", cal.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .current_dir(root())
+        .env("CARGO_TARGET_DIR", root().join("target/export-c"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let exe = dir.join("backbone");
+    let cc = Command::new("cc")
+        .args([
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-O1",
+        ])
+        .arg("-I")
+        .arg(&out)
+        .arg(root().join("cli/tests/c/backbone.c"))
+        .arg(out.join("libbackbone.a"))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(
+        cc.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+
+    // Two u8 images at the backbone's input size (68x92, RGB).
+    let (n, h, w, c) = (2, 68, 92, 3);
+    let pixels: Vec<u8> = (0..n * h * w * c)
+        .map(|i| ((i * 2_654_435_761_usize) >> 13) as u8)
+        .collect();
+    let raw = dir.join("images.bin");
+    std::fs::write(&raw, &pixels).unwrap();
+    let images = dir.join("images.npy");
+    npy::write_u8(&images, &[n, h, w, c], &pixels).unwrap();
+    let run = Command::new(&exe).arg(&raw).output().unwrap();
+    let text = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(text.ends_with("refusals ok\n"), "{text}");
+
+    let host = dir.join("maps");
+    let o = convnext(&[
+        "run",
+        "--model",
+        model,
+        "--precision",
+        "int8",
+        "--output-kind",
+        "feature_maps",
+        "--calibration-file",
+        cal.to_str().unwrap(),
+        "--input",
+        images.to_str().unwrap(),
+        "--output",
+        host.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let per_image: Vec<Vec<i64>> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("maps "))
+        .map(|l| l.split(' ').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(per_image.len(), n);
+    let table: Vec<Vec<&str>> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("map "))
+        .map(|l| l.split(' ').collect())
+        .collect();
+    assert_eq!(table.len(), 5);
+    for m in &table {
+        let [name, ch, mh, mw, offset, scale, zp] = m[..] else {
+            panic!("{m:?}")
+        };
+        let [ch, mh, mw, offset]: [usize; 4] = [ch, mh, mw, offset].map(|v| v.parse().unwrap());
+        let (scale, zp): (f64, i64) = (scale.parse().unwrap(), zp.parse().unwrap());
+        let p = host.join(format!("{name}.npy"));
+        let want = npy::read(&p).unwrap().into_f32(&p).unwrap();
+        assert_eq!(want.shape, [n, ch, mh, mw], "{name}");
+        for (img, q) in per_image.iter().enumerate() {
+            for y in 0..mh {
+                for x in 0..mw {
+                    for k in 0..ch {
+                        let got = scale * (q[offset + (y * mw + x) * ch + k] - zp) as f64;
+                        let host = want.data[((img * ch + k) * mh + y) * mw + x] as f64;
+                        assert!(
+                            (got - host).abs() <= scale * 1e-3,
+                            "{name}[{img}, {k}, {y}, {x}]: C {got}, host {host}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
