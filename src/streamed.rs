@@ -123,6 +123,18 @@ pub fn section_len<B: AsRef<[u8]>, O: AsRef<Op<B>>>(ops: &[O]) -> Option<usize> 
     .then_some(blocks + 2)
 }
 
+/// A [`RowStream`]'s progress without the arena it borrows: what a caller
+/// that cannot keep the stream between rows (the C door, whose stream
+/// lives in the caller's memory) holds, to [`RowStream::resume`] it in the
+/// same arena. 17 words, `#[repr(C)]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct StreamState {
+    rows: u32,
+    have: [u32; MAX_STREAMED_BLOCKS],
+    done: [u32; MAX_STREAMED_BLOCKS],
+}
+
 /// A forward pass fed one image row at a time ([`RowStream::push_row`]);
 /// [`RowStream::finish`] then hands the arena back, holding the second
 /// stage's input where the in-place schedule expects it.
@@ -165,6 +177,56 @@ impl<'a, B: AsRef<[u8]>> RowStream<'a, B> {
             have: [0; MAX_STREAMED_BLOCKS],
             done: [0; MAX_STREAMED_BLOCKS],
         })
+    }
+
+    /// Continue a stream of `section` in `arena` from `state`, which
+    /// [`RowStream::state`] gave for the same section, layout and arena
+    /// (whose contents the stream left there). A state no stream of the
+    /// section reaches (more rows than the image, a block ahead of its
+    /// input) is refused with [`ForwardError::ImageRows`].
+    pub fn resume(
+        section: StreamedSection<'a, B>,
+        layout: StreamLayout,
+        arena: &'a mut [i8],
+        state: StreamState,
+    ) -> Result<Self, ForwardError> {
+        let mut s = Self::new(section, layout, arena)?;
+        let in_h = section.stem.in_h;
+        let rows = state.rows as usize;
+        let reachable = rows <= in_h
+            && (0..MAX_STREAMED_BLOCKS).all(|b| {
+                let (have, done) = (state.have[b] as usize, state.done[b] as usize);
+                match section.blocks.get(b) {
+                    Some(p) => have <= p.map.h && done <= have,
+                    None => have == 0 && done == 0,
+                }
+            });
+        if !reachable {
+            return Err(ForwardError::ImageRows {
+                expected: in_h,
+                given: rows,
+            });
+        }
+        s.rows = rows;
+        for b in 0..MAX_STREAMED_BLOCKS {
+            s.have[b] = state.have[b] as usize;
+            s.done[b] = state.done[b] as usize;
+        }
+        Ok(s)
+    }
+
+    /// Where the stream stands, for [`RowStream::resume`].
+    pub fn state(&self) -> StreamState {
+        // Counts are bounded by the image's rows (checked on push).
+        let mut st = StreamState {
+            rows: self.rows as u32,
+            ..StreamState::default()
+        };
+        for b in 0..MAX_STREAMED_BLOCKS {
+            st.have[b] = self.have[b] as u32;
+            st.done[b] = self.done[b] as u32;
+        }
+        st
     }
 
     /// Feed the next image row (`W * C` u8 pixels, HWC, as the whole-image

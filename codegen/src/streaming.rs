@@ -30,6 +30,13 @@ impl Plan {
         Some(((stem, blocks, downsample), len))
     }
 
+    /// True when the generated module has a row-streamed forward
+    /// (`forward_rows`, `forward_rows_resume`, `forward_rest`): a classifier
+    /// whose first stage streams.
+    pub fn streams(&self) -> bool {
+        self.feature_map_bytes == 0 && self.stream_layout().is_some()
+    }
+
     /// The row-streamed layout, or `None` when the schedule cannot stream
     /// (its first stage has GRN or f16 blocks, or there is no second stage).
     pub fn stream_layout(&self) -> Option<StreamLayout> {

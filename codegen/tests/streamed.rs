@@ -100,3 +100,52 @@ fn streamed_forward_refuses_wrong_rows_and_unstreamable_networks() {
     let plan = build_plan(&v2, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
     assert!(plan.stream_layout().is_none());
 }
+
+#[test]
+fn a_stream_resumed_from_its_state_after_every_row_gives_the_same_logits() {
+    // The C door keeps only `StreamState` between rows: resuming from it
+    // after each row must be the stream itself.
+    use convnext::kernels::probe::NoProbe;
+    use convnext::network::Outputs;
+    use convnext::streamed::StreamState;
+    let dir = common::model_dir("fmnist-convnext");
+    let model = load_model(&dir).unwrap();
+    let processor = load_processor(&dir).unwrap();
+    let cal = load_calibration(&dir, None, &processor).unwrap();
+    let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
+    let layout = plan.stream_layout().unwrap();
+    let ops: Vec<_> = plan.runtime_ops().collect();
+    let (Op::Stem(stem), Op::Block(b0), Op::Block(b1), Op::Downsample(downsample)) =
+        (ops[0], ops[1], ops[2], ops[3])
+    else {
+        panic!("the default model's first stage has two blocks");
+    };
+    let blocks = [b0, b1];
+    let section = StreamedSection {
+        stem,
+        blocks: &blocks,
+        downsample,
+    };
+    let test = load_test_set(&dir).unwrap().images.take(5);
+    let mut arena = vec![0i8; layout.arena_bytes];
+    for img in test.pixels.chunks_exact(plan.input_bytes) {
+        let mut want = vec![0i32; 10];
+        let mut whole = vec![0i8; plan.host_arena_bytes];
+        plan.run_one(img, &mut whole, &mut want);
+        let mut state = RowStream::new(section, layout, &mut arena).unwrap().state();
+        assert_eq!(state, StreamState::default());
+        for row in img.chunks_exact(28) {
+            let mut s = RowStream::resume(section, layout, &mut arena, state).unwrap();
+            s.push_row(row).unwrap();
+            state = s.state();
+        }
+        let s = RowStream::resume(section, layout, &mut arena, state).unwrap();
+        let rest = s.finish().unwrap();
+        let mut got = vec![0i32; 10];
+        let mut out = Outputs::logits(&mut got);
+        for op in &ops[4..] {
+            op.run(rest, &mut out, &mut NoProbe);
+        }
+        assert_eq!(got, want);
+    }
+}

@@ -46,6 +46,12 @@ pub(super) fn status_header() -> String {
          \x20   int32_t zero_point;\n\
          } convnext_feature_map;\n\
          \n\
+         /** A row-streamed classification's progress, kept by the caller\n\
+         \x20*  between NAME_stream_* calls (the buffers are in the arena). */\n\
+         typedef struct {\n\
+         \x20   uint32_t opaque[17];\n\
+         } convnext_stream;\n\
+         \n\
          #ifdef __cplusplus\n\
          }\n\
          #endif\n\
@@ -86,6 +92,7 @@ pub(super) fn model_header(e: &Entry) -> String {
          \x20*  index), into `indices`; 1 <= k <= {u}_NUM_LABELS. */\n\
          convnext_status {n}_top_k(const int32_t *logits, size_t num_logits,\n\
          {tk}size_t *indices, size_t k);\n\
+         {stream}\
          \n\
          {bottom}",
         top = header_top(e, "classifier", &format!("{n}_forward")),
@@ -94,6 +101,40 @@ pub(super) fn model_header(e: &Entry) -> String {
         scale = m.logit_scale as f32,
         fw = indent(&format!("convnext_status {n}_forward(")),
         tk = indent(&format!("convnext_status {n}_top_k(")),
+        stream = match e.plan.stream_layout().filter(|_| e.plan.streams()) {
+            Some(l) => stream_declarations(n, l.arena_bytes),
+            None => String::new(),
+        },
+    )
+}
+
+/// A streaming classifier's row-streamed functions and sizes.
+fn stream_declarations(n: &str, arena: usize) -> String {
+    let u = n.to_uppercase();
+    let (b, p, f) = (
+        indent(&format!("convnext_status {n}_stream_begin(")),
+        indent(&format!("convnext_status {n}_stream_push_row(")),
+        indent(&format!("convnext_status {n}_stream_finish(")),
+    );
+    format!(
+        "\n\
+         /** Row-streamed classification: the image a row at a time, as a camera's\n\
+         \x20*  line buffer gives it, in a smaller arena ({u}_STREAM_ARENA_BYTES),\n\
+         \x20*  the same logits as {n}_forward. begin, then push_row for each of\n\
+         \x20*  the {u}_INPUT_HEIGHT rows top to bottom ({u}_STREAM_ROW_BYTES u8\n\
+         \x20*  each, HWC), then finish; the stream and the arena stay the caller's\n\
+         \x20*  and untouched between calls. A row too many or a finish too early is\n\
+         \x20*  CONVNEXT_ERROR_ROWS. */\n\
+         #define {u}_STREAM_ARENA_BYTES {arena}u\n\
+         #define {u}_STREAM_ROW_BYTES ({u}_INPUT_WIDTH * {u}_INPUT_CHANNELS)\n\
+         convnext_status {n}_stream_begin(convnext_stream *stream, void *arena,\n\
+         {b}size_t arena_bytes);\n\
+         convnext_status {n}_stream_push_row(convnext_stream *stream, void *arena,\n\
+         {p}size_t arena_bytes, const uint8_t *row,\n\
+         {p}size_t row_bytes);\n\
+         convnext_status {n}_stream_finish(convnext_stream *stream, void *arena,\n\
+         {f}size_t arena_bytes, int32_t *logits,\n\
+         {f}size_t num_logits);\n"
     )
 }
 

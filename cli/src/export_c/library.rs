@@ -33,6 +33,8 @@ pub(super) fn lib_rs(entries: &[Entry]) -> String {
          #![no_std]\n\
          \n\
          use convnext::network::ForwardError;\n\
+         #[allow(unused_imports)] // used where a model streams\n\
+         use convnext::streamed::StreamState;\n\
          use core::ffi::{c_char, c_void};\n\
          \n",
     );
@@ -47,7 +49,10 @@ pub(super) fn lib_rs(entries: &[Entry]) -> String {
          \x20       Err(ForwardError::InputSize { .. }) => CONVNEXT_ERROR_IMAGE_SIZE,\n\
          \x20       Err(ForwardError::ArenaTooSmall { .. }) => CONVNEXT_ERROR_ARENA_TOO_SMALL,\n\
          \x20       Err(ForwardError::FeatureMapsSize { .. }) => CONVNEXT_ERROR_FEATURE_MAPS_TOO_SMALL,\n\
-         \x20       Err(_) => CONVNEXT_ERROR_LOGITS_TOO_SMALL,\n\
+         \x20       Err(ForwardError::LogitsSize { .. }) => CONVNEXT_ERROR_LOGITS_TOO_SMALL,\n\
+         \x20       Err(ForwardError::ImageRows { .. } | ForwardError::NotStreamable) => {\n\
+         \x20           CONVNEXT_ERROR_ROWS\n\
+         \x20       }\n\
          \x20   }\n\
          }\n\
          \n\
@@ -154,6 +159,9 @@ pub(super) fn lib_rs(entries: &[Entry]) -> String {
             module = module(n),
             forward = forward_entry(n, "forward", "Classify one image", LOGITS),
         );
+        if e.plan.streams() {
+            s.push_str(&stream_entries(n));
+        }
     }
     s
 }
@@ -249,6 +257,124 @@ const MAPS: Output = Output {
     need: "FEATURE_MAP_BYTES",
     short: "CONVNEXT_ERROR_FEATURE_MAPS_TOO_SMALL",
 };
+
+/// The row-streamed entry points of classifier `n`: begin, push a row,
+/// finish; the stream's state lives in the caller's `convnext_stream` and
+/// its buffers in the arena, between calls.
+fn stream_entries(n: &str) -> String {
+    format!(
+        "\n\
+         const _: () = assert!(core::mem::size_of::<StreamState>() == 4 * 17);\n\
+         \n\
+         /// Start a row-streamed classification (see {n}.h).\n\
+         ///\n\
+         /// # Safety\n\
+         ///\n\
+         /// `stream` must point to a `convnext_stream`, `arena` to `arena_bytes`.\n\
+         #[no_mangle]\n\
+         pub unsafe extern \"C\" fn {n}_stream_begin(\n\
+         \x20   stream: *mut StreamState,\n\
+         \x20   arena: *mut c_void,\n\
+         \x20   arena_bytes: usize,\n\
+         ) -> i32 {{\n\
+         \x20   if stream.is_null() || arena.is_null() {{\n\
+         \x20       return CONVNEXT_ERROR_NULL_POINTER;\n\
+         \x20   }}\n\
+         \x20   if arena_bytes < {n}::STREAM_ARENA_BYTES {{\n\
+         \x20       return CONVNEXT_ERROR_ARENA_TOO_SMALL;\n\
+         \x20   }}\n\
+         \x20   // SAFETY: non-NULL (checked), as long as the caller says.\n\
+         \x20   let arena = unsafe {{ core::slice::from_raw_parts_mut(arena.cast::<i8>(), arena_bytes) }};\n\
+         \x20   match {n}::forward_rows(arena) {{\n\
+         \x20       Ok(s) => {{\n\
+         \x20           // SAFETY: non-NULL (checked), a `convnext_stream` (17 words).\n\
+         \x20           unsafe {{ stream.write_unaligned(s.state()) }};\n\
+         \x20           CONVNEXT_OK\n\
+         \x20       }}\n\
+         \x20       Err(e) => status(Err(e)),\n\
+         \x20   }}\n\
+         }}\n\
+         \n\
+         /// Push the image's next row (see {n}.h).\n\
+         ///\n\
+         /// # Safety\n\
+         ///\n\
+         /// As for `{n}_stream_begin`; `row` must point to `row_bytes`.\n\
+         #[no_mangle]\n\
+         pub unsafe extern \"C\" fn {n}_stream_push_row(\n\
+         \x20   stream: *mut StreamState,\n\
+         \x20   arena: *mut c_void,\n\
+         \x20   arena_bytes: usize,\n\
+         \x20   row: *const u8,\n\
+         \x20   row_bytes: usize,\n\
+         ) -> i32 {{\n\
+         \x20   if stream.is_null() || arena.is_null() || row.is_null() {{\n\
+         \x20       return CONVNEXT_ERROR_NULL_POINTER;\n\
+         \x20   }}\n\
+         \x20   if arena_bytes < {n}::STREAM_ARENA_BYTES {{\n\
+         \x20       return CONVNEXT_ERROR_ARENA_TOO_SMALL;\n\
+         \x20   }}\n\
+         \x20   if row_bytes != {n}::INPUT_SHAPE[1] * {n}::INPUT_SHAPE[2] {{\n\
+         \x20       return CONVNEXT_ERROR_IMAGE_SIZE;\n\
+         \x20   }}\n\
+         \x20   // SAFETY: non-NULL (checked), as long as the caller says; the state\n\
+         \x20   // is 17 words the library wrote (any bits are checked on resume).\n\
+         \x20   let (state, arena, row) = unsafe {{\n\
+         \x20       (\n\
+         \x20           stream.read_unaligned(),\n\
+         \x20           core::slice::from_raw_parts_mut(arena.cast::<i8>(), arena_bytes),\n\
+         \x20           core::slice::from_raw_parts(row, row_bytes),\n\
+         \x20       )\n\
+         \x20   }};\n\
+         \x20   let mut s = match {n}::forward_rows_resume(arena, state) {{\n\
+         \x20       Ok(s) => s,\n\
+         \x20       Err(e) => return status(Err(e)),\n\
+         \x20   }};\n\
+         \x20   if let Err(e) = s.push_row(row) {{\n\
+         \x20       return status(Err(e));\n\
+         \x20   }}\n\
+         \x20   // SAFETY: as above.\n\
+         \x20   unsafe {{ stream.write_unaligned(s.state()) }};\n\
+         \x20   CONVNEXT_OK\n\
+         }}\n\
+         \n\
+         /// After the last row: the rest of the network, into `logits` (see {n}.h).\n\
+         ///\n\
+         /// # Safety\n\
+         ///\n\
+         /// As for `{n}_stream_begin`; `logits` must hold `num_logits` int32s.\n\
+         #[no_mangle]\n\
+         pub unsafe extern \"C\" fn {n}_stream_finish(\n\
+         \x20   stream: *mut StreamState,\n\
+         \x20   arena: *mut c_void,\n\
+         \x20   arena_bytes: usize,\n\
+         \x20   logits: *mut i32,\n\
+         \x20   num_logits: usize,\n\
+         ) -> i32 {{\n\
+         \x20   if stream.is_null() || arena.is_null() || logits.is_null() {{\n\
+         \x20       return CONVNEXT_ERROR_NULL_POINTER;\n\
+         \x20   }}\n\
+         \x20   if arena_bytes < {n}::STREAM_ARENA_BYTES {{\n\
+         \x20       return CONVNEXT_ERROR_ARENA_TOO_SMALL;\n\
+         \x20   }}\n\
+         \x20   if num_logits < {n}::NUM_LABELS {{\n\
+         \x20       return CONVNEXT_ERROR_LOGITS_TOO_SMALL;\n\
+         \x20   }}\n\
+         \x20   // SAFETY: non-NULL (checked), as long as the caller says.\n\
+         \x20   let (state, arena, logits) = unsafe {{\n\
+         \x20       (\n\
+         \x20           stream.read_unaligned(),\n\
+         \x20           core::slice::from_raw_parts_mut(arena.cast::<i8>(), arena_bytes),\n\
+         \x20           core::slice::from_raw_parts_mut(logits, {n}::NUM_LABELS),\n\
+         \x20       )\n\
+         \x20   }};\n\
+         \x20   match {n}::forward_rows_resume(arena, state) {{\n\
+         \x20       Ok(s) => status({n}::forward_rest(s, logits)),\n\
+         \x20       Err(e) => status(Err(e)),\n\
+         \x20   }}\n\
+         }}\n"
+    )
+}
 
 /// Model `n`'s generated module.
 fn module(n: &str) -> String {

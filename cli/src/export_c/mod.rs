@@ -26,7 +26,7 @@ mod library;
 
 /// The status codes, as `convnext_status.h` names them and the library
 /// returns them; the message `convnext_status_message` gives each.
-pub const STATUSES: [(&str, i32, &str); 7] = [
+pub const STATUSES: [(&str, i32, &str); 8] = [
     ("CONVNEXT_OK", 0, "ok"),
     (
         "CONVNEXT_ERROR_NULL_POINTER",
@@ -57,6 +57,11 @@ pub const STATUSES: [(&str, i32, &str); 7] = [
         "CONVNEXT_ERROR_FEATURE_MAPS_TOO_SMALL",
         -6,
         "feature_map_bytes is below NAME_FEATURE_MAP_BYTES",
+    ),
+    (
+        "CONVNEXT_ERROR_ROWS",
+        -7,
+        "a row past the image's last, a finish before it, or a stream state no stream reaches",
     ),
 ];
 

@@ -11,13 +11,14 @@ use std::fmt::Write as _;
 /// How many ops the streamed section is, when this plan gets a streamed
 /// forward (registering the names it uses).
 pub(super) fn section(plan: &Plan, cx: &mut EmitContext) -> Option<usize> {
-    if plan.feature_map_bytes > 0 || plan.stream_layout().is_none() {
+    if !plan.streams() {
         return None;
     }
     let len = section_len(&plan.model.ops)?;
     cx.uses("convnext::streamed", "RowStream");
     cx.uses("convnext::streamed", "StreamLayout");
     cx.uses("convnext::streamed", "StreamedSection");
+    cx.uses("convnext::streamed", "StreamState");
     Some(len)
 }
 
@@ -84,6 +85,15 @@ pub(super) fn items(plan: &Plan, len: usize, rest_calls: &str) -> String {
          /// [`forward`], without the whole image or first-stage tensor in memory.\n\
          pub fn forward_rows(arena: &mut [i8]) -> Result<RowStream<'_>, ForwardError> {\n\
          \x20   RowStream::new(STREAM_SECTION, STREAM_LAYOUT, arena)\n\
+         }\n\
+         \n\
+         /// Continue a row-streamed forward from its `state` (`RowStream::state`) in the\n\
+         /// arena it left: for callers that keep only the state between rows.\n\
+         pub fn forward_rows_resume(\n\
+         \x20   arena: &mut [i8],\n\
+         \x20   state: StreamState,\n\
+         ) -> Result<RowStream<'_>, ForwardError> {\n\
+         \x20   RowStream::resume(STREAM_SECTION, STREAM_LAYOUT, arena, state)\n\
          }\n\
          \n\
          /// After the last row: the rest of the network, into `logits` (`NUM_LABELS`).\n\
