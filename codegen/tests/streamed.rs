@@ -14,6 +14,16 @@ use convnext_codegen::plan::Plan;
 use convnext_codegen::processor::load_processor;
 use convnext_codegen::synthetic::atto_plan;
 
+/// The default model's folder and int8 plan.
+fn default_plan() -> (std::path::PathBuf, Plan) {
+    let dir = common::model_dir("fmnist-convnext");
+    let model = load_model(&dir).unwrap();
+    let processor = load_processor(&dir).unwrap();
+    let cal = load_calibration(&dir, None, &processor).unwrap();
+    let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
+    (dir, plan)
+}
+
 fn check_bit_exact(plan: &Plan, images: &[u8], what: &str) {
     let layout = plan.stream_layout().expect("streamable");
     eprintln!(
@@ -34,11 +44,7 @@ fn check_bit_exact(plan: &Plan, images: &[u8], what: &str) {
 
 #[test]
 fn streamed_default_model_is_bit_exact_with_the_whole_image_forward() {
-    let dir = common::model_dir("fmnist-convnext");
-    let model = load_model(&dir).unwrap();
-    let processor = load_processor(&dir).unwrap();
-    let cal = load_calibration(&dir, None, &processor).unwrap();
-    let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
+    let (dir, plan) = default_plan();
     let test = load_test_set(&dir).unwrap().images.take(200);
     check_bit_exact(&plan, &test.pixels, "default");
 }
@@ -108,11 +114,7 @@ fn a_stream_resumed_from_its_state_after_every_row_gives_the_same_logits() {
     use convnext::kernels::probe::NoProbe;
     use convnext::network::Outputs;
     use convnext::streamed::StreamState;
-    let dir = common::model_dir("fmnist-convnext");
-    let model = load_model(&dir).unwrap();
-    let processor = load_processor(&dir).unwrap();
-    let cal = load_calibration(&dir, None, &processor).unwrap();
-    let plan = build_plan(&model, &processor, &cal, DEFAULT_CALIBRATION).unwrap();
+    let (dir, plan) = default_plan();
     let layout = plan.stream_layout().unwrap();
     let ops: Vec<_> = plan.runtime_ops().collect();
     let (Op::Stem(stem), Op::Block(b0), Op::Block(b1), Op::Downsample(downsample)) =
